@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let nio: [Target.Dependency] = [
+  .product(name: "NIOCore", package: "swift-nio"),
+  .product(name: "NIOPosix", package: "swift-nio"),
+]
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+  name: "lvskeeper",
+  products: [
+    .executable(name: "lvskeeper", targets: ["lvskeeper"]),
+    .executable(name: "IPVSKernelTests", targets: ["IPVSKernelTests"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+  ],
+  targets: [
+    // libnl-3 / libnl-genl-3 / libnl-route-3 and <linux/ip_vs.h>.
+    .systemLibrary(
+      name: "CNetlink",
+      pkgConfig: "libnl-genl-3.0",
+      providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
+    ),
+    .target(name: "KeeperConfig"),
+    .target(name: "VRRP", dependencies: ["CNetlink", logging]),
+    .target(
+      name: "HealthCheck",
+      dependencies: nio + [
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        logging,
+      ]
+    ),
+    .target(name: "IPVSSync", dependencies: ["CNetlink", logging]),
+    .executableTarget(
+      name: "lvskeeper",
+      dependencies: [
+        "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", logging,
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ] + nio
+    ),
+    // The kernel test suite: built with --static-swift-stdlib and run inside the qemu VM (vm/).
+    .executableTarget(name: "IPVSKernelTests", dependencies: ["IPVSSync"]),
+    .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig"]),
+    .testTarget(name: "VRRPTests", dependencies: ["VRRP"]),
+    .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
+    .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync"]),
+    .testTarget(name: "lvskeeperTests", dependencies: ["lvskeeper", "KeeperConfig"]),
+  ]
+)

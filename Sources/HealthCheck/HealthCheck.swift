@@ -1,0 +1,2 @@
+/// Placeholder until the HealthCheck module lands.
+public enum HealthCheckModule {}

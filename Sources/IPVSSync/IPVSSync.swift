@@ -1,0 +1,2 @@
+/// Placeholder until the IPVSSync module lands.
+public enum IPVSSyncModule {}

@@ -1,0 +1,2 @@
+/// Placeholder until the KeeperConfig module lands.
+public enum KeeperConfigModule {}

@@ -1,0 +1,2 @@
+/// Placeholder until the VRRP module lands.
+public enum VRRPModule {}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class HealthCheckPlaceholderTests: XCTestCase {
+  func testNothingYet() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class IPVSSyncPlaceholderTests: XCTestCase {
+  func testNothingYet() {}
+}

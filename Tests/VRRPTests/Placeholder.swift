@@ -1,0 +1,5 @@
+import XCTest
+
+final class VRRPPlaceholderTests: XCTestCase {
+  func testNothingYet() {}
+}
