@@ -48,6 +48,10 @@ let package = Package(
     ),
     // The kernel test suite: built with --static-swift-stdlib and run inside the qemu VM (vm/).
     .executableTarget(name: "IPVSKernelTests", dependencies: ["IPVSSync"]),
+    // Runs VRRP instances standalone from a JSON spec; driven by the namespace tests.
+    .executableTarget(name: "VRRPHarness", dependencies: ["VRRP", logging]),
+    // Drives many checkers at once for the checker benchmark (bench/).
+    .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
     .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig"]),
     .testTarget(name: "VRRPTests", dependencies: ["VRRP"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
