@@ -19,6 +19,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // libnl-3 / libnl-genl-3 / libnl-route-3 and <linux/ip_vs.h>.
@@ -44,6 +46,9 @@ let package = Package(
       dependencies: [
         "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
       ] + nio
     ),
     // The kernel test suite: built with --static-swift-stdlib and run inside the qemu VM (vm/).

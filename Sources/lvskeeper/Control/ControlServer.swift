@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The daemon's end of the control socket: one JSON request line in, one JSON response line out.
+///
+/// Invariant: only root can connect. The socket file is created mode 0600 in a directory that is
+/// mode 0700, and connecting to a Unix socket needs write permission on it.
+final class ControlServer: Sendable {
+  typealias Handler = @Sendable (ControlRequest) async -> ControlResponse
+
+  private let channel: any Channel
+  let path: String
+
+  private init(channel: any Channel, path: String) {
+    self.channel = channel
+    self.path = path
+  }
+
+  static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws -> ControlServer {
+    let directory = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    // Tighten the umask only for the bind, so the socket never exists with looser permissions.
+    let previousMask = umask(0o077)
+    defer { umask(previousMask) }
+    let channel = try await ServerBootstrap(group: group)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        channel.pipeline.addHandler(ControlConnectionHandler(handler: handler))
+      }
+      .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+      .get()
+    chmod(path, 0o600)
+    return ControlServer(channel: channel, path: path)
+  }
+
+  func close() async {
+    try? await channel.close()
+    unlink(path)
+  }
+}
+
+/// Reads one newline-terminated request, answers it, closes the connection.
+private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  /// Requests are a few dozen bytes; anything longer is refused rather than buffered without end.
+  private static let maximumRequestBytes = 4096
+  private let handler: ControlServer.Handler
+  private var received: [UInt8] = []
+  private var answered = false
+
+  init(handler: @escaping ControlServer.Handler) { self.handler = handler }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard !answered else { return }
+    var buffer = unwrapInboundIn(data)
+    received += buffer.readBytes(length: buffer.readableBytes) ?? []
+    if let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
+      answered = true
+      respond(context: context, line: Array(received[..<newline]))
+    } else if received.count > Self.maximumRequestBytes {
+      answered = true
+      reply(context: context, .failure("request longer than \(Self.maximumRequestBytes) bytes"))
+    }
+  }
+
+  private func respond(context: ChannelHandlerContext, line: [UInt8]) {
+    guard let request = try? ControlCoding.decoder().decode(ControlRequest.self, from: Data(line)) else {
+      reply(context: context, .failure("malformed request; expected {\"command\":\"status|reload|stop\"}"))
+      return
+    }
+    let handler = self.handler
+    let promise = context.eventLoop.makePromise(of: ControlResponse.self)
+    promise.completeWithTask { await handler(request) }
+    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+    promise.futureResult.whenSuccess { response in
+      let (this, context) = loopBound.value
+      this.reply(context: context, response)
+    }
+  }
+
+  private func reply(context: ChannelHandlerContext, _ response: ControlResponse) {
+    var bytes = (try? ControlCoding.encoder().encode(response)) ?? Data("{\"ok\":false}".utf8)
+    bytes.append(UInt8(ascii: "\n"))
+    let buffer = context.channel.allocator.buffer(bytes: bytes)
+    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+  }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Renders a `StatusReport` for people: VRRP first, then the table as `ipvsadm -Ln` prints it, with
+/// each real server's health and last check added on the right.
+enum StatusRenderer {
+  static func render(_ report: StatusReport) -> String {
+    var out = ""
+    let daemon = report.daemon
+    out += "lvskeeper pid \(daemon.pid), config \(daemon.configPath)"
+    out += daemon.dryRun ? " (dry run: IPVS changes are not applied)\n" : "\n"
+    if let reload = daemon.lastReload {
+      let verdict = reload.succeeded ? "applied" : "REFUSED, still running the previous config"
+      out += "last reload \(timestamp(reload.at)): \(verdict)"
+      out += reload.message.isEmpty ? "\n" : ": \(reload.message)\n"
+    }
+    out += "\nVRRP instances:\n"
+    if report.vrrpInstances.isEmpty { out += "  (none)\n" }
+    for instance in report.vrrpInstances {
+      out += "  \(pad(instance.name, 16)) \(pad(instance.state, 7)) \(instance.interface) vrid \(instance.virtualRouterID)"
+      out += " prio \(instance.effectivePriority)"
+      if instance.effectivePriority != instance.configuredPriority { out += " (configured \(instance.configuredPriority))" }
+      if let master = instance.masterAddress { out += " master \(master)" }
+      out += "\n"
+      if let at = instance.lastTransitionAt {
+        out += "    since \(timestamp(at))"
+        out += instance.lastTransitionReason.map { ": \($0)\n" } ?? "\n"
+      }
+      if !instance.virtualAddresses.isEmpty {
+        out += "    vips \(instance.virtualAddresses.joined(separator: " "))\n"
+      }
+    }
+    out += "\nIP Virtual Server table (configured by lvskeeper)\n"
+    out += "Prot LocalAddress:Port Scheduler Flags\n"
+    out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health   Last check\n"
+    for service in report.virtualServices {
+      var line = "\(service.key) \(service.scheduler)"
+      if !service.flags.isEmpty { line += " (\(service.flags.joined(separator: ",")))" }
+      if !service.inKernel { line += " [not in kernel]" }
+      if !service.quorumUp { line += " [quorum down]" }
+      if service.sorryServerActive { line += " [sorry server active]" }
+      out += line + "\n"
+      for server in service.realServers {
+        let weight = server.kernelWeight.map { $0 == server.configuredWeight ? "\($0)" : "\($0)/\(server.configuredWeight)" } ?? "-/\(server.configuredWeight)"
+        var row = "  -> \(pad(server.address, 28)) \(pad(server.forwarding, 7)) \(pad(weight, 6))"
+        row += " \(pad(String(server.activeConnections), 10)) \(pad(String(server.inactiveConnections), 9)) \(pad(server.health, 8))"
+        if let check = server.lastCheck {
+          row += " \(check.checker) \(check.succeeded ? "ok" : "failed")"
+          row += String(format: " %.1fms", check.latencyMilliseconds)
+          if !check.reason.isEmpty { row += " (\(check.reason))" }
+        }
+        out += row + "\n"
+      }
+    }
+    out += "\nPending IPVS operations:"
+    if report.pendingOperations.isEmpty { out += " none\n" } else { out += "\n" }
+    for op in report.pendingOperations {
+      out += "  \(op.operation) (attempts \(op.attempts))"
+      out += op.error.map { ": \($0)\n" } ?? "\n"
+    }
+    return out
+  }
+
+  private static func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+  }
+
+  private static func timestamp(_ date: Date) -> String {
+    date.formatted(.iso8601)
+  }
+}
