@@ -123,7 +123,7 @@ set +e
 timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu max -m "$mem_mb" \
   -smp "$smp" -nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
   -kernel "$VM_VMLINUZ" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 quiet loglevel=1 panic=-1 oops=panic mitigations=off tsc=reliable" \
+  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1} panic=-1 oops=panic mitigations=off tsc=reliable" \
   </dev/null 2>"$work/qemu.err" | tee "$work/console.log" | filter
 qemu_status=${PIPESTATUS[0]}
 set -e

@@ -70,7 +70,15 @@ vm_pick_kernel() {
     printf '%s\n' "${LVSK_VM_KERNEL#linux-image-}"
     return 0
   fi
-  local abi
+  local abi choice="$VM_CACHE/abi"
+  # apt-cache takes over a second; reuse the last answer until the package lists change.
+  if [[ -s "$choice" && "$choice" -nt /var/lib/apt/lists ]]; then
+    abi="$(<"$choice")"
+    if [[ -f "$VM_CACHE/kernels/$abi/.ready" ]]; then
+      printf '%s\n' "$abi"
+      return 0
+    fi
+  fi
   # The meta package depends on the newest ABI the archive offers.
   abi="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
     sed -n 's/^ *Depends: linux-image-\(6\.1\.0-[0-9]*-cloud-amd64\)$/\1/p' | head -n1)"
@@ -84,6 +92,9 @@ vm_pick_kernel() {
       sort -V | tail -n1)"
   fi
   [[ -n "$abi" ]] || vm_die "no linux-image-6.1.0-*-cloud-amd64 package found (apt-get update?)"
+  if [[ -d "$VM_CACHE" ]]; then
+    printf '%s\n' "$abi" >"$choice.$$" 2>/dev/null && mv -f "$choice.$$" "$choice" 2>/dev/null || true
+  fi
   printf '%s\n' "$abi"
 }
 
