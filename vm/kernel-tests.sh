@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the SwiftPM product IPVSKernelTests (static Swift stdlib) and runs it inside the IPVS VM.
+#
+# usage: kernel-tests.sh [--project DIR] [--release] [--timeout SEC] [--mem MB] [--smp N]
+#                        [--with-bin PATH]... [--with-file SRC:DEST]... [--] [TEST ARGS...]
+#   --project DIR   SwiftPM package to build (default: the repository holding this script)
+#   --release       build with -c release (default debug: it shares .build/debug with `swift test`,
+#                   so CI only links; a cold release build costs far more on 2 cores)
+#   other options are passed to run-in-vm.sh; iproute2's `ip` is always included when present.
+# Everything after the options (or after --) is passed to IPVSKernelTests. Exit status is the
+# test executable's (its last line reads "N passed, M failed"); 124/125 are harness failures.
+set -euo pipefail
+umask 022
+script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+source "$script_dir/lib/common.sh"
+
+project="$(cd "$script_dir/.." && pwd)"
+config=debug
+vm_args=()
+while (($#)); do
+  case "$1" in
+    --project) project="${2:?--project needs a directory}"; shift 2 ;;
+    --release) config=release; shift ;;
+    --debug) config=debug; shift ;;
+    --timeout | --mem | --smp | --with-bin | --with-file | --env)
+      vm_args+=("$1" "${2:?$1 needs a value}")
+      shift 2
+      ;;
+    --verbose | --keep) vm_args+=("$1"); shift ;;
+    -h | --help)
+      sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$(readlink -f "${BASH_SOURCE[0]}")"
+      exit 0
+      ;;
+    --) shift; break ;;
+    *) break ;;
+  esac
+done
+[[ -f "$project/Package.swift" ]] || vm_die "no Package.swift in $project"
+project="$(cd "$project" && pwd)"
+
+swift_bin="$(command -v swift || true)"
+[[ -n "$swift_bin" ]] || swift_bin=/opt/swift/usr/bin/swift
+[[ -x "$swift_bin" ]] || vm_die "swift not found (PATH or /opt/swift/usr/bin)"
+
+# Prepare the kernel while nothing else runs, so build logs and download logs do not interleave.
+"$script_dir/build-kernel.sh" >/dev/null
+
+vm_log "building IPVSKernelTests ($config, static Swift stdlib) in $project"
+build=("$swift_bin" build --package-path "$project" -c "$config" --static-swift-stdlib
+  --product IPVSKernelTests)
+"${build[@]}" >&2 || vm_die "swift build of IPVSKernelTests failed"
+bin_dir="$("${build[@]}" --show-bin-path)"
+test_bin="$bin_dir/IPVSKernelTests"
+[[ -x "$test_bin" ]] || vm_die "built product not found at $test_bin"
+
+ip_bin="$(command -v ip || true)"
+[[ -n "$ip_bin" && "$(readlink -f "$ip_bin")" != */busybox ]] && vm_args+=(--with-bin "$ip_bin")
+
+exec "$script_dir/run-in-vm.sh" "${vm_args[@]}" --with-bin "$test_bin" -- IPVSKernelTests "$@"

@@ -1,0 +1,120 @@
+# shellcheck shell=bash
+# Shared settings and helpers for the lvskeeper qemu VM harness (sourced, not executed).
+#
+# Environment knobs (all optional):
+#   LVSK_VM_CACHE    cache directory for kernels and base initramfs images
+#                    (default /var/cache/lvskeeper-vm)
+#   LVSK_VM_KERNEL   kernel ABI to use, e.g. 6.1.0-56-cloud-amd64 (default: newest installable
+#                    linux-image-6.1.0-*-cloud-amd64, resolved through linux-image-cloud-amd64)
+#   LVSK_VM_ACCEL    qemu accelerator list, e.g. "tcg" or "kvm:tcg" (default tcg)
+#   LVSK_VM_SMP      guest CPUs (default 1)
+#   LVSK_VM_VERBOSE  1 = show the whole serial console, kernel messages included
+
+VM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VM_LIB="$VM_DIR/lib"
+VM_CACHE="${LVSK_VM_CACHE:-/var/cache/lvskeeper-vm}"
+
+# Modules that must load for the VM to be useful: IPVS and every scheduler.
+VM_REQUIRED_MODULES=(ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh
+  ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_fo ip_vs_ovf ip_vs_mh)
+# Modules loaded at boot when present; a failure is reported, not fatal.
+VM_OPTIONAL_MODULES=(nf_conntrack veth bridge dummy macvlan 8021q tun ipip ip_tunnel tunnel4 gre
+  ip_gre fou fou6 ip6_tunnel ip6_gre sit vxlan sch_netem)
+# Modules shipped in the image but only loaded on demand (modprobe inside the VM).
+VM_EXTRA_MODULES=(ip_vs_ftp ip_vs_pe_sip nf_nat nf_tables ip_tables iptable_filter iptable_nat
+  iptable_mangle xt_MASQUERADE xt_mark xt_conntrack ipt_REJECT nft_chain_nat)
+
+# Host packages the harness needs, keyed by a command each one provides.
+VM_HOST_PACKAGES=(
+  qemu-system-x86_64:qemu-system-x86
+  busybox:busybox-static
+  ipvsadm:ipvsadm
+  cpio:cpio
+  depmod:kmod
+  flock:util-linux
+)
+
+vm_log() { printf 'vm: %s\n' "$*" >&2; }
+vm_die() {
+  printf 'vm: error: %s\n' "$*" >&2
+  exit 125
+}
+
+# Installs any missing host package in VM_HOST_PACKAGES with apt-get (Debian).
+vm_ensure_host_packages() {
+  local missing=() entry cmd pkg
+  for entry in "${VM_HOST_PACKAGES[@]}"; do
+    cmd="${entry%%:*}"
+    pkg="${entry#*:}"
+    if [[ "$cmd" == busybox ]]; then
+      # Only the static busybox works inside the initramfs.
+      dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$pkg")
+    elif ! command -v "$cmd" >/dev/null 2>&1 && [[ ! -x "/usr/sbin/$cmd" && ! -x "/sbin/$cmd" ]]; then
+      missing+=("$pkg")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  vm_log "installing host packages: ${missing[*]}"
+  command -v apt-get >/dev/null || vm_die "apt-get not found; install ${missing[*]} by hand"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+    {
+      DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    } || vm_die "apt-get install ${missing[*]} failed"
+}
+
+# Prints the kernel ABI to use (e.g. 6.1.0-56-cloud-amd64).
+vm_pick_kernel() {
+  if [[ -n "${LVSK_VM_KERNEL:-}" ]]; then
+    printf '%s\n' "${LVSK_VM_KERNEL#linux-image-}"
+    return 0
+  fi
+  local abi choice="$VM_CACHE/abi"
+  # apt-cache takes over a second; reuse the last answer until the package lists change.
+  if [[ -s "$choice" && "$choice" -nt /var/lib/apt/lists ]]; then
+    abi="$(<"$choice")"
+    if [[ -f "$VM_CACHE/kernels/$abi/.ready" ]]; then
+      printf '%s\n' "$abi"
+      return 0
+    fi
+  fi
+  # The meta package depends on the newest ABI the archive offers.
+  abi="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+    sed -n 's/^ *Depends: linux-image-\(6\.1\.0-[0-9]*-cloud-amd64\)$/\1/p' | head -n1)"
+  if [[ -z "$abi" ]]; then
+    abi="$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null |
+      awk '{print $1}' | sed 's/^linux-image-//' | sort -V | tail -n1)"
+  fi
+  if [[ -z "$abi" ]]; then
+    # Fall back to what is already cached (offline runs).
+    abi="$(find "$VM_CACHE/kernels" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+      sort -V | tail -n1)"
+  fi
+  [[ -n "$abi" ]] || vm_die "no linux-image-6.1.0-*-cloud-amd64 package found (apt-get update?)"
+  if [[ -d "$VM_CACHE" ]]; then
+    printf '%s\n' "$abi" >"$choice.$$" 2>/dev/null && mv -f "$choice.$$" "$choice" 2>/dev/null || true
+  fi
+  printf '%s\n' "$abi"
+}
+
+# Runs "$@" while holding an exclusive lock on $1 (a lock file path).
+vm_with_lock() {
+  local lockfile="$1"
+  shift
+  mkdir -p "$(dirname "$lockfile")"
+  (
+    exec 9>"$lockfile"
+    flock 9
+    "$@"
+  )
+}
+
+# Quotes each argument for a POSIX shell (single quotes; busybox ash reads it back verbatim).
+vm_shell_quote() {
+  local arg out=""
+  for arg in "$@"; do
+    out+="'${arg//\'/\'\\\'\'}' "
+  done
+  printf '%s' "${out% }"
+}
