@@ -1,0 +1,145 @@
+/// Turns the statement tree into the model: dispatches top-level blocks, then applies global
+/// defaults and checks everything that spans blocks (names, references, VRIDs, interfaces).
+struct ConfigAssembler {
+  let log: DiagnosticLog
+  let hostName: String
+  let interfaces: Set<String>?
+
+  func assemble(_ nodes: [ConfigNode]) -> KeeperConfiguration {
+    let reader = StatementReader(log: log)
+    let tracking = VRRPTrackingReader(reader: reader)
+    let instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking)
+    let serverBuilder = VirtualServerBuilder(reader: reader, checkers: CheckerBuilder(reader: reader))
+    var globalBuilder = GlobalDefsBuilder(reader: reader)
+    var defs = GlobalDefs(routerID: hostName)
+    var configuration = KeeperConfiguration(globalDefs: defs)
+    var drafts: [VRRPInstanceDraft] = []
+    var names = UniqueNames(log: log)
+    for node in nodes {
+      switch node.name {
+      case "global_defs": globalBuilder.apply(node, to: &defs)
+      case "vrrp_script":
+        if let script = tracking.script(node), names.claim(script.name, kind: "vrrp_script", at: node) {
+          configuration.vrrpScripts.append(script)
+        }
+      case "vrrp_track_file":
+        if let file = tracking.trackFile(node), names.claim(file.name, kind: "vrrp_track_file", at: node) {
+          configuration.vrrpTrackFiles.append(file)
+        }
+      case "vrrp_sync_group":
+        if let group = tracking.syncGroup(node), names.claim(group.name, kind: "vrrp_sync_group", at: node) {
+          configuration.syncGroups.append(group)
+        }
+      case "vrrp_instance":
+        if let draft = instanceBuilder.draft(node), names.claim(draft.name, kind: "vrrp_instance", at: node) {
+          drafts.append(draft)
+        }
+      case "virtual_server_group":
+        if let group = serverBuilder.group(node), names.claim(group.name, kind: "virtual_server_group", at: node) {
+          configuration.virtualServerGroups.append(group)
+        }
+      case "virtual_server":
+        if let server = serverBuilder.virtualServer(node) { configuration.virtualServers.append(server) }
+      default:
+        reader.reject(node, in: "the top level")
+      }
+    }
+    configuration.globalDefs = defs
+    configuration.vrrpInstances = drafts.compactMap { finalize($0, defs: defs) }
+    let checker = CrossReferenceCheck(log: log, interfaces: interfaces)
+    checker.check(&configuration, drafts: drafts, syncDaemonNode: globalBuilder.syncDaemonNode)
+    return configuration
+  }
+
+  /// Applies global defaults and the checks that need the whole instance.
+  private func finalize(_ draft: VRRPInstanceDraft, defs: GlobalDefs) -> VRRPInstance? {
+    let node = draft.node
+    var ok = true
+    if draft.interface == nil {
+      log.error("vrrp_instance '\(draft.name)' has no 'interface'", at: node.location)
+      ok = false
+    }
+    if draft.virtualRouterID == nil {
+      log.error("vrrp_instance '\(draft.name)' has no 'virtual_router_id'", at: node.location)
+      ok = false
+    }
+    let families = Set(draft.vips.map(\.address.family))
+    if families.count > 1 {
+      log.error(
+        "vrrp_instance '\(draft.name)' mixes IPv4 and IPv6 in virtual_ipaddress; put the other family in virtual_ipaddress_excluded",
+        at: node.location)
+      ok = false
+    }
+    if draft.vips.isEmpty && draft.excludedVIPs.isEmpty {
+      log.warning("vrrp_instance '\(draft.name)' has no virtual_ipaddress", at: node.location)
+    }
+    let isIPv6 = families.first == .inet6
+    var version = draft.version ?? (isIPv6 ? 3 : defs.vrrpVersion)
+    if isIPv6 && version == 2 {
+      if draft.version != nil {
+        log.error("vrrp_instance '\(draft.name)': VRRP version 2 does not support IPv6; use version 3", at: node.location)
+        ok = false
+      }
+      version = 3
+    }
+    var advert = draft.advertInterval
+    if let token = draft.advertToken {
+      if version == 2 {
+        if advert != advert.rounded() || advert < 1 {
+          log.error("advert_int must be whole seconds (1..255) for VRRP version 2, not \(token.text)", at: token.location)
+          ok = false
+        }
+      } else if advert > 40.95 {
+        log.error("advert_int \(token.text) is out of range 0.01..40.95 for VRRP version 3", at: token.location)
+        ok = false
+      } else {
+        advert = (advert * 100).rounded() / 100
+      }
+    }
+    var authentication = draft.authentication
+    if authentication != nil, version == 3, let authNode = draft.authenticationNode {
+      log.warning("authentication is not part of VRRP version 3 and is ignored", at: authNode.location)
+      authentication = nil
+    }
+    guard ok, let interface = draft.interface, let vrid = draft.virtualRouterID else { return nil }
+    func withDevice(_ vip: VirtualIPAddress) -> VirtualIPAddress {
+      var copy = vip
+      if copy.device.isEmpty { copy.device = interface }
+      return copy
+    }
+    return VRRPInstance(
+      name: draft.name, initialState: draft.state, interface: interface, virtualRouterID: vrid,
+      priority: draft.priority, advertInterval: advert, version: version, preempt: draft.preempt,
+      preemptDelay: draft.preemptDelay, virtualIPAddresses: draft.vips.map(withDevice),
+      excludedVirtualIPAddresses: draft.excludedVIPs.map(withDevice), unicastSourceIP: draft.unicastSource,
+      unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource, authentication: authentication,
+      trackInterfaces: draft.trackInterfaces, trackScripts: draft.trackScripts, trackFiles: draft.trackFiles,
+      dontTrackPrimary: draft.dontTrackPrimary, notify: draft.notify,
+      garpMasterDelay: draft.garpMasterDelay ?? defs.vrrpGarpMasterDelay,
+      garpMasterRepeat: draft.garpMasterRepeat ?? defs.vrrpGarpMasterRepeat,
+      garpMasterRefresh: draft.garpMasterRefresh ?? defs.vrrpGarpMasterRefresh,
+      garpMasterRefreshRepeat: draft.garpMasterRefreshRepeat ?? defs.vrrpGarpMasterRefreshRepeat,
+      accept: draft.accept, lvsSyncDaemonInterface: draft.lvsSyncDaemonInterface, syncGroup: nil,
+      location: node.location)
+  }
+}
+
+/// Names that must be unique per kind of block.
+struct UniqueNames {
+  let log: DiagnosticLog
+  private var seen: [String: SourceLocation] = [:]
+
+  init(log: DiagnosticLog) {
+    self.log = log
+  }
+
+  mutating func claim(_ name: String, kind: String, at node: ConfigNode) -> Bool {
+    let key = kind + "\u{0}" + name
+    if let first = seen[key] {
+      log.error("duplicate \(kind) '\(name)' (first defined at \(first))", at: node.location)
+      return false
+    }
+    seen[key] = node.location
+    return true
+  }
+}

@@ -1,0 +1,124 @@
+/// Checks that span blocks: references resolve, VRIDs are unique per interface and family,
+/// virtual servers are unique, and named interfaces exist on this host (a warning: the
+/// interface may appear later, e.g. a VLAN created after boot).
+struct CrossReferenceCheck {
+  let log: DiagnosticLog
+  let interfaces: Set<String>?
+
+  func check(_ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft], syncDaemonNode: ConfigNode?) {
+    checkInstances(configuration, drafts: drafts)
+    checkSyncGroups(&configuration, drafts: drafts)
+    checkSyncDaemon(&configuration, node: syncDaemonNode)
+    checkVirtualServers(configuration)
+  }
+
+  private func warnIfMissing(_ interface: String, what: String, at location: SourceLocation) {
+    guard let interfaces, !interfaces.contains(interface) else { return }
+    log.warning("interface '\(interface)' for \(what) does not exist on this host", at: location)
+  }
+
+  private func checkInstances(_ configuration: KeeperConfiguration, drafts: [VRRPInstanceDraft]) {
+    let scripts = Set(configuration.vrrpScripts.map(\.name))
+    let files = Set(configuration.vrrpTrackFiles.map(\.name))
+    var vrids: [String: String] = [:]
+    for draft in drafts {
+      if let interface = draft.interface, let token = draft.interfaceToken {
+        warnIfMissing(interface, what: "vrrp_instance '\(draft.name)'", at: token.location)
+      }
+      for node in draft.trackInterfaceNodes where draft.trackInterfaces.contains(where: { $0.name == node.name }) {
+        warnIfMissing(node.name, what: "track_interface of '\(draft.name)'", at: node.location)
+      }
+      for vip in draft.vips + draft.excludedVIPs where !vip.device.isEmpty {
+        warnIfMissing(vip.device, what: "virtual address \(vip.address)", at: vip.location)
+      }
+      for node in draft.trackScriptNodes where !scripts.contains(node.name) {
+        log.error("track_script '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_script", at: node.location)
+      }
+      for node in draft.trackFileNodes where !files.contains(node.name) {
+        log.error(
+          "track_file '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_track_file", at: node.location)
+      }
+      guard let interface = draft.interface, let vrid = draft.virtualRouterID else { continue }
+      let family = draft.vips.first?.address.family ?? .inet
+      let key = "\(interface)/\(vrid)/\(family.rawValue)"
+      if let other = vrids[key] {
+        log.error(
+          "virtual_router_id \(vrid) on interface \(interface) is already used by vrrp_instance '\(other)'",
+          at: draft.node.location)
+      } else {
+        vrids[key] = draft.name
+      }
+    }
+  }
+
+  private func checkSyncGroups(_ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft]) {
+    let known = Set(drafts.map(\.name))
+    let scripts = Set(configuration.vrrpScripts.map(\.name))
+    let files = Set(configuration.vrrpTrackFiles.map(\.name))
+    var membership: [String: String] = [:]
+    for group in configuration.syncGroups {
+      for member in group.instances {
+        if !known.contains(member) {
+          log.error("sync group '\(group.name)' names unknown vrrp_instance '\(member)'", at: group.location)
+        } else if let other = membership[member] {
+          log.error("vrrp_instance '\(member)' is in sync groups '\(other)' and '\(group.name)'", at: group.location)
+        } else {
+          membership[member] = group.name
+        }
+      }
+      if group.instances.count == 1 {
+        log.warning("sync group '\(group.name)' has only one instance", at: group.location)
+      }
+      for tracked in group.trackScripts where !scripts.contains(tracked.name) {
+        log.error("track_script '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_script", at: group.location)
+      }
+      for tracked in group.trackFiles where !files.contains(tracked.name) {
+        log.error("track_file '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_track_file", at: group.location)
+      }
+      for tracked in group.trackInterfaces {
+        warnIfMissing(tracked.name, what: "track_interface of sync group '\(group.name)'", at: group.location)
+      }
+    }
+    for index in configuration.vrrpInstances.indices {
+      configuration.vrrpInstances[index].syncGroup = membership[configuration.vrrpInstances[index].name]
+    }
+  }
+
+  private func checkSyncDaemon(_ configuration: inout KeeperConfiguration, node: ConfigNode?) {
+    guard var daemon = configuration.globalDefs.lvsSyncDaemon, let node else { return }
+    warnIfMissing(daemon.interface, what: "lvs_sync_daemon", at: node.arguments[0].location)
+    let idGiven = node.arguments.contains { $0.text == "id" }
+    if let name = daemon.vrrpInstance {
+      if let instance = configuration.vrrpInstances.first(where: { $0.name == name }) {
+        if !idGiven { daemon.syncID = instance.virtualRouterID }
+      } else {
+        log.error("lvs_sync_daemon names unknown vrrp_instance '\(name)'", at: node.location)
+      }
+    }
+    configuration.globalDefs.lvsSyncDaemon = daemon
+  }
+
+  private func checkVirtualServers(_ configuration: KeeperConfiguration) {
+    let groups = Set(configuration.virtualServerGroups.map(\.name))
+    var seen: [String: SourceLocation] = [:]
+    for server in configuration.virtualServers {
+      if server.key.kind == .group, let name = server.key.group, !groups.contains(name) {
+        log.error("virtual_server group '\(name)' is not a defined virtual_server_group", at: server.location)
+      }
+      let id: String
+      switch server.key.kind {
+      case .address: id = "\(server.key.address.map(\.description) ?? "") \(server.key.port ?? 0) \(server.protocol.rawValue)"
+      case .fwmark: id = "fwmark \(server.key.fwmark ?? 0)"
+      case .group: id = "group \(server.key.group ?? "") \(server.protocol.rawValue)"
+      }
+      if let first = seen[id] {
+        log.error("duplicate virtual_server \(id) (first defined at \(first))", at: server.location)
+      } else {
+        seen[id] = server.location
+      }
+      if server.realServers.isEmpty && server.sorryServer == nil {
+        log.warning("virtual_server \(id) has no real_server", at: server.location)
+      }
+    }
+  }
+}

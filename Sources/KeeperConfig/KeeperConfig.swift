@@ -1,2 +1,0 @@
-/// Placeholder until the KeeperConfig module lands.
-public enum KeeperConfigModule {}

@@ -1,0 +1,103 @@
+/// The whole configuration, validated, with every default filled in after cascading.
+///
+/// Invariant: names are unique within each collection, every cross reference (track_script,
+/// sync group member, virtual_server group, lvs_sync_daemon instance) names an existing entry.
+public struct KeeperConfiguration: Codable, Equatable, Sendable {
+  public var globalDefs: GlobalDefs
+  public var vrrpScripts: [VRRPScript]
+  public var vrrpTrackFiles: [VRRPTrackFile]
+  public var syncGroups: [VRRPSyncGroup]
+  public var vrrpInstances: [VRRPInstance]
+  public var virtualServerGroups: [VirtualServerGroup]
+  public var virtualServers: [VirtualServer]
+
+  public init(
+    globalDefs: GlobalDefs, vrrpScripts: [VRRPScript] = [], vrrpTrackFiles: [VRRPTrackFile] = [],
+    syncGroups: [VRRPSyncGroup] = [], vrrpInstances: [VRRPInstance] = [],
+    virtualServerGroups: [VirtualServerGroup] = [], virtualServers: [VirtualServer] = []
+  ) {
+    self.globalDefs = globalDefs
+    self.vrrpScripts = vrrpScripts
+    self.vrrpTrackFiles = vrrpTrackFiles
+    self.syncGroups = syncGroups
+    self.vrrpInstances = vrrpInstances
+    self.virtualServerGroups = virtualServerGroups
+    self.virtualServers = virtualServers
+  }
+}
+
+/// `global_defs`: process-wide settings. Invariant: every value lies within its documented range.
+public struct GlobalDefs: Codable, Equatable, Sendable {
+  /// Defaults to the short host name.
+  public var routerID: String
+  public var vrrpVersion: Int = 2
+  public var vrrpGarpMasterDelay: Double = 5
+  public var vrrpGarpMasterRepeat: Int = 5
+  /// 0 means no periodic refresh.
+  public var vrrpGarpMasterRefresh: Double = 0
+  public var vrrpGarpMasterRefreshRepeat: Int = 1
+  public var vrrpGarpInterval: Double = 0
+  public var vrrpGnaInterval: Double = 0
+  public var vrrpMcastGroup4: IPAddress = IPAddress.vrrpMulticast4
+  public var vrrpMcastGroup6: IPAddress = IPAddress.vrrpMulticast6
+  public var scriptUser: ScriptUser?
+  public var enableScriptSecurity = false
+  public var lvsSyncDaemon: LVSSyncDaemon?
+  public var lvsTimeouts: LVSTimeouts?
+  public var lvsFlush = false
+  public var lvsFlushOnStop: LVSFlushOnStop = .none
+  /// lvskeeper extension: seconds between reconciliations of the kernel IPVS table (drift repair).
+  public var lvsReconcileInterval: Double = 10
+
+  public init(routerID: String) {
+    self.routerID = routerID
+  }
+}
+
+/// What to remove from IPVS on shutdown (`lvs_flush_on_stop [VS]`).
+public enum LVSFlushOnStop: String, Codable, Sendable {
+  /// Leave IPVS as it is (the default).
+  case none
+  /// Remove every managed virtual and real server.
+  case all
+  /// Remove managed virtual servers only (the kernel drops their real servers).
+  case virtualServers
+}
+
+/// A user (and optional group) that scripts run as. Invariant: `user` is non-empty.
+public struct ScriptUser: Codable, Equatable, Sendable {
+  public var user: String
+  public var group: String?
+}
+
+/// A command to run: the text as configured and its argument vector split like keepalived does
+/// (whitespace separates arguments, single or double quotes group them).
+///
+/// Invariant: `argv` is non-empty; `argv[0]` is the program.
+public struct ScriptCommand: Codable, Equatable, Sendable {
+  public var command: String
+  public var argv: [String]
+  public var user: ScriptUser?
+}
+
+/// `lvs_sync_daemon IF [inst] INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
+///
+/// Invariant: `syncID` 0...255, `maxLength` 1...65507, `port` 1...65535, `ttl` 1...255 when set.
+public struct LVSSyncDaemon: Codable, Equatable, Sendable {
+  public var interface: String
+  /// When set, the sync daemon's master/backup role follows this VRRP instance's state.
+  public var vrrpInstance: String?
+  /// Defaults to the VRID of `vrrpInstance`, or 0 when there is none (filled in at validation).
+  public var syncID: Int
+  public var maxLength: Int?
+  public var port: Int = 8848
+  public var ttl: Int?
+  public var group: IPAddress?
+}
+
+/// `lvs_timeouts [tcp S] [tcpfin S] [udp S]`; an unset value leaves the kernel's value alone.
+public struct LVSTimeouts: Codable, Equatable, Sendable {
+  public var tcp: Int?
+  public var tcpFin: Int?
+  public var udp: Int?
+}

@@ -1,0 +1,451 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Turns configuration files into logical lines the way keepalived's reader does: comments are
+/// stripped, `include` files are spliced in, `@ID` / `@^ID` lines are kept or dropped against the
+/// config id, `$NAME=value` definitions are recorded and `$NAME` / `${NAME}` substituted, and
+/// `~SEQ` / `~LST` lines are repeated.
+///
+/// Invariant: every emitted line carries the file and line (and per-byte columns) it came from.
+final class Preprocessor {
+  static let maxIncludeDepth = 16
+  static let maxExpansionDepth = 32
+  static let maxSubstitutions = 10_000
+
+  let configID: String
+  let log: DiagnosticLog
+  private(set) var lines: [SourceLine] = []
+  private var parameters: [String: [UInt8]] = [:]
+  private var pending: (name: String, value: [UInt8], location: SourceLocation)?
+  private var directoryStack: [String] = []
+
+  init(configID: String, log: DiagnosticLog) {
+    self.configID = configID
+    self.log = log
+  }
+
+  /// Reads `path` (the main file, or an included one) and appends its lines.
+  func processFile(path: String, includedFrom: SourceLocation?) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
+      if let includedFrom {
+        log.error("cannot read included file '\(path)': \(reason)", at: includedFrom)
+      } else {
+        log.error("cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
+      }
+      return
+    }
+    processText([UInt8](data), file: path)
+  }
+
+  /// Appends the lines of `bytes` as if they were the content of `file`.
+  func processText(_ bytes: [UInt8], file: String) {
+    directoryStack.append((file as NSString).deletingLastPathComponent)
+    defer { directoryStack.removeLast() }
+    var lineNumber = 0
+    var start = 0
+    while start <= bytes.count {
+      var end = start
+      while end < bytes.count && bytes[end] != Byte.newline { end += 1 }
+      if start == bytes.count && end == start { break }
+      lineNumber += 1
+      var raw = bytes[start..<end]
+      if raw.last == Byte.carriageReturn { raw = raw.dropLast() }
+      processRawLine(raw, file: file, line: lineNumber)
+      start = end + 1
+    }
+    if let pending, pending.location.file == file {
+      log.error(
+        "multi-line definition of '$\(pending.name)' is not terminated (last line ends with '\\')",
+        at: pending.location)
+      finishPending()
+    }
+  }
+
+  private func processRawLine(_ raw: ArraySlice<UInt8>, file: String, line: Int) {
+    let content = strippingComment(raw)
+    if pending != nil {
+      var body = Array(content)
+      while let last = body.last, Byte.isSpace(last) { body.removeLast() }
+      if body.isEmpty { return }
+      let continues = body.last == Byte.backslash
+      if continues { body.removeLast() }
+      appendPending(body)
+      if !continues { finishPending() }
+      return
+    }
+    let sourceLine = SourceLine(file: file, line: line, bytes: Array(content), columns: nil)
+    if handleInclude(sourceLine) { return }
+    processLine(sourceLine, depth: 0, rawLevel: true)
+  }
+
+  private func appendPending(_ body: [UInt8]) {
+    guard var current = pending else { return }
+    let trimmed = body.drop { Byte.isSpace($0) }
+    if trimmed.isEmpty { return }
+    if !current.value.isEmpty { current.value.append(Byte.newline) }
+    current.value.append(contentsOf: body)
+    pending = current
+  }
+
+  private func finishPending() {
+    guard let current = pending else { return }
+    parameters[current.name] = current.value
+    pending = nil
+  }
+
+  // MARK: include
+
+  private static let includeKeywords: Set<String> = [
+    "include", "includer", "includem", "includew", "includeb", "includea",
+  ]
+
+  /// Handles an include line; include detection precedes conditionals and substitution, as in keepalived.
+  private func handleInclude(_ line: SourceLine) -> Bool {
+    let words = splitWords(line)
+    guard let first = words.first, Self.includeKeywords.contains(first.text) else { return false }
+    let location = line.location(at: first.start)
+    guard words.count >= 2 else {
+      log.error("'\(first.text)' needs a file name or pattern", at: location)
+      return true
+    }
+    if words.count > 2 {
+      log.error("'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
+      return true
+    }
+    let patternLocation = line.location(at: words[1].start)
+    var pattern = words[1].text
+    if pattern.count >= 2, let quote = pattern.first, quote == "\"" || quote == "'", pattern.last == quote {
+      pattern = String(pattern.dropFirst().dropLast())
+    }
+    if !pattern.hasPrefix("/"), let directory = directoryStack.last, !directory.isEmpty {
+      pattern = directory + "/" + pattern
+    }
+    let matches = Self.expandGlob(pattern)
+    if matches.isEmpty {
+      if first.text == "include" || first.text == "includer" {
+        log.warning("include pattern '\(words[1].text)' matched no files", at: patternLocation)
+      } else {
+        log.error("include pattern '\(words[1].text)' matched no files", at: patternLocation)
+      }
+      return true
+    }
+    if directoryStack.count > Self.maxIncludeDepth {
+      log.error("includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
+      return true
+    }
+    for match in matches {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: match, isDirectory: &isDirectory), isDirectory.boolValue {
+        log.warning("include pattern matched directory '\(match)'; skipped", at: patternLocation)
+        continue
+      }
+      processFile(path: match, includedFrom: patternLocation)
+    }
+    return true
+  }
+
+  /// glob(3) with csh-style braces, sorted like the shell; a pattern with no magic matches itself only if it exists.
+  static func expandGlob(_ pattern: String) -> [String] {
+    let globBrace: Int32 = 1 << 10  // GLOB_BRACE (GNU extension)
+    var result = glob_t()
+    defer { globfree(&result) }
+    guard glob(pattern, globBrace, nil, &result) == 0 else { return [] }
+    var paths: [String] = []
+    for index in 0..<Int(result.gl_pathc) {
+      if let pointer = result.gl_pathv[index] { paths.append(String(cString: pointer)) }
+    }
+    return paths
+  }
+
+  // MARK: conditionals, definitions, substitution
+
+  private func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
+    var line = input
+    guard var first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
+    if line.bytes[first] == Byte.at {
+      var end = first + 1
+      var negate = false
+      if end < line.bytes.count && line.bytes[end] == Byte.caret {
+        negate = true
+        end += 1
+      }
+      let idStart = end
+      while end < line.bytes.count && !Byte.isSpace(line.bytes[end]) { end += 1 }
+      let id = String(decoding: line.bytes[idStart..<end], as: UTF8.self)
+      if (id == configID) == negate { return }
+      for index in first..<end { line.bytes[index] = Byte.space }
+      guard let next = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
+      first = next
+    }
+    if line.bytes[first] == Byte.dollar, defineParameter(line, at: first, rawLevel: rawLevel) { return }
+    if line.bytes[first] == Byte.tilde, expandRepetition(line, at: first, depth: depth) { return }
+    guard line.bytes.contains(Byte.dollar) else {
+      lines.append(line)
+      return
+    }
+    substituteAndEmit(line, depth: depth)
+  }
+
+  /// `$NAME=value`; only whitespace may precede the `$` and nothing may separate NAME and `=`.
+  private func defineParameter(_ line: SourceLine, at dollar: Int, rawLevel: Bool) -> Bool {
+    var end = dollar + 1
+    guard end < line.bytes.count, Byte.isNameStart(line.bytes[end]) else { return false }
+    while end < line.bytes.count && Byte.isNameByte(line.bytes[end]) { end += 1 }
+    guard end < line.bytes.count, line.bytes[end] == Byte.equals else { return false }
+    let name = String(decoding: line.bytes[(dollar + 1)..<end], as: UTF8.self)
+    var value = Array(line.bytes[(end + 1)...])
+    while let last = value.last, Byte.isSpace(last) { value.removeLast() }
+    if value.last == Byte.backslash {
+      value.removeLast()
+      guard rawLevel else {
+        log.error("multi-line definition of '$\(name)' inside an expansion is not supported", at: line.location(at: dollar))
+        return true
+      }
+      pending = (name, [], line.location(at: dollar))
+      appendPending(value)
+      return true
+    }
+    parameters[name] = value
+    return true
+  }
+
+  private func substituteAndEmit(_ input: SourceLine, depth: Int) {
+    var line = input
+    var index = 0
+    var substitutions = 0
+    while index < line.bytes.count {
+      guard line.bytes[index] == Byte.dollar, let reference = parameterReference(in: line.bytes, at: index) else {
+        index += 1
+        continue
+      }
+      guard let value = resolve(reference, line: line, at: index) else {
+        index = reference.end
+        continue
+      }
+      substitutions += 1
+      if substitutions > Self.maxSubstitutions {
+        log.error("parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
+        return
+      }
+      var columns = line.columns ?? (0..<line.bytes.count).map { $0 + 1 }
+      let column = line.column(at: index)
+      line.bytes.replaceSubrange(index..<reference.end, with: value)
+      columns.replaceSubrange(index..<reference.end, with: repeatElement(column, count: value.count))
+      line.columns = columns
+      if value.contains(Byte.newline) {
+        splitAndProcess(line, depth: depth)
+        return
+      }
+    }
+    lines.append(line)
+  }
+
+  private func splitAndProcess(_ line: SourceLine, depth: Int) {
+    guard depth < Self.maxExpansionDepth else {
+      log.error("parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
+      return
+    }
+    var start = 0
+    while start <= line.bytes.count {
+      var end = start
+      while end < line.bytes.count && line.bytes[end] != Byte.newline { end += 1 }
+      let piece = SourceLine(
+        file: line.file, line: line.line, bytes: Array(line.bytes[start..<end]),
+        columns: Array((line.columns ?? [])[start..<end]))
+      processLine(piece, depth: depth + 1, rawLevel: false)
+      start = end + 1
+    }
+  }
+
+  struct ParameterReference {
+    var name: String
+    var arguments: [String]
+    var end: Int
+  }
+
+  /// `$NAME` followed by whitespace or end of line, or `${NAME}` / `${NAME ARGS}` anywhere.
+  private func parameterReference(in bytes: [UInt8], at dollar: Int) -> ParameterReference? {
+    let next = dollar + 1
+    guard next < bytes.count else { return nil }
+    if bytes[next] == Byte.openBrace {
+      guard let close = bytes[next...].firstIndex(of: Byte.closeBrace) else { return nil }
+      let inner = String(decoding: bytes[(next + 1)..<close], as: UTF8.self)
+      let parts = inner.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+      guard let name = parts.first else { return nil }
+      return ParameterReference(name: name, arguments: Array(parts.dropFirst()), end: close + 1)
+    }
+    guard Byte.isNameStart(bytes[next]) else { return nil }
+    var end = next
+    while end < bytes.count && Byte.isNameByte(bytes[end]) { end += 1 }
+    guard end == bytes.count || Byte.isSpace(bytes[end]) else { return nil }
+    return ParameterReference(name: String(decoding: bytes[next..<end], as: UTF8.self), arguments: [], end: end)
+  }
+
+  private func resolve(_ reference: ParameterReference, line: SourceLine, at index: Int) -> [UInt8]? {
+    switch reference.name {
+    case "_PWD": return Array((directoryStack.last ?? ".").utf8)
+    case "_INSTANCE": return Array(configID.utf8)
+    case "_HASH": return [Byte.hash]
+    case "_BANG": return [Byte.bang]
+    case "_RANDOM":
+      let bounds = reference.arguments.compactMap { Int($0) }
+      let low = bounds.count >= 1 ? bounds[0] : 0
+      let high = bounds.count >= 2 ? bounds[1] : 32767
+      guard low <= high else {
+        log.error("${_RANDOM \(low) \(high)}: minimum exceeds maximum", at: line.location(at: index))
+        return nil
+      }
+      return Array(String(Int.random(in: low...high)).utf8)
+    default:
+      return parameters[reference.name]
+    }
+  }
+
+  /// `~SEQ(var, start, step, end)`, `~SEQx(...)` and `~LST(var, v1, v2...)` repeat the rest of the line.
+  private func expandRepetition(_ line: SourceLine, at tilde: Int, depth: Int) -> Bool {
+    let text = String(decoding: line.bytes[tilde...], as: UTF8.self)
+    let kind: String
+    if text.hasPrefix("~SEQx(") {
+      kind = "SEQx"
+    } else if text.hasPrefix("~SEQ(") {
+      kind = "SEQ"
+    } else if text.hasPrefix("~LST(") {
+      kind = "LST"
+    } else {
+      return false
+    }
+    let location = line.location(at: tilde)
+    let open = tilde + kind.utf8.count + 1
+    var depthCount = 0
+    var close: Int? = nil
+    for index in open..<line.bytes.count {
+      if line.bytes[index] == 0x28 { depthCount += 1 }
+      if line.bytes[index] == 0x29 {
+        if depthCount == 0 {
+          close = index
+          break
+        }
+        depthCount -= 1
+      }
+    }
+    guard let close else {
+      log.error("~\(kind)( is missing its closing ')'", at: location)
+      return true
+    }
+    guard depth < Self.maxExpansionDepth else {
+      log.error("~\(kind) nested deeper than \(Self.maxExpansionDepth) levels", at: location)
+      return true
+    }
+    let spec = String(decoding: line.bytes[(open + 1)..<close], as: UTF8.self)
+    var rest = line
+    for index in tilde...close { rest.bytes[index] = Byte.space }
+    guard let assignments = repetitionAssignments(kind: kind, spec: spec, location: location) else { return true }
+    for assignment in assignments {
+      for (name, value) in assignment { parameters[name] = Array(value.utf8) }
+      processLine(rest, depth: depth + 1, rawLevel: false)
+    }
+    return true
+  }
+
+  private func repetitionAssignments(kind: String, spec: String, location: SourceLocation) -> [[(String, String)]]? {
+    if kind == "LST" { return listAssignments(spec: spec, location: location) }
+    let parts = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    func number(_ text: String) -> Int? {
+      text.lowercased().hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
+    }
+    guard parts.count >= 2, parts.count <= 4, let variable = parts.first, !variable.isEmpty,
+      parts.dropFirst().allSatisfy({ number($0) != nil })
+    else {
+      log.error("~\(kind)(\(spec)): expected (var, [start, [step,]] end) with integer values", at: location)
+      return nil
+    }
+    let values = parts.dropFirst().compactMap(number)
+    let end = values[values.count - 1]
+    let start = values.count >= 2 ? values[0] : (end >= 0 ? 1 : -1)
+    let step = values.count == 3 ? values[1] : (end >= start ? 1 : -1)
+    guard step != 0, (end - start) / step < 1_000_000 else {
+      log.error("~\(kind)(\(spec)): step must be non-zero and the sequence under 1000000 values", at: location)
+      return nil
+    }
+    var result: [[(String, String)]] = []
+    var value = start
+    while step > 0 ? value <= end : value >= end {
+      result.append([(variable, kind == "SEQx" ? String(value, radix: 16) : String(value))])
+      value += step
+    }
+    return result
+  }
+
+  private func listAssignments(spec: String, location: SourceLocation) -> [[(String, String)]]? {
+    // Split on commas outside braces: the first element names the variable(s), the rest are values.
+    var elements: [String] = []
+    var current = ""
+    var braces = 0
+    for character in spec {
+      if character == "{" { braces += 1 }
+      if character == "}" { braces -= 1 }
+      if character == "," && braces == 0 {
+        elements.append(current.trimmingCharacters(in: .whitespaces))
+        current = ""
+      } else {
+        current.append(character)
+      }
+    }
+    elements.append(current.trimmingCharacters(in: .whitespaces))
+    func group(_ text: String) -> [String] {
+      let inner = text.hasPrefix("{") && text.hasSuffix("}") ? String(text.dropFirst().dropLast()) : text
+      return inner.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+    guard elements.count >= 2, let names = elements.first.map(group), !names.isEmpty else {
+      log.error("~LST(\(spec)): expected (var, value, ...)", at: location)
+      return nil
+    }
+    var result: [[(String, String)]] = []
+    for element in elements.dropFirst() {
+      let values = group(element)
+      guard values.count == names.count else {
+        log.error("~LST(\(spec)): '\(element)' does not give one value per variable", at: location)
+        return nil
+      }
+      result.append(Array(zip(names, values)))
+    }
+    return result
+  }
+}
+
+/// A whitespace-separated word of a line (quotes kept), with its byte offset.
+struct LineWord {
+  var text: String
+  var start: Int
+}
+
+func splitWords(_ line: SourceLine) -> [LineWord] {
+  var words: [LineWord] = []
+  var index = 0
+  let bytes = line.bytes
+  while index < bytes.count {
+    while index < bytes.count && Byte.isSpace(bytes[index]) { index += 1 }
+    guard index < bytes.count else { break }
+    let start = index
+    var quote: UInt8? = nil
+    while index < bytes.count {
+      let byte = bytes[index]
+      if let open = quote {
+        if byte == open { quote = nil }
+      } else if byte == Byte.doubleQuote || byte == Byte.singleQuote {
+        quote = byte
+      } else if Byte.isSpace(byte) {
+        break
+      }
+      index += 1
+    }
+    words.append(LineWord(text: String(decoding: bytes[start..<index], as: UTF8.self), start: start))
+  }
+  return words
+}
