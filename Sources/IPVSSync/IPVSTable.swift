@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// A destination as the kernel reports it: settable attributes plus live connection counters.
 public struct KernelDestination: Sendable, Hashable {
   public var key: DestinationKey
@@ -50,11 +56,19 @@ public struct IPVSTable: Sendable, Hashable {
   public init(services: [ServiceKey: TableService] = [:]) { self.services = services }
 
   /// Reads the services named in `keys` (nil = all) with their destinations from `kernel`.
-  public static func read(from kernel: any IPVSKernel, only keys: Set<ServiceKey>? = nil) throws -> IPVSTable {
+  public static func read(from kernel: any IPVSKernel, only keys: Set<ServiceKey>? = nil)
+    throws(IPVSKernelError) -> IPVSTable
+  {
     var table = IPVSTable()
     for service in try kernel.services() where keys?.contains(service.key) ?? true {
       var entry = TableService(attributes: service.attributes)
-      for destination in try kernel.destinations(of: service.key) {
+      let destinations: [KernelDestination]
+      do throws(IPVSKernelError) {
+        destinations = try kernel.destinations(of: service.key)
+      } catch .rejected(_, let e, _) where e == ESRCH {
+        continue  // deleted by someone else between the two dumps
+      }
+      for destination in destinations {
         entry.destinations[destination.key] = destination
       }
       table.services[service.key] = entry
