@@ -1,2 +1,34 @@
-// Kernel IPVS test suite; runs inside the qemu VM (see vm/).
-print("0 passed, 0 failed")
+import IPVSSync
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+// Kernel IPVS test suite; runs inside the qemu VM (see vm/). `IPVSKernelTests [filter]` runs the
+// tests whose name contains filter; `IPVSKernelTests bench [services] [servers]` runs the benchmark.
+let arguments = Array(CommandLine.arguments.dropFirst())
+let kernel: NetlinkIPVSKernel
+do {
+  kernel = try NetlinkIPVSKernel(timeout: .seconds(5))
+} catch {
+  print("FAIL setup: \(error)")
+  print("0 passed, 1 failed")
+  exit(1)
+}
+
+if arguments.first == "bench" {
+  let services = arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000
+  let servers = arguments.count > 2 ? Int(arguments[2]) ?? 10 : 10
+  exit(ReconcileBenchmark(kernel: kernel, services: services, servers: servers).run() ? 0 : 1)
+}
+
+var runner = KernelTestRunner(filter: arguments.first)
+ClientKernelTests(kernel: kernel).register(&runner)
+ReconcileKernelTests(kernel: kernel).register(&runner)
+let ok = runner.run(beforeEach: {
+  shell("ipvsadm -C")
+  shell("ipvsadm --stop-daemon master")
+  shell("ipvsadm --stop-daemon backup")
+})
+shell("ipvsadm -C")
+exit(ok ? 0 : 1)

@@ -1,2 +1,0 @@
-/// Placeholder until the IPVSSync module lands.
-public enum IPVSSyncModule {}
