@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The receiving raw IP socket (protocol 112) of one interface and family, shared by every instance
+/// on that link. Invariant: bound to the device and joined to the multicast group on it.
+final class AdvertReceiver {
+  let fd: Int32
+  let ipv6: Bool
+  let interface: String
+
+  init(interface: String, ipv6: Bool, groups: [IPAddress]) throws(SystemCallError) {
+    self.interface = interface
+    self.ipv6 = ipv6
+    let index = try Socket.interfaceIndex(interface)
+    fd = try Socket.open(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_RAW.rawValue), 112)
+    do {
+      try Socket.bindToDevice(fd, interface)
+      if ipv6 {
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_RECVHOPLIMIT, Int32(1), "IPV6_RECVHOPLIMIT")
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_RECVPKTINFO, Int32(1), "IPV6_RECVPKTINFO")
+        for group in groups {
+          var request = ipv6_mreq()
+          withUnsafeMutableBytes(of: &request.ipv6mr_multiaddr) { $0.copyBytes(from: group.bytes) }
+          request.ipv6mr_interface = index
+          try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, request, "IPV6_ADD_MEMBERSHIP \(group)")
+        }
+      } else {
+        for group in groups {
+          var request = ip_mreqn()
+          withUnsafeMutableBytes(of: &request.imr_multiaddr) { $0.copyBytes(from: group.bytes) }
+          request.imr_ifindex = Int32(index)
+          try Socket.set(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, request, "IP_ADD_MEMBERSHIP \(group)")
+        }
+      }
+    } catch {
+      close(fd)
+      throw error
+    }
+  }
+
+  deinit { close(fd) }
+
+  /// Reads one datagram; nil when nothing usable is pending. IPv4 sockets see the IP header, from
+  /// which TTL and addresses are taken; IPv6 gets them from ancillary data (RFC 3542).
+  func receive() -> ReceivedPacket? {
+    var buffer = [UInt8](repeating: 0, count: 2048)
+    if !ipv6 {
+      let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+      guard n >= 20 else { return nil }
+      let headerLength = Int(buffer[0] & 0x0f) * 4
+      let total = min(n, Int(buffer[2]) << 8 | Int(buffer[3]))
+      guard headerLength >= 20, total >= headerLength,
+        let source = IPAddress(bytes: buffer[12..<16]), let destination = IPAddress(bytes: buffer[16..<20])
+      else { return nil }
+      return ReceivedPacket(
+        source: source, destination: destination, hopLimit: buffer[8],
+        payload: Array(buffer[headerLength..<total]))
+    }
+    return receiveIPv6()
+  }
+
+  private func receiveIPv6() -> ReceivedPacket? {
+    let capacity = 2048
+    let controlCapacity = 256
+    let data = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+    let control = UnsafeMutableRawPointer.allocate(byteCount: controlCapacity, alignment: 8)
+    defer {
+      data.deallocate()
+      control.deallocate()
+    }
+    var from = sockaddr_in6()
+    var iov = iovec(iov_base: data, iov_len: capacity)
+    var message = msghdr()
+    let n = withUnsafeMutablePointer(to: &from) { fromPointer in
+      withUnsafeMutablePointer(to: &iov) { iovPointer in
+        message.msg_name = UnsafeMutableRawPointer(fromPointer)
+        message.msg_namelen = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        message.msg_iov = iovPointer
+        message.msg_iovlen = 1
+        message.msg_control = control
+        message.msg_controllen = controlCapacity
+        return recvmsg(fd, &message, Int32(MSG_DONTWAIT))
+      }
+    }
+    guard n > 0 else { return nil }
+    var hopLimit: UInt8 = 0
+    var destination: IPAddress?
+    // struct cmsghdr { size_t len; int level; int type; } followed by data, 8-byte aligned.
+    var offset = 0
+    let headerSize = 16
+    while offset + headerSize <= Int(message.msg_controllen) {
+      let length = control.load(fromByteOffset: offset, as: Int.self)
+      let level = control.load(fromByteOffset: offset + 8, as: Int32.self)
+      let type = control.load(fromByteOffset: offset + 12, as: Int32.self)
+      guard length >= headerSize else { break }
+      if level == Int32(IPPROTO_IPV6) && type == IPV6_HOPLIMIT {
+        hopLimit = UInt8(truncatingIfNeeded: control.load(fromByteOffset: offset + headerSize, as: Int32.self))
+      } else if level == Int32(IPPROTO_IPV6) && type == IPV6_PKTINFO {
+        destination = IPAddress(bytes: UnsafeRawBufferPointer(start: control + offset + headerSize, count: 16))
+      }
+      offset += (length + 7) & ~7
+    }
+    let source = withUnsafeBytes(of: from.sin6_addr) { IPAddress(bytes: $0) }
+    guard let source, let destination else { return nil }
+    let payload = Array(UnsafeRawBufferPointer(start: data, count: n))
+    return ReceivedPacket(source: source, destination: destination, hopLimit: hopLimit, payload: payload)
+  }
+}
+
+/// The sending raw IP socket of one instance, bound to the instance's source address so adverts
+/// carry it (the tie-break address of RFC 5798 6.4.3). Invariant: TTL / hop limit 255, no loopback.
+final class AdvertSender {
+  let fd: Int32
+  let source: IPAddress
+  let scope: UInt32
+
+  init(interface: String, source: IPAddress) throws(SystemCallError) {
+    self.source = source
+    let index = try Socket.interfaceIndex(interface)
+    scope = source.isIPv4 ? 0 : index
+    fd = try Socket.open(source.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue), 112)
+    do {
+      try Socket.bindToDevice(fd, interface)
+      if source.isIPv4 {
+        try Socket.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, UInt8(255), "IP_MULTICAST_TTL")
+        try Socket.set(fd, Int32(IPPROTO_IP), IP_TTL, Int32(255), "IP_TTL")
+        try Socket.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, UInt8(0), "IP_MULTICAST_LOOP")
+        var request = ip_mreqn()
+        request.imr_ifindex = Int32(index)
+        try Socket.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, request, "IP_MULTICAST_IF")
+        // Keep adverts out of any receive-side buffering on this socket.
+        try Socket.set(fd, SOL_SOCKET, SO_RCVBUF, Int32(256), "SO_RCVBUF")
+      } else {
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, Int32(255), "IPV6_MULTICAST_HOPS")
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, Int32(255), "IPV6_UNICAST_HOPS")
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_LOOP, UInt32(0), "IPV6_MULTICAST_LOOP")
+        try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, UInt32(index), "IPV6_MULTICAST_IF")
+      }
+      try Socket.bind(fd, source, scope: scope)
+      // A send-only socket: shut the receive side so it never queues adverts.
+      shutdown(fd, Int32(SHUT_RD))
+    } catch {
+      close(fd)
+      throw error
+    }
+  }
+
+  deinit { close(fd) }
+
+  func send(_ payload: [UInt8], to destination: IPAddress) throws(SystemCallError) {
+    try Socket.send(fd, payload, to: destination, scope: destination.isIPv4 ? 0 : scope)
+  }
+}

@@ -1,0 +1,162 @@
+import Logging
+
+/// Everything one running instance owns: its machine, send socket, announcement timers and counters.
+/// Confined to the service's loop thread. Invariant: `ownsAddresses` is true exactly while the VIPs
+/// have been installed for a Master.
+final class InstanceRuntime {
+  let spec: VRRPInstanceSpec
+  var machine: InstanceMachine
+  let sender: AdvertSender
+  let announcer: Announcer
+  let expectation: ReceiveExpectation
+  let destinations: [IPAddress]
+  var counters = VRRPCounters()
+  var ownFault = false
+  var groupFault = false
+  var faultReasons: [String] = []
+  var ownsAddresses = false
+  var garpDeadlines: [Duration] = []
+  var garpRefreshDeadline: Duration?
+  var syncGroup: Int?
+
+  init(spec: VRRPInstanceSpec) throws(VRRPRuntimeError) {
+    self.spec = spec
+    let ipv6 = spec.isIPv6
+    let source: IPAddress
+    if let configured = spec.sourceAddress {
+      source = configured
+    } else {
+      let all = InterfaceFacts.addresses(of: spec.interface, ipv6: ipv6)
+      guard let first = ipv6 ? all.first(where: \.isLinkLocal) ?? all.first : all.first else {
+        throw .noSourceAddress(instance: spec.name, interface: spec.interface)
+      }
+      source = first
+    }
+    do {
+      sender = try AdvertSender(interface: spec.interface, source: source)
+      announcer = try Announcer(interface: spec.interface)
+    } catch {
+      throw .system(instance: spec.name, error)
+    }
+    let group = spec.multicastGroup ?? (ipv6 ? IPAddress.vrrpGroupV6 : IPAddress.vrrpGroupV4)
+    destinations = spec.unicastPeers.isEmpty ? [group] : spec.unicastPeers
+    expectation = ReceiveExpectation(
+      version: spec.version, vrid: spec.vrid, advertInterval: spec.wireInterval,
+      authentication: spec.authentication, unicastPeers: spec.unicastPeers,
+      addresses: spec.virtualAddresses.map(\.address), v3ChecksumAsV2: spec.v3ChecksumAsV2)
+    let interval: Duration =
+      spec.version == .v2 ? .seconds(Int(spec.wireInterval)) : .milliseconds(Int(spec.wireInterval) * 10)
+    machine = InstanceMachine(
+      settings: MachineSettings(
+        version: spec.version, priority: spec.priority, advertInterval: interval, preempt: spec.preempt,
+        preemptDelay: .milliseconds(Int(spec.preemptDelay * 1000)), primaryAddress: source,
+        initialState: spec.initialState))
+  }
+
+  var multicastGroup: IPAddress? { spec.unicastPeers.isEmpty ? destinations.first : nil }
+
+  func sendAdvert(priority: UInt8, logger: Logger) {
+    let advert = VRRPAdvert(
+      version: spec.version, vrid: spec.vrid, priority: priority, advertInterval: spec.wireInterval,
+      addresses: spec.virtualAddresses.map(\.address), authentication: spec.authentication)
+    for destination in destinations {
+      let bytes = advert.encode(source: sender.source, destination: destination, v3ChecksumAsV2: spec.v3ChecksumAsV2)
+      do {
+        try sender.send(bytes, to: destination)
+        counters.sent += 1
+        if priority == 0 { counters.priorityZeroSent += 1 }
+      } catch {
+        logger.warning("\(spec.name): advert to \(destination) failed: \(error)")
+      }
+    }
+  }
+
+  /// Installs every virtual and excluded address; already-present ones are adopted.
+  func installAddresses(_ owner: AddressOwner, logger: Logger) {
+    for vip in spec.virtualAddresses + spec.excludedAddresses {
+      do {
+        if try !owner.add(vip, defaultDevice: spec.interface) {
+          logger.info("\(spec.name): adopted \(vip.address) already on the interface")
+        }
+      } catch {
+        logger.error("\(spec.name): cannot add \(vip.address): \(error)")
+      }
+    }
+    ownsAddresses = true
+  }
+
+  /// Removes every virtual and excluded address, including ones a killed earlier run left behind.
+  func removeAddresses(_ owner: AddressOwner, logger: Logger) {
+    for vip in spec.virtualAddresses + spec.excludedAddresses {
+      do {
+        if try owner.remove(vip, defaultDevice: spec.interface) && !ownsAddresses {
+          logger.info("\(spec.name): removed stale \(vip.address) left by an earlier run")
+        }
+      } catch {
+        logger.error("\(spec.name): cannot remove \(vip.address): \(error)")
+      }
+    }
+    ownsAddresses = false
+  }
+
+  /// Sends one round of gratuitous ARP / unsolicited NA for every address of the instance.
+  func announce(logger: Logger) {
+    for vip in spec.virtualAddresses + spec.excludedAddresses {
+      do { try announcer.announce(vip.address) } catch { logger.warning("\(spec.name): \(error)") }
+    }
+  }
+
+  /// garp_master_repeat announcements now, again after garp_master_delay, then every
+  /// garp_master_refresh (RFC 5798 6.4.1 asks for at least one on becoming Master).
+  func scheduleAnnouncements(now: Duration, logger: Logger) {
+    for _ in 0..<max(1, spec.garpMasterRepeat) { announce(logger: logger) }
+    garpDeadlines = spec.garpMasterDelay > 0 ? [now + .milliseconds(Int(spec.garpMasterDelay * 1000))] : []
+    garpRefreshDeadline =
+      spec.garpMasterRefresh > 0 ? now + .milliseconds(Int(spec.garpMasterRefresh * 1000)) : nil
+  }
+
+  func cancelAnnouncements() {
+    garpDeadlines = []
+    garpRefreshDeadline = nil
+  }
+
+  func fireAnnouncements(now: Duration, logger: Logger) {
+    if let first = garpDeadlines.first, first <= now {
+      garpDeadlines.removeFirst()
+      for _ in 0..<max(1, spec.garpMasterRepeat) { announce(logger: logger) }
+    }
+    if let refresh = garpRefreshDeadline, refresh <= now {
+      for _ in 0..<max(1, spec.garpMasterRefreshRepeat) { announce(logger: logger) }
+      garpRefreshDeadline = now + .milliseconds(Int(spec.garpMasterRefresh * 1000))
+    }
+  }
+
+  var nextAnnouncement: Duration? {
+    [garpDeadlines.first, garpRefreshDeadline].compactMap { $0 }.min()
+  }
+
+  func status() -> VRRPInstanceStatus {
+    VRRPInstanceStatus(
+      name: spec.name, state: machine.state, basePriority: spec.priority,
+      effectivePriority: machine.effectivePriority, masterAddress: machine.masterAddress?.description,
+      faultReasons: faultReasons, ownsAddresses: ownsAddresses, counters: counters)
+  }
+}
+
+/// Why the VRRP service could not start.
+public enum VRRPRuntimeError: Error, CustomStringConvertible {
+  case noSourceAddress(instance: String, interface: String)
+  case system(instance: String, SystemCallError)
+  case spec(VRRPSpecError)
+  case alreadyStarted
+
+  public var description: String {
+    switch self {
+    case .noSourceAddress(let instance, let interface):
+      return "vrrp_instance \(instance): interface \(interface) has no address to send adverts from"
+    case .system(let instance, let error): return "vrrp_instance \(instance): \(error)"
+    case .spec(let error): return error.description
+    case .alreadyStarted: return "the VRRP service is already running"
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/// One `virtual_ipaddress` entry: `<addr>/<prefix> [brd <addr>] [dev <if>] [scope <s>] [label <l>]`.
+/// Invariant: `prefixLength` fits the family (<= 32 or <= 128).
+public struct VirtualAddressSpec: Sendable, Codable, Equatable, Hashable {
+  public var address: IPAddress
+  public var prefixLength: UInt8
+  /// Defaults to the instance's interface.
+  public var device: String?
+  public var label: String?
+  public var broadcast: IPAddress?
+  /// `global` (default), `site`, `link`, `host` or `nowhere`.
+  public var scope: String?
+
+  public init(
+    address: IPAddress, prefixLength: UInt8? = nil, device: String? = nil, label: String? = nil,
+    broadcast: IPAddress? = nil, scope: String? = nil
+  ) {
+    self.address = address
+    self.prefixLength = prefixLength ?? (address.isIPv4 ? 32 : 128)
+    self.device = device
+    self.label = label
+    self.broadcast = broadcast
+    self.scope = scope
+  }
+
+  enum CodingKeys: String, CodingKey { case address, prefixLength, device, label, broadcast, scope }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      address: try c.decode(IPAddress.self, forKey: .address),
+      prefixLength: try c.decodeIfPresent(UInt8.self, forKey: .prefixLength),
+      device: try c.decodeIfPresent(String.self, forKey: .device),
+      label: try c.decodeIfPresent(String.self, forKey: .label),
+      broadcast: try c.decodeIfPresent(IPAddress.self, forKey: .broadcast),
+      scope: try c.decodeIfPresent(String.self, forKey: .scope))
+  }
+}
+
+/// `track_interface` entry: link down means Fault unless a weight is given, in which case the
+/// weight (may be negative) is added to the priority while the link is up (positive) or down (negative).
+public struct TrackedInterfaceSpec: Sendable, Codable, Equatable {
+  public var name: String
+  public var weight: Int?
+  public init(name: String, weight: Int? = nil) {
+    self.name = name
+    self.weight = weight
+  }
+}
+
+/// `track_file` entry: the file holds an integer multiplied by `weight` (default 1) and added to the
+/// priority; with weight 0 a non-zero value means Fault.
+public struct TrackedFileSpec: Sendable, Codable, Equatable {
+  public var path: String
+  public var weight: Int?
+  public init(path: String, weight: Int? = nil) {
+    self.path = path
+    self.weight = weight
+  }
+}
+
+/// `vrrp_script`: a command run every `interval`; `rise` successes make it up, `fall` failures down.
+/// With weight 0 a down script means Fault; a positive weight is added while up, a negative one while
+/// down (keepalived.conf(5)).
+public struct VRRPScriptSpec: Sendable, Codable, Equatable {
+  public var name: String
+  public var command: String
+  public var interval: Double
+  public var timeout: Double?
+  public var rise: Int
+  public var fall: Int
+  public var weight: Int
+  /// `user USERNAME` the script runs as; nil keeps the daemon's user.
+  public var user: String?
+
+  public init(
+    name: String, command: String, interval: Double = 1, timeout: Double? = nil, rise: Int = 1, fall: Int = 1,
+    weight: Int = 0, user: String? = nil
+  ) {
+    self.name = name
+    self.command = command
+    self.interval = interval
+    self.timeout = timeout
+    self.rise = rise
+    self.fall = fall
+    self.weight = weight
+    self.user = user
+  }
+
+  enum CodingKeys: String, CodingKey { case name, command, interval, timeout, rise, fall, weight, user }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try c.decode(String.self, forKey: .name), command: try c.decode(String.self, forKey: .command),
+      interval: try c.decodeIfPresent(Double.self, forKey: .interval) ?? 1,
+      timeout: try c.decodeIfPresent(Double.self, forKey: .timeout),
+      rise: try c.decodeIfPresent(Int.self, forKey: .rise) ?? 1,
+      fall: try c.decodeIfPresent(Int.self, forKey: .fall) ?? 1,
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight) ?? 0,
+      user: try c.decodeIfPresent(String.self, forKey: .user))
+  }
+}
+
+/// `track_script` reference; `weight` overrides the script's own.
+public struct TrackedScriptSpec: Sendable, Codable, Equatable {
+  public var name: String
+  public var weight: Int?
+  public init(name: String, weight: Int? = nil) {
+    self.name = name
+    self.weight = weight
+  }
+}
+
+/// notify_* commands. Each runs with keepalived's arguments appended only for `notify`
+/// (`INSTANCE|GROUP name state priority`); the state-specific ones run as written.
+public struct NotifySpec: Sendable, Codable, Equatable {
+  public var master: String?
+  public var backup: String?
+  public var fault: String?
+  public var stop: String?
+  public var any: String?
+  public init(
+    master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil, any: String? = nil
+  ) {
+    self.master = master
+    self.backup = backup
+    self.fault = fault
+    self.stop = stop
+    self.any = any
+  }
+}
+
+/// One `vrrp_instance`. Invariants checked by `validate()`: vrid 1...255, priority 1...255, all
+/// virtual addresses of one family, unicast peers of that family.
+public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
+  public var name: String
+  public var interface: String
+  public var vrid: UInt8
+  public var version: VRRPVersion = .v2
+  public var priority: UInt8 = 100
+  /// `advert_int` in seconds (v3 allows fractions down to 0.01).
+  public var advertInterval: Double = 1
+  public var initialState: VRRPState = .backup
+  public var preempt: Bool = true
+  public var preemptDelay: Double = 0
+  /// `auth_pass` (v2 PASS authentication).
+  public var authPass: String?
+  public var virtualAddresses: [VirtualAddressSpec] = []
+  public var excludedAddresses: [VirtualAddressSpec] = []
+  /// `mcast_dst_ip`; defaults to 224.0.0.18 / ff02::12.
+  public var multicastGroup: IPAddress?
+  /// `unicast_src_ip` (also `mcast_src_ip`); defaults to the interface's first address of the family.
+  public var sourceAddress: IPAddress?
+  public var unicastPeers: [IPAddress] = []
+  public var garpMasterDelay: Double = 5
+  public var garpMasterRepeat: Int = 5
+  public var garpMasterRefresh: Double = 0
+  public var garpMasterRefreshRepeat: Int = 1
+  public var trackInterfaces: [TrackedInterfaceSpec] = []
+  public var trackScripts: [TrackedScriptSpec] = []
+  public var trackFiles: [TrackedFileSpec] = []
+  public var notify: NotifySpec = NotifySpec()
+  public var v3ChecksumAsV2: Bool = false
+
+  public init(name: String, interface: String, vrid: UInt8) {
+    self.name = name
+    self.interface = interface
+    self.vrid = vrid
+  }
+
+  /// The family comes from the first virtual address (keepalived's rule), IPv4 when there is none.
+  public var isIPv6: Bool { virtualAddresses.first.map { !$0.address.isIPv4 } ?? false }
+
+  /// The advert interval in the wire unit of `version`.
+  public var wireInterval: UInt16 {
+    switch version {
+    case .v2: return UInt16(max(1, min(255, advertInterval.rounded())))
+    case .v3: return UInt16(max(1, min(4095, (advertInterval * 100).rounded())))
+    }
+  }
+
+  public var authentication: VRRPAuthentication { authPass.map { VRRPAuthentication.password($0) } ?? .none }
+
+  public func validate() throws(VRRPSpecError) {
+    if vrid == 0 { throw .invalid(instance: name, reason: "virtual_router_id must be 1..255") }
+    if priority == 0 { throw .invalid(instance: name, reason: "priority must be 1..255") }
+    if virtualAddresses.contains(where: { $0.address.isIPv4 == isIPv6 }) {
+      throw .invalid(instance: name, reason: "virtual_ipaddress mixes IPv4 and IPv6")
+    }
+    if unicastPeers.contains(where: { $0.isIPv4 == isIPv6 }) {
+      throw .invalid(instance: name, reason: "unicast_peer family differs from the virtual addresses")
+    }
+    if version == .v2 && isIPv6 { throw .invalid(instance: name, reason: "VRRPv2 is IPv4 only; use version 3") }
+    if version == .v2 && advertInterval.rounded() != advertInterval {
+      throw .invalid(instance: name, reason: "VRRPv2 advert_int must be whole seconds")
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay, authPass
+    case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
+    case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat
+    case trackInterfaces, trackScripts, trackFiles, notify, v3ChecksumAsV2
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try c.decode(String.self, forKey: .name), interface: try c.decode(String.self, forKey: .interface),
+      vrid: try c.decode(UInt8.self, forKey: .vrid))
+    version = try c.decodeIfPresent(VRRPVersion.self, forKey: .version) ?? version
+    priority = try c.decodeIfPresent(UInt8.self, forKey: .priority) ?? priority
+    advertInterval = try c.decodeIfPresent(Double.self, forKey: .advertInterval) ?? advertInterval
+    initialState = try c.decodeIfPresent(VRRPState.self, forKey: .initialState) ?? initialState
+    preempt = try c.decodeIfPresent(Bool.self, forKey: .preempt) ?? preempt
+    preemptDelay = try c.decodeIfPresent(Double.self, forKey: .preemptDelay) ?? preemptDelay
+    authPass = try c.decodeIfPresent(String.self, forKey: .authPass)
+    virtualAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .virtualAddresses) ?? []
+    excludedAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .excludedAddresses) ?? []
+    multicastGroup = try c.decodeIfPresent(IPAddress.self, forKey: .multicastGroup)
+    sourceAddress = try c.decodeIfPresent(IPAddress.self, forKey: .sourceAddress)
+    unicastPeers = try c.decodeIfPresent([IPAddress].self, forKey: .unicastPeers) ?? []
+    garpMasterDelay = try c.decodeIfPresent(Double.self, forKey: .garpMasterDelay) ?? garpMasterDelay
+    garpMasterRepeat = try c.decodeIfPresent(Int.self, forKey: .garpMasterRepeat) ?? garpMasterRepeat
+    garpMasterRefresh = try c.decodeIfPresent(Double.self, forKey: .garpMasterRefresh) ?? garpMasterRefresh
+    garpMasterRefreshRepeat =
+      try c.decodeIfPresent(Int.self, forKey: .garpMasterRefreshRepeat) ?? garpMasterRefreshRepeat
+    trackInterfaces = try c.decodeIfPresent([TrackedInterfaceSpec].self, forKey: .trackInterfaces) ?? []
+    trackScripts = try c.decodeIfPresent([TrackedScriptSpec].self, forKey: .trackScripts) ?? []
+    trackFiles = try c.decodeIfPresent([TrackedFileSpec].self, forKey: .trackFiles) ?? []
+    notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify) ?? notify
+    v3ChecksumAsV2 = try c.decodeIfPresent(Bool.self, forKey: .v3ChecksumAsV2) ?? false
+  }
+}
+
+/// `vrrp_sync_group`: the named instances change state together.
+public struct VRRPSyncGroupSpec: Sendable, Codable, Equatable {
+  public var name: String
+  public var members: [String]
+  public var notify: NotifySpec?
+  public init(name: String, members: [String], notify: NotifySpec? = nil) {
+    self.name = name
+    self.members = members
+    self.notify = notify
+  }
+}
+
+/// Everything one VRRP service runs: instances, their sync groups and the scripts they track.
+public struct VRRPGroupSpec: Sendable, Codable, Equatable {
+  public var instances: [VRRPInstanceSpec]
+  public var syncGroups: [VRRPSyncGroupSpec]?
+  public var scripts: [VRRPScriptSpec]?
+  public init(
+    instances: [VRRPInstanceSpec], syncGroups: [VRRPSyncGroupSpec] = [], scripts: [VRRPScriptSpec] = []
+  ) {
+    self.instances = instances
+    self.syncGroups = syncGroups
+    self.scripts = scripts
+  }
+}
+
+/// A specification the VRRP service cannot run.
+public enum VRRPSpecError: Error, Equatable, Sendable, CustomStringConvertible {
+  case invalid(instance: String, reason: String)
+  case unknownScript(instance: String, script: String)
+  case unknownSyncMember(group: String, member: String)
+
+  public var description: String {
+    switch self {
+    case .invalid(let instance, let reason): return "vrrp_instance \(instance): \(reason)"
+    case .unknownScript(let instance, let script): return "vrrp_instance \(instance): no vrrp_script \(script)"
+    case .unknownSyncMember(let group, let member): return "vrrp_sync_group \(group): no instance \(member)"
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/// The current reading of one tracked object, as the trackers sampled it.
+public enum TrackSignal: Sendable, Equatable {
+  case interface(name: String, up: Bool, weight: Int?)
+  case script(name: String, up: Bool, weight: Int)
+  case file(path: String, value: Int, weight: Int)
+}
+
+/// Folds tracked objects into an effective priority and a fault flag, as keepalived.conf(5) defines
+/// it. Pure. Invariant of the result: priority is 1...254, or 255 only when the base priority is 255
+/// (the address owner's priority is not changed by weights).
+public enum TrackingPolicy {
+  public struct Outcome: Sendable, Equatable {
+    public var priority: UInt8
+    public var fault: Bool
+    public var faultReasons: [String]
+  }
+
+  public static func evaluate(base: UInt8, signals: [TrackSignal]) -> Outcome {
+    var delta = 0
+    var reasons: [String] = []
+    for signal in signals {
+      switch signal {
+      case .interface(let name, let up, let weight):
+        let w = weight ?? 0
+        if w == 0 {
+          if !up { reasons.append("interface \(name) down") }
+        } else if w > 0 && up {
+          delta += w
+        } else if w < 0 && !up {
+          delta += w
+        }
+      case .script(let name, let up, let weight):
+        if weight == 0 {
+          if !up { reasons.append("script \(name) failed") }
+        } else if weight > 0 && up {
+          delta += weight
+        } else if weight < 0 && !up {
+          delta += weight
+        }
+      case .file(let path, let value, let weight):
+        if weight == 0 {
+          if value != 0 { reasons.append("file \(path) holds \(value)") }
+        } else {
+          let contribution = value * weight
+          if contribution <= -254 { reasons.append("file \(path) weight \(contribution)") }
+          delta += contribution
+        }
+      }
+    }
+    let priority: UInt8 = base == 255 ? 255 : UInt8(max(1, min(254, Int(base) + delta)))
+    return Outcome(priority: priority, fault: !reasons.isEmpty, faultReasons: reasons)
+  }
+}
+
+/// keepalived's rise/fall hysteresis for a periodic check: `rise` consecutive successes make it up,
+/// `fall` consecutive failures make it down. Invariant: the counters reset on every change of result.
+public struct RiseFall: Sendable, Equatable {
+  public let rise: Int
+  public let fall: Int
+  public private(set) var isUp: Bool
+  private var streak = 0
+  private var lastResult: Bool?
+
+  /// keepalived starts a script in the failed state unless `init_fail` is off; with rise 1 a first
+  /// success brings it up at once.
+  public init(rise: Int, fall: Int, initiallyUp: Bool = false) {
+    self.rise = max(1, rise)
+    self.fall = max(1, fall)
+    self.isUp = initiallyUp
+  }
+
+  /// Records one result; returns true when `isUp` changed.
+  public mutating func record(success: Bool) -> Bool {
+    streak = lastResult == success ? streak + 1 : 1
+    lastResult = success
+    if success && !isUp && streak >= rise {
+      isUp = true
+      return true
+    }
+    if !success && isUp && streak >= fall {
+      isUp = false
+      return true
+    }
+    return false
+  }
+}

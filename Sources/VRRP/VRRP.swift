@@ -1,2 +1,0 @@
-/// Placeholder until the VRRP module lands.
-public enum VRRPModule {}

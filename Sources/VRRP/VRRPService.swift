@@ -1,0 +1,298 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs a set of VRRP instances (with their sync groups and tracked scripts) on one loop thread:
+/// adverts, timers, VIPs, announcements, tracking and notify scripts. Invariant: all instance state
+/// is touched only by the loop thread; `status()` reads a snapshot published under a lock.
+public final class VRRPService: @unchecked Sendable {
+  public let spec: VRRPGroupSpec
+  private let logger: Logger
+  private let onEvent: @Sendable (VRRPStateEvent) -> Void
+  private let lock = NSLock()
+  private var snapshot = VRRPServiceStatus(instances: [], unmatchedDrops: [:])
+  private var stopRequested = false
+  private var finished = false
+  private var thread: Thread?
+  private var wakePipe: [Int32] = [-1, -1]
+  private let epoch = ContinuousClock.now
+
+  // Loop-thread state.
+  private var instances: [InstanceRuntime] = []
+  private var receivers: [(AdvertReceiver, [Int])] = []
+  private var scripts: [String: ScriptTracker] = [:]
+  private var owner: AddressOwner?
+  private var unmatchedDrops = VRRPCounters()
+  private var nextTrackSample: Duration = .zero
+  private var propagating = false
+
+  /// Validates the spec; nothing touches the system until `start()`.
+  public init(
+    spec: VRRPGroupSpec, logger: Logger = Logger(label: "lvskeeper.vrrp"),
+    onEvent: @escaping @Sendable (VRRPStateEvent) -> Void = { _ in }
+  ) throws(VRRPSpecError) {
+    for instance in spec.instances {
+      try instance.validate()
+      for tracked in instance.trackScripts where !(spec.scripts ?? []).contains(where: { $0.name == tracked.name }) {
+        throw .unknownScript(instance: instance.name, script: tracked.name)
+      }
+    }
+    for group in spec.syncGroups ?? [] {
+      for member in group.members where !spec.instances.contains(where: { $0.name == member }) {
+        throw .unknownSyncMember(group: group.name, member: member)
+      }
+    }
+    self.spec = spec
+    self.logger = logger
+    self.onEvent = onEvent
+  }
+
+  /// Opens sockets and starts the loop thread; instances begin in Backup (or Master for owners).
+  public func start() throws(VRRPRuntimeError) {
+    guard thread == nil else { throw .alreadyStarted }
+    do {
+      owner = try AddressOwner()
+    } catch {
+      throw .system(instance: "*", error)
+    }
+    for instanceSpec in spec.instances {
+      let runtime = try InstanceRuntime(spec: instanceSpec)
+      runtime.syncGroup = (spec.syncGroups ?? []).firstIndex { $0.members.contains(instanceSpec.name) }
+      instances.append(runtime)
+    }
+    var links: [String: [Int]] = [:]
+    for (index, runtime) in instances.enumerated() {
+      links["\(runtime.spec.interface)|\(runtime.spec.isIPv6)", default: []].append(index)
+    }
+    for (_, members) in links.sorted(by: { $0.key < $1.key }) {
+      let first = instances[members[0]].spec
+      let groups = Set(members.compactMap { instances[$0].multicastGroup })
+      do {
+        let receiver = try AdvertReceiver(
+          interface: first.interface, ipv6: first.isIPv6, groups: groups.sorted())
+        receivers.append((receiver, members))
+      } catch {
+        throw .system(instance: first.name, error)
+      }
+    }
+    for script in spec.scripts ?? [] {
+      let tracker = ScriptTracker(spec: script)
+      scripts[script.name] = tracker
+      tracker.start()
+    }
+    _ = pipe(&wakePipe)
+    let loopThread = Thread { [self] in self.runLoop() }
+    loopThread.name = "vrrp"
+    thread = loopThread
+    loopThread.start()
+  }
+
+  /// Resigns every Master with a priority-0 advert, removes the VIPs and ends the loop; blocks until done.
+  public func stop() {
+    lock.withLock { stopRequested = true }
+    if wakePipe[1] >= 0 {
+      var byte: UInt8 = 1
+      _ = write(wakePipe[1], &byte, 1)
+    }
+    guard thread != nil else { return }
+    while !lock.withLock({ finished }) { usleep(2_000) }
+    for tracker in scripts.values { tracker.stop() }
+    for fd in wakePipe where fd >= 0 { close(fd) }
+    wakePipe = [-1, -1]
+  }
+
+  /// The latest snapshot (published by the loop after every event).
+  public func status() -> VRRPServiceStatus { lock.withLock { snapshot } }
+
+  private var now: Duration { epoch.duration(to: .now) }
+
+  private func runLoop() {
+    let start = now
+    sampleTracking(now: start)
+    for index in instances.indices {
+      // A Backup start removes VIPs a killed earlier run left; a Master start adopts them.
+      let actions = instances[index].machine.start(now: start)
+      if instances[index].machine.state != .master, let owner {
+        instances[index].removeAddresses(owner, logger: logger)
+      }
+      apply(actions, to: index, now: start)
+    }
+    publish()
+    while !lock.withLock({ stopRequested }) {
+      let current = now
+      if current >= nextTrackSample { sampleTracking(now: current) }
+      for index in instances.indices {
+        apply(instances[index].machine.tick(now: current), to: index, now: current)
+        if instances[index].machine.state == .master {
+          instances[index].fireAnnouncements(now: current, logger: logger)
+        }
+      }
+      let deadlines = instances.flatMap { [$0.machine.nextDeadline, $0.nextAnnouncement] }.compactMap { $0 }
+      let wait = min(deadlines.min() ?? nextTrackSample, nextTrackSample) - now
+      let timeoutMs = max(0, min(100, Int((wait / .milliseconds(1)).rounded(.up))))
+      var fds = receivers.map { pollfd(fd: $0.0.fd, events: Int16(POLLIN), revents: 0) }
+      fds.append(pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0))
+      let ready = poll(&fds, nfds_t(fds.count), Int32(timeoutMs))
+      guard ready > 0 else { continue }
+      for (slot, entry) in receivers.enumerated() where fds[slot].revents & Int16(POLLIN) != 0 {
+        while let packet = entry.0.receive() { handle(packet, members: entry.1) }
+      }
+      publish()
+    }
+    let end = now
+    for index in instances.indices {
+      apply(instances[index].machine.stop(now: end), to: index, now: end)
+    }
+    publish()
+    lock.withLock { finished = true }
+  }
+
+  private func handle(_ packet: ReceivedPacket, members: [Int]) {
+    let current = now
+    let expectations = members.map { instances[$0].expectation }
+    switch ReceiveFilter.judge(packet, against: expectations) {
+    case .accepted(let slot, let advert, let intervalMismatch, let addressMismatch):
+      let index = members[slot]
+      let runtime = instances[index]
+      runtime.counters.received += 1
+      if advert.priority == 0 { runtime.counters.priorityZeroReceived += 1 }
+      if intervalMismatch {
+        runtime.counters.intervalMismatchSeen += 1
+        logger.info("\(runtime.spec.name): advert interval \(advert.advertInterval) from \(packet.source) differs")
+      }
+      if addressMismatch { runtime.counters.addressListMismatch += 1 }
+      let actions = runtime.machine.receive(
+        priority: advert.priority, interval: advert.interval, source: packet.source, now: current)
+      apply(actions, to: index, now: current)
+    case .dropped(let reason, let detail):
+      let vrid = packet.payload.count > 1 ? packet.payload[1] : 0
+      if let index = members.first(where: { instances[$0].spec.vrid == vrid }) {
+        instances[index].counters.drop(reason)
+      } else {
+        unmatchedDrops.drop(reason)
+      }
+      if reason == .advertInterval || reason == .authentication || reason == .checksum {
+        logger.warning("VRRP packet from \(packet.source) dropped: \(reason.rawValue) (\(detail))")
+      } else {
+        logger.debug("VRRP packet from \(packet.source) dropped: \(reason.rawValue) (\(detail))")
+      }
+    }
+  }
+
+  private func apply(_ actions: [MachineAction], to index: Int, now: Duration) {
+    let runtime = instances[index]
+    for action in actions {
+      switch action {
+      case .sendAdvert(let priority):
+        runtime.sendAdvert(priority: priority, logger: logger)
+      case .transition(let from, let to):
+        transition(index, from: from, to: to, now: now)
+      }
+    }
+  }
+
+  private func transition(_ index: Int, from: VRRPState, to: VRRPState, now: Duration) {
+    let runtime = instances[index]
+    guard let owner else { return }
+    logger.notice("VRRP_Instance(\(runtime.spec.name)) Entering \(to) STATE (from \(from))")
+    if to == .master {
+      runtime.counters.becameMaster += 1
+      runtime.installAddresses(owner, logger: logger)
+      runtime.scheduleAnnouncements(now: now, logger: logger)
+    } else if from == .master || runtime.ownsAddresses {
+      runtime.cancelAnnouncements()
+      runtime.removeAddresses(owner, logger: logger)
+    }
+    let groupName = runtime.syncGroup.map { (spec.syncGroups ?? [])[$0].name }
+    runNotify(runtime.spec.notify, kind: "INSTANCE", name: runtime.spec.name, state: to,
+      priority: runtime.machine.effectivePriority)
+    onEvent(
+      VRRPStateEvent(
+        instance: runtime.spec.name, syncGroup: groupName, from: from, to: to,
+        priority: runtime.machine.effectivePriority))
+    propagate(index, to: to, now: now)
+  }
+
+  /// vrrp_sync_group: the member that moved drags the others along (Fault of one faults them all).
+  private func propagate(_ index: Int, to: VRRPState, now: Duration) {
+    guard let group = instances[index].syncGroup, !propagating else { return }
+    propagating = true
+    defer { propagating = false }
+    let groupSpec = (spec.syncGroups ?? [])[group]
+    let anyFault = instances.contains { $0.syncGroup == group && $0.ownFault }
+    for other in instances.indices where other != index && instances[other].syncGroup == group {
+      let runtime = instances[other]
+      runtime.groupFault = anyFault && !runtime.ownFault
+      var actions = runtime.machine.setFault(runtime.ownFault || runtime.groupFault, now: now)
+      if to == .master || to == .backup { actions += runtime.machine.force(to, now: now) }
+      apply(actions, to: other, now: now)
+    }
+    if let notify = groupSpec.notify {
+      runNotify(notify, kind: "GROUP", name: groupSpec.name, state: to, priority: nil)
+    }
+  }
+
+  /// notify_master/backup/fault/stop run as written; `notify` gets `TYPE NAME STATE PRIORITY`.
+  private func runNotify(_ notify: NotifySpec, kind: String, name: String, state: VRRPState, priority: UInt8?) {
+    let specific: String?
+    switch state {
+    case .master: specific = notify.master
+    case .backup: specific = notify.backup
+    case .fault: specific = notify.fault
+    case .initialize: specific = notify.stop
+    }
+    if let specific, let error = CommandRunner.launch(CommandRunner.argv(specific)) {
+      logger.error("notify \(specific): \(error)")
+    }
+    if let any = notify.any {
+      let stateWord = state == .initialize ? "STOP" : state.rawValue
+      var extra = [kind, name, stateWord]
+      if let priority { extra.append(String(priority)) }
+      if let error = CommandRunner.launch(CommandRunner.argv(any, extra: extra)) {
+        logger.error("notify \(any): \(error)")
+      }
+    }
+  }
+
+  /// Samples interfaces, files and script verdicts every 100 ms and feeds the machines.
+  private func sampleTracking(now: Duration) {
+    nextTrackSample = now + .milliseconds(100)
+    for (index, runtime) in instances.enumerated() {
+      var signals: [TrackSignal] = [
+        .interface(name: runtime.spec.interface, up: InterfaceFacts.isLinkUp(runtime.spec.interface), weight: nil)
+      ]
+      for tracked in runtime.spec.trackInterfaces {
+        signals.append(.interface(name: tracked.name, up: InterfaceFacts.isLinkUp(tracked.name), weight: tracked.weight))
+      }
+      for tracked in runtime.spec.trackScripts {
+        guard let tracker = scripts[tracked.name] else { continue }
+        signals.append(.script(name: tracked.name, up: tracker.isUp, weight: tracked.weight ?? tracker.spec.weight))
+      }
+      for tracked in runtime.spec.trackFiles {
+        let value = readSmallFile(tracked.path).flatMap { Int($0) } ?? 0
+        signals.append(.file(path: tracked.path, value: value, weight: tracked.weight ?? 1))
+      }
+      let outcome = TrackingPolicy.evaluate(base: runtime.spec.priority, signals: signals)
+      runtime.machine.setEffectivePriority(outcome.priority)
+      runtime.faultReasons = outcome.faultReasons
+      if outcome.fault != runtime.ownFault {
+        runtime.ownFault = outcome.fault
+        if outcome.fault { logger.warning("\(runtime.spec.name): fault: \(outcome.faultReasons)") }
+      }
+      let wantFault = runtime.ownFault || runtime.groupFault
+      if runtime.machine.state != .initialize {
+        apply(runtime.machine.setFault(wantFault, now: now), to: index, now: now)
+      } else {
+        _ = runtime.machine.setFault(wantFault, now: now)
+      }
+    }
+  }
+
+  private func publish() {
+    let status = VRRPServiceStatus(instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped)
+    lock.withLock { snapshot = status }
+  }
+}
