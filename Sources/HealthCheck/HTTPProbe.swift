@@ -78,7 +78,12 @@ struct HTTPProbe: Probe {
       deadline.cancel()
       connect.whenSuccess { $0.close(promise: nil) }
     }
-    return promise.futureResult.recover { .down(reason: "\(url.path): \(ProbeSocket.reason($0))") }
+    return promise.futureResult.recover { error in
+      if let parserError = error as? HTTPParserError {
+        return .down(reason: "\(url.path): bad HTTP response (\(parserError))")
+      }
+      return .down(reason: "\(url.path): \(ProbeSocket.reason(error))")
+    }
   }
 }
 

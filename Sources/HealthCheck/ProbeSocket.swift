@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOPosix
 
@@ -59,7 +60,7 @@ enum ProbeSocket {
         return "connect timed out after \(Double(t.nanoseconds) / 1e9)s"
       }
       return "\(error)"
-    case let e as IOError: return "\(e.description)"
+    case let e as IOError: return String(cString: strerror(e.errnoCode))
     case let e as NIOConnectionError:
       if let first = e.connectionErrors.first { return reason(first.error) }
       return "connect failed"
