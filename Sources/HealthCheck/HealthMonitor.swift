@@ -142,7 +142,7 @@ public final class HealthMonitor: Sendable {
   private func event(for entry: ServerEntry, reason: String, latency: Duration?) -> HealthEvent {
     HealthEvent(
       server: entry.server.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
-      reason: entry.reportedUp ? reason : (entry.verdict.downReason ?? reason), latency: latency)
+      reason: reason, latency: latency)
   }
 
   private func checkerChanged(_ runner: ProbeRunner, _ transition: CheckerTransition, _ latency: Duration) {
@@ -162,7 +162,7 @@ public final class HealthMonitor: Sendable {
           let flipped = up != entry.reportedUp
           entry.reportedUp = up
           entry.reportedWeight = weight
-          let reason = up ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")" : "down"
+          let reason = up ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")" : (entry.verdict.downReason ?? "down")
           emitted.append(event(for: entry, reason: reason, latency: latency))
           if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
