@@ -1,0 +1,102 @@
+/// What one probe found.
+public enum ProbeOutcome: Hashable, Sendable {
+  /// The server answered as required; `weight` is a MISC_CHECK dynamic weight, if any.
+  case up(weight: Int?)
+  case down(reason: String)
+
+  public var isUp: Bool {
+    if case .up = self { return true }
+    return false
+  }
+}
+
+/// A change of a checker's verdict that subscribers must hear about.
+public enum CheckerTransition: Hashable, Sendable {
+  case wentUp
+  case wentDown
+  /// Still up, but a dynamic weight changed.
+  case weightChanged
+}
+
+/// The pure result policy of one checker: retry, rise/fall and alpha, with no clock of its own.
+/// The caller runs a probe, feeds the outcome to `record`, and waits `nextDelay` before the next.
+/// Invariant: `consecutiveSuccesses` and `consecutiveFailures` are never both non-zero.
+public struct CheckerVerdict: Hashable, Sendable {
+  public let schedule: CheckSchedule
+  public private(set) var isUp: Bool
+  public private(set) var weight: Int?
+  public private(set) var consecutiveSuccesses = 0
+  /// Failures counted after retries were exhausted.
+  public private(set) var consecutiveFailures = 0
+  /// Retries used on the current run of failed probes.
+  public private(set) var retriesUsed = 0
+  public private(set) var lastOutcome: ProbeOutcome?
+
+  public init(schedule: CheckSchedule) {
+    self.schedule = schedule
+    self.isUp = !schedule.alpha
+  }
+
+  /// The delay before the very first probe: a uniformly random point in [0, warmup].
+  public static func firstDelay(
+    for schedule: CheckSchedule, using rng: inout some RandomNumberGenerator
+  ) -> Duration {
+    let limit = schedule.warmup.nanoseconds
+    guard limit > 0 else { return .zero }
+    return .nanoseconds(Int64.random(in: 0...limit, using: &rng))
+  }
+
+  /// The result of recording one outcome: when to probe next and what changed.
+  public struct Step: Hashable, Sendable {
+    public var nextDelay: Duration
+    public var transition: CheckerTransition?
+    /// True when the outcome was a failure absorbed by a retry (not yet counted).
+    public var isRetry: Bool
+  }
+
+  public mutating func record(_ outcome: ProbeOutcome) -> Step {
+    lastOutcome = outcome
+    switch outcome {
+    case .up(let newWeight):
+      retriesUsed = 0
+      consecutiveFailures = 0
+      consecutiveSuccesses += 1
+      var transition: CheckerTransition? = nil
+      if !isUp {
+        if consecutiveSuccesses >= schedule.rise {
+          isUp = true
+          weight = newWeight ?? weight
+          transition = .wentUp
+        }
+      } else if let newWeight, newWeight != weight {
+        weight = newWeight
+        transition = .weightChanged
+      }
+      return Step(nextDelay: schedule.delayLoop, transition: transition, isRetry: false)
+    case .down:
+      if retriesUsed < schedule.retry {
+        retriesUsed += 1
+        return Step(nextDelay: schedule.delayBeforeRetry, transition: nil, isRetry: true)
+      }
+      retriesUsed = 0
+      consecutiveSuccesses = 0
+      consecutiveFailures += 1
+      var transition: CheckerTransition? = nil
+      if isUp && consecutiveFailures >= schedule.fall {
+        isUp = false
+        transition = .wentDown
+      }
+      return Step(nextDelay: schedule.delayLoop, transition: transition, isRetry: false)
+    }
+  }
+}
+
+extension Duration {
+  /// Whole nanoseconds, saturating.
+  var nanoseconds: Int64 {
+    let (seconds, attoseconds) = components
+    let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+    if overflow { return seconds > 0 ? .max : .min }
+    return ns &+ attoseconds / 1_000_000_000
+  }
+}

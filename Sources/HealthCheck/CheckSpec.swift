@@ -1,0 +1,201 @@
+/// Where a checker connects: the real server's address and port, possibly overridden by
+/// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`).
+/// Invariant: `address` is a numeric IPv4 or IPv6 literal (resolution is the config's job).
+public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
+  public var address: String
+  public var port: UInt16
+  public var bindAddress: String?
+  public var bindPort: UInt16?
+
+  public init(address: String, port: UInt16, bindAddress: String? = nil, bindPort: UInt16? = nil) {
+    self.address = address
+    self.port = port
+    self.bindAddress = bindAddress
+    self.bindPort = bindPort
+  }
+
+  public var description: String {
+    address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+  }
+}
+
+/// TCP_CHECK: a connect within `connectTimeout`, then a clean close.
+public struct TCPCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+
+  public init(target: CheckTarget, connectTimeout: Duration = .seconds(5)) {
+    self.target = target
+    self.connectTimeout = connectTimeout
+  }
+}
+
+/// HTTP protocol version sent in the request line (keepalived's `http_protocol`).
+public enum HTTPVersionChoice: String, Hashable, Sendable {
+  case http10 = "1.0"
+  case http11 = "1.1"
+}
+
+/// One `url` block: every url of an HTTP_GET/SSL_GET must pass for the checker to pass.
+/// Invariant: `digest`, when set, is 32 lowercase hex characters (MD5 as genhash prints it).
+public struct URLCheck: Hashable, Sendable {
+  public var path: String
+  public var statusCodes: StatusCodeSet
+  public var digest: String?
+  public var virtualHost: String?
+
+  public init(
+    path: String, statusCodes: StatusCodeSet = .success, digest: String? = nil, virtualHost: String? = nil
+  ) {
+    self.path = path
+    self.statusCodes = statusCodes
+    self.digest = digest?.lowercased()
+    self.virtualHost = virtualHost
+  }
+}
+
+/// HTTP_GET and SSL_GET. `connectTimeout` bounds each url's whole exchange (connect, TLS,
+/// request, response head and body), so a server that trickles bytes fails.
+public struct HTTPCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var urls: [URLCheck]
+  public var connectTimeout: Duration
+  public var version: HTTPVersionChoice
+  /// Host header and TLS SNI for urls without their own `virtualhost`.
+  public var virtualHost: String?
+  /// Largest body read when a digest is needed; a larger body fails the check.
+  public var maxBodyBytes: Int
+
+  public init(
+    target: CheckTarget, urls: [URLCheck], connectTimeout: Duration = .seconds(5),
+    version: HTTPVersionChoice = .http10, virtualHost: String? = nil, maxBodyBytes: Int = 8 << 20
+  ) {
+    self.target = target
+    self.urls = urls
+    self.connectTimeout = connectTimeout
+    self.version = version
+    self.virtualHost = virtualHost
+    self.maxBodyBytes = maxBodyBytes
+  }
+}
+
+/// MYSQL_CHECK: reads the server greeting; with `user`, logs in and sends COM_QUIT.
+public struct MySQLCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+  public var user: String?
+  public var password: String
+
+  public init(target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = "") {
+    self.target = target
+    self.connectTimeout = connectTimeout
+    self.user = user
+    self.password = password
+  }
+}
+
+/// MISC_CHECK: runs `command` (see `ScriptCommand` for the no-shell rule), killing its process
+/// group after `timeout`. Exit 0 is up, 1 down; with `dynamic`, 2...255 is up with weight exit-2.
+public struct MiscCheck: Hashable, Sendable {
+  public var command: ScriptCommand
+  public var timeout: Duration
+  public var dynamic: Bool
+  /// Run as this user (and its group unless `group` is set); nil runs as the daemon's user.
+  public var user: String?
+  public var group: String?
+
+  public init(
+    command: ScriptCommand, timeout: Duration = .seconds(5), dynamic: Bool = false, user: String? = nil,
+    group: String? = nil
+  ) {
+    self.command = command
+    self.timeout = timeout
+    self.dynamic = dynamic
+    self.user = user
+    self.group = group
+  }
+}
+
+/// The checkers lvskeeper runs. Only checkers that really run exist as cases, so a config
+/// naming anything else cannot be turned into a `CheckerSpec`.
+public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
+  case tcp(TCPCheck)
+  case http(HTTPCheck)
+  case https(HTTPCheck)
+  case mysql(MySQLCheck)
+  case misc(MiscCheck)
+
+  public var description: String {
+    switch self {
+    case .tcp(let c): return "TCP_CHECK \(c.target)"
+    case .http(let c): return "HTTP_GET \(c.target)"
+    case .https(let c): return "SSL_GET \(c.target)"
+    case .mysql(let c): return "MYSQL_CHECK \(c.target)"
+    case .misc(let c): return "MISC_CHECK \(c.command.arguments.joined(separator: " "))"
+    }
+  }
+}
+
+/// When probes run and how results become up/down (keepalived's delay_loop, warmup, retry,
+/// delay_before_retry, alpha, plus rise/fall). Invariant: counts are >= 1 except `retry` >= 0.
+public struct CheckSchedule: Hashable, Sendable {
+  public var delayLoop: Duration
+  /// The first probe starts at a random instant in [0, warmup].
+  public var warmup: Duration
+  /// A failed probe is retried this many times before it counts as one failure.
+  public var retry: Int
+  public var delayBeforeRetry: Duration
+  /// Consecutive successes needed to go up, failures needed to go down.
+  public var rise: Int
+  public var fall: Int
+  /// Start down (and need `rise` successes); without alpha start up like keepalived.
+  public var alpha: Bool
+
+  public init(
+    delayLoop: Duration = .seconds(60), warmup: Duration = .zero, retry: Int = 1,
+    delayBeforeRetry: Duration = .seconds(1), rise: Int = 1, fall: Int = 1, alpha: Bool = false
+  ) {
+    self.delayLoop = delayLoop
+    self.warmup = warmup
+    self.retry = max(0, retry)
+    self.delayBeforeRetry = delayBeforeRetry
+    self.rise = max(1, rise)
+    self.fall = max(1, fall)
+    self.alpha = alpha
+  }
+}
+
+/// A checker as configured: what to probe and when. Two equal `Checker`s share one probe.
+public struct Checker: Hashable, Sendable {
+  public var spec: CheckerSpec
+  public var schedule: CheckSchedule
+
+  public init(_ spec: CheckerSpec, schedule: CheckSchedule) {
+    self.spec = spec
+    self.schedule = schedule
+  }
+}
+
+/// Names a real server within one virtual server; chosen by the daemon, opaque here.
+public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
+  public var rawValue: String
+  public init(_ rawValue: String) { self.rawValue = rawValue }
+  public var description: String { rawValue }
+}
+
+/// A real server to watch: up only while every checker is up. No checkers means always up.
+public struct MonitoredServer: Hashable, Sendable {
+  public var id: RealServerID
+  public var checkers: [Checker]
+  public var notifyUp: ScriptCommand?
+  public var notifyDown: ScriptCommand?
+
+  public init(
+    id: RealServerID, checkers: [Checker], notifyUp: ScriptCommand? = nil, notifyDown: ScriptCommand? = nil
+  ) {
+    self.id = id
+    self.checkers = checkers
+    self.notifyUp = notifyUp
+    self.notifyDown = notifyDown
+  }
+}

@@ -1,2 +1,0 @@
-/// Placeholder until the HealthCheck module lands.
-public enum HealthCheckModule {}

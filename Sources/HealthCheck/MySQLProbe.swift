@@ -1,0 +1,175 @@
+import NIOCore
+import NIOPosix
+
+/// MYSQL_CHECK: greeting, then (with a user) login and COM_QUIT, all within `connectTimeout`.
+/// A login that completes and quits never counts as an aborted connect on the server.
+struct MySQLProbe: Probe {
+  let check: MySQLCheck
+
+  func run(on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
+    let promise = loop.makePromise(of: ProbeOutcome.self)
+    let address: SocketAddress
+    let bootstrap: ClientBootstrap
+    do {
+      address = try ProbeSocket.remoteAddress(check.target)
+      bootstrap = try ProbeSocket.bootstrap(on: loop, target: check.target, timeout: check.connectTimeout)
+    } catch {
+      return loop.makeSucceededFuture(.down(reason: ProbeSocket.reason(error)))
+    }
+    let timeout = check.connectTimeout
+    let deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+      promise.fail(ProbeError.timedOut(timeout))
+    }
+    let user = check.user
+    let password = check.password
+    let connect = bootstrap.channelInitializer { channel in
+      channel.eventLoop.makeCompletedFuture {
+        try channel.pipeline.syncOperations.addHandler(
+          MySQLLoginHandler(user: user, password: password, promise: promise))
+      }
+    }.connect(to: address)
+    connect.whenFailure { promise.fail($0) }
+    promise.futureResult.whenComplete { _ in
+      deadline.cancel()
+      connect.whenSuccess { $0.close(promise: nil) }
+    }
+    return promise.futureResult.recover { .down(reason: ProbeSocket.reason($0)) }
+  }
+}
+
+/// Speaks the client side of the MySQL handshake far enough to judge the server.
+final class MySQLLoginHandler: ChannelInboundHandler {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  private enum Phase { case greeting, authenticating, quitting, done }
+
+  private let user: String?
+  private let password: String
+  private let promise: EventLoopPromise<ProbeOutcome>
+  private var phase = Phase.greeting
+  private var buffer = ByteBuffer()
+  private var greeting: MySQLProtocol.Greeting?
+  private var plugin = "mysql_native_password"
+
+  init(user: String?, password: String, promise: EventLoopPromise<ProbeOutcome>) {
+    self.user = user
+    self.password = password
+    self.promise = promise
+  }
+
+  private func finish(_ outcome: ProbeOutcome) {
+    guard phase != .done else { return }
+    phase = .done
+    promise.succeed(outcome)
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    var incoming = unwrapInboundIn(data)
+    buffer.writeBuffer(&incoming)
+    while phase != .done, phase != .quitting, buffer.readableBytes >= 4 {
+      guard let header = buffer.getBytes(at: buffer.readerIndex, length: 4) else { return }
+      let length = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16
+      guard buffer.readableBytes >= 4 + length else { return }
+      buffer.moveReaderIndex(forwardBy: 4)
+      let payload = buffer.readBytes(length: length) ?? []
+      handle(packet: payload, sequence: header[3], context: context)
+    }
+  }
+
+  private func send(_ payload: [UInt8], sequence: UInt8, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    var out = context.channel.allocator.buffer(capacity: payload.count + 4)
+    out.writeBytes([UInt8(payload.count & 0xff), UInt8(payload.count >> 8 & 0xff), UInt8(payload.count >> 16), sequence])
+    out.writeBytes(payload)
+    return context.writeAndFlush(wrapOutboundOut(out))
+  }
+
+  private func handle(packet p: [UInt8], sequence: UInt8, context: ChannelHandlerContext) {
+    if p.first == 0xff {
+      return finish(.down(reason: MySQLProtocol.describeError(p)))
+    }
+    switch phase {
+    case .greeting:
+      let parsed: MySQLProtocol.Greeting
+      do {
+        parsed = try MySQLProtocol.parseGreeting(p)
+      } catch {
+        return finish(.down(reason: "bad greeting: \(error)"))
+      }
+      greeting = parsed
+      guard let user else {
+        // No credentials: the greeting alone proves mysqld is serving. See docs/healthcheck.md
+        // for what this does to Aborted_connects.
+        return finish(.up(weight: nil))
+      }
+      plugin = MySQLProtocol.scramble(password: "", nonce: [], plugin: parsed.authPlugin) == nil
+        ? "mysql_native_password" : parsed.authPlugin
+      phase = .authenticating
+      let login = MySQLProtocol.loginPacket(user: user, password: password, greeting: parsed, plugin: plugin)
+      let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+      send(login, sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
+    case .authenticating:
+      switch p.first {
+      case 0x00:
+        phase = .quitting
+        // COM_QUIT: the server closes without counting an aborted connection.
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        send([0x01], sequence: 0, context: context).whenComplete { _ in bound.value.finish(.up(weight: nil)) }
+      case 0xfe:
+        var r = MySQLProtocol.Reader(Array(p.dropFirst()))
+        let name = r.restAsNulStringKeepingIndex()
+        let nonce = Array(r.bytes[r.index...].prefix(20))
+        guard let answer = MySQLProtocol.scramble(password: password, nonce: nonce, plugin: name) else {
+          return finish(.down(reason: "server asked for unsupported auth plugin \(name)"))
+        }
+        plugin = name
+        if let g = greeting { greeting = .init(serverVersion: g.serverVersion, connectionID: g.connectionID, scramble: nonce, capabilities: g.capabilities, authPlugin: name) }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        send(answer, sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
+      case 0x01 where p.count >= 2 && plugin == "caching_sha2_password":
+        if p[1] == 0x03 { return }  // fast auth succeeded; OK follows
+        if p[1] == 0x04 {
+          return finish(
+            .down(
+              reason: "caching_sha2_password full authentication needed (password not in the server's cache); "
+                + "lvskeeper does not send passwords over plain TCP: use mysql_native_password for the check user "
+                + "or log that user in once with TLS so the server caches it"))
+        }
+        finish(.down(reason: "unexpected caching_sha2_password state \(p[1])"))
+      default:
+        finish(.down(reason: "unexpected packet 0x\(String(p.first ?? 0, radix: 16)) during login"))
+      }
+    case .quitting, .done:
+      return
+    }
+  }
+
+  private func fail(_ error: any Error) {
+    guard phase != .done else { return }
+    phase = .done
+    promise.fail(error)
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    fail(error)
+    context.close(promise: nil)
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    switch phase {
+    case .greeting: fail(ProbeError.closedEarly("before the greeting"))
+    case .authenticating: fail(ProbeError.closedEarly("during login"))
+    case .quitting, .done: break
+    }
+    context.fireChannelInactive()
+  }
+}
+
+extension MySQLProtocol.Reader {
+  /// Reads a NUL-terminated string and leaves the cursor after the NUL.
+  mutating func restAsNulStringKeepingIndex() -> String {
+    let end = bytes[index...].firstIndex(of: 0) ?? bytes.count
+    defer { index = min(bytes.count, end + 1) }
+    return String(decoding: bytes[index..<end], as: UTF8.self)
+  }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Glibc
+import NIOCore
+import NIOPosix
+import XCTest
+
+/// A small TCP server on 127.0.0.1:<random> that misbehaves in one chosen way.
+final class MisbehavingServer: @unchecked Sendable {
+  enum Behaviour: Sendable {
+    /// Accepts and never answers.
+    case hang
+    /// Answers a valid HTTP response one byte a second.
+    case trickle
+    /// Resets the connection at once (SO_LINGER 0, then close).
+    case reset
+    /// Reads the request, then sends this raw response and closes.
+    case respond(String)
+    /// Sends these raw bytes on connect (e.g. a MySQL greeting), then waits.
+    case greet([UInt8])
+  }
+
+  let channel: any Channel
+  var port: UInt16 { UInt16(channel.localAddress?.port ?? 0) }
+
+  init(_ behaviour: Behaviour, group: any EventLoopGroup) throws {
+    channel = try ServerBootstrap(group: group)
+      .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+      .serverChannelOption(ChannelOptions.backlog, value: 4096)
+      .childChannelInitializer { child in
+        child.eventLoop.makeCompletedFuture {
+          try child.pipeline.syncOperations.addHandler(MisbehavingHandler(behaviour))
+        }
+      }
+      .bind(host: "127.0.0.1", port: 0).wait()
+  }
+
+  func close() { try? channel.close().wait() }
+
+  static func httpResponse(status: String, body: String) -> String {
+    "HTTP/1.0 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+  }
+
+  /// A port on 127.0.0.1 with nothing listening (bound, then closed).
+  static func closedPort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { Glibc.close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return UInt16(bigEndian: addr.sin_port)
+  }
+}
+
+private final class MisbehavingHandler: ChannelInboundHandler, @unchecked Sendable {
+  typealias InboundIn = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+  let behaviour: MisbehavingServer.Behaviour
+  var answered = false
+
+  init(_ behaviour: MisbehavingServer.Behaviour) { self.behaviour = behaviour }
+
+  func channelActive(context: ChannelHandlerContext) {
+    switch behaviour {
+    case .reset:
+      let channel = context.channel
+      guard let provider = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+      provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+    case .trickle:
+      let bytes = Array(MisbehavingServer.httpResponse(status: "200 OK", body: "slow").utf8)
+      trickle(bytes[...], channel: context.channel)
+    case .greet(let bytes):
+      var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+      buffer.writeBytes(bytes)
+      context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    case .hang, .respond:
+      break
+    }
+  }
+
+  private func trickle(_ rest: ArraySlice<UInt8>, channel: any Channel) {
+    guard let first = rest.first, channel.isActive else { return }
+    var buffer = channel.allocator.buffer(capacity: 1)
+    buffer.writeInteger(first)
+    channel.writeAndFlush(buffer, promise: nil)
+    channel.eventLoop.scheduleTask(in: .seconds(1)) { self.trickle(rest.dropFirst(), channel: channel) }
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard case .respond(let text) = behaviour, !answered else { return }
+    answered = true
+    var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+    buffer.writeString(text)
+    let channel = context.channel
+    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in channel.close(promise: nil) }
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+}
+
+/// Counts this process's open descriptors.
+func openDescriptorCount() -> Int {
+  (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}

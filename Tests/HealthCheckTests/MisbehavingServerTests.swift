@@ -1,0 +1,135 @@
+import NIOCore
+import NIOPosix
+import XCTest
+
+@testable import HealthCheck
+
+/// Every checker against servers that hang, trickle, reset, refuse or answer wrongly:
+/// the verdict must be right and reached within the timeout plus a generous margin.
+final class MisbehavingServerTests: XCTestCase {
+  let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+  let probeGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+  override func tearDown() {
+    try? serverGroup.syncShutdownGracefully()
+    try? probeGroup.syncShutdownGracefully()
+  }
+
+  enum Kind { case tcp, http, mysql }
+
+  struct Case {
+    var name: String
+    var server: MisbehavingServer.Behaviour?  // nil: closed port
+    var kind: Kind
+    var url = URLCheck(path: "/")
+    var expectUp: Bool
+    var reasonContains: String
+    var maxSeconds: Double
+  }
+
+  func testVerdictsAndTimeToVerdict() throws {
+    let timeout = Duration.seconds(2)
+    let ok = MisbehavingServer.httpResponse(status: "200 OK", body: "hello")
+    let helloMD5 = "5d41402abc4b2a76b9719d911017c592"
+    let cases: [Case] = [
+      Case(name: "tcp hang connects", server: .hang, kind: .tcp, expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(name: "tcp refused", server: nil, kind: .tcp, expectUp: false, reasonContains: "refused", maxSeconds: 1),
+      Case(name: "http hang", server: .hang, kind: .http, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
+      Case(name: "http trickle", server: .trickle, kind: .http, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
+      Case(name: "http reset", server: .reset, kind: .http, expectUp: false, reasonContains: "reset", maxSeconds: 1),
+      Case(name: "http refused", server: nil, kind: .http, expectUp: false, reasonContains: "refused", maxSeconds: 1),
+      Case(
+        name: "http 500", server: .respond(MisbehavingServer.httpResponse(status: "500 Oops", body: "")),
+        kind: .http, expectUp: false, reasonContains: "status 500", maxSeconds: 1),
+      Case(name: "http 200", server: .respond(ok), kind: .http, expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(
+        name: "http 500 accepted by list", server: .respond(MisbehavingServer.httpResponse(status: "500 Oops", body: "")),
+        kind: .http, url: URLCheck(path: "/", statusCodes: StatusCodeSet(parsing: "200 500-503")!),
+        expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(
+        name: "http digest match", server: .respond(ok), kind: .http, url: URLCheck(path: "/", digest: helloMD5),
+        expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(
+        name: "http wrong body", server: .respond(MisbehavingServer.httpResponse(status: "200 OK", body: "bye")),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: false, reasonContains: "digest",
+        maxSeconds: 1),
+      Case(
+        name: "http garbage", server: .respond("SSH-2.0-OpenSSH\r\n"), kind: .http, expectUp: false,
+        reasonContains: "bad HTTP response", maxSeconds: 1),
+      Case(name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
+      Case(name: "mysql reset", server: .reset, kind: .mysql, expectUp: false, reasonContains: "reset", maxSeconds: 1),
+      Case(name: "mysql refused", server: nil, kind: .mysql, expectUp: false, reasonContains: "refused", maxSeconds: 1),
+      Case(
+        name: "mysql ERR greeting (host blocked)",
+        server: .greet(
+          FakeMySQLServer.packet(
+            [0xff, 0x69, 0x04] + Array("Host '127.0.0.1' is blocked because of many connection errors".utf8), seq: 0)),
+        kind: .mysql, expectUp: false, reasonContains: "ERR 1129", maxSeconds: 1),
+      Case(
+        name: "mysql not a mysql server", server: .respond(ok), kind: .mysql, expectUp: false,
+        reasonContains: "timed out", maxSeconds: 3),
+    ]
+    for c in cases {
+      var server: MisbehavingServer? = nil
+      let port: UInt16
+      if let behaviour = c.server {
+        server = try MisbehavingServer(behaviour, group: serverGroup)
+        port = server?.port ?? 0
+      } else {
+        port = try MisbehavingServer.closedPort()
+      }
+      defer { server?.close() }
+      let target = CheckTarget(address: "127.0.0.1", port: port)
+      let probe: any Probe
+      switch c.kind {
+      case .tcp: probe = TCPProbe(check: TCPCheck(target: target, connectTimeout: timeout))
+      case .http: probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
+      case .mysql: probe = MySQLProbe(check: MySQLCheck(target: target, connectTimeout: timeout))
+      }
+      let clock = ContinuousClock()
+      let start = clock.now
+      let outcome = try probe.run(on: probeGroup.next()).wait()
+      let elapsed = clock.now - start
+      XCTAssertEqual(outcome.isUp, c.expectUp, "\(c.name): \(outcome)")
+      if case .down(let reason) = outcome, !c.reasonContains.isEmpty {
+        XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): reason \(reason)")
+      }
+      XCTAssertLessThan(elapsed, .milliseconds(Int64(c.maxSeconds * 1000)), "\(c.name): took \(elapsed)")
+    }
+  }
+
+  /// 10,000 probes against hanging and resetting servers, 500 at a time with short timeouts:
+  /// the descriptor count returns to where it started.
+  func testNoDescriptorLeakAfterTenThousandProbes() throws {
+    let hang = try MisbehavingServer(.hang, group: serverGroup)
+    let trickle = try MisbehavingServer(.trickle, group: serverGroup)
+    let reset = try MisbehavingServer(.reset, group: serverGroup)
+    defer { [hang, trickle, reset].forEach { $0.close() } }
+    let refused = try MisbehavingServer.closedPort()
+    let timeout = Duration.milliseconds(100)
+    func target(_ p: UInt16) -> CheckTarget { CheckTarget(address: "127.0.0.1", port: p) }
+    let probes: [any Probe] = [
+      HTTPProbe(check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
+      HTTPProbe(check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
+      MySQLProbe(check: MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
+      HTTPProbe(check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
+      TCPProbe(check: TCPCheck(target: target(refused), connectTimeout: timeout)),
+    ]
+    // Warm up lazily created descriptors (eventfds, timers) before counting.
+    _ = try probes[0].run(on: probeGroup.next()).wait()
+    let before = openDescriptorCount()
+    var downs = 0
+    for batch in 0..<20 {
+      let futures = (0..<500).map { i in probes[(batch * 500 + i) % probes.count].run(on: probeGroup.next()) }
+      for f in futures where try !f.wait().isUp { downs += 1 }
+    }
+    XCTAssertEqual(downs, 10_000, "every probe against a misbehaving server must fail")
+    // Closes finish asynchronously on the loops; give them a moment.
+    var after = openDescriptorCount()
+    for _ in 0..<50 where after > before {
+      Thread.sleep(forTimeInterval: 0.1)
+      after = openDescriptorCount()
+    }
+    XCTAssertEqual(after, before, "descriptors before \(before), after \(after)")
+  }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HealthCheckPlaceholderTests: XCTestCase {
-  func testNothingYet() {}
-}
