@@ -1,0 +1,5 @@
+import XCTest
+
+final class KeeperConfigPlaceholderTests: XCTestCase {
+  func testNothingYet() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class lvskeeperPlaceholderTests: XCTestCase {
+  func testNothingYet() {}
+}
