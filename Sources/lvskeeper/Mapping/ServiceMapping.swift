@@ -1,0 +1,246 @@
+import HealthCheck
+import IPVSSync
+import KeeperConfig
+
+/// The configuration's virtual servers as the reconciler and the health monitor need them.
+///
+/// Invariant: every real server of every virtual server has one health id; that id maps to the
+/// IPVS destination in each kernel service its virtual server expands to (a `virtual_server group`
+/// expands to one kernel service per member address and port, keepalived's semantics).
+struct ServiceMapping: Sendable {
+  var ipvs: IPVSSpec
+  var monitored: [MonitoredServer]
+  /// Health id → the IPVS destinations whose weight follows it.
+  var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]]
+  /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`).
+  var quorumScripts: [ServiceKey: (up: String?, down: String?)]
+
+  init(_ config: KeeperConfiguration) throws {
+    var services: [VirtualServiceSpec] = []
+    var monitored: [MonitoredServer] = []
+    var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
+    var quorumScripts: [ServiceKey: (up: String?, down: String?)] = [:]
+    let groups = Dictionary(config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    for virtualServer in config.virtualServers {
+      let keys = try Self.serviceKeys(virtualServer, groups: groups)
+      let attributes = Self.attributes(virtualServer)
+      for key in keys {
+        let realServers = try virtualServer.realServers.map { try Self.realServerSpec($0) }
+        let sorry = try virtualServer.sorryServer.map { sorry in
+          let forwarding = Self.forwarding(sorry.forwarding)
+          return SorryServerSpec(
+            key: try Self.destinationKey(sorry.address, sorry.port, virtualServer.location), weight: 1,
+            forwarding: forwarding.method, tunnel: forwarding.tunnel, inhibit: sorry.inhibit)
+        }
+        services.append(
+          VirtualServiceSpec(
+            key: key, attributes: attributes(key.family), realServers: realServers,
+            quorum: UInt32(clamping: virtualServer.quorum), hysteresis: UInt32(clamping: virtualServer.hysteresis),
+            sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
+        quorumScripts[key] = (virtualServer.quorumUp?.command, virtualServer.quorumDown?.command)
+      }
+      for realServer in virtualServer.realServers {
+        let id = HealthCheck.RealServerID(
+          "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))")
+        let destination = try Self.destinationKey(realServer.address, realServer.port, realServer.location)
+        destinations[id, default: []] += keys.map { IPVSSync.RealServerID(service: $0, server: destination) }
+        monitored.append(
+          MonitoredServer(
+            id: id, checkers: try realServer.checkers.map { try Self.checker($0, realServer, virtualServer, config.globalDefs) },
+            notifyUp: realServer.notifyUp.flatMap { ScriptCommand(parsing: $0.command) },
+            notifyDown: realServer.notifyDown.flatMap { ScriptCommand(parsing: $0.command) }))
+      }
+    }
+    let timeouts = config.globalDefs.lvsTimeouts.map {
+      IPVSTimeouts(tcp: UInt32(clamping: $0.tcp ?? 0), tcpFin: UInt32(clamping: $0.tcpFin ?? 0), udp: UInt32(clamping: $0.udp ?? 0))
+    }
+    ipvs = IPVSSpec(services: services, timeouts: timeouts)
+    self.monitored = monitored
+    self.destinations = destinations
+    self.quorumScripts = quorumScripts
+  }
+
+  // MARK: IPVS
+
+  static func serviceKeys(_ virtualServer: VirtualServer, groups: [String: VirtualServerGroup]) throws -> [ServiceKey] {
+    let proto = ipvsProtocol(virtualServer.protocol)
+    let key = virtualServer.key
+    switch key.kind {
+    case .address:
+      guard let address = key.address, let port = key.port else {
+        throw MappingError(location: virtualServer.location, message: "virtual_server without address and port")
+      }
+      return [.inet(address: try ipvsAddress(address, virtualServer.location), port: UInt16(clamping: port), protocol: proto)]
+    case .fwmark:
+      let family: IPVSAddressFamily = virtualServer.ipFamily == .inet6 ? .inet6 : .inet
+      return [.fwmark(key.fwmark ?? 0, family: family)]
+    case .group:
+      guard let name = key.group, let group = groups[name] else {
+        throw MappingError(location: virtualServer.location, message: "no virtual_server_group \(key.group ?? "")")
+      }
+      var keys: [ServiceKey] = []
+      for member in group.members {
+        if let mark = member.fwmark {
+          let family = member.family ?? virtualServer.ipFamily ?? .inet
+          keys.append(.fwmark(mark, family: family == .inet6 ? .inet6 : .inet))
+          continue
+        }
+        guard let first = member.first, let port = member.port else { continue }
+        for address in expand(first, member.last ?? first) {
+          keys.append(.inet(address: try ipvsAddress(address, member.location), port: UInt16(clamping: port), protocol: proto))
+        }
+      }
+      return keys
+    }
+  }
+
+  /// Addresses from `first` to `last` inclusive, varying the last 16 bits as keepalived's ranges do.
+  static func expand(_ first: KeeperConfig.IPAddress, _ last: KeeperConfig.IPAddress) -> [KeeperConfig.IPAddress] {
+    let count = first.bytes.count
+    guard count == last.bytes.count, first.bytes[..<(count - 2)] == last.bytes[..<(count - 2)] else { return [first] }
+    let low = Int(first.bytes[count - 2]) << 8 | Int(first.bytes[count - 1])
+    let high = Int(last.bytes[count - 2]) << 8 | Int(last.bytes[count - 1])
+    guard low <= high else { return [first] }
+    return (low...high).compactMap { value in
+      var bytes = first.bytes
+      bytes[count - 2] = UInt8(value >> 8)
+      bytes[count - 1] = UInt8(value & 0xff)
+      return KeeperConfig.IPAddress(bytes: bytes)
+    }
+  }
+
+  static func attributes(_ virtualServer: VirtualServer) -> (IPVSAddressFamily) -> ServiceAttributes {
+    var flags: ServiceFlags = []
+    if virtualServer.persistence != nil { flags.insert(.persistent) }
+    if virtualServer.onePacketScheduling { flags.insert(.onePacket) }
+    if virtualServer.schedulerFlags.flag1 { flags.insert(.scheduler1) }
+    if virtualServer.schedulerFlags.flag2 { flags.insert(.scheduler2) }
+    if virtualServer.schedulerFlags.flag3 { flags.insert(.scheduler3) }
+    let timeout = UInt32(clamping: virtualServer.persistence?.timeout ?? 0)
+    let granularity = virtualServer.persistence?.granularity
+    return { family in
+      var netmask = ServiceAttributes.defaultNetmask(family)
+      if let granularity {
+        let prefix = granularity.bytes.reduce(0) { $0 + $1.nonzeroBitCount }
+        netmask = family == .inet ? ServiceAttributes.ipv4Netmask(prefixLength: prefix) : UInt32(prefix)
+      }
+      return ServiceAttributes(
+        scheduler: virtualServer.scheduler.rawValue, flags: flags, timeout: timeout, netmask: netmask)
+    }
+  }
+
+  static func realServerSpec(_ realServer: RealServer) throws -> RealServerSpec {
+    let forwarding = forwarding(realServer.forwarding)
+    return RealServerSpec(
+      key: try destinationKey(realServer.address, realServer.port, realServer.location),
+      weight: UInt32(clamping: realServer.weight), forwarding: forwarding.method, tunnel: forwarding.tunnel,
+      upperThreshold: UInt32(clamping: realServer.upperThreshold ?? 0),
+      lowerThreshold: UInt32(clamping: realServer.lowerThreshold ?? 0),
+      inhibitOnFailure: realServer.inhibitOnFailure,
+      // keepalived: a server is up until its checkers say otherwise, unless `alpha` starts it down.
+      upUntilChecked: !realServer.alpha || realServer.checkers.isEmpty)
+  }
+
+  static func forwarding(_ method: KeeperConfig.ForwardingMethod) -> (method: IPVSSync.ForwardingMethod, tunnel: TunnelSettings) {
+    switch method.kind {
+    case .nat: return (.masquerade, TunnelSettings())
+    case .dr: return (.directRoute, TunnelSettings())
+    case .tun:
+      let type: TunnelType =
+        switch method.tunnelType {
+        case .gue: .gue
+        case .gre: .gre
+        case .ipip, nil: .ipip
+        }
+      let flags: TunnelFlags =
+        switch method.tunnelChecksum {
+        case .csum: .csum
+        case .remcsum: .remcsum
+        case .nocsum, nil: .nocsum
+        }
+      return (.tunnel, TunnelSettings(type: type, port: UInt16(clamping: method.tunnelPort ?? 0), flags: flags))
+    }
+  }
+
+  static func ipvsProtocol(_ proto: ServiceProtocol) -> IPVSProtocol {
+    switch proto {
+    case .tcp: .tcp
+    case .udp: .udp
+    case .sctp: .sctp
+    }
+  }
+
+  static func destinationKey(_ address: KeeperConfig.IPAddress, _ port: Int, _ location: SourceLocation) throws
+    -> DestinationKey
+  {
+    DestinationKey(address: try ipvsAddress(address, location), port: UInt16(clamping: port))
+  }
+
+  static func ipvsAddress(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws -> IPVSSync.IPAddress {
+    guard let converted = IPVSSync.IPAddress(address.description) else {
+      throw MappingError(location: location, message: "address \(address) cannot be used by IPVS")
+    }
+    return converted
+  }
+
+  // MARK: health
+
+  static func checker(_ spec: HealthCheckSpec, _ realServer: RealServer, _ virtualServer: VirtualServer, _ global: GlobalDefs)
+    throws -> Checker
+  {
+    let target = CheckTarget(
+      address: spec.connectIP.description, port: UInt16(clamping: spec.connectPort),
+      bindAddress: spec.bindTo?.description, bindPort: spec.bindPort.map { UInt16(clamping: $0) })
+    let timeout = duration(spec.connectTimeout)
+    let checker: CheckerSpec
+    switch spec.type {
+    case .tcp:
+      checker = .tcp(TCPCheck(target: target, connectTimeout: timeout))
+    case .http, .ssl:
+      let http = spec.http
+      let urls = (http?.urls ?? []).map { url in
+        URLCheck(
+          path: url.path,
+          statusCodes: StatusCodeSet(ranges: url.statusCodes.map { $0.lower...$0.upper }) ?? .success,
+          digest: url.digest, virtualHost: url.virtualhost)
+      }
+      let check = HTTPCheck(
+        target: target, urls: urls, connectTimeout: timeout,
+        version: http?.httpProtocol == .http11 ? .http11 : .http10,
+        virtualHost: realServer.virtualhost ?? virtualServer.virtualhost)
+      checker = spec.type == .ssl ? .https(check) : .http(check)
+    case .mysql:
+      checker = .mysql(
+        MySQLCheck(target: target, connectTimeout: timeout, user: spec.mysql?.user, password: spec.mysql?.password ?? ""))
+    case .misc:
+      guard let misc = spec.misc, let command = ScriptCommand(parsing: misc.path.command) else {
+        throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
+      }
+      let user = misc.path.user ?? global.scriptUser
+      checker = .misc(
+        MiscCheck(command: command, timeout: duration(misc.timeout), dynamic: misc.dynamic, user: user?.user, group: user?.group))
+    }
+    let schedule = CheckSchedule(
+      delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,
+      delayBeforeRetry: duration(spec.delayBeforeRetry), alpha: spec.alpha)
+    return Checker(checker, schedule: schedule)
+  }
+
+  static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+
+  // MARK: names
+
+  /// How ipvsadm names a virtual server: `TCP 10.0.0.1:80`, `FWM 7`, or the group's name.
+  static func describe(_ key: VirtualServerKey, _ proto: ServiceProtocol) -> String {
+    switch key.kind {
+    case .address: "\(proto.rawValue) \(hostPort(key.address, key.port ?? 0))"
+    case .fwmark: "FWM \(key.fwmark ?? 0)"
+    case .group: "group \(key.group ?? "")"
+    }
+  }
+
+  static func hostPort(_ address: KeeperConfig.IPAddress?, _ port: Int) -> String {
+    guard let address else { return "?:\(port)" }
+    return address.family == .inet6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+  }
+}

@@ -1,0 +1,104 @@
+import KeeperConfig
+import VRRP
+
+/// Maps the configuration's VRRP blocks onto independently runnable units.
+///
+/// Invariant: each unit is one `vrrp_sync_group` with its members, or one instance outside any
+/// group, and carries exactly the `vrrp_script`s its instances track. A reload restarts only the
+/// units whose spec changed, so unchanged instances keep their state and do not re-elect.
+enum VRRPMapping {
+  static func units(_ config: KeeperConfiguration) throws -> [String: VRRPGroupSpec] {
+    var specs: [String: VRRPInstanceSpec] = [:]
+    for instance in config.vrrpInstances {
+      specs[instance.name] = try instanceSpec(instance, global: config.globalDefs)
+    }
+    var units: [String: VRRPGroupSpec] = [:]
+    var grouped: Set<String> = []
+    for group in config.syncGroups {
+      let members = group.instances.compactMap { specs[$0] }
+      grouped.formUnion(group.instances)
+      let notify = NotifySpec(
+        master: group.notify.master?.command, backup: group.notify.backup?.command,
+        fault: group.notify.fault?.command, stop: group.notify.stop?.command, any: group.notify.notify?.command)
+      units["sync_group \(group.name)"] = VRRPGroupSpec(
+        instances: members, syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
+        scripts: scripts(for: members, in: config))
+    }
+    for instance in config.vrrpInstances where !grouped.contains(instance.name) {
+      guard let spec = specs[instance.name] else { continue }
+      units["vrrp_instance \(instance.name)"] = VRRPGroupSpec(
+        instances: [spec], scripts: scripts(for: [spec], in: config))
+    }
+    return units
+  }
+
+  private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration) -> [VRRPScriptSpec] {
+    let tracked = Set(instances.flatMap { $0.trackScripts.map(\.name) })
+    return config.vrrpScripts.filter { tracked.contains($0.name) }.map { script in
+      VRRPScriptSpec(
+        name: script.name, command: script.script.command, interval: script.interval, timeout: script.timeout,
+        rise: script.rise, fall: script.fall, weight: script.weight,
+        user: script.script.user?.user ?? config.globalDefs.scriptUser?.user)
+    }
+  }
+
+  static func instanceSpec(_ instance: VRRPInstance, global: GlobalDefs) throws -> VRRPInstanceSpec {
+    guard let vrid = UInt8(exactly: instance.virtualRouterID), let priority = UInt8(exactly: instance.priority) else {
+      throw MappingError(location: instance.location, message: "vrrp_instance \(instance.name): VRID or priority out of range")
+    }
+    var spec = VRRPInstanceSpec(name: instance.name, interface: instance.interface, vrid: vrid)
+    spec.version = instance.version == 3 ? .v3 : .v2
+    spec.priority = priority
+    spec.advertInterval = instance.advertInterval
+    spec.initialState = instance.initialState == .master ? .master : .backup
+    spec.preempt = instance.preempt
+    spec.preemptDelay = instance.preemptDelay
+    if let auth = instance.authentication {
+      guard auth.type == .pass else {
+        throw MappingError(
+          location: instance.location,
+          message: "vrrp_instance \(instance.name): auth_type AH is not supported by the VRRP engine yet; use PASS or none")
+      }
+      spec.authPass = auth.password
+    }
+    spec.virtualAddresses = try instance.virtualIPAddresses.map { try vip($0) }
+    spec.excludedAddresses = try instance.excludedVirtualIPAddresses.map { try vip($0) }
+    let isIPv6 = instance.virtualIPAddresses.first?.address.family == .inet6
+    spec.multicastGroup = try address(isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4, instance.location)
+    if let source = instance.unicastSourceIP ?? instance.multicastSourceIP {
+      spec.sourceAddress = try address(source, instance.location)
+    }
+    spec.unicastPeers = try instance.unicastPeers.map { try address($0, instance.location) }
+    spec.garpMasterDelay = instance.garpMasterDelay
+    spec.garpMasterRepeat = instance.garpMasterRepeat
+    spec.garpMasterRefresh = instance.garpMasterRefresh
+    spec.garpMasterRefreshRepeat = instance.garpMasterRefreshRepeat
+    spec.trackInterfaces = instance.trackInterfaces.map { TrackedInterfaceSpec(name: $0.name, weight: signed($0)) }
+    spec.trackScripts = instance.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: signed($0)) }
+    spec.notify = NotifySpec(
+      master: instance.notify.master?.command, backup: instance.notify.backup?.command,
+      fault: instance.notify.fault?.command, stop: instance.notify.stop?.command, any: instance.notify.notify?.command)
+    return spec
+  }
+
+  /// `weight N reverse` on a tracked object inverts the sense of the adjustment (keepalived.conf(5)).
+  private static func signed(_ tracked: TrackedObject) -> Int? {
+    tracked.weight.map { tracked.reverse ? -$0 : $0 }
+  }
+
+  private static func vip(_ vip: VirtualIPAddress) throws -> VirtualAddressSpec {
+    VirtualAddressSpec(
+      address: try address(vip.address, vip.location), prefixLength: UInt8(clamping: vip.prefixLength),
+      device: vip.device, label: vip.label, broadcast: try vip.broadcast.map { try address($0, vip.location) },
+      scope: vip.scope)
+  }
+
+  private static func address(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws
+    -> VRRP.IPAddress
+  {
+    guard let converted = VRRP.IPAddress(address.description) else {
+      throw MappingError(location: location, message: "address \(address) cannot be used by VRRP")
+    }
+    return converted
+  }
+}
