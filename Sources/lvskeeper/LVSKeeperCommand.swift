@@ -9,7 +9,10 @@ struct LVSKeeperCommand: AsyncParsableCommand {
       keepalived habits work too: 'lvskeeper -t -f FILE' checks a configuration, \
       'lvskeeper -f FILE' runs with it, '-i ID' sets the config id.
       """,
-    subcommands: [CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self]
+    subcommands: [
+      CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self, StatusCommand.self, ReloadCommand.self,
+      StopCommand.self,
+    ]
   )
 }
 

@@ -1,12 +1,14 @@
 import ArgumentParser
 
 // Entry point: keepalived-style arguments (`-t -f FILE`, `-f FILE`, `-i ID`) are rewritten into
-// subcommands before swift-argument-parser sees them; async subcommands run on the async path.
+// subcommands before swift-argument-parser sees them. `run` is the one async subcommand; it is
+// called by a name of its own, because `run()` there resolves to the synchronous default that
+// ArgumentParser provides (which prints help).
 let arguments = KeepalivedArguments.rewrite(Array(CommandLine.arguments.dropFirst()))
 do {
   var command = try LVSKeeperCommand.parseAsRoot(arguments)
-  if var asyncCommand = command as? AsyncParsableCommand {
-    try await asyncCommand.run()
+  if let daemon = command as? RunCommand {
+    try await daemon.runDaemon()
   } else {
     try command.run()
   }

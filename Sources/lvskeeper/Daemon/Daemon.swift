@@ -1,0 +1,216 @@
+import Foundation
+import HealthCheck
+import IPVSSync
+import KeeperConfig
+import Logging
+import NIOCore
+import NIOPosix
+import VRRP
+
+/// How `lvskeeper run` was asked to behave.
+struct DaemonOptions: Sendable {
+  var configPath: String
+  var configID: String?
+  /// IPVS changes are computed, logged and shown in `status`, but applied only to an in-memory table.
+  var dryRun = false
+  var controlSocket = ControlCoding.defaultSocketPath
+  /// Stop gives up waiting for parts after this long, so a hung script never blocks shutdown.
+  var stopTimeout: Duration = .seconds(10)
+}
+
+/// Why the daemon could not start.
+struct DaemonStartError: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// One running director: the VRRP units, the health monitor and the IPVS reconciler, joined.
+///
+/// Invariant: data flows one way. The configuration is mapped once per (re)load into the parts'
+/// specs; health and VRRP events only feed the reconciler's inputs; nothing writes back into the
+/// configuration. A reload that fails at any step before `commit` changes nothing that runs.
+actor Daemon {
+  let options: DaemonOptions
+  let logger: Logger
+  let notifier: SystemdNotifier
+  let group: MultiThreadedEventLoopGroup
+  let startedAt = Date()
+
+  var config: KeeperConfiguration
+  var mapping: ServiceMapping
+  var units: [String: (spec: VRRPGroupSpec, service: VRRPService)] = [:]
+  let monitor: HealthMonitor
+  var kernel: (any IPVSKernel)?
+  var reconciler: IPVSReconciler?
+  var transitions: [String: (at: Date, reason: String)] = [:]
+  var lastHealth: [HealthCheck.RealServerID: (event: HealthEvent, at: Date)] = [:]
+  var lastReload: ReloadOutcome?
+  /// With --dry-run: the most recent operations that would have been applied.
+  var dryRunOperations: [String] = []
+  private var tasks: [Task<Void, Never>] = []
+  private var stopping = false
+
+  init(options: DaemonOptions, loaded: LoadedConfig, logger: Logger, notifier: SystemdNotifier) throws {
+    self.options = options
+    self.logger = logger
+    self.notifier = notifier
+    self.config = loaded.configuration
+    self.mapping = try ServiceMapping(loaded.configuration)
+    self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
+  }
+
+  // MARK: start
+
+  /// Starts every part. Throws, having stopped what it started, when one cannot run.
+  func start() throws {
+    let units = try VRRPMapping.units(config)
+    if needsKernel(config, mapping) {
+      kernel = try Self.openKernel(dryRun: options.dryRun)
+    }
+    if let kernel {
+      let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
+      reconciler.setSpec(mapping.ipvs)
+      reconciler.setSyncDaemon(syncDaemon(masterOf: []))
+      self.reconciler = reconciler
+      record(reconciler.start(flush: config.globalDefs.lvsFlush), reason: "start: adopt the kernel table")
+    }
+    monitor.apply(mapping.monitored)
+    let events = monitor.events
+    tasks.append(
+      Task { [weak self] in
+        for await event in events { await self?.handle(event) }
+      })
+    do {
+      for (name, spec) in units.sorted(by: { $0.key < $1.key }) {
+        try startUnit(name, spec)
+      }
+    } catch {
+      for unit in self.units.values { unit.service.stop() }
+      monitor.stop()
+      throw DaemonStartError(description: "VRRP: \(error)")
+    }
+    let interval = SchedulingMath.duration(config.globalDefs.lvsReconcileInterval)
+    tasks.append(
+      Task { [weak self] in
+        while !Task.isCancelled {
+          do { try await Task.sleep(for: interval) } catch { return }
+          await self?.periodicReconcile()
+        }
+      })
+    if let period = notifier.watchdogInterval {
+      tasks.append(Task { [weak self] in await self?.watchdogLoop(period: period) })
+    }
+    notifier.ready(status: summary())
+    logger.info("started: \(summary())")
+  }
+
+  private func needsKernel(_ config: KeeperConfiguration, _ mapping: ServiceMapping) -> Bool {
+    !mapping.ipvs.services.isEmpty || config.globalDefs.lvsSyncDaemon != nil
+  }
+
+  static func openKernel(dryRun: Bool) throws -> any IPVSKernel {
+    if dryRun { return InMemoryIPVSKernel() }
+    do {
+      let kernel = try NetlinkIPVSKernel()
+      _ = try kernel.info()
+      return kernel
+    } catch {
+      throw DaemonStartError(
+        description: "virtual_server is configured but kernel IPVS is not available (\(error)); "
+          + "load it with 'modprobe ip_vs', or use --dry-run to stage this configuration")
+    }
+  }
+
+  func startUnit(_ name: String, _ spec: VRRPGroupSpec) throws {
+    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp")) { [weak self] event in
+      Task { await self?.handle(event) }
+    }
+    try service.start()
+    units[name] = (spec, service)
+  }
+
+  // MARK: stop
+
+  /// SIGTERM or `lvskeeper stop`: priority-0 adverts and VIPs removed (VRRP), checkers stopped, IPVS
+  /// left as it is unless `lvs_flush_on_stop`. Bounded by `stopTimeout` even if a part hangs.
+  func stop() async {
+    guard !stopping else { return }
+    stopping = true
+    notifier.stopping()
+    logger.info("stopping")
+    for task in tasks { task.cancel() }
+    let units = self.units.values.map(\.service)
+    let monitor = self.monitor
+    let finished = await Self.withDeadline(options.stopTimeout) {
+      await withTaskGroup(of: Void.self) { tasks in
+        for unit in units { tasks.addTask { unit.stop() } }
+        tasks.addTask { monitor.stop() }
+      }
+    }
+    if !finished { logger.error("stop: VRRP or checkers did not finish within \(options.stopTimeout); exiting anyway") }
+    if let reconciler {
+      let policy: StopPolicy =
+        switch config.globalDefs.lvsFlushOnStop {
+        case .none: .leave
+        case .all: .flushAll
+        case .virtualServers: .removeOwned
+        }
+      record(reconciler.stop(policy), reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
+    }
+    try? await group.shutdownGracefully()
+    logger.info("stopped")
+  }
+
+  /// Runs `body` but returns after `limit` whatever happens; true when `body` finished in time.
+  static func withDeadline(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+    let done = Task.detached { await body() }
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+      if await Self.isFinished(done) { return true }
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+  }
+
+  private static func isFinished(_ task: Task<Void, Never>) async -> Bool {
+    await withTaskGroup(of: Bool.self) { group in
+      group.addTask {
+        await task.value
+        return true
+      }
+      group.addTask {
+        try? await Task.sleep(for: .milliseconds(1))
+        return false
+      }
+      let first = await group.next() ?? false
+      group.cancelAll()
+      return first
+    }
+  }
+
+  // MARK: watchdog
+
+  /// Pings systemd only while the event loops answer: a wedged daemon gets restarted.
+  private func watchdogLoop(period: Duration) async {
+    while !Task.isCancelled {
+      // This runs on the daemon's actor, so reaching here also proves the actor is not wedged.
+      let loopAlive = (try? await group.next().submit { true }.get()) ?? false
+      if loopAlive { notifier.watchdog() }
+      do { try await Task.sleep(for: period / 2) } catch { return }
+    }
+  }
+
+  func summary() -> String {
+    let masters = units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name)
+    let services = mapping.ipvs.services.count
+    let servers = mapping.monitored.count
+    let master = masters.isEmpty ? "master of none" : "master of \(masters.sorted().joined(separator: ","))"
+    return "\(units.count) VRRP unit(s), \(master); \(services) virtual service(s), \(servers) real server(s)"
+      + (options.dryRun ? " [dry run]" : "")
+  }
+}
+
+/// Seconds (as configured) to Durations.
+enum SchedulingMath {
+  static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+}

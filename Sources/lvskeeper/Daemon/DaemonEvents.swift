@@ -1,0 +1,97 @@
+import Foundation
+import HealthCheck
+import IPVSSync
+import KeeperConfig
+import VRRP
+
+/// What the daemon does with the parts' events: each becomes an input of the reconciler, a log
+/// line with its reason, and metrics.
+extension Daemon {
+  func handle(_ event: HealthEvent) {
+    lastHealth[event.server] = (event, Date())
+    let latency = event.latency.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+    DaemonMetrics.healthTransition(server: event.server.rawValue, up: event.isUp, latencySeconds: latency)
+    logger.notice("check: \(event.server) is \(event.isUp ? "UP" : "DOWN"): \(event.reason)")
+    guard let reconciler, let destinations = mapping.destinations[event.server] else { return }
+    let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
+    for destination in destinations { reconciler.setHealth(destination, health) }
+    let scope = Set(destinations.map(\.service))
+    record(reconciler.reconcile(only: scope), reason: "\(event.server) \(event.isUp ? "up" : "down")")
+  }
+
+  func handle(_ event: VRRPStateEvent) {
+    let reason =
+      event.to == .fault ? "fault" : event.from == .initialize ? "initial state" : "\(event.from) -> \(event.to)"
+    transitions[event.instance] = (Date(), "\(reason) at priority \(event.priority)")
+    let code =
+      switch event.to {
+      case .initialize: 0
+      case .backup: 1
+      case .master: 2
+      case .fault: 3
+      }
+    DaemonMetrics.vrrpTransition(instance: event.instance, to: event.to.rawValue, code: code)
+    logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
+    guard let reconciler, config.globalDefs.lvsSyncDaemon != nil else { return }
+    let masters = Set(units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
+    reconciler.setSyncDaemon(syncDaemon(masterOf: masters))
+    record(reconciler.reconcile(), reason: "sync daemon follows \(event.instance) \(event.to)")
+  }
+
+  func periodicReconcile() {
+    guard let reconciler else { return }
+    record(reconciler.reconcile(), reason: "periodic reconcile (drift repair)")
+  }
+
+  /// The connection sync daemon as `lvs_sync_daemon IF INSTANCE` asks: master while INSTANCE is
+  /// master, backup otherwise, so established connections survive a failover.
+  func syncDaemon(masterOf masters: Set<String>) -> SyncDaemonConfig? {
+    guard let sync = config.globalDefs.lvsSyncDaemon else { return nil }
+    let master = sync.vrrpInstance.map { masters.contains($0) } ?? true
+    return SyncDaemonConfig(
+      role: master ? .master : .backup, interface: sync.interface, syncID: UInt32(clamping: sync.syncID),
+      maxLength: sync.maxLength.map { UInt16(clamping: $0) }, group: sync.group.flatMap { IPVSSync.IPAddress($0.description) },
+      port: UInt16(clamping: sync.port), ttl: sync.ttl.map { UInt8(clamping: $0) })
+  }
+
+  /// Logs every operation a reconcile applied or failed, with the reason it ran, and runs the
+  /// quorum scripts of services whose quorum changed.
+  func record(_ report: ReconcileReport, reason: String) {
+    for operation in report.applied {
+      DaemonMetrics.ipvsOperation(Self.kind(operation), failed: false)
+      if options.dryRun {
+        logger.notice("ipvs (dry run, not applied): \(operation) (\(reason))")
+        dryRunOperations.append("\(operation)")
+      } else {
+        logger.notice("ipvs: \(operation) (\(reason))")
+      }
+    }
+    if dryRunOperations.count > 200 { dryRunOperations.removeFirst(dryRunOperations.count - 200) }
+    for failure in report.failures {
+      DaemonMetrics.ipvsOperation(Self.kind(failure.operation), failed: true)
+      logger.error("ipvs: \(failure) (\(reason)); retried at the next reconcile")
+    }
+    if let error = report.readError { logger.error("ipvs: cannot read the kernel table: \(error)") }
+    for error in report.controlErrors { logger.error("ipvs: \(error)") }
+    for event in report.quorumEvents where !event.initial {
+      logger.notice("ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")
+      let scripts = mapping.quorumScripts[event.service]
+      if let command = event.up ? scripts?.up : scripts?.down {
+        if let error = CommandRunner.launch(CommandRunner.argv(command, user: config.globalDefs.scriptUser?.user)) {
+          logger.error("quorum script \(command) failed to start: \(error)")
+        }
+      }
+    }
+  }
+
+  private static func kind(_ operation: IPVSOperation) -> String {
+    switch operation {
+    case .addService: "add_service"
+    case .editService: "edit_service"
+    case .deleteService: "delete_service"
+    case .addDestination: "add_destination"
+    case .editDestination: "edit_destination"
+    case .deleteDestination: "delete_destination"
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import HealthCheck
+import IPVSSync
+import VRRP
+
+/// Assembles `lvskeeper status` from the parts' own snapshots and one read of the kernel table.
+extension Daemon {
+  func statusReport() -> StatusReport {
+    let daemon = DaemonStatus(
+      pid: getpid(), configPath: options.configPath, startedAt: startedAt, dryRun: options.dryRun,
+      lastReload: lastReload)
+    var instances: [InstanceStatus] = []
+    for (_, unit) in units.sorted(by: { $0.key < $1.key }) {
+      for instance in unit.service.status().instances {
+        let spec = unit.spec.instances.first { $0.name == instance.name }
+        let transition = transitions[instance.name]
+        instances.append(
+          InstanceStatus(
+            name: instance.name, interface: spec?.interface ?? "?", virtualRouterID: Int(spec?.vrid ?? 0),
+            state: instance.state.rawValue, configuredPriority: Int(instance.basePriority),
+            effectivePriority: Int(instance.effectivePriority), masterAddress: instance.masterAddress,
+            lastTransitionAt: transition?.at,
+            lastTransitionReason: transition?.reason
+              ?? (instance.faultReasons.isEmpty ? nil : instance.faultReasons.joined(separator: ", ")),
+            virtualAddresses: (spec?.virtualAddresses ?? []).map { "\($0.address)/\($0.prefixLength)" }))
+      }
+    }
+    return StatusReport(
+      daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(),
+      pendingOperations: pendingOperations())
+  }
+
+  private func serviceStatuses() -> [ServiceStatus] {
+    let ipvs = reconciler?.status()
+    var table = IPVSTable()
+    if let kernel {
+      table = (try? IPVSTable.read(from: kernel, only: Set(mapping.ipvs.services.map(\.key)))) ?? IPVSTable()
+    }
+    let health = Dictionary(
+      monitor.status().servers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    var healthIDs: [IPVSSync.RealServerID: HealthCheck.RealServerID] = [:]
+    for (id, destinations) in mapping.destinations {
+      for destination in destinations { healthIDs[destination] = id }
+    }
+    return mapping.ipvs.services.map { service in
+      let inKernel = table.services[service.key]
+      let quorumUp = ipvs?.quorumUp[service.key] ?? true
+      var flags: [String] = []
+      if service.attributes.flags.contains(.persistent) { flags.append("persistent \(service.attributes.timeout)") }
+      if service.attributes.flags.contains(.onePacket) { flags.append("ops") }
+      if service.attributes.flags.contains(.scheduler1) { flags.append("flag-1") }
+      if service.attributes.flags.contains(.scheduler2) { flags.append("flag-2") }
+      if service.attributes.flags.contains(.scheduler3) { flags.append("flag-3") }
+      let servers = service.realServers.map { server -> RealServerStatus in
+        let id = IPVSSync.RealServerID(service: service.key, server: server.key)
+        let kernelEntry = inKernel?.destinations[server.key]
+        let healthID = healthIDs[id]
+        let serverHealth = healthID.flatMap { health[$0] }
+        var state = serverHealth.map { $0.isUp ? "up" : "down" } ?? "unknown"
+        if ipvs?.draining[id] != nil { state = "draining" }
+        var lastCheck: CheckStatus?
+        if let healthID, let last = lastHealth[healthID] {
+          let latency = last.event.latency.map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }
+          lastCheck = CheckStatus(
+            checker: serverHealth?.checkers.first.map { "\($0.checker.spec)".components(separatedBy: " ").first ?? "" } ?? "check",
+            succeeded: last.event.isUp, reason: last.event.reason, latencyMilliseconds: latency ?? 0, at: last.at)
+        }
+        return RealServerStatus(
+          address: server.key.description, forwarding: server.forwarding.description,
+          configuredWeight: Int(server.weight), kernelWeight: kernelEntry.map { Int($0.attributes.weight) },
+          health: state, lastCheck: lastCheck, activeConnections: kernelEntry?.activeConnections ?? 0,
+          inactiveConnections: kernelEntry?.inactiveConnections ?? 0)
+      }
+      return ServiceStatus(
+        key: service.key.description, scheduler: service.attributes.scheduler, flags: flags, inKernel: inKernel != nil,
+        quorumUp: quorumUp, sorryServerActive: !quorumUp && service.sorryServer != nil, realServers: servers)
+    }
+  }
+
+  private func pendingOperations() -> [OperationStatus] {
+    var pending = (reconciler?.status().pendingFailures ?? []).map {
+      OperationStatus(operation: "\($0.operation)", error: "\($0.error)", attempts: $0.attempts)
+    }
+    if options.dryRun {
+      pending += dryRunOperations.suffix(50).map {
+        OperationStatus(operation: $0, error: "dry run: not applied", attempts: 0)
+      }
+    }
+    return pending
+  }
+}
