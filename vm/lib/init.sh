@@ -62,9 +62,8 @@ fi
 
 cd /root
 echo "LVSK-VM-BEGIN-$NONCE"
-(
-  . /lvsk/cmd
-  exec "$@"
-)
+# Debian's static busybox runs its own applets before searching PATH (SH_STANDALONE), which would
+# hide real binaries such as iproute2's ip; so the command starts under bash (/bin/sh is bash too).
+/bin/bash -c '. /lvsk/cmd && exec "$@"'
 status=$?
 end "$status"

@@ -64,6 +64,9 @@ vm_build_base_locked() {
   local abi="$1" out="$2" kroot="$VM_CACHE/kernels/$1/root" stage mod rel f
   stage="$(mktemp -d "$VM_CACHE/.base.XXXXXX")"
   stage_init_layout "$stage"
+  # bash is /bin/sh: busybox ash would run its applets instead of real binaries found in PATH.
+  stage_add_bin "$stage" bash /usr/bin/bash
+  ln -sfn bash "$stage/usr/bin/sh"
   stage_add_busybox "$stage"
   stage_add_bin "$stage" ipvsadm /usr/sbin/ipvsadm
   # Loaded by glibc at run time, so ldd does not list them.
