@@ -58,7 +58,10 @@ fi
 if [ -r /lvsk/env ]; then
   . /lvsk/env
 fi
-[ -x /lvsk/setup ] && { /lvsk/setup || echo "[vm] warning: /lvsk/setup exited $?"; }
+if [ -x /lvsk/setup ] && ! /lvsk/setup; then
+  echo "[vm] /lvsk/setup (--setup / --with-program) failed"
+  end 125
+fi
 
 cd /root
 echo "LVSK-VM-BEGIN-$NONCE"

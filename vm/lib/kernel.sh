@@ -119,6 +119,7 @@ EOF
 # Makes sure kernel and base image exist; sets VM_KERNEL_ABI, VM_VMLINUZ and VM_BASE_CPIO.
 vm_prepare() {
   vm_ensure_host_packages
+  mkdir -p "$VM_CACHE" 2>/dev/null || true
   VM_KERNEL_ABI="$(vm_pick_kernel)"
   VM_VMLINUZ="$VM_CACHE/kernels/$VM_KERNEL_ABI/vmlinuz"
   VM_BASE_CPIO="$VM_CACHE/base/$VM_KERNEL_ABI-$(vm_base_hash).cpio"
