@@ -92,6 +92,7 @@ for spec in "${files[@]}"; do
 done
 nonce="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$nonce" >"$stage/lvsk/nonce"
+[[ -n "${LVSK_VM_TIMING:-}" ]] && : >"$stage/lvsk/timing"
 printf 'set -- %s\n' "$(vm_shell_quote "$@")" >"$stage/lvsk/cmd"
 : >"$stage/lvsk/env"
 for e in "${envs[@]}"; do
@@ -134,10 +135,10 @@ filter() {
 }
 
 set +e
-timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu max -m "$mem_mb" \
+timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu "${LVSK_VM_CPU:-max}" -m "$mem_mb" \
   -smp "$smp" -nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
   -kernel "$VM_VMLINUZ" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1} panic=-1 oops=panic mitigations=off tsc=reliable" \
+  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1 cryptomgr.notests} panic=-1 oops=panic mitigations=off tsc=reliable" \
   </dev/null 2>"$work/qemu.err" | tee "$work/console.log" | filter
 qemu_status=${PIPESTATUS[0]}
 set -e
@@ -158,9 +159,17 @@ if ((qemu_status == 124 || qemu_status == 137)); then
   tail -n 20 "$work/console.log" | tr -d '\r' >&2
   exit 124
 fi
-printf 'vm: error: VM stopped without reporting an exit status (qemu exit %s; kernel panic or' \
-  "$qemu_status" >&2
-printf ' boot failure?); last console lines:\n' >&2
-tail -n 40 "$work/console.log" | tr -d '\r' >&2
+if grep -aq 'Kernel panic' "$work/console.log"; then
+  reason="the kernel panicked"
+else
+  reason="qemu exit $qemu_status, no end marker"
+fi
+if [[ -e "$work/started" ]]; then
+  # The command's output, panic included, has been streamed above already.
+  printf 'vm: error: VM stopped before the command finished (%s)\n' "$reason" >&2
+else
+  printf 'vm: error: VM failed before starting the command (%s); last console lines:\n' "$reason" >&2
+  tail -n 40 "$work/console.log" | tr -d '\r' >&2
+fi
 [[ -s "$work/qemu.err" ]] && { printf 'qemu said:\n' >&2; cat "$work/qemu.err" >&2; }
 exit 125
