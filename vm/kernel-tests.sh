@@ -22,7 +22,7 @@ while (($#)); do
     --project) project="${2:?--project needs a directory}"; shift 2 ;;
     --release) config=release; shift ;;
     --debug) config=debug; shift ;;
-    --timeout | --mem | --smp | --with-bin | --with-file | --env)
+    --timeout | --mem | --smp | --with-bin | --with-file | --with-program | --setup | --env)
       vm_args+=("$1" "${2:?$1 needs a value}")
       shift 2
       ;;

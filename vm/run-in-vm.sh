@@ -8,6 +8,9 @@
 #   --with-bin PATH       copy a host binary to /usr/local/bin/<name> with its ldd libraries
 #                         (PATH may be a bare command name, looked up in PATH); repeatable
 #   --with-file SRC:DEST  copy a host file or directory to DEST (absolute) in the VM; repeatable
+#   --with-program NAME   add a real program with its data files and run-time directories:
+#                         ip (iproute2), keepalived, genhash, nginx, tcpdump (vm/lib/programs.sh)
+#   --setup 'SHELL LINE'  run a bash line in the VM before COMMAND (e.g. mkdir); repeatable
 #   --env NAME=VALUE      export NAME=VALUE to COMMAND; repeatable
 #   --verbose             show the whole serial console (kernel messages included)
 #   --keep                keep the temporary directory (initramfs, console log) and print it
@@ -20,6 +23,7 @@ umask 022
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 source "$VM_LIB/stage.sh"
 source "$VM_LIB/kernel.sh"
+source "$VM_LIB/programs.sh"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$(readlink -f "${BASH_SOURCE[0]}")" >&2
@@ -34,6 +38,8 @@ keep=0
 bins=()
 files=()
 envs=()
+programs=()
+setups=()
 while (($#)); do
   case "$1" in
     --timeout) timeout_sec="${2:?--timeout needs a value}"; shift 2 ;;
@@ -41,6 +47,8 @@ while (($#)); do
     --smp) smp="${2:?--smp needs a value}"; shift 2 ;;
     --with-bin) bins+=("${2:?--with-bin needs a path}"); shift 2 ;;
     --with-file) files+=("${2:?--with-file needs SRC:DEST}"); shift 2 ;;
+    --with-program) programs+=("${2:?--with-program needs a name}"); shift 2 ;;
+    --setup) setups+=("${2:?--setup needs a shell line}"); shift 2 ;;
     --env) envs+=("${2:?--env needs NAME=VALUE}"); shift 2 ;;
     --verbose) verbose=1; shift ;;
     --keep) keep=1; shift ;;
@@ -66,6 +74,12 @@ trap 'exit 130' INT TERM
 # The per-run payload: binaries, files, the command and a nonce, appended to the base image.
 stage="$work/stage"
 stage_init_layout "$stage"
+for p in "${programs[@]}"; do
+  stage_add_program "$stage" "$p"
+done
+for line in "${setups[@]}"; do
+  stage_setup "$stage" <<<"$line"
+done
 for b in "${bins[@]}"; do
   stage_add_bin "$stage" "$b"
 done
@@ -78,6 +92,7 @@ for spec in "${files[@]}"; do
 done
 nonce="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$nonce" >"$stage/lvsk/nonce"
+[[ -n "${LVSK_VM_TIMING:-}" ]] && : >"$stage/lvsk/timing"
 printf 'set -- %s\n' "$(vm_shell_quote "$@")" >"$stage/lvsk/cmd"
 : >"$stage/lvsk/env"
 for e in "${envs[@]}"; do
@@ -120,10 +135,10 @@ filter() {
 }
 
 set +e
-timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu max -m "$mem_mb" \
+timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu "${LVSK_VM_CPU:-max}" -m "$mem_mb" \
   -smp "$smp" -nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
   -kernel "$VM_VMLINUZ" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1} panic=-1 oops=panic mitigations=off tsc=reliable" \
+  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1 cryptomgr.notests} panic=-1 oops=panic mitigations=off tsc=reliable" \
   </dev/null 2>"$work/qemu.err" | tee "$work/console.log" | filter
 qemu_status=${PIPESTATUS[0]}
 set -e
@@ -144,9 +159,17 @@ if ((qemu_status == 124 || qemu_status == 137)); then
   tail -n 20 "$work/console.log" | tr -d '\r' >&2
   exit 124
 fi
-printf 'vm: error: VM stopped without reporting an exit status (qemu exit %s; kernel panic or' \
-  "$qemu_status" >&2
-printf ' boot failure?); last console lines:\n' >&2
-tail -n 40 "$work/console.log" | tr -d '\r' >&2
+if grep -aq 'Kernel panic' "$work/console.log"; then
+  reason="the kernel panicked"
+else
+  reason="qemu exit $qemu_status, no end marker"
+fi
+if [[ -e "$work/started" ]]; then
+  # The command's output, panic included, has been streamed above already.
+  printf 'vm: error: VM stopped before the command finished (%s)\n' "$reason" >&2
+else
+  printf 'vm: error: VM failed before starting the command (%s); last console lines:\n' "$reason" >&2
+  tail -n 40 "$work/console.log" | tr -d '\r' >&2
+fi
 [[ -s "$work/qemu.err" ]] && { printf 'qemu said:\n' >&2; cat "$work/qemu.err" >&2; }
 exit 125

@@ -86,6 +86,14 @@ vm_pick_kernel() {
     abi="$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' 2>/dev/null |
       awk '{print $1}' | sed 's/^linux-image-//' | sort -V | tail -n1)"
   fi
+  if [[ -z "$abi" && -z "${VM_APT_UPDATED:-}" ]] && command -v apt-get >/dev/null; then
+    # A fresh machine may have empty package lists.
+    vm_log "no cloud kernel in the apt lists; running apt-get update"
+    VM_APT_UPDATED=1
+    apt-get update -q >&2 || true
+    vm_pick_kernel
+    return
+  fi
   if [[ -z "$abi" ]]; then
     # Fall back to what is already cached (offline runs).
     abi="$(find "$VM_CACHE/kernels" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |

@@ -8,6 +8,7 @@
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+read -r T_INIT _ </proc/uptime
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 exec </dev/null >/dev/console 2>&1
@@ -37,13 +38,16 @@ end() {
 
 ip link set lo up || echo "[vm] warning: could not bring lo up"
 
+# One modprobe for everything (per-module calls cost ~1 s more under TCG); then retry only
+# what is not in /sys/module (failed, or built in) one by one to tell which failed.
+modprobe -a $(cat /lvsk/modules.required /lvsk/modules.optional 2>/dev/null) 2>/dev/null
 missing_optional=""
 for m in $(cat /lvsk/modules.optional 2>/dev/null); do
-  modprobe "$m" 2>/dev/null || missing_optional="$missing_optional $m"
+  [ -d "/sys/module/$m" ] || modprobe "$m" 2>/dev/null || missing_optional="$missing_optional $m"
 done
 failed_required=""
 for m in $(cat /lvsk/modules.required 2>/dev/null); do
-  modprobe "$m" || failed_required="$failed_required $m"
+  [ -d "/sys/module/$m" ] || modprobe "$m" || failed_required="$failed_required $m"
 done
 [ -n "$missing_optional" ] && echo "[vm] optional modules not loaded:$missing_optional"
 if [ -n "$failed_required" ]; then
@@ -58,13 +62,19 @@ fi
 if [ -r /lvsk/env ]; then
   . /lvsk/env
 fi
-[ -x /lvsk/setup ] && { /lvsk/setup || echo "[vm] warning: /lvsk/setup exited $?"; }
+if [ -x /lvsk/setup ] && ! /lvsk/setup; then
+  echo "[vm] /lvsk/setup (--setup / --with-program) failed"
+  end 125
+fi
 
 cd /root
+if [ -e /lvsk/timing ]; then
+  read -r t _ </proc/uptime
+  echo "[vm] timing: kernel boot to /init ${T_INIT}s, /init setup $(awk "BEGIN{print $t - $T_INIT}")s"
+fi
 echo "LVSK-VM-BEGIN-$NONCE"
-(
-  . /lvsk/cmd
-  exec "$@"
-)
+# Debian's static busybox runs its own applets before searching PATH (SH_STANDALONE), which would
+# hide real binaries such as iproute2's ip; so the command starts under bash (/bin/sh is bash too).
+/bin/bash -c '. /lvsk/cmd && exec "$@"'
 status=$?
 end "$status"

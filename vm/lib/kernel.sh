@@ -64,6 +64,9 @@ vm_build_base_locked() {
   local abi="$1" out="$2" kroot="$VM_CACHE/kernels/$1/root" stage mod rel f
   stage="$(mktemp -d "$VM_CACHE/.base.XXXXXX")"
   stage_init_layout "$stage"
+  # bash is /bin/sh: busybox ash would run its applets instead of real binaries found in PATH.
+  stage_add_bin "$stage" bash /usr/bin/bash
+  ln -sfn bash "$stage/usr/bin/sh"
   stage_add_busybox "$stage"
   stage_add_bin "$stage" ipvsadm /usr/sbin/ipvsadm
   # Loaded by glibc at run time, so ldd does not list them.
@@ -116,6 +119,7 @@ EOF
 # Makes sure kernel and base image exist; sets VM_KERNEL_ABI, VM_VMLINUZ and VM_BASE_CPIO.
 vm_prepare() {
   vm_ensure_host_packages
+  mkdir -p "$VM_CACHE" 2>/dev/null || true
   VM_KERNEL_ABI="$(vm_pick_kernel)"
   VM_VMLINUZ="$VM_CACHE/kernels/$VM_KERNEL_ABI/vmlinuz"
   VM_BASE_CPIO="$VM_CACHE/base/$VM_KERNEL_ABI-$(vm_base_hash).cpio"
