@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# End-to-end test of the lvskeeper daemon on a real IPVS kernel: builds lvskeeper and runs vm/e2e/director-pair-guest.sh inside the VM: a director pair in namespaces,
+# nginx real servers, a client counting requests through real-server failure, reload (good and
+# bad), kill -9 and restart, master death, preemption and SIGTERM.
+#
+# usage: e2e.sh [--demo] [--release]   (--demo prints status and figures, for scripts/demo)
+# Last line: "N passed, M failed"; exit status 0 only when all passed.
+set -euo pipefail
+script_dir="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+source "$script_dir/lib/common.sh"
+project="$(cd "$script_dir/.." && pwd)"
+config=debug
+envs=()
+while (($#)); do
+  case "$1" in
+    --demo) envs+=(--env LAB_DEMO=1); shift ;;
+    --release) config=release; shift ;;
+    *) vm_die "unknown option $1" ;;
+  esac
+done
+swift_bin="$(command -v swift || echo /opt/swift/usr/bin/swift)"
+"$script_dir/build-kernel.sh" >/dev/null
+# Dynamically linked: --with-bin copies the Swift runtime and Foundation libraries ldd names.
+# (A --static-swift-stdlib link of full Foundation fails on ICU symbol order with this toolchain.)
+vm_log "building lvskeeper ($config)"
+build=("$swift_bin" build --package-path "$project" -c "$config" --product lvskeeper)
+"${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
+bin="$("${build[@]}" --show-bin-path)/lvskeeper"
+exec "$script_dir/run-in-vm.sh" --timeout 900 --mem 1536 "${envs[@]}" \
+  --with-bin "$bin" --with-program ip --with-program nginx \
+  --with-file "$script_dir/lab:/opt/lab" --with-file "$script_dir/e2e:/opt/e2e" \
+  -- bash /opt/e2e/director-pair-guest.sh
