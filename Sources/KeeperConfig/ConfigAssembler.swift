@@ -73,6 +73,14 @@ struct ConfigAssembler {
     if draft.vips.isEmpty && draft.excludedVIPs.isEmpty {
       log.warning("vrrp_instance '\(draft.name)' has no virtual_ipaddress", at: node.location)
     }
+    var seenAddresses: [IPAddress: SourceLocation] = [:]
+    for vip in draft.vips + draft.excludedVIPs {
+      if let first = seenAddresses[vip.address] {
+        log.warning("virtual address \(vip.address) is listed twice (first at \(first))", at: vip.location)
+      } else {
+        seenAddresses[vip.address] = vip.location
+      }
+    }
     let isIPv6 = families.first == .inet6
     var version = draft.version ?? (isIPv6 ? 3 : defs.vrrpVersion)
     if isIPv6 && version == 2 {

@@ -167,22 +167,7 @@ final class Preprocessor {
 
   private func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
     var line = input
-    guard var first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
-    if line.bytes[first] == Byte.at {
-      var end = first + 1
-      var negate = false
-      if end < line.bytes.count && line.bytes[end] == Byte.caret {
-        negate = true
-        end += 1
-      }
-      let idStart = end
-      while end < line.bytes.count && !Byte.isSpace(line.bytes[end]) { end += 1 }
-      let id = String(decoding: line.bytes[idStart..<end], as: UTF8.self)
-      if (id == configID) == negate { return }
-      for index in first..<end { line.bytes[index] = Byte.space }
-      guard let next = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
-      first = next
-    }
+    guard applyConditional(&line), let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
     if line.bytes[first] == Byte.dollar, defineParameter(line, at: first, rawLevel: rawLevel) { return }
     if line.bytes[first] == Byte.tilde, expandRepetition(line, at: first, depth: depth) { return }
     guard line.bytes.contains(Byte.dollar) else {
@@ -190,6 +175,24 @@ final class Preprocessor {
       return
     }
     substituteAndEmit(line, depth: depth)
+  }
+
+  /// Keeps or drops an `@ID` / `@^ID` line; a kept line has its prefix blanked so columns stay true.
+  private func applyConditional(_ line: inout SourceLine) -> Bool {
+    guard let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return false }
+    guard line.bytes[first] == Byte.at else { return true }
+    var end = first + 1
+    var negate = false
+    if end < line.bytes.count && line.bytes[end] == Byte.caret {
+      negate = true
+      end += 1
+    }
+    let idStart = end
+    while end < line.bytes.count && !Byte.isSpace(line.bytes[end]) { end += 1 }
+    let id = String(decoding: line.bytes[idStart..<end], as: UTF8.self)
+    if (id == configID) == negate { return false }
+    for index in first..<end { line.bytes[index] = Byte.space }
+    return line.bytes.contains { !Byte.isSpace($0) }
   }
 
   /// `$NAME=value`; only whitespace may precede the `$` and nothing may separate NAME and `=`.
@@ -242,6 +245,10 @@ final class Preprocessor {
         splitAndProcess(line, depth: depth)
         return
       }
+    }
+    // A parameter may expand to a conditional prefix ($IF_MAIN=@main in keepalived.conf(5)).
+    if substitutions > 0, line.bytes.first(where: { !Byte.isSpace($0) }) == Byte.at {
+      guard applyConditional(&line) else { return }
     }
     lines.append(line)
   }
@@ -324,7 +331,7 @@ final class Preprocessor {
     let open = tilde + kind.utf8.count + 1
     var depthCount = 0
     var close: Int? = nil
-    for index in open..<line.bytes.count {
+    for index in (open + 1)..<line.bytes.count {
       if line.bytes[index] == 0x28 { depthCount += 1 }
       if line.bytes[index] == 0x29 {
         if depthCount == 0 {
