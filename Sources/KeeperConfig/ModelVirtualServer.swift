@@ -36,7 +36,9 @@ public struct ForwardingMethod: Codable, Equatable, Sendable {
   public static let nat = ForwardingMethod(kind: .nat)
   public static let dr = ForwardingMethod(kind: .dr)
 
-  public init(kind: Kind, tunnelType: TunnelType? = nil, tunnelPort: Int? = nil, tunnelChecksum: TunnelChecksum? = nil) {
+  public init(
+    kind: Kind, tunnelType: TunnelType? = nil, tunnelPort: Int? = nil, tunnelChecksum: TunnelChecksum? = nil
+  ) {
     self.kind = kind
     self.tunnelType = tunnelType
     self.tunnelPort = tunnelPort

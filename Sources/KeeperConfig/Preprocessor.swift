@@ -36,7 +36,8 @@ final class Preprocessor {
       if let includedFrom {
         log.error("cannot read included file '\(path)': \(reason)", at: includedFrom)
       } else {
-        log.error("cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
+        log.error(
+          "cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
       }
       return
     }
@@ -115,7 +116,8 @@ final class Preprocessor {
       return true
     }
     if words.count > 2 {
-      log.error("'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
+      log.error(
+        "'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
       return true
     }
     let patternLocation = line.location(at: words[1].start)
@@ -136,7 +138,8 @@ final class Preprocessor {
       return true
     }
     if directoryStack.count > Self.maxIncludeDepth {
-      log.error("includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
+      log.error(
+        "includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
       return true
     }
     for match in matches {
@@ -167,7 +170,9 @@ final class Preprocessor {
 
   private func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
     var line = input
-    guard applyConditional(&line), let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
+    guard applyConditional(&line), let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else {
+      return
+    }
     if line.bytes[first] == Byte.dollar, defineParameter(line, at: first, rawLevel: rawLevel) { return }
     if line.bytes[first] == Byte.tilde, expandRepetition(line, at: first, depth: depth) { return }
     guard line.bytes.contains(Byte.dollar) else {
@@ -207,7 +212,9 @@ final class Preprocessor {
     if value.last == Byte.backslash {
       value.removeLast()
       guard rawLevel else {
-        log.error("multi-line definition of '$\(name)' inside an expansion is not supported", at: line.location(at: dollar))
+        log.error(
+          "multi-line definition of '$\(name)' inside an expansion is not supported",
+          at: line.location(at: dollar))
         return true
       }
       pending = (name, [], line.location(at: dollar))
@@ -223,7 +230,8 @@ final class Preprocessor {
     var index = 0
     var substitutions = 0
     while index < line.bytes.count {
-      guard line.bytes[index] == Byte.dollar, let reference = parameterReference(in: line.bytes, at: index) else {
+      guard line.bytes[index] == Byte.dollar, let reference = parameterReference(in: line.bytes, at: index)
+      else {
         index += 1
         continue
       }
@@ -233,7 +241,8 @@ final class Preprocessor {
       }
       substitutions += 1
       if substitutions > Self.maxSubstitutions {
-        log.error("parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
+        log.error(
+          "parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
         return
       }
       var columns = line.columns ?? (0..<line.bytes.count).map { $0 + 1 }
@@ -255,7 +264,8 @@ final class Preprocessor {
 
   private func splitAndProcess(_ line: SourceLine, depth: Int) {
     guard depth < Self.maxExpansionDepth else {
-      log.error("parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
+      log.error(
+        "parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
       return
     }
     var start = 0
@@ -291,7 +301,8 @@ final class Preprocessor {
     var end = next
     while end < bytes.count && Byte.isNameByte(bytes[end]) { end += 1 }
     guard end == bytes.count || Byte.isSpace(bytes[end]) else { return nil }
-    return ParameterReference(name: String(decoding: bytes[next..<end], as: UTF8.self), arguments: [], end: end)
+    return ParameterReference(
+      name: String(decoding: bytes[next..<end], as: UTF8.self), arguments: [], end: end)
   }
 
   private func resolve(_ reference: ParameterReference, line: SourceLine, at index: Int) -> [UInt8]? {
@@ -352,7 +363,9 @@ final class Preprocessor {
     let spec = String(decoding: line.bytes[(open + 1)..<close], as: UTF8.self)
     var rest = line
     for index in tilde...close { rest.bytes[index] = Byte.space }
-    guard let assignments = repetitionAssignments(kind: kind, spec: spec, location: location) else { return true }
+    guard let assignments = repetitionAssignments(kind: kind, spec: spec, location: location) else {
+      return true
+    }
     for assignment in assignments {
       for (name, value) in assignment { parameters[name] = Array(value.utf8) }
       processLine(rest, depth: depth + 1, rawLevel: false)
@@ -360,7 +373,9 @@ final class Preprocessor {
     return true
   }
 
-  private func repetitionAssignments(kind: String, spec: String, location: SourceLocation) -> [[(String, String)]]? {
+  private func repetitionAssignments(kind: String, spec: String, location: SourceLocation) -> [[(
+    String, String
+  )]]? {
     if kind == "LST" { return listAssignments(spec: spec, location: location) }
     let parts = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     func number(_ text: String) -> Int? {
@@ -377,7 +392,8 @@ final class Preprocessor {
     let start = values.count >= 2 ? values[0] : (end >= 0 ? 1 : -1)
     let step = values.count == 3 ? values[1] : (end >= start ? 1 : -1)
     guard step != 0, (end - start) / step < 1_000_000 else {
-      log.error("~\(kind)(\(spec)): step must be non-zero and the sequence under 1000000 values", at: location)
+      log.error(
+        "~\(kind)(\(spec)): step must be non-zero and the sequence under 1000000 values", at: location)
       return nil
     }
     var result: [[(String, String)]] = []

@@ -77,7 +77,9 @@ final class FuzzTests: XCTestCase {
       do {
         let loaded = try loader.load(text: text, fileName: "fuzz.conf")
         models += 1
-        for warning in loaded.warnings { check(warning, lineCount: lineCount, lineLengths: lineLengths, text: text) }
+        for warning in loaded.warnings {
+          check(warning, lineCount: lineCount, lineLengths: lineLengths, text: text)
+        }
       } catch {
         failures += 1
         XCTAssertFalse(error.errors.isEmpty)

@@ -18,7 +18,8 @@ final class GrammarTests: XCTestCase {
     ]
     for text in variants {
       let config = try XCTUnwrap(loadValid(text)).configuration
-      XCTAssertEqual(config.vrrpInstances.first?.virtualIPAddresses.map(\.address.description), ["10.0.0.1"], text)
+      XCTAssertEqual(
+        config.vrrpInstances.first?.virtualIPAddresses.map(\.address.description), ["10.0.0.1"], text)
     }
   }
 
@@ -70,7 +71,8 @@ final class GrammarTests: XCTestCase {
     let loaded = try testLoader().load(path: main)
     XCTAssertEqual(loaded.configuration.globalDefs.routerID, "from_a")
     XCTAssertEqual(loaded.configuration.vrrpScripts.map(\.name), ["c"])
-    XCTAssertEqual(loaded.configuration.virtualServers.map { $0.key.address?.description }, ["10.0.0.1", "10.0.0.2"])
+    XCTAssertEqual(
+      loaded.configuration.virtualServers.map { $0.key.address?.description }, ["10.0.0.1", "10.0.0.2"])
     XCTAssertEqual(loaded.configuration.vrrpScripts[0].location.file, scratch.path + "/conf.d/nested/c.conf")
     let warning = try XCTUnwrap(loaded.warnings.first { $0.message.contains("matched no files") })
     XCTAssertEqual(warning.location, SourceLocation(file: main, line: 3, column: 9))
@@ -82,9 +84,11 @@ final class GrammarTests: XCTestCase {
     try scratch.write("part.conf", "router_id x\n  bogus_keyword 1\n")
     XCTAssertThrowsError(try testLoader().load(path: main)) { error in
       let errors = (error as? ConfigErrors)?.errors ?? []
-      XCTAssertEqual(errors.map(\.description), [
-        "\(scratch.path)/part.conf:2:3: error: unknown keyword 'bogus_keyword' in global_defs"
-      ])
+      XCTAssertEqual(
+        errors.map(\.description),
+        [
+          "\(scratch.path)/part.conf:2:3: error: unknown keyword 'bogus_keyword' in global_defs"
+        ])
     }
   }
 
@@ -92,7 +96,8 @@ final class GrammarTests: XCTestCase {
     let scratch = try ScratchDirectory()
     let main = try scratch.write("loop.conf", "include loop.conf\n")
     XCTAssertThrowsError(try testLoader().load(path: main)) { error in
-      XCTAssertTrue((error as? ConfigErrors)?.errors.first?.message.contains("nested deeper") ?? false, "\(error)")
+      XCTAssertTrue(
+        (error as? ConfigErrors)?.errors.first?.message.contains("nested deeper") ?? false, "\(error)")
     }
   }
 
@@ -212,13 +217,15 @@ final class GrammarTests: XCTestCase {
     let errors = loadErrors(text)  // mixing families in virtual_ipaddress is an error
     XCTAssertEqual(errors.count, 1)
     let valid = instance(
-      " virtual_ipaddress {\n  ~SEQ(SUBNET, 0, 3) 10.0.${SUBNET}.1\n  ~LST({A, B}, {10,1}, {20,4}) 192.168.${A}.${B}\n }")
+      " virtual_ipaddress {\n  ~SEQ(SUBNET, 0, 3) 10.0.${SUBNET}.1\n  ~LST({A, B}, {10,1}, {20,4}) 192.168.${A}.${B}\n }"
+    )
     let vips = try XCTUnwrap(loadValid(valid)?.configuration.vrrpInstances.first?.virtualIPAddresses)
     XCTAssertEqual(
       vips.map(\.address.description),
       ["10.0.0.1", "10.0.1.1", "10.0.2.1", "10.0.3.1", "192.168.10.1", "192.168.20.4"])
     let six = instance(" virtual_ipaddress_excluded {\n  ~SEQx(X, 0x90, 0x10, 0xb0) fe80::20:${X}:1\n }")
-    let excluded = try XCTUnwrap(loadValid(six)?.configuration.vrrpInstances.first?.excludedVirtualIPAddresses)
+    let excluded = try XCTUnwrap(
+      loadValid(six)?.configuration.vrrpInstances.first?.excludedVirtualIPAddresses)
     XCTAssertEqual(excluded.map(\.address.description), ["fe80::20:90:1", "fe80::20:a0:1", "fe80::20:b0:1"])
   }
 

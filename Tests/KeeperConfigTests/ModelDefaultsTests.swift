@@ -30,7 +30,8 @@ final class ModelDefaultsTests: XCTestCase {
         }
       }
       """
-    let loaded = try testLoader().load(text: text.replacingOccurrences(of: "fe80::1 dev eth1", with: "10.0.0.2"))
+    let loaded = try testLoader().load(
+      text: text.replacingOccurrences(of: "fe80::1 dev eth1", with: "10.0.0.2"))
     let config = loaded.configuration
     XCTAssertEqual(config.globalDefs.lvsReconcileInterval, 10)
     XCTAssertEqual(config.globalDefs.vrrpMcastGroup4.description, "224.0.0.18")
@@ -166,7 +167,8 @@ final class ModelDefaultsTests: XCTestCase {
   }
 
   func testIPv6InstanceIsVersion3() throws {
-    let text = "vrrp_instance V6 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n"
+    let text =
+      "vrrp_instance V6 {\n interface eth0\n virtual_router_id 3\n virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n"
     let vi = try XCTUnwrap(loadValid(text)?.configuration.vrrpInstances.first)
     XCTAssertEqual(vi.version, 3)
     XCTAssertEqual(vi.virtualIPAddresses[0].address.description, "2001:db8::10")
@@ -195,9 +197,11 @@ final class ModelDefaultsTests: XCTestCase {
     let vs = try XCTUnwrap(loadValid(text)?.configuration.virtualServers.first)
     XCTAssertEqual(vs.schedulerFlags, SchedulerFlags(flag1: true, flag2: true, flag3: false))
     XCTAssertTrue(vs.onePacketScheduling)
-    XCTAssertEqual(vs.forwarding, ForwardingMethod(kind: .tun, tunnelType: .gue, tunnelPort: 6080, tunnelChecksum: .csum))
+    XCTAssertEqual(
+      vs.forwarding, ForwardingMethod(kind: .tun, tunnelType: .gue, tunnelPort: 6080, tunnelChecksum: .csum))
     XCTAssertEqual(vs.persistence, Persistence(timeout: 360, granularity: IPAddress("255.255.255.0")))
-    XCTAssertEqual(vs.realServers[0].forwarding, ForwardingMethod(kind: .tun, tunnelType: .gre, tunnelChecksum: .nocsum))
+    XCTAssertEqual(
+      vs.realServers[0].forwarding, ForwardingMethod(kind: .tun, tunnelType: .gre, tunnelChecksum: .nocsum))
     XCTAssertEqual(vs.realServers[1].forwarding, .dr)
   }
 
@@ -215,7 +219,8 @@ final class ModelDefaultsTests: XCTestCase {
         }
       }
       """
-    let check = try XCTUnwrap(loadValid(text)?.configuration.virtualServers.first?.realServers.first?.checkers.first)
+    let check = try XCTUnwrap(
+      loadValid(text)?.configuration.virtualServers.first?.realServers.first?.checkers.first)
     XCTAssertEqual(check.type, .mysql)
     XCTAssertEqual(check.mysql, MySQLCheckSpec(user: "monitor", password: "s3cret pass", database: "health"))
     XCTAssertEqual(check.connectPort, 3307)

@@ -88,7 +88,8 @@ final class SampleConfigTests: XCTestCase {
       return
     }
     let samples = files.filter { $0.hasPrefix("keepalived.conf.") }.sorted()
-    XCTAssertEqual(Set(samples), Set(Self.expectations.keys), "a sample without an expectation (or vice versa)")
+    XCTAssertEqual(
+      Set(samples), Set(Self.expectations.keys), "a sample without an expectation (or vice versa)")
     for sample in samples {
       guard let expectation = Self.expectations[sample] else { continue }
       let path = Self.directory + "/" + sample
@@ -96,7 +97,8 @@ final class SampleConfigTests: XCTestCase {
       do {
         let loaded = try loader.load(path: path)
         XCTAssertNil(expectation.errors, "\(sample) loaded but errors were expected")
-        XCTAssertFalse(loaded.configuration.vrrpInstances.isEmpty && loaded.configuration.virtualServers.isEmpty, sample)
+        XCTAssertFalse(
+          loaded.configuration.vrrpInstances.isEmpty && loaded.configuration.virtualServers.isEmpty, sample)
       } catch {
         guard let expected = expectation.errors else {
           XCTFail("\(sample) should load:\n\(error)")
@@ -116,7 +118,8 @@ final class SampleConfigTests: XCTestCase {
 
   func testSampleModelsKeepTheirMeaning() throws {
     let loader = ConfigLoader(configID: "host", interfaces: testInterfaces)
-    let quorum = try loader.load(path: Self.directory + "/keepalived.conf.quorum").configuration.virtualServers[0]
+    let quorum = try loader.load(path: Self.directory + "/keepalived.conf.quorum").configuration
+      .virtualServers[0]
     XCTAssertEqual(quorum.quorum, 7)
     XCTAssertEqual(quorum.hysteresis, 2)
     XCTAssertTrue(quorum.alpha && quorum.omega)
@@ -126,7 +129,8 @@ final class SampleConfigTests: XCTestCase {
 
     let codes = try loader.load(path: Self.directory + "/keepalived.conf.status_code").configuration
     let urls = try XCTUnwrap(codes.virtualServers[0].realServers[0].checkers[0].http?.urls)
-    XCTAssertEqual(urls[0].statusCodes.map { [$0.lower, $0.upper] }, [[200, 299], [400, 499], [503, 503], [505, 505]])
+    XCTAssertEqual(
+      urls[0].statusCodes.map { [$0.lower, $0.upper] }, [[200, 299], [400, 499], [503, 503], [505, 505]])
     XCTAssertEqual(urls[1].digest, "9b3a0c85a887a256d6939da88aabd8cd")
 
     let group = try loader.load(path: Self.directory + "/keepalived.conf.virtual_server_group").configuration
