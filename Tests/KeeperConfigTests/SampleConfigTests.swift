@@ -148,4 +148,26 @@ final class SampleConfigTests: XCTestCase {
     XCTAssertEqual(check.retry, 0)
     XCTAssertEqual(check.misc?.timeout, 6)
   }
+
+  /// Against the real keepalived: no sample that lvskeeper accepts draws "Unknown keyword" from
+  /// `keepalived -t`, so lvskeeper is not more lenient than keepalived on them.
+  func testKeepalivedAgreesOnAcceptedSamples() throws {
+    let candidates = ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived"]
+    guard let keepalived = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+      XCTFail("keepalived is not installed: install the Debian package 'keepalived'")
+      return
+    }
+    for (sample, expectation) in Self.expectations.sorted(by: { $0.key < $1.key }) where expectation.errors == nil {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: keepalived)
+      process.arguments = ["-t", "-l", "-D", "-f", Self.directory + "/" + sample]
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      process.standardError = pipe
+      try process.run()
+      let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      process.waitUntilExit()
+      XCTAssertFalse(output.contains("Unknown keyword"), "\(sample): keepalived says:\n\(output)")
+    }
+  }
 }
