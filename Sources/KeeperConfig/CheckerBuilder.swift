@@ -126,7 +126,8 @@ struct CheckerBuilder {
         url.virtualhost = url.virtualhost ?? settings.virtualhost
         return url
       }
-      spec.http = HTTPCheckSpec(urls: resolved, httpProtocol: httpProtocol, enableSNI: enableSNI, fastRecovery: fastRecovery)
+      spec.http = HTTPCheckSpec(
+        urls: resolved, httpProtocol: httpProtocol, enableSNI: enableSNI, fastRecovery: fastRecovery)
     case .misc:
       guard var path = miscPath else {
         log.error("MISC_CHECK has no 'misc_path'", at: node.location)
@@ -143,7 +144,9 @@ struct CheckerBuilder {
   }
 
   private func portValue(_ node: ConfigNode) -> Int? {
-    guard reader.plain(node), reader.expect(node, arguments: 1...1, usage: "\(node.name) PORT") else { return nil }
+    guard reader.plain(node), reader.expect(node, arguments: 1...1, usage: "\(node.name) PORT") else {
+      return nil
+    }
     return reader.port(node.arguments[0])
   }
 
@@ -159,14 +162,19 @@ struct CheckerBuilder {
       case "digest":
         guard let value = reader.stringValue(child) else { continue }
         let lower = value.lowercased()
-        guard lower.utf8.count == 32, lower.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        guard lower.utf8.count == 32,
+          lower.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
         else {
-          log.error("digest must be 32 hexadecimal digits (an MD5 sum), not '\(value)'", at: child.arguments[0].location)
+          log.error(
+            "digest must be 32 hexadecimal digits (an MD5 sum), not '\(value)'",
+            at: child.arguments[0].location)
           continue
         }
         digest = lower
       case "status_code":
-        guard reader.plain(child), reader.expect(child, arguments: 1...Int.max, usage: "status_code CODE|FROM-TO ...") else {
+        guard reader.plain(child),
+          reader.expect(child, arguments: 1...Int.max, usage: "status_code CODE|FROM-TO ...")
+        else {
           continue
         }
         for argument in child.arguments {
@@ -181,7 +189,8 @@ struct CheckerBuilder {
       return nil
     }
     if codes.isEmpty { codes = [StatusCodeRange(lower: 200, upper: 299)] }
-    return URLCheck(path: path, digest: digest, statusCodes: codes, virtualhost: virtualhost, location: node.location)
+    return URLCheck(
+      path: path, digest: digest, statusCodes: codes, virtualhost: virtualhost, location: node.location)
   }
 
   private func statusRange(_ token: Token) -> StatusCodeRange? {
@@ -190,7 +199,8 @@ struct CheckerBuilder {
     guard let lower = numbers.first ?? nil, let upper = numbers.last ?? nil,
       (100...999).contains(lower), (100...999).contains(upper), lower <= upper
     else {
-      log.error("invalid status_code '\(token.text)' (expected CODE or FROM-TO within 100..999)", at: token.location)
+      log.error(
+        "invalid status_code '\(token.text)' (expected CODE or FROM-TO within 100..999)", at: token.location)
       return nil
     }
     return StatusCodeRange(lower: lower, upper: upper)

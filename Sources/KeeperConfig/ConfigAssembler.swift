@@ -35,7 +35,9 @@ struct ConfigAssembler {
           drafts.append(draft)
         }
       case "virtual_server_group":
-        if let group = serverBuilder.group(node), names.claim(group.name, kind: "virtual_server_group", at: node) {
+        if let group = serverBuilder.group(node),
+          names.claim(group.name, kind: "virtual_server_group", at: node)
+        {
           configuration.virtualServerGroups.append(group)
         }
       case "virtual_server":
@@ -56,11 +58,15 @@ struct ConfigAssembler {
     let node = draft.node
     var ok = true
     if draft.interface == nil {
-      log.error("vrrp_instance '\(draft.name)' has no 'interface'", at: node.location)
+      if !draft.sawInterface {
+        log.error("vrrp_instance '\(draft.name)' has no 'interface'", at: node.location)
+      }
       ok = false
     }
     if draft.virtualRouterID == nil {
-      log.error("vrrp_instance '\(draft.name)' has no 'virtual_router_id'", at: node.location)
+      if !draft.sawVirtualRouterID {
+        log.error("vrrp_instance '\(draft.name)' has no 'virtual_router_id'", at: node.location)
+      }
       ok = false
     }
     let families = Set(draft.vips.map(\.address.family))
@@ -73,11 +79,21 @@ struct ConfigAssembler {
     if draft.vips.isEmpty && draft.excludedVIPs.isEmpty {
       log.warning("vrrp_instance '\(draft.name)' has no virtual_ipaddress", at: node.location)
     }
+    var seenAddresses: [IPAddress: SourceLocation] = [:]
+    for vip in draft.vips + draft.excludedVIPs {
+      if let first = seenAddresses[vip.address] {
+        log.warning("virtual address \(vip.address) is listed twice (first at \(first))", at: vip.location)
+      } else {
+        seenAddresses[vip.address] = vip.location
+      }
+    }
     let isIPv6 = families.first == .inet6
     var version = draft.version ?? (isIPv6 ? 3 : defs.vrrpVersion)
     if isIPv6 && version == 2 {
       if draft.version != nil {
-        log.error("vrrp_instance '\(draft.name)': VRRP version 2 does not support IPv6; use version 3", at: node.location)
+        log.error(
+          "vrrp_instance '\(draft.name)': VRRP version 2 does not support IPv6; use version 3",
+          at: node.location)
         ok = false
       }
       version = 3
@@ -86,11 +102,14 @@ struct ConfigAssembler {
     if let token = draft.advertToken {
       if version == 2 {
         if advert != advert.rounded() || advert < 1 {
-          log.error("advert_int must be whole seconds (1..255) for VRRP version 2, not \(token.text)", at: token.location)
+          log.error(
+            "advert_int must be whole seconds (1..255) for VRRP version 2, not \(token.text)",
+            at: token.location)
           ok = false
         }
       } else if advert > 40.95 {
-        log.error("advert_int \(token.text) is out of range 0.01..40.95 for VRRP version 3", at: token.location)
+        log.error(
+          "advert_int \(token.text) is out of range 0.01..40.95 for VRRP version 3", at: token.location)
         ok = false
       } else {
         advert = (advert * 100).rounded() / 100
@@ -112,7 +131,8 @@ struct ConfigAssembler {
       priority: draft.priority, advertInterval: advert, version: version, preempt: draft.preempt,
       preemptDelay: draft.preemptDelay, virtualIPAddresses: draft.vips.map(withDevice),
       excludedVirtualIPAddresses: draft.excludedVIPs.map(withDevice), unicastSourceIP: draft.unicastSource,
-      unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource, authentication: authentication,
+      unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource,
+      authentication: authentication,
       trackInterfaces: draft.trackInterfaces, trackScripts: draft.trackScripts, trackFiles: draft.trackFiles,
       dontTrackPrimary: draft.dontTrackPrimary, notify: draft.notify,
       garpMasterDelay: draft.garpMasterDelay ?? defs.vrrpGarpMasterDelay,

@@ -58,9 +58,9 @@ public struct ConfigLoader: Sendable {
     let assembler = ConfigAssembler(log: log, hostName: hostName, interfaces: available)
     let configuration = assembler.assemble(nodes)
     if log.errorCount > 0 {
-      throw ConfigErrors(diagnostics: log.diagnostics)
+      throw ConfigErrors(diagnostics: log.sorted)
     }
-    return LoadedConfig(configuration: configuration, warnings: log.diagnostics)
+    return LoadedConfig(configuration: configuration, warnings: log.sorted)
   }
 
   /// The first label of the node name, as keepalived uses for its default config id and router_id.
@@ -73,7 +73,9 @@ public struct ConfigLoader: Sendable {
 
   /// Interface names present in /sys/class/net; nil when that cannot be read (no warnings then).
   public static func hostInterfaces() -> Set<String>? {
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net") else { return nil }
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net") else {
+      return nil
+    }
     return Set(names)
   }
 }

@@ -5,7 +5,9 @@ struct CrossReferenceCheck {
   let log: DiagnosticLog
   let interfaces: Set<String>?
 
-  func check(_ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft], syncDaemonNode: ConfigNode?) {
+  func check(
+    _ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft], syncDaemonNode: ConfigNode?
+  ) {
     checkInstances(configuration, drafts: drafts)
     checkSyncGroups(&configuration, drafts: drafts)
     checkSyncDaemon(&configuration, node: syncDaemonNode)
@@ -25,18 +27,22 @@ struct CrossReferenceCheck {
       if let interface = draft.interface, let token = draft.interfaceToken {
         warnIfMissing(interface, what: "vrrp_instance '\(draft.name)'", at: token.location)
       }
-      for node in draft.trackInterfaceNodes where draft.trackInterfaces.contains(where: { $0.name == node.name }) {
+      for node in draft.trackInterfaceNodes
+      where draft.trackInterfaces.contains(where: { $0.name == node.name }) {
         warnIfMissing(node.name, what: "track_interface of '\(draft.name)'", at: node.location)
       }
       for vip in draft.vips + draft.excludedVIPs where !vip.device.isEmpty {
         warnIfMissing(vip.device, what: "virtual address \(vip.address)", at: vip.location)
       }
       for node in draft.trackScriptNodes where !scripts.contains(node.name) {
-        log.error("track_script '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_script", at: node.location)
+        log.error(
+          "track_script '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_script",
+          at: node.location)
       }
       for node in draft.trackFileNodes where !files.contains(node.name) {
         log.error(
-          "track_file '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_track_file", at: node.location)
+          "track_file '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_track_file",
+          at: node.location)
       }
       guard let interface = draft.interface, let vrid = draft.virtualRouterID else { continue }
       let family = draft.vips.first?.address.family ?? .inet
@@ -61,7 +67,8 @@ struct CrossReferenceCheck {
         if !known.contains(member) {
           log.error("sync group '\(group.name)' names unknown vrrp_instance '\(member)'", at: group.location)
         } else if let other = membership[member] {
-          log.error("vrrp_instance '\(member)' is in sync groups '\(other)' and '\(group.name)'", at: group.location)
+          log.error(
+            "vrrp_instance '\(member)' is in sync groups '\(other)' and '\(group.name)'", at: group.location)
         } else {
           membership[member] = group.name
         }
@@ -70,10 +77,14 @@ struct CrossReferenceCheck {
         log.warning("sync group '\(group.name)' has only one instance", at: group.location)
       }
       for tracked in group.trackScripts where !scripts.contains(tracked.name) {
-        log.error("track_script '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_script", at: group.location)
+        log.error(
+          "track_script '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_script",
+          at: group.location)
       }
       for tracked in group.trackFiles where !files.contains(tracked.name) {
-        log.error("track_file '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_track_file", at: group.location)
+        log.error(
+          "track_file '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_track_file",
+          at: group.location)
       }
       for tracked in group.trackInterfaces {
         warnIfMissing(tracked.name, what: "track_interface of sync group '\(group.name)'", at: group.location)
@@ -107,7 +118,9 @@ struct CrossReferenceCheck {
       }
       let id: String
       switch server.key.kind {
-      case .address: id = "\(server.key.address.map(\.description) ?? "") \(server.key.port ?? 0) \(server.protocol.rawValue)"
+      case .address:
+        id =
+          "\(server.key.address.map(\.description) ?? "") \(server.key.port ?? 0) \(server.protocol.rawValue)"
       case .fwmark: id = "fwmark \(server.key.fwmark ?? 0)"
       case .group: id = "group \(server.key.group ?? "") \(server.protocol.rawValue)"
       }

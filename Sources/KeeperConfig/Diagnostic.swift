@@ -72,4 +72,15 @@ final class DiagnosticLog {
   func warning(_ message: String, at location: SourceLocation) {
     diagnostics.append(Diagnostic(.warning, message, at: location))
   }
+
+  /// Diagnostics in reading order: grouped by file (in order of first mention), then by line and column.
+  var sorted: [Diagnostic] {
+    var rank: [String: Int] = [:]
+    for diagnostic in diagnostics where rank[diagnostic.file] == nil { rank[diagnostic.file] = rank.count }
+    return diagnostics.enumerated().sorted { lhs, rhs in
+      let a = (rank[lhs.element.file] ?? 0, lhs.element.line, lhs.element.column, lhs.offset)
+      let b = (rank[rhs.element.file] ?? 0, rhs.element.line, rhs.element.column, rhs.offset)
+      return a < b
+    }.map(\.element)
+  }
 }

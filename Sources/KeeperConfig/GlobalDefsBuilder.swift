@@ -41,7 +41,9 @@ struct GlobalDefsBuilder {
         if value.family == .inet && value.isMulticast {
           defs.vrrpMcastGroup4 = value
         } else {
-          log.error("vrrp_mcast_group4 must be an IPv4 multicast address, not '\(value)'", at: node.arguments[0].location)
+          log.error(
+            "vrrp_mcast_group4 must be an IPv4 multicast address, not '\(value)'",
+            at: node.arguments[0].location)
         }
       }
     case "vrrp_mcast_group6":
@@ -49,7 +51,9 @@ struct GlobalDefsBuilder {
         if value.family == .inet6 && value.isMulticast {
           defs.vrrpMcastGroup6 = value
         } else {
-          log.error("vrrp_mcast_group6 must be an IPv6 multicast address, not '\(value)'", at: node.arguments[0].location)
+          log.error(
+            "vrrp_mcast_group6 must be an IPv6 multicast address, not '\(value)'",
+            at: node.arguments[0].location)
         }
       }
     case "script_user":
@@ -66,7 +70,9 @@ struct GlobalDefsBuilder {
     case "lvs_flush":
       if let value = reader.flag(node) { defs.lvsFlush = value }
     case "lvs_flush_on_stop", "lvs_flush_onstop":
-      guard reader.plain(node), reader.expect(node, arguments: 0...1, usage: "lvs_flush_on_stop [VS]") else { return }
+      guard reader.plain(node), reader.expect(node, arguments: 0...1, usage: "lvs_flush_on_stop [VS]") else {
+        return
+      }
       if let argument = node.arguments.first {
         if argument.text == "VS" {
           defs.lvsFlushOnStop = .virtualServers
@@ -84,7 +90,8 @@ struct GlobalDefsBuilder {
   }
 
   private func syncDaemon(_ node: ConfigNode) -> LVSSyncDaemon? {
-    let usage = "lvs_sync_daemon INTERFACE [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]"
+    let usage =
+      "lvs_sync_daemon INTERFACE [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group IP]"
     guard reader.plain(node), reader.expect(node, arguments: 1...Int.max, usage: usage) else { return nil }
     var daemon = LVSSyncDaemon(interface: node.arguments[0].text, vrrpInstance: nil, syncID: 0)
     var index = 1
@@ -100,15 +107,26 @@ struct GlobalDefsBuilder {
       }
       switch option.text {
       case "inst": daemon.vrrpInstance = valueToken?.text
-      case "id": valueToken.flatMap { reader.integer($0, 0...255, what: "lvs_sync_daemon id") }.map { daemon.syncID = $0 } ?? (ok = false)
+      case "id":
+        valueToken.flatMap { reader.integer($0, 0...255, what: "lvs_sync_daemon id") }.map {
+          daemon.syncID = $0
+        } ?? (ok = false)
       case "maxlen":
-        valueToken.flatMap { reader.integer($0, 1...65507, what: "lvs_sync_daemon maxlen") }.map { daemon.maxLength = $0 } ?? (ok = false)
+        valueToken.flatMap { reader.integer($0, 1...65507, what: "lvs_sync_daemon maxlen") }.map {
+          daemon.maxLength = $0
+        } ?? (ok = false)
       case "port": valueToken.flatMap { reader.port($0) }.map { daemon.port = $0 } ?? (ok = false)
-      case "ttl": valueToken.flatMap { reader.integer($0, 1...255, what: "lvs_sync_daemon ttl") }.map { daemon.ttl = $0 } ?? (ok = false)
+      case "ttl":
+        valueToken.flatMap { reader.integer($0, 1...255, what: "lvs_sync_daemon ttl") }.map {
+          daemon.ttl = $0
+        } ?? (ok = false)
       case "group":
         if let value = valueToken.flatMap({ reader.address($0) }) {
-          if value.isMulticast { daemon.group = value } else {
-            log.error("lvs_sync_daemon group must be a multicast address, not '\(value)'", at: option.location)
+          if value.isMulticast {
+            daemon.group = value
+          } else {
+            log.error(
+              "lvs_sync_daemon group must be a multicast address, not '\(value)'", at: option.location)
             ok = false
           }
         } else {
@@ -140,7 +158,9 @@ struct GlobalDefsBuilder {
         log.error("'\(option.text)' in lvs_timeouts needs a value (usage: \(usage))", at: option.location)
         return nil
       }
-      guard let value = reader.integer(arguments[index + 1], 1...(Int(Int32.max) / 100), what: "lvs_timeouts \(option.text)")
+      guard
+        let value = reader.integer(
+          arguments[index + 1], 1...(Int(Int32.max) / 100), what: "lvs_timeouts \(option.text)")
       else { return nil }
       switch option.text {
       case "tcp": result.tcp = value

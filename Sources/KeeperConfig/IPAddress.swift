@@ -56,7 +56,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
   /// 224.0.0.18, the IANA VRRP group (RFC 5798 section 5.1.1.2).
   public static let vrrpMulticast4 = IPAddress(uncheckedBytes: [224, 0, 0, 18])
   /// ff02::12, the IANA VRRP group for IPv6 (RFC 5798 section 5.1.2.2).
-  public static let vrrpMulticast6 = IPAddress(uncheckedBytes: [0xFF, 0x02] + Array(repeating: 0, count: 13) + [0x12])
+  public static let vrrpMulticast6 = IPAddress(
+    uncheckedBytes: [0xFF, 0x02] + Array(repeating: 0, count: 13) + [0x12])
   /// 224.0.0.81, the default IPVS sync daemon group.
   public static let ipvsSyncMulticast4 = IPAddress(uncheckedBytes: [224, 0, 0, 81])
 

@@ -26,8 +26,7 @@ enum KeywordCatalog {
     "process_monitor_rcv_bufs_force", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier",
     "vrrp_startup_delay", "vrrp_log_unknown_vrids", "random_seed", "reload_check_config",
     "reload_time_file", "reload_repeat", "reload_file", "data_use_instance", "umask",
-    "script_user_check"
-    // VRRP tuning keepalived offers that lvskeeper's VRRP does not need
+    "script_user_check"  // VRRP tuning keepalived offers that lvskeeper's VRRP does not need
     , "vrrp_check_unicast_src", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_iptables",
     "vrrp_nftables", "vrrp_ipsets", "nftables_priority", "nftables_counters", "nftables_ifindex",
     "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_lower_prio_no_advert",

@@ -40,6 +40,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
 
 /// HTTP_GET / SSL_GET specifics. Invariant: `urls` is non-empty.
 public struct HTTPCheckSpec: Codable, Equatable, Sendable {
+  /// The HTTP request version; `1.0C` is 1.0 with `Connection: close`.
   public enum ProtocolVersion: String, Codable, Sendable {
     case http10 = "1.0"
     case http11 = "1.1"

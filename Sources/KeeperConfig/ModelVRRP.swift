@@ -85,6 +85,7 @@ public struct VirtualIPAddress: Codable, Equatable, Sendable {
 
 /// VRRPv2 authentication (RFC 2338; removed in RFC 3768 and VRRPv3).
 public struct VRRPAuthentication: Codable, Equatable, Sendable {
+  /// PASS: clear-text password (RFC 2338 section 5.3.6.1); AH: IPsec AH authentication.
   public enum Kind: String, Codable, Sendable {
     case pass = "PASS"
     case ah = "AH"

@@ -14,16 +14,19 @@ public enum LVSScheduler: String, Codable, Sendable, CaseIterable {
 ///
 /// Invariant: the tunnel fields are set only for `.tun`; `tunnelPort` only for GUE.
 public struct ForwardingMethod: Codable, Equatable, Sendable {
+  /// IPVS forwarding: masquerading, direct routing or tunnelling.
   public enum Kind: String, Codable, Sendable {
     case nat = "NAT"
     case dr = "DR"
     case tun = "TUN"
   }
 
+  /// Tunnel encapsulation (ipip by default; gue since Linux 5.2, gre since 5.3).
   public enum TunnelType: String, Codable, Sendable {
     case ipip, gue, gre
   }
 
+  /// Checksum handling for GUE/GRE tunnels (Linux 5.3+).
   public enum TunnelChecksum: String, Codable, Sendable {
     case nocsum, csum, remcsum
   }
@@ -36,7 +39,9 @@ public struct ForwardingMethod: Codable, Equatable, Sendable {
   public static let nat = ForwardingMethod(kind: .nat)
   public static let dr = ForwardingMethod(kind: .dr)
 
-  public init(kind: Kind, tunnelType: TunnelType? = nil, tunnelPort: Int? = nil, tunnelChecksum: TunnelChecksum? = nil) {
+  public init(
+    kind: Kind, tunnelType: TunnelType? = nil, tunnelPort: Int? = nil, tunnelChecksum: TunnelChecksum? = nil
+  ) {
     self.kind = kind
     self.tunnelType = tunnelType
     self.tunnelPort = tunnelPort
@@ -46,6 +51,7 @@ public struct ForwardingMethod: Codable, Equatable, Sendable {
 
 /// What a `virtual_server` line names. Invariant: ports 0...65535 (0 = any, persistent only); fwmark >= 1.
 public struct VirtualServerKey: Codable, Hashable, Sendable {
+  /// Which of the three forms the `virtual_server` line used.
   public enum Kind: String, Codable, Sendable {
     case address
     case fwmark

@@ -20,7 +20,7 @@ final class Preprocessor {
   let configID: String
   let log: DiagnosticLog
   private(set) var lines: [SourceLine] = []
-  private var parameters: [String: [UInt8]] = [:]
+  var parameters: [String: [UInt8]] = [:]
   private var pending: (name: String, value: [UInt8], location: SourceLocation)?
   private var directoryStack: [String] = []
 
@@ -36,7 +36,8 @@ final class Preprocessor {
       if let includedFrom {
         log.error("cannot read included file '\(path)': \(reason)", at: includedFrom)
       } else {
-        log.error("cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
+        log.error(
+          "cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
       }
       return
     }
@@ -115,7 +116,8 @@ final class Preprocessor {
       return true
     }
     if words.count > 2 {
-      log.error("'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
+      log.error(
+        "'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
       return true
     }
     let patternLocation = line.location(at: words[1].start)
@@ -136,7 +138,8 @@ final class Preprocessor {
       return true
     }
     if directoryStack.count > Self.maxIncludeDepth {
-      log.error("includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
+      log.error(
+        "includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
       return true
     }
     for match in matches {
@@ -165,23 +168,10 @@ final class Preprocessor {
 
   // MARK: conditionals, definitions, substitution
 
-  private func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
+  func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
     var line = input
-    guard var first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
-    if line.bytes[first] == Byte.at {
-      var end = first + 1
-      var negate = false
-      if end < line.bytes.count && line.bytes[end] == Byte.caret {
-        negate = true
-        end += 1
-      }
-      let idStart = end
-      while end < line.bytes.count && !Byte.isSpace(line.bytes[end]) { end += 1 }
-      let id = String(decoding: line.bytes[idStart..<end], as: UTF8.self)
-      if (id == configID) == negate { return }
-      for index in first..<end { line.bytes[index] = Byte.space }
-      guard let next = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return }
-      first = next
+    guard applyConditional(&line), let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else {
+      return
     }
     if line.bytes[first] == Byte.dollar, defineParameter(line, at: first, rawLevel: rawLevel) { return }
     if line.bytes[first] == Byte.tilde, expandRepetition(line, at: first, depth: depth) { return }
@@ -190,6 +180,24 @@ final class Preprocessor {
       return
     }
     substituteAndEmit(line, depth: depth)
+  }
+
+  /// Keeps or drops an `@ID` / `@^ID` line; a kept line has its prefix blanked so columns stay true.
+  private func applyConditional(_ line: inout SourceLine) -> Bool {
+    guard let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else { return false }
+    guard line.bytes[first] == Byte.at else { return true }
+    var end = first + 1
+    var negate = false
+    if end < line.bytes.count && line.bytes[end] == Byte.caret {
+      negate = true
+      end += 1
+    }
+    let idStart = end
+    while end < line.bytes.count && !Byte.isSpace(line.bytes[end]) { end += 1 }
+    let id = String(decoding: line.bytes[idStart..<end], as: UTF8.self)
+    if (id == configID) == negate { return false }
+    for index in first..<end { line.bytes[index] = Byte.space }
+    return line.bytes.contains { !Byte.isSpace($0) }
   }
 
   /// `$NAME=value`; only whitespace may precede the `$` and nothing may separate NAME and `=`.
@@ -204,7 +212,9 @@ final class Preprocessor {
     if value.last == Byte.backslash {
       value.removeLast()
       guard rawLevel else {
-        log.error("multi-line definition of '$\(name)' inside an expansion is not supported", at: line.location(at: dollar))
+        log.error(
+          "multi-line definition of '$\(name)' inside an expansion is not supported",
+          at: line.location(at: dollar))
         return true
       }
       pending = (name, [], line.location(at: dollar))
@@ -220,7 +230,8 @@ final class Preprocessor {
     var index = 0
     var substitutions = 0
     while index < line.bytes.count {
-      guard line.bytes[index] == Byte.dollar, let reference = parameterReference(in: line.bytes, at: index) else {
+      guard line.bytes[index] == Byte.dollar, let reference = parameterReference(in: line.bytes, at: index)
+      else {
         index += 1
         continue
       }
@@ -230,7 +241,8 @@ final class Preprocessor {
       }
       substitutions += 1
       if substitutions > Self.maxSubstitutions {
-        log.error("parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
+        log.error(
+          "parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
         return
       }
       var columns = line.columns ?? (0..<line.bytes.count).map { $0 + 1 }
@@ -243,12 +255,17 @@ final class Preprocessor {
         return
       }
     }
+    // A parameter may expand to a conditional prefix ($IF_MAIN=@main in keepalived.conf(5)).
+    if substitutions > 0, line.bytes.first(where: { !Byte.isSpace($0) }) == Byte.at {
+      guard applyConditional(&line) else { return }
+    }
     lines.append(line)
   }
 
   private func splitAndProcess(_ line: SourceLine, depth: Int) {
     guard depth < Self.maxExpansionDepth else {
-      log.error("parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
+      log.error(
+        "parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
       return
     }
     var start = 0
@@ -284,7 +301,8 @@ final class Preprocessor {
     var end = next
     while end < bytes.count && Byte.isNameByte(bytes[end]) { end += 1 }
     guard end == bytes.count || Byte.isSpace(bytes[end]) else { return nil }
-    return ParameterReference(name: String(decoding: bytes[next..<end], as: UTF8.self), arguments: [], end: end)
+    return ParameterReference(
+      name: String(decoding: bytes[next..<end], as: UTF8.self), arguments: [], end: end)
   }
 
   private func resolve(_ reference: ParameterReference, line: SourceLine, at index: Int) -> [UInt8]? {
@@ -305,117 +323,6 @@ final class Preprocessor {
     default:
       return parameters[reference.name]
     }
-  }
-
-  /// `~SEQ(var, start, step, end)`, `~SEQx(...)` and `~LST(var, v1, v2...)` repeat the rest of the line.
-  private func expandRepetition(_ line: SourceLine, at tilde: Int, depth: Int) -> Bool {
-    let text = String(decoding: line.bytes[tilde...], as: UTF8.self)
-    let kind: String
-    if text.hasPrefix("~SEQx(") {
-      kind = "SEQx"
-    } else if text.hasPrefix("~SEQ(") {
-      kind = "SEQ"
-    } else if text.hasPrefix("~LST(") {
-      kind = "LST"
-    } else {
-      return false
-    }
-    let location = line.location(at: tilde)
-    let open = tilde + kind.utf8.count + 1
-    var depthCount = 0
-    var close: Int? = nil
-    for index in open..<line.bytes.count {
-      if line.bytes[index] == 0x28 { depthCount += 1 }
-      if line.bytes[index] == 0x29 {
-        if depthCount == 0 {
-          close = index
-          break
-        }
-        depthCount -= 1
-      }
-    }
-    guard let close else {
-      log.error("~\(kind)( is missing its closing ')'", at: location)
-      return true
-    }
-    guard depth < Self.maxExpansionDepth else {
-      log.error("~\(kind) nested deeper than \(Self.maxExpansionDepth) levels", at: location)
-      return true
-    }
-    let spec = String(decoding: line.bytes[(open + 1)..<close], as: UTF8.self)
-    var rest = line
-    for index in tilde...close { rest.bytes[index] = Byte.space }
-    guard let assignments = repetitionAssignments(kind: kind, spec: spec, location: location) else { return true }
-    for assignment in assignments {
-      for (name, value) in assignment { parameters[name] = Array(value.utf8) }
-      processLine(rest, depth: depth + 1, rawLevel: false)
-    }
-    return true
-  }
-
-  private func repetitionAssignments(kind: String, spec: String, location: SourceLocation) -> [[(String, String)]]? {
-    if kind == "LST" { return listAssignments(spec: spec, location: location) }
-    let parts = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    func number(_ text: String) -> Int? {
-      text.lowercased().hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
-    }
-    guard parts.count >= 2, parts.count <= 4, let variable = parts.first, !variable.isEmpty,
-      parts.dropFirst().allSatisfy({ number($0) != nil })
-    else {
-      log.error("~\(kind)(\(spec)): expected (var, [start, [step,]] end) with integer values", at: location)
-      return nil
-    }
-    let values = parts.dropFirst().compactMap(number)
-    let end = values[values.count - 1]
-    let start = values.count >= 2 ? values[0] : (end >= 0 ? 1 : -1)
-    let step = values.count == 3 ? values[1] : (end >= start ? 1 : -1)
-    guard step != 0, (end - start) / step < 1_000_000 else {
-      log.error("~\(kind)(\(spec)): step must be non-zero and the sequence under 1000000 values", at: location)
-      return nil
-    }
-    var result: [[(String, String)]] = []
-    var value = start
-    while step > 0 ? value <= end : value >= end {
-      result.append([(variable, kind == "SEQx" ? String(value, radix: 16) : String(value))])
-      value += step
-    }
-    return result
-  }
-
-  private func listAssignments(spec: String, location: SourceLocation) -> [[(String, String)]]? {
-    // Split on commas outside braces: the first element names the variable(s), the rest are values.
-    var elements: [String] = []
-    var current = ""
-    var braces = 0
-    for character in spec {
-      if character == "{" { braces += 1 }
-      if character == "}" { braces -= 1 }
-      if character == "," && braces == 0 {
-        elements.append(current.trimmingCharacters(in: .whitespaces))
-        current = ""
-      } else {
-        current.append(character)
-      }
-    }
-    elements.append(current.trimmingCharacters(in: .whitespaces))
-    func group(_ text: String) -> [String] {
-      let inner = text.hasPrefix("{") && text.hasSuffix("}") ? String(text.dropFirst().dropLast()) : text
-      return inner.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    }
-    guard elements.count >= 2, let names = elements.first.map(group), !names.isEmpty else {
-      log.error("~LST(\(spec)): expected (var, value, ...)", at: location)
-      return nil
-    }
-    var result: [[(String, String)]] = []
-    for element in elements.dropFirst() {
-      let values = group(element)
-      guard values.count == names.count else {
-        log.error("~LST(\(spec)): '\(element)' does not give one value per variable", at: location)
-        return nil
-      }
-      result.append(Array(zip(names, values)))
-    }
-    return result
   }
 }
 

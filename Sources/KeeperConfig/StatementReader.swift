@@ -13,7 +13,8 @@ struct StatementReader {
         "unsupported checker '\(name)': lvskeeper cannot run this health check (supported: \(KeywordCatalog.supportedCheckers))",
         at: node.location)
     } else if KeywordCatalog.unsupported.contains(name) {
-      log.error("unsupported keyword '\(name)' in \(context): lvskeeper does not implement it", at: node.location)
+      log.error(
+        "unsupported keyword '\(name)' in \(context): lvskeeper does not implement it", at: node.location)
     } else if KeywordCatalog.ignored.contains(name) {
       log.warning("keyword '\(name)' in \(context) is ignored by lvskeeper", at: node.location)
     } else {
@@ -148,7 +149,8 @@ struct StatementReader {
 
   func scriptUser(_ node: ConfigNode) -> ScriptUser? {
     guard plain(node), expect(node, arguments: 1...2, usage: "\(node.name) USER [GROUP]") else { return nil }
-    return ScriptUser(user: node.arguments[0].text, group: node.arguments.count > 1 ? node.arguments[1].text : nil)
+    return ScriptUser(
+      user: node.arguments[0].text, group: node.arguments.count > 1 ? node.arguments[1].text : nil)
   }
 
   private func makeScript(command: Token, user: [Token]) -> ScriptCommand? {

@@ -6,6 +6,9 @@ struct VRRPInstanceDraft {
   var interface: String?
   var interfaceToken: Token?
   var virtualRouterID: Int?
+  /// Set when a statement was present, even if its value was rejected (no second "missing" error).
+  var sawInterface = false
+  var sawVirtualRouterID = false
   var priority = 100
   var advertInterval: Double = 1
   var advertToken: Token?
@@ -60,11 +63,14 @@ struct VRRPInstanceBuilder {
       default: log.error("state must be MASTER or BACKUP, not '\(value)'", at: node.arguments[0].location)
       }
     case "interface":
+      draft.sawInterface = true
       if let value = reader.stringValue(node) {
         draft.interface = value
         draft.interfaceToken = node.arguments[0]
       }
-    case "virtual_router_id": draft.virtualRouterID = reader.integerValue(node, 1...255) ?? draft.virtualRouterID
+    case "virtual_router_id":
+      draft.sawVirtualRouterID = true
+      draft.virtualRouterID = reader.integerValue(node, 1...255) ?? draft.virtualRouterID
     case "priority": draft.priority = reader.integerValue(node, 1...255) ?? draft.priority
     case "advert_int":
       if let value = reader.secondsValue(node, 0.01...255) {
@@ -73,7 +79,9 @@ struct VRRPInstanceBuilder {
       }
     case "version": draft.version = reader.integerValue(node, 2...3) ?? draft.version
     case "nopreempt":
-      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "nopreempt") { draft.preempt = false }
+      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "nopreempt") {
+        draft.preempt = false
+      }
     case "preempt":
       if let value = reader.flag(node) { draft.preempt = value }
     case "preempt_delay": draft.preemptDelay = reader.secondsValue(node, 0...1000) ?? draft.preemptDelay
@@ -86,7 +94,9 @@ struct VRRPInstanceBuilder {
       for peer in children {
         guard reader.plain(peer) else { continue }
         if let first = peer.arguments.first {
-          log.error("unsupported unicast_peer option '\(first.text)': only the peer address is read", at: first.location)
+          log.error(
+            "unsupported unicast_peer option '\(first.text)': only the peer address is read",
+            at: first.location)
           continue
         }
         if let address = reader.address(peer.keyword) {
@@ -110,8 +120,10 @@ struct VRRPInstanceBuilder {
       draft.trackFiles += tracking.trackedObjects(node, weightRange: -254...254)
       draft.trackFileNodes += node.children ?? []
     case "dont_track_primary": draft.dontTrackPrimary = reader.flag(node) ?? draft.dontTrackPrimary
-    case "garp_master_delay": draft.garpMasterDelay = reader.secondsValue(node, 0...255) ?? draft.garpMasterDelay
-    case "garp_master_repeat": draft.garpMasterRepeat = reader.integerValue(node, 1...255) ?? draft.garpMasterRepeat
+    case "garp_master_delay":
+      draft.garpMasterDelay = reader.secondsValue(node, 0...255) ?? draft.garpMasterDelay
+    case "garp_master_repeat":
+      draft.garpMasterRepeat = reader.integerValue(node, 1...255) ?? draft.garpMasterRepeat
     case "garp_master_refresh":
       draft.garpMasterRefresh = reader.secondsValue(node, 0...86400) ?? draft.garpMasterRefresh
     case "garp_master_refresh_repeat":
@@ -119,7 +131,9 @@ struct VRRPInstanceBuilder {
     case "accept":
       if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "accept") { draft.accept = true }
     case "no_accept":
-      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "no_accept") { draft.accept = false }
+      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "no_accept") {
+        draft.accept = false
+      }
     case "lvs_sync_daemon_interface":
       if let value = reader.stringValue(node) {
         draft.lvsSyncDaemonInterface = value
@@ -148,7 +162,9 @@ struct VRRPInstanceBuilder {
       case "auth_pass":
         guard let value = reader.stringValue(child) else { continue }
         if value.utf8.count > 8 {
-          log.warning("auth_pass is longer than 8 characters; only the first 8 are used", at: child.arguments[0].location)
+          log.warning(
+            "auth_pass is longer than 8 characters; only the first 8 are used",
+            at: child.arguments[0].location)
           password = String(decoding: value.utf8.prefix(8), as: UTF8.self)
         } else {
           password = value
@@ -211,14 +227,17 @@ struct VRRPInstanceBuilder {
       case "scope":
         let scopes = ["global", "site", "link", "host", "nowhere"]
         guard scopes.contains(value.text) || Int(value.text).map({ (0...255).contains($0) }) == true else {
-          log.error("scope must be one of \(scopes.joined(separator: "|")) or 0..255, not '\(value.text)'", at: value.location)
+          log.error(
+            "scope must be one of \(scopes.joined(separator: "|")) or 0..255, not '\(value.text)'",
+            at: value.location)
           return nil
         }
         vip.scope = value.text
       case "label": vip.label = value.text
       default:
         log.error(
-          "unsupported virtual address option '\(option.text)' (supported: brd, dev, scope, label)", at: option.location)
+          "unsupported virtual address option '\(option.text)' (supported: brd, dev, scope, label)",
+          at: option.location)
         return nil
       }
       index += 2

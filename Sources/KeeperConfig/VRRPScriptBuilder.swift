@@ -63,14 +63,18 @@ struct VRRPTrackingReader {
           result.weightReverse = reverse
         }
       case "init_file":
-        guard reader.plain(child), reader.expect(child, arguments: 0...2, usage: "init_file [VALUE] [overwrite]") else {
+        guard reader.plain(child),
+          reader.expect(child, arguments: 0...2, usage: "init_file [VALUE] [overwrite]")
+        else {
           continue
         }
         result.initValue = 0
         for argument in child.arguments {
           if argument.text == "overwrite" {
             result.initOverwrite = true
-          } else if let value = reader.integer(argument, Int(Int32.min)...Int(Int32.max), what: "init_file value") {
+          } else if let value = reader.integer(
+            argument, Int(Int32.min)...Int(Int32.max), what: "init_file value")
+          {
             result.initValue = value
           }
         }
@@ -86,11 +90,15 @@ struct VRRPTrackingReader {
 
   /// `weight N [reverse]`.
   func weightValue(_ node: ConfigNode, range: ClosedRange<Int>) -> (Int, Bool)? {
-    guard reader.plain(node), reader.expect(node, arguments: 1...2, usage: "weight N [reverse]") else { return nil }
+    guard reader.plain(node), reader.expect(node, arguments: 1...2, usage: "weight N [reverse]") else {
+      return nil
+    }
     guard let value = reader.integer(node.arguments[0], range, what: "weight") else { return nil }
     if node.arguments.count == 2 {
       guard node.arguments[1].text == "reverse" else {
-        log.error("expected 'reverse' after the weight, not '\(node.arguments[1].text)'", at: node.arguments[1].location)
+        log.error(
+          "expected 'reverse' after the weight, not '\(node.arguments[1].text)'",
+          at: node.arguments[1].location)
         return nil
       }
       return (value, true)
@@ -119,14 +127,16 @@ struct VRRPTrackingReader {
         object.weight = weight
         if arguments.count == 3 {
           guard arguments[2].text == "reverse" else {
-            log.error("expected 'reverse' after the weight, not '\(arguments[2].text)'", at: arguments[2].location)
+            log.error(
+              "expected 'reverse' after the weight, not '\(arguments[2].text)'", at: arguments[2].location)
             continue
           }
           object.reverse = true
         }
       }
       if result.contains(where: { $0.name == object.name }) {
-        log.warning("'\(object.name)' is tracked twice in \(node.name); the first entry is used", at: entry.location)
+        log.warning(
+          "'\(object.name)' is tracked twice in \(node.name); the first entry is used", at: entry.location)
         continue
       }
       result.append(object)
@@ -149,7 +159,9 @@ struct VRRPTrackingReader {
 
   func syncGroup(_ node: ConfigNode) -> VRRPSyncGroup? {
     guard let children = reader.block(node) else { return nil }
-    guard reader.expect(node, arguments: 1...1, usage: "vrrp_sync_group NAME { group { ... } }") else { return nil }
+    guard reader.expect(node, arguments: 1...1, usage: "vrrp_sync_group NAME { group { ... } }") else {
+      return nil
+    }
     var group = VRRPSyncGroup(name: node.arguments[0].text, location: node.location)
     var sawGroup = false
     var sawBareName = false
@@ -163,7 +175,9 @@ struct VRRPTrackingReader {
           if member.isBlock || !member.arguments.isEmpty {
             log.error("expected one vrrp_instance name per line in group", at: member.location)
           } else if group.instances.contains(member.name) {
-            log.error("vrrp_instance '\(member.name)' is listed twice in sync group '\(group.name)'", at: member.location)
+            log.error(
+              "vrrp_instance '\(member.name)' is listed twice in sync group '\(group.name)'",
+              at: member.location)
           } else {
             group.instances.append(member.name)
           }

@@ -9,7 +9,9 @@ struct VirtualServerBuilder {
 
   func virtualServer(_ node: ConfigNode) -> VirtualServer? {
     guard let children = reader.block(node) else { return nil }
-    guard let key = key(node) else { return nil }
+    // With an unreadable key the block is still read, so that its own errors are reported too.
+    let parsedKey = key(node)
+    let key = parsedKey ?? VirtualServerKey(kind: .fwmark, fwmark: 0)
     var server = VirtualServer(key: key, location: node.location)
     var defaults = CheckerDefaults()
     var protocolNode: ConfigNode?
@@ -28,7 +30,8 @@ struct VirtualServerBuilder {
         guard let value = reader.stringValue(child) else { continue }
         guard let scheduler = LVSScheduler(rawValue: value) else {
           let names = LVSScheduler.allCases.map(\.rawValue).joined(separator: " ")
-          log.error("unknown scheduler '\(value)' (expected one of: \(names))", at: child.arguments[0].location)
+          log.error(
+            "unknown scheduler '\(value)' (expected one of: \(names))", at: child.arguments[0].location)
           continue
         }
         server.scheduler = scheduler
@@ -42,12 +45,16 @@ struct VirtualServerBuilder {
         server.protocol = proto
         protocolNode = child
       case "persistence_timeout":
-        guard reader.plain(child), reader.expect(child, arguments: 0...1, usage: "persistence_timeout [SECONDS]") else {
+        guard reader.plain(child),
+          reader.expect(child, arguments: 0...1, usage: "persistence_timeout [SECONDS]")
+        else {
           continue
         }
         var timeout = 360
         if let token = child.arguments.first {
-          guard let value = reader.integer(token, 1...Int(Int32.max), what: "persistence_timeout") else { continue }
+          guard let value = reader.integer(token, 1...Int(Int32.max), what: "persistence_timeout") else {
+            continue
+          }
           timeout = value
         }
         server.persistence = Persistence(timeout: timeout, granularity: server.persistence?.granularity)
@@ -57,8 +64,10 @@ struct VirtualServerBuilder {
         persistence.granularity = mask
         server.persistence = persistence
       case "ops": server.onePacketScheduling = reader.flag(child) ?? server.onePacketScheduling
-      case "flag-1", "sh-fallback", "mh-fallback": server.schedulerFlags.flag1 = reader.flag(child) ?? server.schedulerFlags.flag1
-      case "flag-2", "sh-port", "mh-port": server.schedulerFlags.flag2 = reader.flag(child) ?? server.schedulerFlags.flag2
+      case "flag-1", "sh-fallback", "mh-fallback":
+        server.schedulerFlags.flag1 = reader.flag(child) ?? server.schedulerFlags.flag1
+      case "flag-2", "sh-port", "mh-port":
+        server.schedulerFlags.flag2 = reader.flag(child) ?? server.schedulerFlags.flag2
       case "flag-3": server.schedulerFlags.flag3 = reader.flag(child) ?? server.schedulerFlags.flag3
       case "ip_family":
         guard let value = reader.stringValue(child) else { continue }
@@ -68,11 +77,13 @@ struct VirtualServerBuilder {
         }
         server.ipFamily = family
       case "quorum": server.quorum = reader.integerValue(child, 1...Int(UInt32.max)) ?? server.quorum
-      case "hysteresis": server.hysteresis = reader.integerValue(child, 0...Int(UInt32.max)) ?? server.hysteresis
+      case "hysteresis":
+        server.hysteresis = reader.integerValue(child, 0...Int(UInt32.max)) ?? server.hysteresis
       case "quorum_up": server.quorumUp = reader.script(child) ?? server.quorumUp
       case "quorum_down": server.quorumDown = reader.script(child) ?? server.quorumDown
       case "sorry_server":
-        guard reader.plain(child), reader.expect(child, arguments: 1...2, usage: "sorry_server IP [PORT]") else { continue }
+        guard reader.plain(child), reader.expect(child, arguments: 1...2, usage: "sorry_server IP [PORT]")
+        else { continue }
         guard let address = reader.address(child.arguments[0]) else { continue }
         var port = key.port ?? 0
         if child.arguments.count == 2 {
@@ -96,17 +107,22 @@ struct VirtualServerBuilder {
       log.warning("protocol is ignored for a fwmark virtual server", at: protocolNode.location)
     }
     if key.kind == .address, key.port == 0, server.persistence == nil {
-      log.error("virtual_server without a port must be persistent (set persistence_timeout)", at: node.location)
+      log.error(
+        "virtual_server without a port must be persistent (set persistence_timeout)", at: node.location)
     }
     if let sorry {
       server.sorryServer = SorryServer(
-        address: sorry.address, port: sorry.port, inhibit: sorryInhibit, forwarding: sorryMethod ?? server.forwarding)
-      checkFamily(sorry.address, of: server, method: server.sorryServer?.forwarding ?? server.forwarding, at: sorry.node)
+        address: sorry.address, port: sorry.port, inhibit: sorryInhibit,
+        forwarding: sorryMethod ?? server.forwarding)
+      checkFamily(
+        sorry.address, of: server, method: server.sorryServer?.forwarding ?? server.forwarding, at: sorry.node
+      )
     }
     var seen: [String: SourceLocation] = [:]
     for realNode in realServerNodes {
       guard let real = realServer(realNode, of: server, defaults: defaults) else { continue }
-      let id = real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
+      let id =
+        real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
       if let first = seen[id] {
         log.error("duplicate real server \(id) (first defined at \(first))", at: realNode.location)
         continue
@@ -114,7 +130,7 @@ struct VirtualServerBuilder {
       seen[id] = realNode.location
       server.realServers.append(real)
     }
-    return server
+    return parsedKey == nil ? nil : server
   }
 
   private func key(_ node: ConfigNode) -> VirtualServerKey? {
@@ -126,7 +142,9 @@ struct VirtualServerBuilder {
       guard node.arguments.count == 2,
         let mark = reader.integer(node.arguments[1], 1...Int(UInt32.max), what: "fwmark")
       else {
-        if node.arguments.count < 2 { log.error("'fwmark' needs a mark (usage: \(usage))", at: first.location) }
+        if node.arguments.count < 2 {
+          log.error("'fwmark' needs a mark (usage: \(usage))", at: first.location)
+        }
         return nil
       }
       return VirtualServerKey(kind: .fwmark, fwmark: UInt32(mark))
@@ -152,11 +170,13 @@ struct VirtualServerBuilder {
   {
     guard let children = reader.block(node) else { return nil }
     guard reader.expect(node, arguments: 1...2, usage: "real_server IP [PORT] { ... }") else { return nil }
-    guard let address = reader.address(node.arguments[0]) else { return nil }
+    // A bad address or port still lets the block be read, so that its own errors are reported too.
+    let parsedAddress = reader.address(node.arguments[0])
+    var valid = parsedAddress != nil
+    let address = parsedAddress ?? server.key.address ?? IPAddress.vrrpMulticast4
     var port = server.key.port ?? 0
     if node.arguments.count == 2 {
-      guard let value = reader.port(node.arguments[1], allowZero: true) else { return nil }
-      port = value
+      if let value = reader.port(node.arguments[1], allowZero: true) { port = value } else { valid = false }
     }
     var own = CheckerDefaults()
     var real = RealServer(
@@ -176,8 +196,10 @@ struct VirtualServerBuilder {
       case "inhibit_on_failure": real.inhibitOnFailure = reader.flag(child) ?? real.inhibitOnFailure
       case "notify_up": real.notifyUp = reader.script(child) ?? real.notifyUp
       case "notify_down": real.notifyDown = reader.script(child) ?? real.notifyDown
-      case "uthreshold": real.upperThreshold = reader.integerValue(child, 0...Int(UInt32.max)) ?? real.upperThreshold
-      case "lthreshold": real.lowerThreshold = reader.integerValue(child, 0...Int(UInt32.max)) ?? real.lowerThreshold
+      case "uthreshold":
+        real.upperThreshold = reader.integerValue(child, 0...Int(UInt32.max)) ?? real.upperThreshold
+      case "lthreshold":
+        real.lowerThreshold = reader.integerValue(child, 0...Int(UInt32.max)) ?? real.lowerThreshold
       case "drain_timeout": real.drainTimeout = reader.secondsValue(child, 0...86400) ?? real.drainTimeout
       default: reader.reject(child, in: "real_server")
       }
@@ -189,7 +211,7 @@ struct VirtualServerBuilder {
     if let upper = real.upperThreshold, let lower = real.lowerThreshold, lower > upper {
       log.error("lthreshold \(lower) exceeds uthreshold \(upper)", at: node.location)
     }
-    checkFamily(address, of: server, method: real.forwarding, at: node)
+    if valid { checkFamily(address, of: server, method: real.forwarding, at: node) }
     for (checkerNode, type) in checkerNodes {
       if let spec = checkers.checker(
         checkerNode, type: type, inherited: inherited, realAddress: address, realPort: port,
@@ -198,12 +220,16 @@ struct VirtualServerBuilder {
         real.checkers.append(spec)
       }
     }
-    return real
+    return valid ? real : nil
   }
 
   /// A non-tunnelled real or sorry server must share the virtual address's family (ipvsadm(8)).
-  private func checkFamily(_ address: IPAddress, of server: VirtualServer, method: ForwardingMethod, at node: ConfigNode) {
-    guard method.kind != .tun, let virtualAddress = server.key.address, virtualAddress.family != address.family else {
+  private func checkFamily(
+    _ address: IPAddress, of server: VirtualServer, method: ForwardingMethod, at node: ConfigNode
+  ) {
+    guard method.kind != .tun, let virtualAddress = server.key.address,
+      virtualAddress.family != address.family
+    else {
       return
     }
     log.error(
@@ -217,13 +243,16 @@ struct VirtualServerBuilder {
     guard reader.plain(node), reader.expect(node, arguments: 1...6, usage: usage) else { return nil }
     let arguments = node.arguments
     guard let kind = ForwardingMethod.Kind(rawValue: arguments[0].text.uppercased()) else {
-      log.error("forwarding method must be NAT, DR or TUN, not '\(arguments[0].text)'", at: arguments[0].location)
+      log.error(
+        "forwarding method must be NAT, DR or TUN, not '\(arguments[0].text)'", at: arguments[0].location)
       return nil
     }
     var method = ForwardingMethod(kind: kind)
     guard kind == .tun else {
       if arguments.count > 1 {
-        log.error("unexpected argument '\(arguments[1].text)' after \(kind.rawValue) (usage: \(usage))", at: arguments[1].location)
+        log.error(
+          "unexpected argument '\(arguments[1].text)' after \(kind.rawValue) (usage: \(usage))",
+          at: arguments[1].location)
         return nil
       }
       return method
@@ -265,7 +294,9 @@ struct VirtualServerBuilder {
 
   func group(_ node: ConfigNode) -> VirtualServerGroup? {
     guard let children = reader.block(node) else { return nil }
-    guard reader.expect(node, arguments: 1...1, usage: "virtual_server_group NAME { ... }") else { return nil }
+    guard reader.expect(node, arguments: 1...1, usage: "virtual_server_group NAME { ... }") else {
+      return nil
+    }
     var members: [VirtualServerGroup.Member] = []
     for entry in children {
       guard reader.plain(entry) else { continue }
@@ -276,7 +307,8 @@ struct VirtualServerBuilder {
         var family: IPAddress.Family?
         if entry.arguments.count == 2 {
           guard let value = IPAddress.Family(rawValue: entry.arguments[1].text) else {
-            log.error("expected inet or inet6, not '\(entry.arguments[1].text)'", at: entry.arguments[1].location)
+            log.error(
+              "expected inet or inet6, not '\(entry.arguments[1].text)'", at: entry.arguments[1].location)
             continue
           }
           family = value
@@ -291,7 +323,8 @@ struct VirtualServerBuilder {
         guard let value = reader.port(token, allowZero: true) else { continue }
         port = value
       }
-      members.append(.init(first: first, last: last, port: port, family: first.family, location: entry.location))
+      members.append(
+        .init(first: first, last: last, port: port, family: first.family, location: entry.location))
     }
     return VirtualServerGroup(name: node.arguments[0].text, members: members, location: node.location)
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import KeeperConfig
 
 /// `lvskeeper check-config`: exit 0 when the configuration is valid (warnings on stderr), 1 otherwise.
@@ -10,8 +11,18 @@ struct CheckConfigCommand: ParsableCommand {
 
   @OptionGroup var options: ConfigOptions
 
+  @Flag(help: .hidden) var timing = false
+
   func run() throws {
-    guard let loaded = DiagnosticOutput.load(options) else { throw ExitCode(1) }
+    let started = ContinuousClock.now
+    let result = DiagnosticOutput.load(options)
+    if timing {
+      let elapsed = ContinuousClock.now - started
+      let milliseconds =
+        Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+      print("parse+validate: \(String(format: "%.1f", milliseconds)) ms")
+    }
+    guard let loaded = result else { throw ExitCode(1) }
     let model = loaded.configuration
     let realServers = model.virtualServers.reduce(0) { $0 + $1.realServers.count }
     print(

@@ -3,7 +3,9 @@
 ///
 /// Invariant: arguments that already start with a subcommand or a help flag pass through unchanged.
 enum KeepalivedArguments {
-  static let subcommands: Set<String> = ["check-config", "dump-config", "run", "status", "reload", "stop", "help"]
+  static let subcommands: Set<String> = [
+    "check-config", "dump-config", "run", "status", "reload", "stop", "help",
+  ]
 
   static func rewrite(_ arguments: [String]) -> [String] {
     guard let first = arguments.first, !subcommands.contains(first), first.hasPrefix("-"),
