@@ -1,4 +1,5 @@
 import IPVSSync
+import Logging
 
 #if canImport(Glibc)
   import Glibc
@@ -58,7 +59,9 @@ struct ReconcileBenchmark {
     let count = shell("ipvsadm -Ln | grep -c -- '->'").output.trimmingCharacters()
     shell("ipvsadm -C")
 
-    let reconciler = IPVSReconciler(kernel: kernel)
+    var logger = Logger(label: "lvskeeper.ipvs.bench")
+    logger.logLevel = .warning
+    let reconciler = IPVSReconciler(kernel: kernel, logger: logger)
     reconciler.setSpec(spec())
     start = seconds()
     let cold = reconciler.reconcile()

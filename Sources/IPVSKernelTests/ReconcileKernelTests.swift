@@ -1,4 +1,5 @@
 import IPVSSync
+import Logging
 
 #if canImport(Glibc)
   import Glibc
@@ -8,7 +9,11 @@ import IPVSSync
 struct ReconcileKernelTests {
   let kernel: NetlinkIPVSKernel
 
-  func reconciler() -> IPVSReconciler { IPVSReconciler(kernel: kernel) }
+  func reconciler() -> IPVSReconciler {
+    var logger = Logger(label: "lvskeeper.ipvs.kerneltest")
+    logger.logLevel = .warning
+    return IPVSReconciler(kernel: kernel, logger: logger)
+  }
 
   static let web = tcp("10.10.0.1", 80)
   static func webSpec(weights: [UInt32] = [1, 2, 3], scheduler: String = "wrr", inhibit: Bool = false)

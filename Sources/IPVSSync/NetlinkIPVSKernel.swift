@@ -232,7 +232,9 @@ final class NetlinkConnection: @unchecked Sendable {
   private func receive(_ name: String) throws(IPVSKernelError) -> [ReceivedMessage] {
     while true {
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-      if count >= 0 { return ReceivedMessage.split(receiveBuffer[0..<count]) }
+      // Copy out what arrived: replies keep slices of it, and slicing `receiveBuffer` itself would
+      // make the next recv copy the whole 128 KiB buffer (copy-on-write).
+      if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
       let e = errno
       if e == EINTR { continue }
       if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name, seconds: timeoutSeconds) }

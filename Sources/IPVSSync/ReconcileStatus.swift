@@ -4,7 +4,7 @@ public struct PendingFailure: Sendable, Hashable, CustomStringConvertible {
   public var error: IPVSKernelError
   /// Consecutive reconciles in which an operation on this target failed.
   public var attempts: Int
-  public var description: String { "\(operation): \(error) (attempt \(attempts))" }
+  public var description: String { "\(error) (attempt \(attempts))" }
 }
 
 /// What one reconcile did.
