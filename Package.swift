@@ -58,7 +58,7 @@ let package = Package(
     // Drives many checkers at once for the checker benchmark (bench/).
     .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
     .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig"]),
-    .testTarget(name: "VRRPTests", dependencies: ["VRRP"]),
+    .testTarget(name: "VRRPTests", dependencies: ["VRRP"], exclude: ["Fixtures"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
     .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync"]),
     .testTarget(name: "lvskeeperTests", dependencies: ["lvskeeper", "KeeperConfig"]),

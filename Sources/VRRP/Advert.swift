@@ -66,7 +66,9 @@ public struct VRRPAdvert: Equatable, Sendable {
   /// pseudo-header (source, destination, protocol 112, length), for IPv4 too, as keepalived does by
   /// default; `v3ChecksumAsV2` drops it for IPv4, like keepalived's `v3_checksum_as_v2`.
   public func encode(source: IPAddress, destination: IPAddress, v3ChecksumAsV2: Bool = false) -> [UInt8] {
-    var out: [UInt8] = [(version.rawValue << 4) | 1, vrid, priority, UInt8(truncatingIfNeeded: addresses.count)]
+    var out: [UInt8] = [
+      (version.rawValue << 4) | 1, vrid, priority, UInt8(truncatingIfNeeded: addresses.count),
+    ]
     if version == .v2 {
       out += [authentication.typeCode, UInt8(truncatingIfNeeded: advertInterval), 0, 0]
     } else {

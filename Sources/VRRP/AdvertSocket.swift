@@ -23,7 +23,8 @@ final class AdvertReceiver {
           var request = ipv6_mreq()
           withUnsafeMutableBytes(of: &request.ipv6mr_multiaddr) { $0.copyBytes(from: group.bytes) }
           request.ipv6mr_interface = index
-          try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, request, "IPV6_ADD_MEMBERSHIP \(group)")
+          try Socket.set(
+            fd, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, request, "IPV6_ADD_MEMBERSHIP \(group)")
         }
       } else {
         for group in groups {
@@ -95,9 +96,11 @@ final class AdvertReceiver {
       let type = control.load(fromByteOffset: offset + 12, as: Int32.self)
       guard length >= headerSize else { break }
       if level == Int32(IPPROTO_IPV6) && type == IPV6_HOPLIMIT {
-        hopLimit = UInt8(truncatingIfNeeded: control.load(fromByteOffset: offset + headerSize, as: Int32.self))
+        hopLimit = UInt8(
+          truncatingIfNeeded: control.load(fromByteOffset: offset + headerSize, as: Int32.self))
       } else if level == Int32(IPPROTO_IPV6) && type == IPV6_PKTINFO {
-        destination = IPAddress(bytes: UnsafeRawBufferPointer(start: control + offset + headerSize, count: 16))
+        destination = IPAddress(
+          bytes: UnsafeRawBufferPointer(start: control + offset + headerSize, count: 16))
       }
       offset += (length + 7) & ~7
     }

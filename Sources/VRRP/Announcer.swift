@@ -30,7 +30,8 @@ final class Announcer {
 
   /// Builds the ARP request keepalived sends: sender and target protocol address both the VIP.
   static func arpPayload(mac: [UInt8], address: IPAddress) -> [UInt8] {
-    [0, 1, 0x08, 0x00, 6, 4, 0, 1] + mac + address.bytes + [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] + address.bytes
+    [0, 1, 0x08, 0x00, 6, 4, 0, 1] + mac + address.bytes + [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
+      + address.bytes
   }
 
   /// ICMPv6 type 136 with Override set and a target link-layer address option; the kernel fills in
@@ -64,6 +65,7 @@ final class Announcer {
       try Socket.set(icmpSocket, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, UInt32(index), "IPV6_MULTICAST_IF")
     }
     let allNodes = IPAddress.v6([0xff, 0x02] + [UInt8](repeating: 0, count: 13) + [1])
-    try Socket.send(icmpSocket, Self.neighbourAdvertPayload(mac: mac, address: address), to: allNodes, scope: index)
+    try Socket.send(
+      icmpSocket, Self.neighbourAdvertPayload(mac: mac, address: address), to: allNodes, scope: index)
   }
 }

@@ -21,7 +21,13 @@ public enum CommandRunner {
         continue
       }
       if let q = quote {
-        if ch == q { quote = nil } else if ch == "\\" && q == "\"" { escaped = true } else { current.append(ch) }
+        if ch == q {
+          quote = nil
+        } else if ch == "\\" && q == "\"" {
+          escaped = true
+        } else {
+          current.append(ch)
+        }
         continue
       }
       if ch == "\\" {

@@ -145,7 +145,8 @@ public struct InstanceMachine: Sendable {
         advertDeadline = now + settings.advertInterval
         return [.sendAdvert(priority: effectivePriority)]
       }
-      let wins = priority > effectivePriority
+      let wins =
+        priority > effectivePriority
         || (priority == effectivePriority && settings.primaryAddress < source)
       guard wins else { return [] }
       if settings.version == .v3 { masterAdverInterval = interval }

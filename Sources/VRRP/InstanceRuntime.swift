@@ -60,7 +60,8 @@ final class InstanceRuntime {
       version: spec.version, vrid: spec.vrid, priority: priority, advertInterval: spec.wireInterval,
       addresses: spec.virtualAddresses.map(\.address), authentication: spec.authentication)
     for destination in destinations {
-      let bytes = advert.encode(source: sender.source, destination: destination, v3ChecksumAsV2: spec.v3ChecksumAsV2)
+      let bytes = advert.encode(
+        source: sender.source, destination: destination, v3ChecksumAsV2: spec.v3ChecksumAsV2)
       do {
         try sender.send(bytes, to: destination)
         counters.sent += 1

@@ -120,7 +120,8 @@ public struct NotifySpec: Sendable, Codable, Equatable {
   public var stop: String?
   public var any: String?
   public init(
-    master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil, any: String? = nil
+    master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil,
+    any: String? = nil
   ) {
     self.master = master
     self.backup = backup
@@ -190,14 +191,17 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     if unicastPeers.contains(where: { $0.isIPv4 == isIPv6 }) {
       throw .invalid(instance: name, reason: "unicast_peer family differs from the virtual addresses")
     }
-    if version == .v2 && isIPv6 { throw .invalid(instance: name, reason: "VRRPv2 is IPv4 only; use version 3") }
+    if version == .v2 && isIPv6 {
+      throw .invalid(instance: name, reason: "VRRPv2 is IPv4 only; use version 3")
+    }
     if version == .v2 && advertInterval.rounded() != advertInterval {
       throw .invalid(instance: name, reason: "VRRPv2 advert_int must be whole seconds")
     }
   }
 
   enum CodingKeys: String, CodingKey {
-    case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay, authPass
+    case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay,
+      authPass
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat
     case trackInterfaces, trackScripts, trackFiles, notify, v3ChecksumAsV2
@@ -206,7 +210,8 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     self.init(
-      name: try c.decode(String.self, forKey: .name), interface: try c.decode(String.self, forKey: .interface),
+      name: try c.decode(String.self, forKey: .name),
+      interface: try c.decode(String.self, forKey: .interface),
       vrid: try c.decode(UInt8.self, forKey: .vrid))
     version = try c.decodeIfPresent(VRRPVersion.self, forKey: .version) ?? version
     priority = try c.decodeIfPresent(UInt8.self, forKey: .priority) ?? priority
@@ -268,7 +273,8 @@ public enum VRRPSpecError: Error, Equatable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .invalid(let instance, let reason): return "vrrp_instance \(instance): \(reason)"
-    case .unknownScript(let instance, let script): return "vrrp_instance \(instance): no vrrp_script \(script)"
+    case .unknownScript(let instance, let script):
+      return "vrrp_instance \(instance): no vrrp_script \(script)"
     case .unknownSyncMember(let group, let member): return "vrrp_sync_group \(group): no instance \(member)"
     }
   }

@@ -82,9 +82,13 @@ public enum ReceiveVerdict: Sendable, Equatable {
 
 /// Validates received packets against the instances sharing a socket (RFC 5798 7.1). Pure.
 public enum ReceiveFilter {
-  public static func judge(_ packet: ReceivedPacket, against instances: [ReceiveExpectation]) -> ReceiveVerdict {
+  public static func judge(_ packet: ReceivedPacket, against instances: [ReceiveExpectation])
+    -> ReceiveVerdict
+  {
     guard packet.hopLimit == 255 else { return .dropped(.ttl, detail: "ttl \(packet.hopLimit)") }
-    guard packet.payload.count >= 8 else { return .dropped(.malformed, detail: "\(packet.payload.count) bytes") }
+    guard packet.payload.count >= 8 else {
+      return .dropped(.malformed, detail: "\(packet.payload.count) bytes")
+    }
     let vrid = packet.payload[1]
     let candidates = instances.indices.filter { instances[$0].vrid == vrid }
     guard let first = candidates.first else { return .dropped(.unknownVRID, detail: "vrid \(vrid)") }
@@ -114,7 +118,8 @@ public enum ReceiveFilter {
     }
     let intervalMismatch = advert.advertInterval != expected.advertInterval
     if intervalMismatch && advert.version == .v2 {
-      return .dropped(.advertInterval, detail: "interval \(advert.advertInterval)s, ours \(expected.advertInterval)s")
+      return .dropped(
+        .advertInterval, detail: "interval \(advert.advertInterval)s, ours \(expected.advertInterval)s")
     }
     let addressMismatch = Set(advert.addresses) != Set(expected.addresses)
     return .accepted(

@@ -23,7 +23,9 @@ enum Socket {
     return fd
   }
 
-  static func set<T>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ what: String) throws(SystemCallError) {
+  static func set<T>(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: T, _ what: String)
+    throws(SystemCallError)
+  {
     let rc = withUnsafeBytes(of: value) { setsockopt(fd, level, name, $0.baseAddress, socklen_t($0.count)) }
     guard rc == 0 else { throw SystemCallError("setsockopt \(what)") }
   }
@@ -86,7 +88,9 @@ enum Socket {
     guard rc == 0 else { throw SystemCallError("bind \(address)") }
   }
 
-  static func send(_ fd: Int32, _ bytes: [UInt8], to address: IPAddress, scope: UInt32 = 0) throws(SystemCallError) {
+  static func send(_ fd: Int32, _ bytes: [UInt8], to address: IPAddress, scope: UInt32 = 0)
+    throws(SystemCallError)
+  {
     let rc = withSockaddr(address, scope: scope) { sa, len in
       bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, len) }
     }

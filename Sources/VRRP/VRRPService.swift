@@ -36,7 +36,8 @@ public final class VRRPService: @unchecked Sendable {
   ) throws(VRRPSpecError) {
     for instance in spec.instances {
       try instance.validate()
-      for tracked in instance.trackScripts where !(spec.scripts ?? []).contains(where: { $0.name == tracked.name }) {
+      for tracked in instance.trackScripts
+      where !(spec.scripts ?? []).contains(where: { $0.name == tracked.name }) {
         throw .unknownScript(instance: instance.name, script: tracked.name)
       }
     }
@@ -161,7 +162,8 @@ public final class VRRPService: @unchecked Sendable {
       if advert.priority == 0 { runtime.counters.priorityZeroReceived += 1 }
       if intervalMismatch {
         runtime.counters.intervalMismatchSeen += 1
-        logger.info("\(runtime.spec.name): advert interval \(advert.advertInterval) from \(packet.source) differs")
+        logger.info(
+          "\(runtime.spec.name): advert interval \(advert.advertInterval) from \(packet.source) differs")
       }
       if addressMismatch { runtime.counters.addressListMismatch += 1 }
       let actions = runtime.machine.receive(
@@ -207,7 +209,8 @@ public final class VRRPService: @unchecked Sendable {
       runtime.removeAddresses(owner, logger: logger)
     }
     let groupName = runtime.syncGroup.map { (spec.syncGroups ?? [])[$0].name }
-    runNotify(runtime.spec.notify, kind: "INSTANCE", name: runtime.spec.name, state: to,
+    runNotify(
+      runtime.spec.notify, kind: "INSTANCE", name: runtime.spec.name, state: to,
       priority: runtime.machine.effectivePriority)
     onEvent(
       VRRPStateEvent(
@@ -236,7 +239,8 @@ public final class VRRPService: @unchecked Sendable {
   }
 
   /// notify_master/backup/fault/stop run as written; `notify` gets `TYPE NAME STATE PRIORITY`.
-  private func runNotify(_ notify: NotifySpec, kind: String, name: String, state: VRRPState, priority: UInt8?) {
+  private func runNotify(_ notify: NotifySpec, kind: String, name: String, state: VRRPState, priority: UInt8?)
+  {
     let specific: String?
     switch state {
     case .master: specific = notify.master
@@ -262,14 +266,17 @@ public final class VRRPService: @unchecked Sendable {
     nextTrackSample = now + .milliseconds(100)
     for (index, runtime) in instances.enumerated() {
       var signals: [TrackSignal] = [
-        .interface(name: runtime.spec.interface, up: InterfaceFacts.isLinkUp(runtime.spec.interface), weight: nil)
+        .interface(
+          name: runtime.spec.interface, up: InterfaceFacts.isLinkUp(runtime.spec.interface), weight: nil)
       ]
       for tracked in runtime.spec.trackInterfaces {
-        signals.append(.interface(name: tracked.name, up: InterfaceFacts.isLinkUp(tracked.name), weight: tracked.weight))
+        signals.append(
+          .interface(name: tracked.name, up: InterfaceFacts.isLinkUp(tracked.name), weight: tracked.weight))
       }
       for tracked in runtime.spec.trackScripts {
         guard let tracker = scripts[tracked.name] else { continue }
-        signals.append(.script(name: tracked.name, up: tracker.isUp, weight: tracked.weight ?? tracker.spec.weight))
+        signals.append(
+          .script(name: tracked.name, up: tracker.isUp, weight: tracked.weight ?? tracker.spec.weight))
       }
       for tracked in runtime.spec.trackFiles {
         let value = readSmallFile(tracked.path).flatMap { Int($0) } ?? 0
@@ -292,7 +299,8 @@ public final class VRRPService: @unchecked Sendable {
   }
 
   private func publish() {
-    let status = VRRPServiceStatus(instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped)
+    let status = VRRPServiceStatus(
+      instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped)
     lock.withLock { snapshot = status }
   }
 }

@@ -1,5 +1,0 @@
-import XCTest
-
-final class VRRPPlaceholderTests: XCTestCase {
-  func testNothingYet() {}
-}
