@@ -1,5 +1,0 @@
-import XCTest
-
-final class KeeperConfigPlaceholderTests: XCTestCase {
-  func testNothingYet() {}
-}

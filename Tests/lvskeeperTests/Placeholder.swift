@@ -1,5 +1,0 @@
-import XCTest
-
-final class lvskeeperPlaceholderTests: XCTestCase {
-  func testNothingYet() {}
-}
