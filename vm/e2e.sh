@@ -26,7 +26,7 @@ vm_log "building lvskeeper ($config)"
 build=("$swift_bin" build --package-path "$project" -c "$config" --product lvskeeper)
 "${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
 bin="$("${build[@]}" --show-bin-path)/lvskeeper"
-exec "$script_dir/run-in-vm.sh" --timeout 900 --mem 1536 "${envs[@]}" \
+exec "$script_dir/run-in-vm.sh" --timeout 900 --mem 1536 --smp 2 "${envs[@]}" \
   --with-bin "$bin" --with-program ip --with-program nginx \
   --with-file "$script_dir/lab:/opt/lab" --with-file "$script_dir/e2e:/opt/e2e" \
   -- bash /opt/e2e/director-pair-guest.sh

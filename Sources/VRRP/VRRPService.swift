@@ -137,7 +137,11 @@ public final class VRRPService: @unchecked Sendable {
       var fds = receivers.map { pollfd(fd: $0.0.fd, events: Int16(POLLIN), revents: 0) }
       fds.append(pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0))
       let ready = poll(&fds, nfds_t(fds.count), Int32(timeoutMs))
-      guard ready > 0 else { continue }
+      // Publish on timeouts too: a master-down timer turns Backup into Master without any packet.
+      guard ready > 0 else {
+        publish()
+        continue
+      }
       for (slot, entry) in receivers.enumerated() where fds[slot].revents & Int16(POLLIN) != 0 {
         while let packet = entry.0.receive() { handle(packet, members: entry.1) }
       }

@@ -8,7 +8,8 @@
 # Each check prints "ok - …" or "not ok - …"; the last line is "N passed, M failed".
 # LAB_DEMO=1 prints the narrative (status of both directors, measured figures) for scripts/demo.
 set -u
-E2E=/opt/e2e
+E2E="${E2E_DIR:-/opt/e2e}"
+LAB="${LAB_DIR:-/opt/lab}"
 LVSK=lvskeeper
 demo="${LAB_DEMO:-0}"
 pass=0
@@ -72,7 +73,7 @@ start_nginx() {
   local i=$1 root=/tmp/nginx-rs$1
   mkdir -p "$root/www"
   echo "rs$i" >"$root/www/index.html"
-  sed -e "s|LISTEN|10.0.2.1$i:80|" -e "s|ROOT|$root|g" /opt/lab/nginx.conf >"$root/nginx.conf"
+  sed -e "s|LISTEN|10.0.2.1$i:80|" -e "s|ROOT|$root|g" "$LAB/nginx.conf" >"$root/nginx.conf"
   ip netns exec "rs$i" nginx -c "$root/nginx.conf" -e stderr
 }
 stop_nginx() { kill "$(cat "/tmp/nginx-rs$1/nginx.pid")" 2>/dev/null; rm -f "/tmp/nginx-rs$1/nginx.pid"; }
@@ -115,7 +116,7 @@ if ((demo)); then
 fi
 
 # ---------------------------------------------------------------- client
-get() { ip netns exec client timeout 2 wget -q -O - http://10.0.1.100/ 2>/dev/null; }
+get() { ip netns exec client timeout 5 wget -q -O - http://10.0.1.100/ 2>/dev/null; }
 seen=""
 failed=0
 for _ in $(seq 1 12); do
@@ -130,7 +131,7 @@ fi
 # A client loop inside its namespace: one line per request, "TIME ok BODY" or "TIME fail".
 ip netns exec client bash -c '
   while :; do
-    if body=$(timeout 1 wget -q -O - http://10.0.1.100/ 2>/dev/null); then
+    if body=$(timeout 3 wget -q -O - http://10.0.1.100/ 2>/dev/null); then
       echo "${EPOCHREALTIME/./} ok $body"
     else
       echo "${EPOCHREALTIME/./} fail"

@@ -48,6 +48,9 @@ actor Daemon {
   var dryRunOperations: [String] = []
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
+  /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
+  private let vrrpEvents: AsyncStream<VRRPStateEvent>
+  private let vrrpEventSink: AsyncStream<VRRPStateEvent>.Continuation
 
   init(options: DaemonOptions, loaded: LoadedConfig, logger: Logger, notifier: SystemdNotifier) throws {
     self.options = options
@@ -57,6 +60,7 @@ actor Daemon {
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
+    (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
   }
 
   // MARK: start
@@ -79,6 +83,11 @@ actor Daemon {
     tasks.append(
       Task { [weak self] in
         for await event in events { await self?.handle(event) }
+      })
+    let vrrpEvents = self.vrrpEvents
+    tasks.append(
+      Task { [weak self] in
+        for await event in vrrpEvents { await self?.handle(event) }
       })
     do {
       for (name, spec) in units.sorted(by: { $0.key < $1.key }) {
@@ -122,8 +131,9 @@ actor Daemon {
   }
 
   func startUnit(_ name: String, _ spec: VRRPGroupSpec) throws {
-    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp")) { [weak self] event in
-      Task { await self?.handle(event) }
+    let sink = vrrpEventSink
+    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp")) { event in
+      sink.yield(event)
     }
     try service.start()
     units[name] = (spec, service)
