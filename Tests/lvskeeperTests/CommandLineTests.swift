@@ -150,11 +150,17 @@ final class CommandLineTests: XCTestCase {
     XCTAssertEqual(failed.stdout, "")
   }
 
-  func testRunSaysPlainlyItCannotRunYet() throws {
+  /// keepalived.conf(5) users expect a director config to need IPVS: without it `run` must stop at
+  /// once and say why, not run VRRP alone with a silently empty table.
+  func testRunWithVirtualServersFailsClearlyWithoutKernelIPVS() throws {
+    guard !FileManager.default.fileExists(atPath: "/proc/net/ip_vs") else {
+      throw XCTSkip("this kernel has IPVS loaded; the refusal is exercised on kernels without it")
+    }
     let path = try write("ok.conf", Self.valid)
-    let outcome = try run(["run", "--config", path])
-    XCTAssertEqual(outcome.status, 2)
-    XCTAssertTrue(outcome.stderr.contains("cannot run yet"), outcome.stderr)
+    let outcome = try run(["run", "--config", path, "--control-socket", scratch + "/ctl.sock"])
+    XCTAssertEqual(outcome.status, 1)
+    XCTAssertTrue(outcome.stderr.contains("kernel IPVS is not available"), outcome.stderr)
+    XCTAssertTrue(outcome.stderr.contains("--dry-run"), outcome.stderr)
     XCTAssertEqual(try run(["run", "--config", scratch + "/missing.conf"]).status, 1)
   }
 
