@@ -19,7 +19,8 @@ struct ControlOptions: ParsableArguments {
 /// `lvskeeper status [--json]`: VRRP, the IPVS table with health, pending operations.
 struct StatusCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "status", abstract: "Show VRRP state, virtual services, real server health and pending IPVS operations.")
+    commandName: "status",
+    abstract: "Show VRRP state, virtual services, real server health and pending IPVS operations.")
 
   @OptionGroup var control: ControlOptions
   @Flag(help: "Print the report as JSON.") var json = false

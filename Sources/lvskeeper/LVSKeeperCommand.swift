@@ -10,7 +10,8 @@ struct LVSKeeperCommand: AsyncParsableCommand {
       'lvskeeper -f FILE' runs with it, '-i ID' sets the config id.
       """,
     subcommands: [
-      CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self, StatusCommand.self, ReloadCommand.self,
+      CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self, StatusCommand.self,
+      ReloadCommand.self,
       StopCommand.self,
     ]
   )

@@ -47,7 +47,8 @@ struct RunCommand: AsyncParsableCommand {
 
     var metricsTarget: (host: String, port: Int)?
     if let metricsListen {
-      guard let colon = metricsListen.lastIndex(of: ":"), let port = Int(metricsListen[metricsListen.index(after: colon)...])
+      guard let colon = metricsListen.lastIndex(of: ":"),
+        let port = Int(metricsListen[metricsListen.index(after: colon)...])
       else {
         DiagnosticOutput.standardError("lvskeeper: --metrics-listen wants HOST:PORT, got \(metricsListen)")
         throw ExitCode(1)
@@ -73,14 +74,17 @@ struct RunCommand: AsyncParsableCommand {
     let (stopRequests, stopContinuation) = AsyncStream.makeStream(of: Void.self)
     let control: ControlServer
     do {
-      control = try await ControlServer.start(path: controlSocket, group: MultiThreadedEventLoopGroup.singleton) {
+      control = try await ControlServer.start(
+        path: controlSocket, group: MultiThreadedEventLoopGroup.singleton
+      ) {
         request in
         switch request.command {
         case .status:
           return ControlResponse(ok: true, status: await daemon.statusReport())
         case .reload:
           let outcome = await daemon.reload()
-          return ControlResponse(ok: outcome.succeeded, error: outcome.succeeded ? nil : outcome.message, message: outcome.message)
+          return ControlResponse(
+            ok: outcome.succeeded, error: outcome.succeeded ? nil : outcome.message, message: outcome.message)
         case .stop:
           stopContinuation.yield()
           return ControlResponse(ok: true, message: "stopping")
@@ -95,7 +99,8 @@ struct RunCommand: AsyncParsableCommand {
     if let metricsTarget {
       do {
         metricsEndpoint = try await MetricsEndpoint.start(
-          host: metricsTarget.host, port: metricsTarget.port, registry: registry, group: MultiThreadedEventLoopGroup.singleton)
+          host: metricsTarget.host, port: metricsTarget.port, registry: registry,
+          group: MultiThreadedEventLoopGroup.singleton)
         logger.info("metrics on http://\(metricsListen ?? "")/metrics")
       } catch {
         logger.error("metrics endpoint \(metricsListen ?? ""): \(error)")

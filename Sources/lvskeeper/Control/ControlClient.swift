@@ -13,7 +13,9 @@ enum ControlClientError: Error, CustomStringConvertible {
   var description: String {
     switch self {
     case .connect(let path, let code):
-      let hint = code == ENOENT || code == ECONNREFUSED ? " (is lvskeeper running?)" : code == EACCES ? " (root only)" : ""
+      let hint =
+        code == ENOENT || code == ECONNREFUSED
+        ? " (is lvskeeper running?)" : code == EACCES ? " (root only)" : ""
       return "cannot connect to \(path): \(String(cString: strerror(code)))\(hint)"
     case .io(let what): return "control socket: \(what)"
     case .malformedResponse: return "control socket: the daemon's answer is not valid JSON"
@@ -36,7 +38,9 @@ struct ControlClient {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let pathBytes = Array(path.utf8)
-    guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw .io("path too long: \(path)") }
+    guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+      throw .io("path too long: \(path)")
+    }
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: pathBytes) }
     let connected = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {

@@ -21,7 +21,9 @@ final class ControlServer: Sendable {
     self.path = path
   }
 
-  static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws -> ControlServer {
+  static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws
+    -> ControlServer
+  {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -90,6 +92,8 @@ private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked 
     var bytes = (try? ControlCoding.encoder().encode(response)) ?? Data("{\"ok\":false}".utf8)
     bytes.append(UInt8(ascii: "\n"))
     let buffer = context.channel.allocator.buffer(bytes: bytes)
-    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+    context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
+      channel.close(promise: nil)
+    }
   }
 }

@@ -157,7 +157,9 @@ actor Daemon {
         tasks.addTask { monitor.stop() }
       }
     }
-    if !finished { logger.error("stop: VRRP or checkers did not finish within \(options.stopTimeout); exiting anyway") }
+    if !finished {
+      logger.error("stop: VRRP or checkers did not finish within \(options.stopTimeout); exiting anyway")
+    }
     if let reconciler {
       let policy: StopPolicy =
         switch config.globalDefs.lvsFlushOnStop {
@@ -165,7 +167,9 @@ actor Daemon {
         case .all: .flushAll
         case .virtualServers: .removeOwned
         }
-      record(reconciler.stop(policy), reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
+      record(
+        reconciler.stop(policy),
+        reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
     }
     try? await group.shutdownGracefully()
     logger.info("stopped")
@@ -211,7 +215,8 @@ actor Daemon {
   }
 
   func summary() -> String {
-    let masters = units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name)
+    let masters = units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(
+      \.name)
     let services = mapping.ipvs.services.count
     let servers = mapping.monitored.count
     let master = masters.isEmpty ? "master of none" : "master of \(masters.sorted().joined(separator: ","))"

@@ -9,7 +9,9 @@ import VRRP
 extension Daemon {
   func handle(_ event: HealthEvent) {
     lastHealth[event.server] = (event, Date())
-    let latency = event.latency.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+    let latency = event.latency.map {
+      Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+    }
     DaemonMetrics.healthTransition(server: event.server.rawValue, up: event.isUp, latencySeconds: latency)
     logger.notice("check: \(event.server) is \(event.isUp ? "UP" : "DOWN"): \(event.reason)")
     guard let reconciler, let destinations = mapping.destinations[event.server] else { return }
@@ -21,7 +23,8 @@ extension Daemon {
 
   func handle(_ event: VRRPStateEvent) {
     let reason =
-      event.to == .fault ? "fault" : event.from == .initialize ? "initial state" : "\(event.from) -> \(event.to)"
+      event.to == .fault
+      ? "fault" : event.from == .initialize ? "initial state" : "\(event.from) -> \(event.to)"
     transitions[event.instance] = (Date(), "\(reason) at priority \(event.priority)")
     let code =
       switch event.to {
@@ -33,7 +36,8 @@ extension Daemon {
     DaemonMetrics.vrrpTransition(instance: event.instance, to: event.to.rawValue, code: code)
     logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
     guard let reconciler, config.globalDefs.lvsSyncDaemon != nil else { return }
-    let masters = Set(units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
+    let masters = Set(
+      units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
     reconciler.setSyncDaemon(syncDaemon(masterOf: masters))
     record(reconciler.reconcile(), reason: "sync daemon follows \(event.instance) \(event.to)")
   }
@@ -50,7 +54,8 @@ extension Daemon {
     let master = sync.vrrpInstance.map { masters.contains($0) } ?? true
     return SyncDaemonConfig(
       role: master ? .master : .backup, interface: sync.interface, syncID: UInt32(clamping: sync.syncID),
-      maxLength: sync.maxLength.map { UInt16(clamping: $0) }, group: sync.group.flatMap { IPVSSync.IPAddress($0.description) },
+      maxLength: sync.maxLength.map { UInt16(clamping: $0) },
+      group: sync.group.flatMap { IPVSSync.IPAddress($0.description) },
       port: UInt16(clamping: sync.port), ttl: sync.ttl.map { UInt8(clamping: $0) })
   }
 
@@ -74,10 +79,13 @@ extension Daemon {
     if let error = report.readError { logger.error("ipvs: cannot read the kernel table: \(error)") }
     for error in report.controlErrors { logger.error("ipvs: \(error)") }
     for event in report.quorumEvents where !event.initial {
-      logger.notice("ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")
+      logger.notice(
+        "ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")
       let scripts = mapping.quorumScripts[event.service]
       if let command = event.up ? scripts?.up : scripts?.down {
-        if let error = CommandRunner.launch(CommandRunner.argv(command, user: config.globalDefs.scriptUser?.user)) {
+        if let error = CommandRunner.launch(
+          CommandRunner.argv(command, user: config.globalDefs.scriptUser?.user))
+        {
           logger.error("quorum script \(command) failed to start: \(error)")
         }
       }

@@ -6,12 +6,15 @@ import Metrics
 /// Names follow Prometheus conventions: `_total` counters, `_seconds` histograms.
 enum DaemonMetrics {
   static func vrrpTransition(instance: String, to state: String, code: Int) {
-    Counter(label: "lvskeeper_vrrp_transitions_total", dimensions: [("instance", instance), ("state", state)]).increment()
+    Counter(
+      label: "lvskeeper_vrrp_transitions_total", dimensions: [("instance", instance), ("state", state)]
+    ).increment()
     Gauge(label: "lvskeeper_vrrp_state", dimensions: [("instance", instance)]).record(code)
   }
 
   static func healthTransition(server: String, up: Bool, latencySeconds: Double?) {
-    Counter(label: "lvskeeper_check_transitions_total", dimensions: [("result", up ? "up" : "down")]).increment()
+    Counter(label: "lvskeeper_check_transitions_total", dimensions: [("result", up ? "up" : "down")])
+      .increment()
     Gauge(label: "lvskeeper_real_server_up", dimensions: [("server", server)]).record(up ? 1 : 0)
     if let latencySeconds {
       Recorder(label: "lvskeeper_check_latency_seconds", aggregate: true).record(latencySeconds)
@@ -19,12 +22,16 @@ enum DaemonMetrics {
   }
 
   static func ipvsOperation(_ kind: String, failed: Bool) {
-    Counter(label: "lvskeeper_ipvs_operations_total", dimensions: [("op", kind), ("result", failed ? "error" : "ok")])
-      .increment()
+    Counter(
+      label: "lvskeeper_ipvs_operations_total",
+      dimensions: [("op", kind), ("result", failed ? "error" : "ok")]
+    )
+    .increment()
     if failed { Counter(label: "lvskeeper_ipvs_errors_total").increment() }
   }
 
   static func reload(succeeded: Bool) {
-    Counter(label: "lvskeeper_config_reloads_total", dimensions: [("result", succeeded ? "ok" : "refused")]).increment()
+    Counter(label: "lvskeeper_config_reloads_total", dimensions: [("result", succeeded ? "ok" : "refused")])
+      .increment()
   }
 }

@@ -38,7 +38,8 @@ extension Daemon {
     } catch {
       return ReloadOutcome(at: Date(), succeeded: false, message: "\(error)")
     }
-    let wantsKernel = !newMapping.ipvs.services.isEmpty || loaded.configuration.globalDefs.lvsSyncDaemon != nil
+    let wantsKernel =
+      !newMapping.ipvs.services.isEmpty || loaded.configuration.globalDefs.lvsSyncDaemon != nil
     var openedKernel: (any IPVSKernel)?
     if wantsKernel && kernel == nil {
       do {
@@ -74,14 +75,16 @@ extension Daemon {
     }
     if let reconciler {
       reconciler.setSpec(newMapping.ipvs)
-      let masters = Set(units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
+      let masters = Set(
+        units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masters))
       record(reconciler.reconcile(), reason: "reload")
     }
     let vrrpChange = restarted.isEmpty ? "VRRP unchanged" : "VRRP units \(restarted.joined(separator: " "))"
     if !failures.isEmpty {
       return ReloadOutcome(
-        at: Date(), succeeded: false, message: "\(vrrpChange); could not start: \(failures.joined(separator: "; "))")
+        at: Date(), succeeded: false,
+        message: "\(vrrpChange); could not start: \(failures.joined(separator: "; "))")
     }
     return ReloadOutcome(at: Date(), succeeded: true, message: vrrpChange)
   }

@@ -46,7 +46,9 @@ extension Daemon {
       let inKernel = table.services[service.key]
       let quorumUp = ipvs?.quorumUp[service.key] ?? true
       var flags: [String] = []
-      if service.attributes.flags.contains(.persistent) { flags.append("persistent \(service.attributes.timeout)") }
+      if service.attributes.flags.contains(.persistent) {
+        flags.append("persistent \(service.attributes.timeout)")
+      }
       if service.attributes.flags.contains(.onePacket) { flags.append("ops") }
       if service.attributes.flags.contains(.scheduler1) { flags.append("flag-1") }
       if service.attributes.flags.contains(.scheduler2) { flags.append("flag-2") }
@@ -60,10 +62,15 @@ extension Daemon {
         if ipvs?.draining[id] != nil { state = "draining" }
         var lastCheck: CheckStatus?
         if let healthID, let last = lastHealth[healthID] {
-          let latency = last.event.latency.map { Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000 }
+          let latency = last.event.latency.map {
+            Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000
+          }
           lastCheck = CheckStatus(
-            checker: serverHealth?.checkers.first.map { "\($0.checker.spec)".components(separatedBy: " ").first ?? "" } ?? "check",
-            succeeded: last.event.isUp, reason: last.event.reason, latencyMilliseconds: latency ?? 0, at: last.at)
+            checker: serverHealth?.checkers.first.map {
+              "\($0.checker.spec)".components(separatedBy: " ").first ?? ""
+            } ?? "check",
+            succeeded: last.event.isUp, reason: last.event.reason, latencyMilliseconds: latency ?? 0,
+            at: last.at)
         }
         return RealServerStatus(
           address: server.key.description, forwarding: server.forwarding.description,
@@ -72,7 +79,8 @@ extension Daemon {
           inactiveConnections: kernelEntry?.inactiveConnections ?? 0)
       }
       return ServiceStatus(
-        key: service.key.description, scheduler: service.attributes.scheduler, flags: flags, inKernel: inKernel != nil,
+        key: service.key.description, scheduler: service.attributes.scheduler, flags: flags,
+        inKernel: inKernel != nil,
         quorumUp: quorumUp, sorryServerActive: !quorumUp && service.sorryServer != nil, realServers: servers)
     }
   }

@@ -51,7 +51,10 @@ private final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
     headers.add(name: "Connection", value: "close")
     let head = HTTPResponseHead(version: request.version, status: found ? .ok : .notFound, headers: headers)
     context.write(wrapOutboundOut(.head(head)), promise: nil)
-    context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+    context.write(
+      wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+      channel.close(promise: nil)
+    }
   }
 }

@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
   import Glibc
 #endif
-import Foundation
 
 /// Speaks systemd's notify protocol (sd_notify(3)) on `$NOTIFY_SOCKET`.
 ///
@@ -58,7 +59,9 @@ struct SystemdNotifier: Sendable {
     let payload = Array(message.utf8)
     let sent = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-        payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), socketAddress, length) }
+        payload.withUnsafeBytes {
+          sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), socketAddress, length)
+        }
       }
     }
     return sent == payload.count

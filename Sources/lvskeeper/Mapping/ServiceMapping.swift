@@ -20,7 +20,8 @@ struct ServiceMapping: Sendable {
     var monitored: [MonitoredServer] = []
     var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
     var quorumScripts: [ServiceKey: (up: String?, down: String?)] = [:]
-    let groups = Dictionary(config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    let groups = Dictionary(
+      config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     for virtualServer in config.virtualServers {
       let keys = try Self.serviceKeys(virtualServer, groups: groups)
       let attributes = Self.attributes(virtualServer)
@@ -35,24 +36,31 @@ struct ServiceMapping: Sendable {
         services.append(
           VirtualServiceSpec(
             key: key, attributes: attributes(key.family), realServers: realServers,
-            quorum: UInt32(clamping: virtualServer.quorum), hysteresis: UInt32(clamping: virtualServer.hysteresis),
+            quorum: UInt32(clamping: virtualServer.quorum),
+            hysteresis: UInt32(clamping: virtualServer.hysteresis),
             sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
         quorumScripts[key] = (virtualServer.quorumUp?.command, virtualServer.quorumDown?.command)
       }
       for realServer in virtualServer.realServers {
         let id = HealthCheck.RealServerID(
-          "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))")
+          "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))"
+        )
         let destination = try Self.destinationKey(realServer.address, realServer.port, realServer.location)
         destinations[id, default: []] += keys.map { IPVSSync.RealServerID(service: $0, server: destination) }
         monitored.append(
           MonitoredServer(
-            id: id, checkers: try realServer.checkers.map { try Self.checker($0, realServer, virtualServer, config.globalDefs) },
+            id: id,
+            checkers: try realServer.checkers.map {
+              try Self.checker($0, realServer, virtualServer, config.globalDefs)
+            },
             notifyUp: realServer.notifyUp.flatMap { ScriptCommand(parsing: $0.command) },
             notifyDown: realServer.notifyDown.flatMap { ScriptCommand(parsing: $0.command) }))
       }
     }
     let timeouts = config.globalDefs.lvsTimeouts.map {
-      IPVSTimeouts(tcp: UInt32(clamping: $0.tcp ?? 0), tcpFin: UInt32(clamping: $0.tcpFin ?? 0), udp: UInt32(clamping: $0.udp ?? 0))
+      IPVSTimeouts(
+        tcp: UInt32(clamping: $0.tcp ?? 0), tcpFin: UInt32(clamping: $0.tcpFin ?? 0),
+        udp: UInt32(clamping: $0.udp ?? 0))
     }
     ipvs = IPVSSpec(services: services, timeouts: timeouts)
     self.monitored = monitored
@@ -62,21 +70,29 @@ struct ServiceMapping: Sendable {
 
   // MARK: IPVS
 
-  static func serviceKeys(_ virtualServer: VirtualServer, groups: [String: VirtualServerGroup]) throws -> [ServiceKey] {
+  static func serviceKeys(_ virtualServer: VirtualServer, groups: [String: VirtualServerGroup]) throws
+    -> [ServiceKey]
+  {
     let proto = ipvsProtocol(virtualServer.protocol)
     let key = virtualServer.key
     switch key.kind {
     case .address:
       guard let address = key.address, let port = key.port else {
-        throw MappingError(location: virtualServer.location, message: "virtual_server without address and port")
+        throw MappingError(
+          location: virtualServer.location, message: "virtual_server without address and port")
       }
-      return [.inet(address: try ipvsAddress(address, virtualServer.location), port: UInt16(clamping: port), protocol: proto)]
+      return [
+        .inet(
+          address: try ipvsAddress(address, virtualServer.location), port: UInt16(clamping: port),
+          protocol: proto)
+      ]
     case .fwmark:
       let family: IPVSAddressFamily = virtualServer.ipFamily == .inet6 ? .inet6 : .inet
       return [.fwmark(key.fwmark ?? 0, family: family)]
     case .group:
       guard let name = key.group, let group = groups[name] else {
-        throw MappingError(location: virtualServer.location, message: "no virtual_server_group \(key.group ?? "")")
+        throw MappingError(
+          location: virtualServer.location, message: "no virtual_server_group \(key.group ?? "")")
       }
       var keys: [ServiceKey] = []
       for member in group.members {
@@ -87,7 +103,10 @@ struct ServiceMapping: Sendable {
         }
         guard let first = member.first, let port = member.port else { continue }
         for address in expand(first, member.last ?? first) {
-          keys.append(.inet(address: try ipvsAddress(address, member.location), port: UInt16(clamping: port), protocol: proto))
+          keys.append(
+            .inet(
+              address: try ipvsAddress(address, member.location), port: UInt16(clamping: port),
+              protocol: proto))
         }
       }
       return keys
@@ -95,9 +114,13 @@ struct ServiceMapping: Sendable {
   }
 
   /// Addresses from `first` to `last` inclusive, varying the last 16 bits as keepalived's ranges do.
-  static func expand(_ first: KeeperConfig.IPAddress, _ last: KeeperConfig.IPAddress) -> [KeeperConfig.IPAddress] {
+  static func expand(_ first: KeeperConfig.IPAddress, _ last: KeeperConfig.IPAddress) -> [KeeperConfig
+    .IPAddress]
+  {
     let count = first.bytes.count
-    guard count == last.bytes.count, first.bytes[..<(count - 2)] == last.bytes[..<(count - 2)] else { return [first] }
+    guard count == last.bytes.count, first.bytes[..<(count - 2)] == last.bytes[..<(count - 2)] else {
+      return [first]
+    }
     let low = Int(first.bytes[count - 2]) << 8 | Int(first.bytes[count - 1])
     let high = Int(last.bytes[count - 2]) << 8 | Int(last.bytes[count - 1])
     guard low <= high else { return [first] }
@@ -141,7 +164,9 @@ struct ServiceMapping: Sendable {
       upUntilChecked: !realServer.alpha || realServer.checkers.isEmpty)
   }
 
-  static func forwarding(_ method: KeeperConfig.ForwardingMethod) -> (method: IPVSSync.ForwardingMethod, tunnel: TunnelSettings) {
+  static func forwarding(_ method: KeeperConfig.ForwardingMethod) -> (
+    method: IPVSSync.ForwardingMethod, tunnel: TunnelSettings
+  ) {
     switch method.kind {
     case .nat: return (.masquerade, TunnelSettings())
     case .dr: return (.directRoute, TunnelSettings())
@@ -158,7 +183,9 @@ struct ServiceMapping: Sendable {
         case .remcsum: .remcsum
         case .nocsum, nil: .nocsum
         }
-      return (.tunnel, TunnelSettings(type: type, port: UInt16(clamping: method.tunnelPort ?? 0), flags: flags))
+      return (
+        .tunnel, TunnelSettings(type: type, port: UInt16(clamping: method.tunnelPort ?? 0), flags: flags)
+      )
     }
   }
 
@@ -170,13 +197,16 @@ struct ServiceMapping: Sendable {
     }
   }
 
-  static func destinationKey(_ address: KeeperConfig.IPAddress, _ port: Int, _ location: SourceLocation) throws
+  static func destinationKey(_ address: KeeperConfig.IPAddress, _ port: Int, _ location: SourceLocation)
+    throws
     -> DestinationKey
   {
     DestinationKey(address: try ipvsAddress(address, location), port: UInt16(clamping: port))
   }
 
-  static func ipvsAddress(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws -> IPVSSync.IPAddress {
+  static func ipvsAddress(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws
+    -> IPVSSync.IPAddress
+  {
     guard let converted = IPVSSync.IPAddress(address.description) else {
       throw MappingError(location: location, message: "address \(address) cannot be used by IPVS")
     }
@@ -185,7 +215,9 @@ struct ServiceMapping: Sendable {
 
   // MARK: health
 
-  static func checker(_ spec: HealthCheckSpec, _ realServer: RealServer, _ virtualServer: VirtualServer, _ global: GlobalDefs)
+  static func checker(
+    _ spec: HealthCheckSpec, _ realServer: RealServer, _ virtualServer: VirtualServer, _ global: GlobalDefs
+  )
     throws -> Checker
   {
     let target = CheckTarget(
@@ -211,14 +243,18 @@ struct ServiceMapping: Sendable {
       checker = spec.type == .ssl ? .https(check) : .http(check)
     case .mysql:
       checker = .mysql(
-        MySQLCheck(target: target, connectTimeout: timeout, user: spec.mysql?.user, password: spec.mysql?.password ?? ""))
+        MySQLCheck(
+          target: target, connectTimeout: timeout, user: spec.mysql?.user,
+          password: spec.mysql?.password ?? ""))
     case .misc:
       guard let misc = spec.misc, let command = ScriptCommand(parsing: misc.path.command) else {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
       }
       let user = misc.path.user ?? global.scriptUser
       checker = .misc(
-        MiscCheck(command: command, timeout: duration(misc.timeout), dynamic: misc.dynamic, user: user?.user, group: user?.group))
+        MiscCheck(
+          command: command, timeout: duration(misc.timeout), dynamic: misc.dynamic, user: user?.user,
+          group: user?.group))
     }
     let schedule = CheckSchedule(
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,

@@ -19,9 +19,11 @@ enum VRRPMapping {
       grouped.formUnion(group.instances)
       let notify = NotifySpec(
         master: group.notify.master?.command, backup: group.notify.backup?.command,
-        fault: group.notify.fault?.command, stop: group.notify.stop?.command, any: group.notify.notify?.command)
+        fault: group.notify.fault?.command, stop: group.notify.stop?.command,
+        any: group.notify.notify?.command)
       units["sync_group \(group.name)"] = VRRPGroupSpec(
-        instances: members, syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
+        instances: members,
+        syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
         scripts: scripts(for: members, in: config))
     }
     for instance in config.vrrpInstances where !grouped.contains(instance.name) {
@@ -32,7 +34,9 @@ enum VRRPMapping {
     return units
   }
 
-  private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration) -> [VRRPScriptSpec] {
+  private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration)
+    -> [VRRPScriptSpec]
+  {
     let tracked = Set(instances.flatMap { $0.trackScripts.map(\.name) })
     return config.vrrpScripts.filter { tracked.contains($0.name) }.map { script in
       VRRPScriptSpec(
@@ -43,8 +47,11 @@ enum VRRPMapping {
   }
 
   static func instanceSpec(_ instance: VRRPInstance, global: GlobalDefs) throws -> VRRPInstanceSpec {
-    guard let vrid = UInt8(exactly: instance.virtualRouterID), let priority = UInt8(exactly: instance.priority) else {
-      throw MappingError(location: instance.location, message: "vrrp_instance \(instance.name): VRID or priority out of range")
+    guard let vrid = UInt8(exactly: instance.virtualRouterID),
+      let priority = UInt8(exactly: instance.priority)
+    else {
+      throw MappingError(
+        location: instance.location, message: "vrrp_instance \(instance.name): VRID or priority out of range")
     }
     var spec = VRRPInstanceSpec(name: instance.name, interface: instance.interface, vrid: vrid)
     spec.version = instance.version == 3 ? .v3 : .v2
@@ -57,14 +64,17 @@ enum VRRPMapping {
       guard auth.type == .pass else {
         throw MappingError(
           location: instance.location,
-          message: "vrrp_instance \(instance.name): auth_type AH is not supported by the VRRP engine yet; use PASS or none")
+          message:
+            "vrrp_instance \(instance.name): auth_type AH is not supported by the VRRP engine yet; use PASS or none"
+        )
       }
       spec.authPass = auth.password
     }
     spec.virtualAddresses = try instance.virtualIPAddresses.map { try vip($0) }
     spec.excludedAddresses = try instance.excludedVirtualIPAddresses.map { try vip($0) }
     let isIPv6 = instance.virtualIPAddresses.first?.address.family == .inet6
-    spec.multicastGroup = try address(isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4, instance.location)
+    spec.multicastGroup = try address(
+      isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4, instance.location)
     if let source = instance.unicastSourceIP ?? instance.multicastSourceIP {
       spec.sourceAddress = try address(source, instance.location)
     }
@@ -73,11 +83,14 @@ enum VRRPMapping {
     spec.garpMasterRepeat = instance.garpMasterRepeat
     spec.garpMasterRefresh = instance.garpMasterRefresh
     spec.garpMasterRefreshRepeat = instance.garpMasterRefreshRepeat
-    spec.trackInterfaces = instance.trackInterfaces.map { TrackedInterfaceSpec(name: $0.name, weight: signed($0)) }
+    spec.trackInterfaces = instance.trackInterfaces.map {
+      TrackedInterfaceSpec(name: $0.name, weight: signed($0))
+    }
     spec.trackScripts = instance.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: signed($0)) }
     spec.notify = NotifySpec(
       master: instance.notify.master?.command, backup: instance.notify.backup?.command,
-      fault: instance.notify.fault?.command, stop: instance.notify.stop?.command, any: instance.notify.notify?.command)
+      fault: instance.notify.fault?.command, stop: instance.notify.stop?.command,
+      any: instance.notify.notify?.command)
     return spec
   }
 
@@ -89,7 +102,8 @@ enum VRRPMapping {
   private static func vip(_ vip: VirtualIPAddress) throws -> VirtualAddressSpec {
     VirtualAddressSpec(
       address: try address(vip.address, vip.location), prefixLength: UInt8(clamping: vip.prefixLength),
-      device: vip.device, label: vip.label, broadcast: try vip.broadcast.map { try address($0, vip.location) },
+      device: vip.device, label: vip.label,
+      broadcast: try vip.broadcast.map { try address($0, vip.location) },
       scope: vip.scope)
   }
 

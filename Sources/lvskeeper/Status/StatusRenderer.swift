@@ -16,9 +16,12 @@ enum StatusRenderer {
     out += "\nVRRP instances:\n"
     if report.vrrpInstances.isEmpty { out += "  (none)\n" }
     for instance in report.vrrpInstances {
-      out += "  \(pad(instance.name, 16)) \(pad(instance.state, 7)) \(instance.interface) vrid \(instance.virtualRouterID)"
+      out +=
+        "  \(pad(instance.name, 16)) \(pad(instance.state, 7)) \(instance.interface) vrid \(instance.virtualRouterID)"
       out += " prio \(instance.effectivePriority)"
-      if instance.effectivePriority != instance.configuredPriority { out += " (configured \(instance.configuredPriority))" }
+      if instance.effectivePriority != instance.configuredPriority {
+        out += " (configured \(instance.configuredPriority))"
+      }
       if let master = instance.masterAddress { out += " master \(master)" }
       out += "\n"
       if let at = instance.lastTransitionAt {
@@ -40,9 +43,13 @@ enum StatusRenderer {
       if service.sorryServerActive { line += " [sorry server active]" }
       out += line + "\n"
       for server in service.realServers {
-        let weight = server.kernelWeight.map { $0 == server.configuredWeight ? "\($0)" : "\($0)/\(server.configuredWeight)" } ?? "-/\(server.configuredWeight)"
+        let weight =
+          server.kernelWeight.map {
+            $0 == server.configuredWeight ? "\($0)" : "\($0)/\(server.configuredWeight)"
+          } ?? "-/\(server.configuredWeight)"
         var row = "  -> \(pad(server.address, 28)) \(pad(server.forwarding, 7)) \(pad(weight, 6))"
-        row += " \(pad(String(server.activeConnections), 10)) \(pad(String(server.inactiveConnections), 9)) \(pad(server.health, 8))"
+        row +=
+          " \(pad(String(server.activeConnections), 10)) \(pad(String(server.inactiveConnections), 9)) \(pad(server.health, 8))"
         if let check = server.lastCheck {
           row += " \(check.checker) \(check.succeeded ? "ok" : "failed")"
           row += String(format: " %.1fms", check.latencyMilliseconds)
