@@ -237,8 +237,6 @@ fi
 say "kill -9 lvskeeper on d1 and restart it: the kernel keeps forwarding, the table is adopted"
 t=$(now)
 kill -9 "$(cat /tmp/d1.pid)"
-: >/tmp/d1.restart.log
-sleep 0.5
 ip netns exec d1 "$LVSK" run --config /tmp/d1.conf --control-socket /run/d1.sock --log-level notice \
   >/tmp/d1.restart.log 2>&1 &
 echo $! >/tmp/d1.pid
@@ -262,7 +260,7 @@ t=$(now)
 kill -9 "$(cat /tmp/d1.pid)"
 ip -n d1 link set eth0 down
 ip -n d1 link set eth1 down
-if wait_until 15 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
+if wait_until 30 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
   took=$((($(now) - t) / 1000))
   ok "d2 took over as MASTER with the VIP after $took ms (protocol bound 3x1s + skew)"
 else
@@ -284,7 +282,7 @@ echo "failover: master kill -9 -> d2 MASTER ${took:-?} ms; client's longest gap 
 ip -n d1 link set eth0 up
 ip -n d1 link set eth1 up
 start_director d1
-if wait_until 20 '[[ $(state d1) == MASTER && $(state d2) == BACKUP ]] && has_vip d1 && ! has_vip d2'; then
+if wait_until 40 '[[ $(state d1) == MASTER && $(state d2) == BACKUP ]] && has_vip d1 && ! has_vip d2'; then
   ok "d1 returns and preempts (priority 150 > 100); exactly one master"
 else
   bad "preemption" "d1: $(state d1) d2: $(state d2)"
@@ -292,7 +290,7 @@ fi
 say "SIGTERM to the master: priority 0 advert, VIPs removed, IPVS left in place"
 t=$(now)
 kill -TERM "$(cat /tmp/d1.pid)"
-if wait_until 10 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
+if wait_until 30 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
   ok "after SIGTERM d2 is MASTER within $((($(now) - t) / 1000)) ms (priority 0 -> skew time)"
 else
   bad "takeover after SIGTERM" "$(status d2)"

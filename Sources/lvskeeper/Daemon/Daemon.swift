@@ -42,7 +42,6 @@ actor Daemon {
   var kernel: (any IPVSKernel)?
   var reconciler: IPVSReconciler?
   var transitions: [String: (at: Date, reason: String)] = [:]
-  var lastHealth: [HealthCheck.RealServerID: (event: HealthEvent, at: Date)] = [:]
   var lastReload: ReloadOutcome?
   /// With --dry-run: the most recent operations that would have been applied.
   var dryRunOperations: [String] = []

@@ -8,7 +8,6 @@ import VRRP
 /// line with its reason, and metrics.
 extension Daemon {
   func handle(_ event: HealthEvent) {
-    lastHealth[event.server] = (event, Date())
     let latency = event.latency.map {
       Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
     }

@@ -60,18 +60,7 @@ extension Daemon {
         let serverHealth = healthID.flatMap { health[$0] }
         var state = serverHealth.map { $0.isUp ? "up" : "down" } ?? "unknown"
         if ipvs?.draining[id] != nil { state = "draining" }
-        var lastCheck: CheckStatus?
-        if let healthID, let last = lastHealth[healthID] {
-          let latency = last.event.latency.map {
-            Double($0.components.attoseconds) / 1e15 + Double($0.components.seconds) * 1000
-          }
-          lastCheck = CheckStatus(
-            checker: serverHealth?.checkers.first.map {
-              "\($0.checker.spec)".components(separatedBy: " ").first ?? ""
-            } ?? "check",
-            succeeded: last.event.isUp, reason: last.event.reason, latencyMilliseconds: latency ?? 0,
-            at: last.at)
-        }
+        let lastCheck = serverHealth.flatMap(Self.lastCheck)
         return RealServerStatus(
           address: server.key.description, forwarding: server.forwarding.description,
           configuredWeight: Int(server.weight), kernelWeight: kernelEntry.map { Int($0.attributes.weight) },
@@ -83,6 +72,21 @@ extension Daemon {
         inKernel: inKernel != nil,
         quorumUp: quorumUp, sorryServerActive: !quorumUp && service.sorryServer != nil, realServers: servers)
     }
+  }
+
+  /// The most telling probe of a server: a failing checker if any, else the first, as the
+  /// monitor last saw it (probe results, not only transitions).
+  private static func lastCheck(_ server: ServerStatus) -> CheckStatus? {
+    guard let checker = server.checkers.first(where: { $0.lastOutcome?.isUp == false }) ?? server.checkers.first,
+      let outcome = checker.lastOutcome
+    else { return nil }
+    var reason = ""
+    if case .down(let why) = outcome { reason = why }
+    let latency = checker.lastLatency.map {
+      Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15
+    }
+    let name = "\(checker.checker.spec)".split(separator: " ").first.map(String.init) ?? "check"
+    return CheckStatus(checker: name, succeeded: outcome.isUp, reason: reason, latencyMilliseconds: latency ?? 0)
   }
 
   private func pendingOperations() -> [OperationStatus] {

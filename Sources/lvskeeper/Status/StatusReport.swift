@@ -77,7 +77,6 @@ struct CheckStatus: Codable, Sendable, Equatable {
   var succeeded: Bool
   var reason: String
   var latencyMilliseconds: Double
-  var at: Date
 }
 
 /// An IPVS operation that has not taken effect.
