@@ -10,6 +10,7 @@
 #   LVSK_VM_SMP      guest CPUs (default 1)
 #   LVSK_VM_VERBOSE  1 = show the whole serial console, kernel messages included
 
+# shellcheck disable=SC2034 # the VM_* settings are used by the scripts that source this file
 VM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VM_LIB="$VM_DIR/lib"
 VM_CACHE="${LVSK_VM_CACHE:-/var/cache/lvskeeper-vm}"

@@ -70,9 +70,8 @@ vm_build_base_locked() {
   stage_add_busybox "$stage"
   stage_add_bin "$stage" ipvsadm /usr/sbin/ipvsadm
   # Loaded by glibc at run time, so ldd does not list them.
-  for f in /lib/x86_64-linux-gnu/libgcc_s.so.1; do
-    [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
-  done
+  f=/lib/x86_64-linux-gnu/libgcc_s.so.1
+  [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
   for f in /etc/protocols /etc/services /etc/ethertypes; do
     [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
   done
@@ -117,6 +116,7 @@ EOF
 }
 
 # Makes sure kernel and base image exist; sets VM_KERNEL_ABI, VM_VMLINUZ and VM_BASE_CPIO.
+# shellcheck disable=SC2034 # sets globals for the caller
 vm_prepare() {
   vm_ensure_host_packages
   mkdir -p "$VM_CACHE" 2>/dev/null || true

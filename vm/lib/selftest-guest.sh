@@ -90,7 +90,7 @@ ipvsadm -A -t 10.0.1.100:80 -s rr &&
   ipvsadm -a -t 10.0.1.100:80 -r 10.0.2.3:80 -m
 sleep 0.2
 got=""
-for i in 1 2 3 4; do
+for _ in 1 2 3 4; do
   # (busybox 1.35 wget -T segfaults; bound it with timeout instead)
   got="$got $(ip netns exec c timeout 5 wget -q -O - http://10.0.1.100/ 2>&1)"
 done
@@ -100,7 +100,7 @@ case "$(echo $got | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | tr '\n' ';')" in
   *) bad "IPVS NAT forwarding" "replies:$got" "$(ipvsadm -Ln --stats)" ;;
 esac
 # The kernel folds per-CPU counters into the exported stats on its 2 s estimator tick: poll.
-for i in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
   stats="$(ipvsadm -Ln --stats)"
   echo "$stats" | grep -Eq '^TCP +10\.0\.1\.100:80 +4 ' && break
   sleep 0.5
