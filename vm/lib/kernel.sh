@@ -135,5 +135,8 @@ vm_prepare_locked() {
   if [[ ! -f "$VM_BASE_CPIO" ]]; then
     vm_log "building base initramfs $(basename "$VM_BASE_CPIO")"
     vm_build_base_locked "$VM_KERNEL_ABI" "$VM_BASE_CPIO"
+    # Images of older harness versions, built over a day ago, are no longer wanted.
+    find "$VM_CACHE/base" -maxdepth 1 -name '*.cpio' ! -path "$VM_BASE_CPIO" -mmin +1440 \
+      -delete 2>/dev/null || true
   fi
 }
