@@ -63,10 +63,10 @@ vm_ensure_host_packages() {
 vm_apt_install() {
   vm_log "installing host packages: $*"
   command -v apt-get >/dev/null || vm_die "apt-get not found; install $* by hand"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 ||
     {
       DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
     } || vm_die "apt-get install $* failed"
 }
 

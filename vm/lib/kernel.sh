@@ -14,7 +14,9 @@ vm_fetch_kernel_locked() {
   [[ -f "$dir/.ready" ]] && return 0
   vm_log "downloading linux-image-$abi"
   tmp="$(mktemp -d "$VM_CACHE/.fetch.XXXXXX")"
-  chmod 755 "$tmp" # lets apt fetch as _apt (no sandbox warning)
+  # apt downloads as user _apt when it can write the directory (else it warns and runs as root).
+  chmod 755 "$tmp"
+  chown _apt "$tmp" 2>/dev/null || true
   if ! (cd "$tmp" && apt-get download -q "linux-image-$abi" >&2 2>&1); then
     vm_log "apt-get download failed; running apt-get update and retrying"
     apt-get update -q >&2 || true

@@ -45,6 +45,20 @@ else
 fi
 ipvsadm -C
 
+# IPv6 services and the connection sync daemon (both used by the reconciler).
+check "IPv6 virtual service with a v6 real server" sh -c '
+  ipvsadm -A -t [fd00::100]:443 -s sh && ipvsadm -a -t [fd00::100]:443 -r [fd00::2]:443 -m -w 5 &&
+  ipvsadm -Ln | grep -Eq "^TCP +\[fd00::100\]:443 sh" &&
+  ipvsadm -Ln | grep -Eq -- "-> \[fd00::2\]:443 +Masq +5"'
+check "fwmark and UDP services" sh -c '
+  ipvsadm -A -f 42 -s rr && ipvsadm -A -u 10.3.0.1:53 -s rr -p 60 &&
+  ipvsadm -Ln | grep -Eq "^FWM +42 rr" && ipvsadm -Ln | grep -Eq "^UDP +10\.3\.0\.1:53 rr persistent 60"'
+check "IPVS sync daemon starts and stops" sh -c '
+  ipvsadm --start-daemon master --mcast-interface lo --syncid 7 &&
+  ipvsadm -L --daemon | grep -q "master sync daemon (mcast=lo, syncid=7" &&
+  ipvsadm --stop-daemon master && [ -z "$(ipvsadm -L --daemon)" ]'
+ipvsadm -C
+
 # Every scheduler is usable.
 n=0
 failed_scheds=""
