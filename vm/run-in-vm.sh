@@ -101,7 +101,7 @@ for e in "${envs[@]}"; do
 done
 stage_pack "$stage" "$work/payload.cpio"
 cat "$VM_BASE_CPIO" "$work/payload.cpio" >"$work/initrd.cpio"
-rm -rf "$stage"
+rm -rf "$stage" "$work/payload.cpio"
 t_image=$(date +%s.%N)
 
 accel_args=()
