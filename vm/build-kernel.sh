@@ -3,6 +3,7 @@
 # in ${LVSK_VM_CACHE:-/var/cache/lvskeeper-vm}. Installs missing host packages with apt-get.
 # Prints the kernel version (ABI) used on stdout. Override the kernel with LVSK_VM_KERNEL.
 set -euo pipefail
+umask 022
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 source "$VM_LIB/stage.sh"
 source "$VM_LIB/kernel.sh"

@@ -6,7 +6,7 @@
 #   --project DIR   SwiftPM package to build (default: the repository holding this script)
 #   --release       build with -c release (default debug: it shares .build/debug with `swift test`,
 #                   so CI only links; a cold release build costs far more on 2 cores)
-#   other options are passed to run-in-vm.sh; iproute2's `ip` is always included when present.
+#   other options are passed to run-in-vm.sh; iproute2's `ip` is always included (--with-program ip).
 # Everything after the options (or after --) is passed to IPVSKernelTests. Exit status is the
 # test executable's (its last line reads "N passed, M failed"); 124/125 are harness failures.
 set -euo pipefail
@@ -53,7 +53,7 @@ bin_dir="$("${build[@]}" --show-bin-path)"
 test_bin="$bin_dir/IPVSKernelTests"
 [[ -x "$test_bin" ]] || vm_die "built product not found at $test_bin"
 
-ip_bin="$(command -v ip || true)"
-[[ -n "$ip_bin" && "$(readlink -f "$ip_bin")" != */busybox ]] && vm_args+=(--with-bin "$ip_bin")
+# iproute2's ip (busybox's has no netns) at /usr/bin/ip, with /etc/iproute2.
+vm_args+=(--with-program ip)
 
 exec "$script_dir/run-in-vm.sh" "${vm_args[@]}" --with-bin "$test_bin" -- IPVSKernelTests "$@"

@@ -101,7 +101,7 @@ for e in "${envs[@]}"; do
 done
 stage_pack "$stage" "$work/payload.cpio"
 cat "$VM_BASE_CPIO" "$work/payload.cpio" >"$work/initrd.cpio"
-rm -rf "$stage"
+rm -rf "$stage" "$work/payload.cpio"
 t_image=$(date +%s.%N)
 
 accel_args=()
@@ -110,8 +110,11 @@ for a in "${accels[@]}"; do accel_args+=(-accel "$a"); done
 
 # Filters the serial console: harness lines ("[vm] ...") to stderr, COMMAND's output (between the
 # markers) to stdout, the exit status into $work/status. Everything goes to console.log too.
+awk_stream=(awk)
+# mawk (Debian's default awk) reads pipes in blocks unless told otherwise: keep output live.
+awk -W version 2>&1 | grep -q mawk && awk_stream=(awk -W interactive)
 filter() {
-  awk -v begin="LVSK-VM-BEGIN-$nonce" -v end="LVSK-VM-END-$nonce status=" \
+  "${awk_stream[@]}" -v begin="LVSK-VM-BEGIN-$nonce" -v end="LVSK-VM-END-$nonce status=" \
     -v statusfile="$work/status" -v verbose="$verbose" -v startfile="$work/started" '
     { gsub(/\r/, "") }
     verbose == 1 { print; fflush() }

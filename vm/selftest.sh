@@ -22,9 +22,7 @@ bad() {
   echo "not ok - $*"
 }
 
-ip_bin="$(command -v ip || true)"
-[[ -n "$ip_bin" && "$(readlink -f "$ip_bin")" != */busybox ]] ||
-  vm_die "iproute2 'ip' not found on the host (apt-get install iproute2)"
+ip_bin="$(vm_require_command ip iproute2)"
 
 t0=$(date +%s.%N)
 "$script_dir/build-kernel.sh" >/dev/null

@@ -58,7 +58,7 @@ fi
 
 # Traffic through the VIP reaches both (wrr 2:1 over 3 requests).
 got=""
-for i in 1 2 3; do got+="$(http_get c http://10.0.1.100/);"; done
+for _ in 1 2 3; do got+="$(http_get c http://10.0.1.100/);"; done
 n1="$(grep -o 'nginx rs1' <<<"$got" | wc -l)"
 n2="$(grep -o 'httpd rs2' <<<"$got" | wc -l)"
 ((n1 == 2 && n2 == 1)) && ok "VIP traffic follows wrr 2:1 (nginx, httpd)" || bad "wrr via VIP" "$got"

@@ -6,6 +6,7 @@
 #   VIPs go on "vc" (lab_vip_add 10.0.1.100); ip_forward is on, so IPVS NAT works both ways.
 # lab_up N; ...; lab_down  (lab_down is safe to call twice).
 
+# shellcheck disable=SC2034 # read by scripts that source this file
 LAB_RS_COUNT=0
 
 lab_up() {

@@ -10,6 +10,7 @@
 #   LVSK_VM_SMP      guest CPUs (default 1)
 #   LVSK_VM_VERBOSE  1 = show the whole serial console, kernel messages included
 
+# shellcheck disable=SC2034 # the VM_* settings are used by the scripts that source this file
 VM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VM_LIB="$VM_DIR/lib"
 VM_CACHE="${LVSK_VM_CACHE:-/var/cache/lvskeeper-vm}"
@@ -55,13 +56,31 @@ vm_ensure_host_packages() {
     fi
   done
   ((${#missing[@]} == 0)) && return 0
-  vm_log "installing host packages: ${missing[*]}"
-  command -v apt-get >/dev/null || vm_die "apt-get not found; install ${missing[*]} by hand"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+  vm_apt_install "${missing[@]}"
+}
+
+# Installs Debian packages "$@" (no recommends), running apt-get update once if needed.
+vm_apt_install() {
+  vm_log "installing host packages: $*"
+  command -v apt-get >/dev/null || vm_die "apt-get not found; install $* by hand"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2 ||
     {
       DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-    } || vm_die "apt-get install ${missing[*]} failed"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+    } || vm_die "apt-get install $* failed"
+}
+
+# Prints the host path of command $1 (not a busybox applet), installing Debian package $2 if needed.
+vm_require_command() {
+  local name="$1" pkg="$2" path
+  path="$(PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$name" || true)"
+  if [[ -z "$path" || "$(readlink -f "$path")" == */busybox ]]; then
+    vm_apt_install "$pkg"
+    path="$(PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" command -v "$name" || true)"
+  fi
+  [[ -n "$path" && "$(readlink -f "$path")" != */busybox ]] ||
+    vm_die "$name not found on the host even after apt-get install $pkg"
+  printf '%s\n' "$path"
 }
 
 # Prints the kernel ABI to use (e.g. 6.1.0-56-cloud-amd64).

@@ -40,6 +40,7 @@ ip link set lo up || echo "[vm] warning: could not bring lo up"
 
 # One modprobe for everything (per-module calls cost ~1 s more under TCG); then retry only
 # what is not in /sys/module (failed, or built in) one by one to tell which failed.
+# shellcheck disable=SC2046 # one module name per word
 modprobe -a $(cat /lvsk/modules.required /lvsk/modules.optional 2>/dev/null) 2>/dev/null
 missing_optional=""
 for m in $(cat /lvsk/modules.optional 2>/dev/null); do
@@ -67,7 +68,7 @@ if [ -x /lvsk/setup ] && ! /lvsk/setup; then
   end 125
 fi
 
-cd /root
+cd /root || cd /
 if [ -e /lvsk/timing ]; then
   read -r t _ </proc/uptime
   echo "[vm] timing: kernel boot to /init ${T_INIT}s, /init setup $(awk "BEGIN{print $t - $T_INIT}")s"

@@ -14,7 +14,9 @@ vm_fetch_kernel_locked() {
   [[ -f "$dir/.ready" ]] && return 0
   vm_log "downloading linux-image-$abi"
   tmp="$(mktemp -d "$VM_CACHE/.fetch.XXXXXX")"
-  chmod 755 "$tmp" # lets apt fetch as _apt (no sandbox warning)
+  # apt downloads as user _apt when it can write the directory (else it warns and runs as root).
+  chmod 755 "$tmp"
+  chown _apt "$tmp" 2>/dev/null || true
   if ! (cd "$tmp" && apt-get download -q "linux-image-$abi" >&2 2>&1); then
     vm_log "apt-get download failed; running apt-get update and retrying"
     apt-get update -q >&2 || true
@@ -70,9 +72,8 @@ vm_build_base_locked() {
   stage_add_busybox "$stage"
   stage_add_bin "$stage" ipvsadm /usr/sbin/ipvsadm
   # Loaded by glibc at run time, so ldd does not list them.
-  for f in /lib/x86_64-linux-gnu/libgcc_s.so.1; do
-    [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
-  done
+  f=/lib/x86_64-linux-gnu/libgcc_s.so.1
+  [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
   for f in /etc/protocols /etc/services /etc/ethertypes; do
     [[ -e "$f" ]] && stage_copy "$stage" "$f" "$f"
   done
@@ -117,6 +118,7 @@ EOF
 }
 
 # Makes sure kernel and base image exist; sets VM_KERNEL_ABI, VM_VMLINUZ and VM_BASE_CPIO.
+# shellcheck disable=SC2034 # sets globals for the caller
 vm_prepare() {
   vm_ensure_host_packages
   mkdir -p "$VM_CACHE" 2>/dev/null || true
@@ -135,5 +137,8 @@ vm_prepare_locked() {
   if [[ ! -f "$VM_BASE_CPIO" ]]; then
     vm_log "building base initramfs $(basename "$VM_BASE_CPIO")"
     vm_build_base_locked "$VM_KERNEL_ABI" "$VM_BASE_CPIO"
+    # Images of older harness versions, built over a day ago, are no longer wanted.
+    find "$VM_CACHE/base" -maxdepth 1 -name '*.cpio' ! -path "$VM_BASE_CPIO" -mmin +1440 \
+      -delete 2>/dev/null || true
   fi
 }

@@ -16,14 +16,8 @@ stage_setup() {
   cat >>"$stage/lvsk/setup"
 }
 
-# Host path of a program, or a clear error naming the Debian package to install.
-program_path() {
-  local name="$1" pkg="$2" path
-  path="$(PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$name" || true)"
-  [[ -n "$path" && "$(readlink -f "$path")" != */busybox ]] ||
-    vm_die "--with-program $name: $name not found on the host (apt-get install $pkg)"
-  printf '%s\n' "$path"
-}
+# Host path of a program, installing its Debian package when it is missing.
+program_path() { vm_require_command "$1" "$2"; }
 
 # Adds program NAME to the stage.
 stage_add_program() {

@@ -45,6 +45,20 @@ else
 fi
 ipvsadm -C
 
+# IPv6 services and the connection sync daemon (both used by the reconciler).
+check "IPv6 virtual service with a v6 real server" sh -c '
+  ipvsadm -A -t [fd00::100]:443 -s sh && ipvsadm -a -t [fd00::100]:443 -r [fd00::2]:443 -m -w 5 &&
+  ipvsadm -Ln | grep -Eq "^TCP +\[fd00::100\]:443 sh" &&
+  ipvsadm -Ln | grep -Eq -- "-> \[fd00::2\]:443 +Masq +5"'
+check "fwmark and UDP services" sh -c '
+  ipvsadm -A -f 42 -s rr && ipvsadm -A -u 10.3.0.1:53 -s rr -p 60 &&
+  ipvsadm -Ln | grep -Eq "^FWM +42 rr" && ipvsadm -Ln | grep -Eq "^UDP +10\.3\.0\.1:53 rr persistent 60"'
+check "IPVS sync daemon starts and stops" sh -c '
+  ipvsadm --start-daemon master --mcast-interface lo --syncid 7 &&
+  ipvsadm -L --daemon | grep -q "master sync daemon (mcast=lo, syncid=7" &&
+  ipvsadm --stop-daemon master && [ -z "$(ipvsadm -L --daemon)" ]'
+ipvsadm -C
+
 # Every scheduler is usable.
 n=0
 failed_scheds=""
@@ -90,7 +104,7 @@ ipvsadm -A -t 10.0.1.100:80 -s rr &&
   ipvsadm -a -t 10.0.1.100:80 -r 10.0.2.3:80 -m
 sleep 0.2
 got=""
-for i in 1 2 3 4; do
+for _ in 1 2 3 4; do
   # (busybox 1.35 wget -T segfaults; bound it with timeout instead)
   got="$got $(ip netns exec c timeout 5 wget -q -O - http://10.0.1.100/ 2>&1)"
 done
@@ -100,7 +114,7 @@ case "$(echo $got | tr ' ' '\n' | sort | uniq -c | tr -s ' ' | tr '\n' ';')" in
   *) bad "IPVS NAT forwarding" "replies:$got" "$(ipvsadm -Ln --stats)" ;;
 esac
 # The kernel folds per-CPU counters into the exported stats on its 2 s estimator tick: poll.
-for i in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
   stats="$(ipvsadm -Ln --stats)"
   echo "$stats" | grep -Eq '^TCP +10\.0\.1\.100:80 +4 ' && break
   sleep 0.5
