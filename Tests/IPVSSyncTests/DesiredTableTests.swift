@@ -14,7 +14,8 @@ final class DesiredTableTests: XCTestCase {
     }
     return IPVSSpec(services: [
       VirtualServiceSpec(
-        key: vip, attributes: wrr, realServers: servers, quorum: quorum, hysteresis: hysteresis, sorryServer: sorry)
+        key: vip, attributes: wrr, realServers: servers, quorum: quorum, hysteresis: hysteresis,
+        sorryServer: sorry)
     ])
   }
 
@@ -34,23 +35,33 @@ final class DesiredTableTests: XCTestCase {
     let cases = [
       Case(name: "all up with configured weights", spec: spec(), health: [:], weights: [a: 2, b: 3]),
       Case(name: "failed removed", spec: spec(), health: [a: .down], weights: [b: 3]),
-      Case(name: "failed inhibited at weight 0", spec: spec(inhibit: true), health: [a: .down], weights: [a: 0, b: 3]),
-      Case(name: "dynamic weight", spec: spec(), health: [a: .up(weight: 9)], weights: [a: 9, b: 3]),
-      Case(name: "unknown health down under alpha", spec: spec(upUntilChecked: false), health: [b: .up(weight: nil)], weights: [b: 3]),
       Case(
-        name: "below quorum: sorry server replaces pool", spec: spec(quorum: 3, sorry: SorryServerSpec(key: sorry)),
+        name: "failed inhibited at weight 0", spec: spec(inhibit: true), health: [a: .down],
+        weights: [a: 0, b: 3]),
+      Case(name: "dynamic weight", spec: spec(), health: [a: .up(weight: 9)], weights: [a: 9, b: 3]),
+      Case(
+        name: "unknown health down under alpha", spec: spec(upUntilChecked: false),
+        health: [b: .up(weight: nil)], weights: [b: 3]),
+      Case(
+        name: "below quorum: sorry server replaces pool",
+        spec: spec(quorum: 3, sorry: SorryServerSpec(key: sorry)),
         health: [b: .down], weights: [sorry: 1]),
       Case(
-        name: "below quorum with inhibit: pool at 0 plus sorry", spec: spec(inhibit: true, quorum: 4, sorry: SorryServerSpec(key: sorry, weight: 2)),
+        name: "below quorum with inhibit: pool at 0 plus sorry",
+        spec: spec(inhibit: true, quorum: 4, sorry: SorryServerSpec(key: sorry, weight: 2)),
         health: [a: .down], weights: [a: 0, b: 0, sorry: 2]),
       Case(
         name: "quorum up: sorry_server_inhibit keeps sorry at 0",
-        spec: spec(sorry: SorryServerSpec(key: sorry, inhibit: true)), health: [:], weights: [a: 2, b: 3, sorry: 0]),
-      Case(name: "below quorum without sorry server: pool unchanged", spec: spec(quorum: 10), health: [a: .down], weights: [b: 3]),
+        spec: spec(sorry: SorryServerSpec(key: sorry, inhibit: true)), health: [:],
+        weights: [a: 2, b: 3, sorry: 0]),
+      Case(
+        name: "below quorum without sorry server: pool unchanged", spec: spec(quorum: 10), health: [a: .down],
+        weights: [b: 3]),
     ]
     for c in cases {
       let health = Dictionary(uniqueKeysWithValues: c.health.map { (id($0.key), $0.value) })
-      XCTAssertEqual(weights(DesiredTable(spec: c.spec, health: health, previousQuorum: [:])), c.weights, c.name)
+      XCTAssertEqual(
+        weights(DesiredTable(spec: c.spec, health: health, previousQuorum: [:])), c.weights, c.name)
     }
   }
 
@@ -67,11 +78,11 @@ final class DesiredTableTests: XCTestCase {
   }
 
   func testQuorumEventsOnlyOnTransitions() {
-    let s = spec(quorum: 3, hysteresis: 1)
+    let s = spec(quorum: 4, hysteresis: 1)
     let first = DesiredTable(spec: s, health: [:], previousQuorum: [:])
     XCTAssertEqual(first.events, [QuorumEvent(service: vip, up: true, liveWeight: 5, initial: true)])
     let same = DesiredTable(spec: s, health: [id(a): .down], previousQuorum: first.quorumUp)
-    XCTAssertEqual(same.events, [], "3 is not below quorum-hysteresis = 2")
+    XCTAssertEqual(same.events, [], "3 is not below quorum-hysteresis = 3")
     let lost = DesiredTable(spec: s, health: [id(b): .down], previousQuorum: first.quorumUp)
     XCTAssertEqual(lost.events, [QuorumEvent(service: vip, up: false, liveWeight: 2, initial: false)])
   }

@@ -7,7 +7,9 @@ func rs(_ a: String, _ p: UInt16 = 80) -> DestinationKey { DestinationKey(addres
 let vip = tcp("10.0.0.1", 80)
 let wrr = ServiceAttributes(scheduler: "wrr", family: .inet)
 
-func kernelTable(_ services: [ServiceKey: (ServiceAttributes, [DestinationKey: (UInt32, UInt32)])]) -> IPVSTable {
+func kernelTable(_ services: [ServiceKey: (ServiceAttributes, [DestinationKey: (UInt32, UInt32)])])
+  -> IPVSTable
+{
   var table = IPVSTable()
   for (key, (attributes, dests)) in services {
     var entry = TableService(attributes: attributes)
@@ -21,7 +23,8 @@ func kernelTable(_ services: [ServiceKey: (ServiceAttributes, [DestinationKey: (
 }
 
 func desired(
-  _ dests: [DestinationKey: UInt32], attributes: ServiceAttributes = wrr, configured: Set<DestinationKey>? = nil,
+  _ dests: [DestinationKey: UInt32], attributes: ServiceAttributes = wrr,
+  configured: Set<DestinationKey>? = nil,
   drain: Duration = .seconds(60)
 ) -> DesiredService {
   DesiredService(

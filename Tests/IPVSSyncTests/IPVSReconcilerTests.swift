@@ -90,7 +90,9 @@ final class IPVSReconcilerTests: XCTestCase {
     s.services.append(VirtualServiceSpec(key: other, attributes: wrr, realServers: [RealServerSpec(key: b)]))
     r.setSpec(s)
     r.reconcile()
-    _ = try? kernel.apply([.editDestination(vip, a, .init(weight: 50)), .editDestination(other, b, .init(weight: 50))])
+    _ = try? kernel.apply([
+      .editDestination(vip, a, .init(weight: 50)), .editDestination(other, b, .init(weight: 50)),
+    ])
     XCTAssertEqual(r.reconcile(only: [vip]).applied, [.editDestination(vip, a, .init(weight: 1))])
     XCTAssertEqual(kernel.table.services[other]?.destinations[b]?.attributes.weight, 50)
     XCTAssertEqual(r.reconcile().applied, [.editDestination(other, b, .init(weight: 1))])

@@ -22,30 +22,40 @@ final class ReconcilePlanTests: XCTestCase {
         name: "create: service before its destinations", desired: [vip: desired([a: 1, b: 2])],
         actual: IPVSTable(),
         expected: [
-          .addService(vip, wrr), .addDestination(vip, a, .init(weight: 1)), .addDestination(vip, b, .init(weight: 2)),
+          .addService(vip, wrr), .addDestination(vip, a, .init(weight: 1)),
+          .addDestination(vip, b, .init(weight: 2)),
         ]),
       Case(
         name: "adopt: identical kernel table gives no operations", desired: [vip: desired([a: 1, b: 2])],
         actual: kernelTable([vip: (wrr, [a: (1, 0), b: (2, 0)])]), expected: []),
       Case(
-        name: "edit in place: weight and scheduler", desired: [vip: desired([a: 5], attributes: .init(scheduler: "lc", family: .inet))],
+        name: "edit in place: weight and scheduler",
+        desired: [vip: desired([a: 5], attributes: .init(scheduler: "lc", family: .inet))],
         actual: kernelTable([vip: (wrr, [a: (1, 0)])]),
-        expected: [.editService(vip, .init(scheduler: "lc", family: .inet)), .editDestination(vip, a, .init(weight: 5))]
+        expected: [
+          .editService(vip, .init(scheduler: "lc", family: .inet)),
+          .editDestination(vip, a, .init(weight: 5)),
+        ]
       ),
       Case(
         name: "quiesce: inhibited server kept at weight 0", desired: [vip: desired([a: 0, b: 1])],
-        actual: kernelTable([vip: (wrr, [a: (3, 0), b: (1, 0)])]), expected: [.editDestination(vip, a, .init(weight: 0))]),
+        actual: kernelTable([vip: (wrr, [a: (3, 0), b: (1, 0)])]),
+        expected: [.editDestination(vip, a, .init(weight: 0))]),
       Case(
         name: "failed server without inhibit deleted at once even with connections",
-        desired: [vip: desired([b: 1], configured: [a, b])], actual: kernelTable([vip: (wrr, [a: (1, 9), b: (1, 0)])]),
+        desired: [vip: desired([b: 1], configured: [a, b])],
+        actual: kernelTable([vip: (wrr, [a: (1, 9), b: (1, 0)])]),
         expected: [.deleteDestination(vip, a)]),
       Case(
         name: "restore: returning server re-added", desired: [vip: desired([a: 1, b: 1])],
         actual: kernelTable([vip: (wrr, [b: (1, 0)])]), expected: [.addDestination(vip, a, .init(weight: 1))]),
       Case(
-        name: "sorry server added before the pool is removed", desired: [vip: desired([c: 1], configured: [a, b, c])],
+        name: "sorry server added before the pool is removed",
+        desired: [vip: desired([c: 1], configured: [a, b, c])],
         actual: kernelTable([vip: (wrr, [a: (1, 0), b: (1, 0)])]),
-        expected: [.addDestination(vip, c, .init(weight: 1)), .deleteDestination(vip, a), .deleteDestination(vip, b)]),
+        expected: [
+          .addDestination(vip, c, .init(weight: 1)), .deleteDestination(vip, a), .deleteDestination(vip, b),
+        ]),
       Case(
         name: "drift: flushed kernel rebuilt", desired: [vip: desired([a: 1])], actual: IPVSTable(),
         expected: [.addService(vip, wrr), .addDestination(vip, a, .init(weight: 1))]),
@@ -58,7 +68,8 @@ final class ReconcilePlanTests: XCTestCase {
         expected: [.deleteDestination(vip, a), .deleteService(vip)]),
       Case(
         name: "drain: removed server with connections quiesced first", desired: [vip: desired([a: 1])],
-        actual: kernelTable([vip: (wrr, [a: (1, 0), b: (4, 5)])]), expected: [.editDestination(vip, b, .init(weight: 0))],
+        actual: kernelTable([vip: (wrr, [a: (1, 0), b: (4, 5)])]),
+        expected: [.editDestination(vip, b, .init(weight: 0))],
         expectedDraining: [RealServerID(service: vip, server: b)]),
       Case(
         name: "drain: still busy within timeout, nothing to do", desired: [vip: desired([a: 1])],
@@ -68,11 +79,14 @@ final class ReconcilePlanTests: XCTestCase {
       Case(
         name: "drain: deleted when idle", desired: [vip: desired([a: 1])],
         actual: kernelTable([vip: (wrr, [a: (1, 0), b: (0, 0)])]),
-        draining: [RealServerID(service: vip, server: b): .seconds(5)], expected: [.deleteDestination(vip, b)]),
+        draining: [RealServerID(service: vip, server: b): .seconds(5)], expected: [.deleteDestination(vip, b)]
+      ),
       Case(
-        name: "drain: deleted at the timeout though busy", desired: [vip: desired([a: 1], drain: .seconds(60))],
+        name: "drain: deleted at the timeout though busy",
+        desired: [vip: desired([a: 1], drain: .seconds(60))],
         actual: kernelTable([vip: (wrr, [a: (1, 0), b: (0, 5)])]),
-        draining: [RealServerID(service: vip, server: b): .seconds(60)], expected: [.deleteDestination(vip, b)]),
+        draining: [RealServerID(service: vip, server: b): .seconds(60)],
+        expected: [.deleteDestination(vip, b)]),
     ]
   }
 
