@@ -26,7 +26,8 @@ struct ReconcileBenchmark {
             key: dest("172.\(16 + r).\((s / 256) % 256).\(s % 256)", 8080), weight: bumped ? 7 : 1))
       }
       result.append(
-        VirtualServiceSpec(key: tcp(vip, 80), attributes: ServiceAttributes(scheduler: "wrr", family: .inet), realServers: rs))
+        VirtualServiceSpec(
+          key: tcp(vip, 80), attributes: ServiceAttributes(scheduler: "wrr", family: .inet), realServers: rs))
     }
     return IPVSSpec(services: result)
   }
@@ -89,9 +90,15 @@ struct ReconcileBenchmark {
     }
     print("table: \(services) services x \(servers) real servers (\(services * (servers + 1)) objects)")
     print("ipvsadm -R cold apply:            \(ms(ipvsadmTime))  (\(count) destinations listed)")
-    print("lvskeeper cold apply:             \(ms(coldTime))  ratio to ipvsadm -R \(ratio(coldTime))  ops \(cold.applied.count) failed \(cold.failures.count) (\(ours) destinations listed)")
-    print("lvskeeper no-op reconcile:        \(ms(noopTime))  ratio to ipvsadm -R \(ratio(noopTime))  ops \(noop.applied.count)")
-    print("lvskeeper 1% weight change:       \(ms(changeTime))  ratio to ipvsadm -R \(ratio(changeTime))  ops \(change.applied.count)")
+    print(
+      "lvskeeper cold apply:             \(ms(coldTime))  ratio to ipvsadm -R \(ratio(coldTime))  ops \(cold.applied.count) failed \(cold.failures.count) (\(ours) destinations listed)"
+    )
+    print(
+      "lvskeeper no-op reconcile:        \(ms(noopTime))  ratio to ipvsadm -R \(ratio(noopTime))  ops \(noop.applied.count)"
+    )
+    print(
+      "lvskeeper 1% weight change:       \(ms(changeTime))  ratio to ipvsadm -R \(ratio(changeTime))  ops \(change.applied.count)"
+    )
     print("ipvsadm -Ln (read whole table):   \(ms(listTime))  status \(listing.status)")
     return cold.failures.isEmpty && noop.applied.isEmpty && change.applied.count == services * servers / 100
       && count == ours

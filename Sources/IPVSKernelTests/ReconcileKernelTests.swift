@@ -41,7 +41,8 @@ struct ReconcileKernelTests {
       let rec = reconciler()
       rec.setSpec(IPVSSpec(services: [Self.webSpec()]))
       let report = rec.reconcile()
-      try expect(report.succeeded, "report failures \(report.failures) \(String(describing: report.readError))")
+      try expect(
+        report.succeeded, "report failures \(report.failures) \(String(describing: report.readError))")
       try expectEqual(report.applied.count, 4, "operations")
       let s = try IpvsadmListing.read().service("TCP 10.10.0.1:80")
       try expectEqual(s.scheduler, "wrr", "scheduler")
@@ -58,7 +59,8 @@ struct ReconcileKernelTests {
       rec.setSpec(IPVSSpec(services: [Self.webSpec()]))
       rec.reconcile()
       let ours = try kernel.destinations(of: Self.web).sorted { $0.key < $1.key }
-      try expectEqual(ours.map { "\($0.key)" }, ["10.20.0.1:8080", "10.20.0.2:8080", "10.20.0.3:8080"], "dests")
+      try expectEqual(
+        ours.map { "\($0.key)" }, ["10.20.0.1:8080", "10.20.0.2:8080", "10.20.0.3:8080"], "dests")
       try expectEqual(ours.map(\.attributes.weight), [1, 2, 3], "weights")
       let svc = try kernel.service(Self.web)
       try expectEqual(svc.attributes.timeout, 300, "persistence timeout")
@@ -66,7 +68,9 @@ struct ReconcileKernelTests {
     }
     r.add("adopt at start: pre-created by ipvsadm gives zero operations") {
       try run("ipvsadm -A -t 10.10.0.1:80 -s wrr -p 300 -M 255.255.255.0")
-      for (i, w) in [1, 2, 3].enumerated() { try run("ipvsadm -a -t 10.10.0.1:80 -r 10.20.0.\(i + 1):8080 -m -w \(w)") }
+      for (i, w) in [1, 2, 3].enumerated() {
+        try run("ipvsadm -a -t 10.10.0.1:80 -r 10.20.0.\(i + 1):8080 -m -w \(w)")
+      }
       let rec = reconciler()
       rec.setSpec(IPVSSpec(services: [Self.webSpec()]))
       let report = rec.start(flush: false)
@@ -102,13 +106,16 @@ struct ReconcileKernelTests {
       let id = RealServerID(service: Self.web, server: dest("10.20.0.2", 8080))
       rec.setHealth(id, .down)
       rec.reconcile(only: [Self.web])
-      try expectEqual(try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 0, "quiesced")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 0, "quiesced")
       rec.setHealth(id, .up(weight: nil))
       rec.reconcile(only: [Self.web])
-      try expectEqual(try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 2, "restored")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 2, "restored")
       rec.setHealth(id, .up(weight: 9))
       rec.reconcile()
-      try expectEqual(try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 9, "dynamic")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.2:8080").weight, 9, "dynamic")
     }
     r.add("failed server without inhibit is removed and returns") {
       let rec = reconciler()
@@ -118,10 +125,12 @@ struct ReconcileKernelTests {
       rec.setHealth(id, .down)
       rec.reconcile()
       try expect(
-        try IpvsadmListing.read().service("TCP 10.10.0.1:80").destinations["10.20.0.1:8080"] == nil, "still listed")
+        try IpvsadmListing.read().service("TCP 10.10.0.1:80").destinations["10.20.0.1:8080"] == nil,
+        "still listed")
       rec.setHealth(id, .up(weight: nil))
       rec.reconcile()
-      try expectEqual(try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.1:8080").weight, 1, "back")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.1:8080").weight, 1, "back")
     }
     r.add("sorry server replaces the pool below quorum and leaves at quorum") {
       var spec = Self.webSpec(weights: [1, 1])
@@ -149,13 +158,15 @@ struct ReconcileKernelTests {
       try run("ipvsadm -C")
       let repaired = rec.reconcile()
       try expectEqual(repaired.applied.count, 4, "ops to rebuild")
-      try expectEqual(try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "rebuilt")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "rebuilt")
       try run("ipvsadm -e -t 10.10.0.1:80 -r 10.20.0.3:8080 -m -w 42")
       try run("ipvsadm -E -t 10.10.0.1:80 -s rr -p 300 -M 255.255.255.0")
       let edited = rec.reconcile()
       try expectEqual(edited.applied.count, 2, "ops after hand edits: \(edited.applied)")
       let listing = try IpvsadmListing.read()
-      try expectEqual(try listing.destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "weight restored")
+      try expectEqual(
+        try listing.destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "weight restored")
       try expectEqual(try listing.service("TCP 10.10.0.1:80").scheduler, "wrr", "scheduler restored")
     }
     r.add("foreign services and their servers are untouched") {
@@ -166,11 +177,14 @@ struct ReconcileKernelTests {
       rec.reconcile()
       rec.setSpec(IPVSSpec(services: []))
       let report = rec.reconcile()
-      try expect(report.applied.contains(.deleteService(Self.web)), "owned service not deleted: \(report.applied)")
+      try expect(
+        report.applied.contains(.deleteService(Self.web)), "owned service not deleted: \(report.applied)")
       let listing = try IpvsadmListing.read()
       try expect(listing.services["TCP 10.10.0.1:80"] == nil, "owned service still there")
-      try expectEqual(try listing.destination("TCP 192.0.2.1:443", "192.0.2.10:443").weight, 4, "foreign weight")
-      try expectEqual(try listing.destination("TCP 192.0.2.1:443", "192.0.2.10:443").forward, "Route", "foreign fwd")
+      try expectEqual(
+        try listing.destination("TCP 192.0.2.1:443", "192.0.2.10:443").weight, 4, "foreign weight")
+      try expectEqual(
+        try listing.destination("TCP 192.0.2.1:443", "192.0.2.10:443").forward, "Route", "foreign fwd")
     }
     r.add("removed real server without connections is deleted, others stay") {
       let rec = reconciler()

@@ -78,7 +78,9 @@ func tcp(_ address: String, _ port: UInt16) -> ServiceKey {
   .inet(address: ip(address), port: port, protocol: .tcp)
 }
 
-func dest(_ address: String, _ port: UInt16) -> DestinationKey { DestinationKey(address: ip(address), port: port) }
+func dest(_ address: String, _ port: UInt16) -> DestinationKey {
+  DestinationKey(address: ip(address), port: port)
+}
 
 /// Monotonic seconds, for the benchmark.
 func seconds() -> Double {

@@ -25,6 +25,7 @@ if arguments.first == "bench" {
 var runner = KernelTestRunner(filter: arguments.first)
 ClientKernelTests(kernel: kernel).register(&runner)
 ReconcileKernelTests(kernel: kernel).register(&runner)
+TrafficKernelTests(kernel: kernel).register(&runner)
 let ok = runner.run(beforeEach: {
   shell("ipvsadm -C")
   shell("ipvsadm --stop-daemon master")

@@ -41,11 +41,13 @@ public struct DesiredTable: Sendable, Hashable {
         liveWeight += UInt64(live[rs.key] ?? 0)
       }
       let up = Self.quorum(
-        previous: previousQuorum[vs.key], liveWeight: liveWeight, quorum: vs.quorum, hysteresis: vs.hysteresis)
+        previous: previousQuorum[vs.key], liveWeight: liveWeight, quorum: vs.quorum, hysteresis: vs.hysteresis
+      )
       quorumUp[vs.key] = up
       if previousQuorum[vs.key] != up {
         events.append(
-          QuorumEvent(service: vs.key, up: up, liveWeight: liveWeight, initial: previousQuorum[vs.key] == nil))
+          QuorumEvent(service: vs.key, up: up, liveWeight: liveWeight, initial: previousQuorum[vs.key] == nil)
+        )
       }
       let useSorry = !up && vs.sorryServer != nil
       var destinations: [DestinationKey: DestinationAttributes] = [:]
@@ -62,7 +64,8 @@ public struct DesiredTable: Sendable, Hashable {
       var configured = Set(vs.realServers.map(\.key))
       if let sorry = vs.sorryServer {
         configured.insert(sorry.key)
-        var attributes = DestinationAttributes(forwarding: sorry.forwarding, weight: sorry.weight, tunnel: sorry.tunnel)
+        var attributes = DestinationAttributes(
+          forwarding: sorry.forwarding, weight: sorry.weight, tunnel: sorry.tunnel)
         if useSorry {
           destinations[sorry.key] = attributes
         } else if sorry.inhibit, destinations[sorry.key] == nil {
@@ -71,7 +74,8 @@ public struct DesiredTable: Sendable, Hashable {
         }
       }
       services[vs.key] = DesiredService(
-        attributes: vs.attributes, destinations: destinations, configured: configured, drainTimeout: vs.drainTimeout)
+        attributes: vs.attributes, destinations: destinations, configured: configured,
+        drainTimeout: vs.drainTimeout)
     }
   }
 

@@ -17,7 +17,8 @@ enum IPVSAttr {
   static let svcNetmask: UInt16 = 9, svcStats: UInt16 = 10, svcPEName: UInt16 = 11, svcStats64: UInt16 = 12
   // IPVS_DEST_ATTR_*
   static let destAddr: UInt16 = 1, destPort: UInt16 = 2, destFwd: UInt16 = 3, destWeight: UInt16 = 4
-  static let destUThresh: UInt16 = 5, destLThresh: UInt16 = 6, destActive: UInt16 = 7, destInactive: UInt16 = 8
+  static let destUThresh: UInt16 = 5, destLThresh: UInt16 = 6, destActive: UInt16 = 7,
+    destInactive: UInt16 = 8
   static let destPersist: UInt16 = 9, destStats: UInt16 = 10, destAF: UInt16 = 11, destStats64: UInt16 = 12
   static let destTunType: UInt16 = 13, destTunPort: UInt16 = 14, destTunFlags: UInt16 = 15
   // IPVS_DAEMON_ATTR_*
@@ -60,7 +61,9 @@ struct IPVSMessageCodec {
     }
   }
 
-  func serviceMessage(_ command: UInt8, _ key: ServiceKey, _ attributes: ServiceAttributes?, _ sequence: UInt32)
+  func serviceMessage(
+    _ command: UInt8, _ key: ServiceKey, _ attributes: ServiceAttributes?, _ sequence: UInt32
+  )
     -> [UInt8]
   {
     var m = message(command, sequence: sequence)
@@ -129,7 +132,9 @@ struct IPVSMessageCodec {
     return m.bytes
   }
 
-  static func putService(_ m: inout GenericNetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?) {
+  static func putService(
+    _ m: inout GenericNetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?
+  ) {
     m.put(IPVSAttr.svcAF, u16: key.family.rawValue)
     switch key {
     case .fwmark(let mark, _):
@@ -175,10 +180,13 @@ struct IPVSMessageCodec {
       netmask: a.u32(IPVSAttr.svcNetmask) ?? ServiceAttributes.defaultNetmask(family),
       persistenceEngine: a.string(IPVSAttr.svcPEName))
     return KernelService(
-      key: key, attributes: attributes, stats: decodeStats(a.nested(IPVSAttr.svcStats64), a.nested(IPVSAttr.svcStats)))
+      key: key, attributes: attributes,
+      stats: decodeStats(a.nested(IPVSAttr.svcStats64), a.nested(IPVSAttr.svcStats)))
   }
 
-  static func decodeDestination(_ a: NetlinkAttributes, serviceFamily: IPVSAddressFamily) -> KernelDestination? {
+  static func decodeDestination(_ a: NetlinkAttributes, serviceFamily: IPVSAddressFamily)
+    -> KernelDestination?
+  {
     let family = a.u16(IPVSAttr.destAF).flatMap(IPVSAddressFamily.init(rawValue:)) ?? serviceFamily
     guard let raw = a[IPVSAttr.destAddr], let address = IPAddress(kernelBytes: raw, family: family),
       let port = a.be16(IPVSAttr.destPort)
@@ -194,7 +202,8 @@ struct IPVSMessageCodec {
         forwarding: forwarding, weight: a.u32(IPVSAttr.destWeight) ?? 0,
         upperThreshold: a.u32(IPVSAttr.destUThresh) ?? 0, lowerThreshold: a.u32(IPVSAttr.destLThresh) ?? 0,
         tunnel: tunnel),
-      activeConnections: a.u32(IPVSAttr.destActive) ?? 0, inactiveConnections: a.u32(IPVSAttr.destInactive) ?? 0,
+      activeConnections: a.u32(IPVSAttr.destActive) ?? 0,
+      inactiveConnections: a.u32(IPVSAttr.destInactive) ?? 0,
       persistentConnections: a.u32(IPVSAttr.destPersist) ?? 0,
       stats: decodeStats(a.nested(IPVSAttr.destStats64), a.nested(IPVSAttr.destStats)))
   }
@@ -229,7 +238,9 @@ struct IPVSMessageCodec {
   }
 
   static func decodeDaemon(_ a: NetlinkAttributes) -> SyncDaemonConfig? {
-    guard let state = a.u32(IPVSAttr.daemonState), let role = SyncDaemonRole(rawValue: state) else { return nil }
+    guard let state = a.u32(IPVSAttr.daemonState), let role = SyncDaemonRole(rawValue: state) else {
+      return nil
+    }
     var group: IPAddress?
     if let raw = a[IPVSAttr.daemonGroup6] {
       group = IPAddress(bytes: Array(raw))

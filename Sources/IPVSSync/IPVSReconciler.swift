@@ -17,7 +17,8 @@ public final class IPVSReconciler: Sendable {
     var retired: Set<ServiceKey> = []
     var syncDaemon: SyncDaemonConfig??
     var status = IPVSStatus(
-      ownedServices: [], quorumUp: [:], draining: [:], pendingFailures: [], lastReconcile: nil, lastOperationCount: 0)
+      ownedServices: [], quorumUp: [:], draining: [:], pendingFailures: [], lastReconcile: nil,
+      lastOperationCount: 0)
   }
 
   private struct Work {
@@ -87,14 +88,17 @@ public final class IPVSReconciler: Sendable {
   @discardableResult
   public func reconcile(only scope: Set<ServiceKey>? = nil) -> ReconcileReport {
     work.withLock { w in
-      let (spec, health, retired, daemon) = inputs.withLock { ($0.spec, $0.health, $0.retired, $0.syncDaemon) }
+      let (spec, health, retired, daemon) = inputs.withLock {
+        ($0.spec, $0.health, $0.retired, $0.syncDaemon)
+      }
       var report = ReconcileReport()
       let inScope = { (key: ServiceKey) in scope?.contains(key) ?? true }
       let desired = DesiredTable(spec: spec, health: health, previousQuorum: w.quorumUp)
       for event in desired.events where inScope(event.service) {
         w.quorumUp[event.service] = event.up
         report.quorumEvents.append(event)
-        logger.notice("quorum \(event.up ? "up" : "down") for \(event.service), live weight \(event.liveWeight)")
+        logger.notice(
+          "quorum \(event.up ? "up" : "down") for \(event.service), live weight \(event.liveWeight)")
       }
       let wanted = desired.services.filter { inScope($0.key) }
       let gone = retired.filter(inScope)
@@ -109,7 +113,8 @@ public final class IPVSReconciler: Sendable {
       }
       let instant = now()
       let plan = ReconcilePlan(
-        desired: wanted, retired: gone, actual: actual, draining: w.draining.filter { inScope($0.key.service) },
+        desired: wanted, retired: gone, actual: actual,
+        draining: w.draining.filter { inScope($0.key.service) },
         now: instant)
       w.draining = w.draining.filter { !inScope($0.key.service) }.merging(plan.draining) { $1 }
       var results: [IPVSOperationResult] = []
@@ -121,10 +126,11 @@ public final class IPVSReconciler: Sendable {
         }
       }
       record(results, scope: inScope, into: &w, report: &report)
-      let deleted = Set(results.compactMap { r -> ServiceKey? in
-        if case .deleteService(let key) = r.operation, r.error == nil { return key }
-        return nil
-      })
+      let deleted = Set(
+        results.compactMap { r -> ServiceKey? in
+          if case .deleteService(let key) = r.operation, r.error == nil { return key }
+          return nil
+        })
       let stillThere = Set(gone.filter { actual.services[$0] != nil }).subtracting(deleted)
       inputs.withLock { $0.retired = $0.retired.subtracting(gone.subtracting(stillThere)) }
       if scope == nil {
@@ -161,7 +167,8 @@ public final class IPVSReconciler: Sendable {
     do throws(IPVSKernelError) {
       let current = try kernel.timeouts()
       let differs =
-        (wanted.tcp != 0 && wanted.tcp != current.tcp) || (wanted.tcpFin != 0 && wanted.tcpFin != current.tcpFin)
+        (wanted.tcp != 0 && wanted.tcp != current.tcp)
+        || (wanted.tcpFin != 0 && wanted.tcpFin != current.tcpFin)
         || (wanted.udp != 0 && wanted.udp != current.udp)
       if differs { try kernel.setTimeouts(wanted) }
     } catch {
@@ -170,7 +177,9 @@ public final class IPVSReconciler: Sendable {
     }
   }
 
-  private func reconcileSyncDaemon(_ wanted: SyncDaemonConfig?, _ w: inout Work, _ report: inout ReconcileReport) {
+  private func reconcileSyncDaemon(
+    _ wanted: SyncDaemonConfig?, _ w: inout Work, _ report: inout ReconcileReport
+  ) {
     do throws(IPVSKernelError) {
       let running = try kernel.syncDaemons()
       for daemon in running where w.startedDaemons.contains(daemon.role) && daemon.role != wanted?.role {
@@ -199,7 +208,8 @@ public final class IPVSReconciler: Sendable {
     inputs.withLock { i in
       i.status = IPVSStatus(
         ownedServices: (i.spec.services.map(\.key) + i.retired).sorted(), quorumUp: w.quorumUp,
-        draining: w.draining, pendingFailures: w.failures.values.sorted { $0.operation.service < $1.operation.service },
+        draining: w.draining,
+        pendingFailures: w.failures.values.sorted { $0.operation.service < $1.operation.service },
         lastReconcile: instant, lastOperationCount: report.applied.count + report.failures.count)
     }
   }

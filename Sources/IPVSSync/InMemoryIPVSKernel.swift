@@ -37,7 +37,9 @@ public final class InMemoryIPVSKernel: IPVSKernel {
     state.withLock { $0.failing[operation] = errno }
   }
   /// Sets the live connection counters of a destination (what traffic would do).
-  public func setConnections(_ service: ServiceKey, _ destination: DestinationKey, active: UInt32, inactive: UInt32) {
+  public func setConnections(
+    _ service: ServiceKey, _ destination: DestinationKey, active: UInt32, inactive: UInt32
+  ) {
     state.withLock {
       $0.table.services[service]?.destinations[destination]?.activeConnections = active
       $0.table.services[service]?.destinations[destination]?.inactiveConnections = inactive
@@ -46,11 +48,15 @@ public final class InMemoryIPVSKernel: IPVSKernel {
 
   // MARK: IPVSKernel
 
-  public func info() throws(IPVSKernelError) -> IPVSInfo { IPVSInfo(version: 0x010201, connectionTableSize: 4096) }
+  public func info() throws(IPVSKernelError) -> IPVSInfo {
+    IPVSInfo(version: 0x010201, connectionTableSize: 4096)
+  }
 
   public func services() throws(IPVSKernelError) -> [KernelService] {
     state.withLock { s in
-      s.order.compactMap { key in s.table.services[key].map { KernelService(key: key, attributes: $0.attributes) } }
+      s.order.compactMap { key in
+        s.table.services[key].map { KernelService(key: key, attributes: $0.attributes) }
+      }
     }
   }
 
@@ -73,7 +79,9 @@ public final class InMemoryIPVSKernel: IPVSKernel {
       operations.map { op in
         s.applied.append(op)
         let e = s.failing[op] ?? Self.perform(op, on: &s)
-        let error = e.map { IPVSKernelError.rejected(operation: op.description, errno: $0, reason: .classify(errno: $0, on: op)) }
+        let error = e.map {
+          IPVSKernelError.rejected(operation: op.description, errno: $0, reason: .classify(errno: $0, on: op))
+        }
         return IPVSOperationResult(operation: op, error: error)
       }
     }

@@ -46,7 +46,8 @@ public final class NetlinkIPVSKernel: IPVSKernel {
       let messages = try c.request(operation, command: IPVSCommand.getService) {
         $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, key, nil) }
       }
-      guard let s = messages.first?.attributes.nested(IPVSAttr.service).flatMap(IPVSMessageCodec.decodeService)
+      guard
+        let s = messages.first?.attributes.nested(IPVSAttr.service).flatMap(IPVSMessageCodec.decodeService)
       else { throw .malformedReply(operation: operation, detail: "no service attribute") }
       return s
     }
@@ -54,7 +55,9 @@ public final class NetlinkIPVSKernel: IPVSKernel {
 
   public func destinations(of service: ServiceKey) throws(IPVSKernelError) -> [KernelDestination] {
     try connection.withLock { c throws(IPVSKernelError) -> [KernelDestination] in
-      let messages = try c.request("dump destinations of \(service)", command: IPVSCommand.getDest, dump: true) {
+      let messages = try c.request(
+        "dump destinations of \(service)", command: IPVSCommand.getDest, dump: true
+      ) {
         $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
       }
       return messages.compactMap { m in
@@ -68,11 +71,15 @@ public final class NetlinkIPVSKernel: IPVSKernel {
   public func apply(_ operations: [IPVSOperation]) throws(IPVSKernelError) -> [IPVSOperationResult] {
     try connection.withLock { c throws(IPVSKernelError) -> [IPVSOperationResult] in
       let codec = c.codec
-      let errors = try c.batch(count: operations.count, name: "apply") { codec.encode(operations[$0], sequence: $1) }
+      let errors = try c.batch(count: operations.count, name: "apply") {
+        codec.encode(operations[$0], sequence: $1)
+      }
       return zip(operations, errors).map { op, e in
         IPVSOperationResult(
           operation: op,
-          error: e.map { .rejected(operation: op.description, errno: $0, reason: .classify(errno: $0, on: op)) })
+          error: e.map {
+            .rejected(operation: op.description, errno: $0, reason: .classify(errno: $0, on: op))
+          })
       }
     }
   }
@@ -100,7 +107,9 @@ public final class NetlinkIPVSKernel: IPVSKernel {
   public func syncDaemons() throws(IPVSKernelError) -> [SyncDaemonConfig] {
     try connection.withLock { c throws(IPVSKernelError) -> [SyncDaemonConfig] in
       let messages = try c.request("dump sync daemons", command: IPVSCommand.getDaemon, dump: true)
-      return messages.compactMap { $0.attributes.nested(IPVSAttr.daemon).flatMap(IPVSMessageCodec.decodeDaemon) }
+      return messages.compactMap {
+        $0.attributes.nested(IPVSAttr.daemon).flatMap(IPVSMessageCodec.decodeDaemon)
+      }
     }
   }
 
@@ -176,7 +185,8 @@ final class NetlinkConnection: @unchecked Sendable {
 
   /// Sends one request and returns its replies: all parts of a dump, or the single reply.
   func request(
-    _ name: String, command: UInt8, dump: Bool = false, attributes: (inout GenericNetlinkMessage) -> Void = { _ in }
+    _ name: String, command: UInt8, dump: Bool = false,
+    attributes: (inout GenericNetlinkMessage) -> Void = { _ in }
   ) throws(IPVSKernelError) -> [ReceivedMessage] {
     let seq = nextSequence()
     var message = codec.message(command, flags: Netlink.request | (dump ? Netlink.dump : 0), sequence: seq)

@@ -25,7 +25,9 @@ struct GenericNetlinkMessage {
   mutating func put(_ type: UInt16, u16 value: UInt16) { put(type, payload: littleEndianBytes(value)) }
   mutating func put(_ type: UInt16, u32 value: UInt32) { put(type, payload: littleEndianBytes(value)) }
   /// A 16-bit value in network byte order (ports).
-  mutating func put(_ type: UInt16, be16 value: UInt16) { put(type, payload: [UInt8(value >> 8), UInt8(value & 0xff)]) }
+  mutating func put(_ type: UInt16, be16 value: UInt16) {
+    put(type, payload: [UInt8(value >> 8), UInt8(value & 0xff)])
+  }
   /// A NUL-terminated string, as `nla_put_string`.
   mutating func put(_ type: UInt16, string: String) { put(type, payload: Array(string.utf8) + [0]) }
 
@@ -58,7 +60,9 @@ struct GenericNetlinkMessage {
     for i in 0..<4 { bytes[i] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(i))) }
   }
 
-  private mutating func append<T: FixedWidthInteger>(_ value: T) { bytes.append(contentsOf: littleEndianBytes(value)) }
+  private mutating func append<T: FixedWidthInteger>(_ value: T) {
+    bytes.append(contentsOf: littleEndianBytes(value))
+  }
 }
 
 func littleEndianBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {

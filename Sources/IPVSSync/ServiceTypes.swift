@@ -122,5 +122,7 @@ public struct ServiceAttributes: Sendable, Hashable {
 
 /// All the kernel schedulers shipped with Linux 6.1.
 public enum IPVSScheduler {
-  public static let all = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"]
+  public static let all = [
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+  ]
 }

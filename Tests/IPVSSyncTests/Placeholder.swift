@@ -1,5 +1,0 @@
-import XCTest
-
-final class IPVSSyncPlaceholderTests: XCTestCase {
-  func testNothingYet() {}
-}
