@@ -45,6 +45,10 @@ actor Daemon {
   var lastReload: ReloadOutcome?
   /// With --dry-run: the most recent operations that would have been applied.
   var dryRunOperations: [String] = []
+  /// Kernel I/O runs here, not on the actor: a netlink call may block up to its deadline (and a
+  /// kernel sync-daemon stop for seconds), while the actor must keep taking events and `status`.
+  /// Serial, so reconciles and their log lines keep their order.
+  nonisolated let kernelQueue = DispatchQueue(label: "lvskeeper.ipvs")
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
@@ -70,10 +74,20 @@ actor Daemon {
     if needsKernel(config, mapping) {
       kernel = try Self.openKernel(dryRun: options.dryRun)
     }
+    // VRRP first: after a restart the peer must hear adverts again within its master-down
+    // interval, and VIPs left by the previous run are adopted (or removed) right away.
+    do {
+      for (name, spec) in units.sorted(by: { $0.key < $1.key }) {
+        try startUnit(name, spec)
+      }
+    } catch {
+      for unit in self.units.values { unit.service.stop() }
+      throw DaemonStartError(description: "VRRP: \(error)")
+    }
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
-      reconciler.setSyncDaemon(syncDaemon(masterOf: []))
+      reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       self.reconciler = reconciler
       record(reconciler.start(flush: config.globalDefs.lvsFlush), reason: "start: adopt the kernel table")
     }
@@ -88,15 +102,6 @@ actor Daemon {
       Task { [weak self] in
         for await event in vrrpEvents { await self?.handle(event) }
       })
-    do {
-      for (name, spec) in units.sorted(by: { $0.key < $1.key }) {
-        try startUnit(name, spec)
-      }
-    } catch {
-      for unit in self.units.values { unit.service.stop() }
-      monitor.stop()
-      throw DaemonStartError(description: "VRRP: \(error)")
-    }
     let interval = SchedulingMath.duration(config.globalDefs.lvsReconcileInterval)
     tasks.append(
       Task { [weak self] in
@@ -213,9 +218,22 @@ actor Daemon {
     }
   }
 
+  /// Names of the instances that are master right now.
+  func masterInstances() -> Set<String> {
+    Set(units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
+  }
+
+  /// Runs a reconcile on `kernelQueue` and records its report back on the actor.
+  func reconcileInBackground(only scope: Set<ServiceKey>? = nil, reason: String) {
+    guard let reconciler else { return }
+    kernelQueue.async { [weak self] in
+      let report = reconciler.reconcile(only: scope)
+      Task { await self?.record(report, reason: reason) }
+    }
+  }
+
   func summary() -> String {
-    let masters = units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(
-      \.name)
+    let masters = masterInstances()
     let services = mapping.ipvs.services.count
     let servers = mapping.monitored.count
     let master = masters.isEmpty ? "master of none" : "master of \(masters.sorted().joined(separator: ","))"

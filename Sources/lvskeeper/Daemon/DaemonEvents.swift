@@ -16,8 +16,8 @@ extension Daemon {
     guard let reconciler, let destinations = mapping.destinations[event.server] else { return }
     let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
     for destination in destinations { reconciler.setHealth(destination, health) }
-    let scope = Set(destinations.map(\.service))
-    record(reconciler.reconcile(only: scope), reason: "\(event.server) \(event.isUp ? "up" : "down")")
+    reconcileInBackground(
+      only: Set(destinations.map(\.service)), reason: "\(event.server) \(event.isUp ? "up" : "down")")
   }
 
   func handle(_ event: VRRPStateEvent) {
@@ -35,15 +35,12 @@ extension Daemon {
     DaemonMetrics.vrrpTransition(instance: event.instance, to: event.to.rawValue, code: code)
     logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
     guard let reconciler, config.globalDefs.lvsSyncDaemon != nil else { return }
-    let masters = Set(
-      units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
-    reconciler.setSyncDaemon(syncDaemon(masterOf: masters))
-    record(reconciler.reconcile(), reason: "sync daemon follows \(event.instance) \(event.to)")
+    reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
+    reconcileInBackground(reason: "sync daemon follows \(event.instance) \(event.to)")
   }
 
   func periodicReconcile() {
-    guard let reconciler else { return }
-    record(reconciler.reconcile(), reason: "periodic reconcile (drift repair)")
+    reconcileInBackground(reason: "periodic reconcile (drift repair)")
   }
 
   /// The connection sync daemon as `lvs_sync_daemon IF INSTANCE` asks: master while INSTANCE is

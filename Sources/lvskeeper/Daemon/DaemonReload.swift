@@ -75,10 +75,8 @@ extension Daemon {
     }
     if let reconciler {
       reconciler.setSpec(newMapping.ipvs)
-      let masters = Set(
-        units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
-      reconciler.setSyncDaemon(syncDaemon(masterOf: masters))
-      record(reconciler.reconcile(), reason: "reload")
+      reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
+      reconcileInBackground(reason: "reload")
     }
     let vrrpChange = restarted.isEmpty ? "VRRP unchanged" : "VRRP units \(restarted.joined(separator: " "))"
     if !failures.isEmpty {

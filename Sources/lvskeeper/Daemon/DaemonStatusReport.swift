@@ -5,7 +5,8 @@ import VRRP
 
 /// Assembles `lvskeeper status` from the parts' own snapshots and one read of the kernel table.
 extension Daemon {
-  func statusReport() -> StatusReport {
+  func statusReport() async -> StatusReport {
+    let table = await readKernelTable()
     let daemon = DaemonStatus(
       pid: getpid(), configPath: options.configPath, startedAt: startedAt, dryRun: options.dryRun,
       lastReload: lastReload)
@@ -26,16 +27,23 @@ extension Daemon {
       }
     }
     return StatusReport(
-      daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(),
+      daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(table),
       pendingOperations: pendingOperations())
   }
 
-  private func serviceStatuses() -> [ServiceStatus] {
-    let ipvs = reconciler?.status()
-    var table = IPVSTable()
-    if let kernel {
-      table = (try? IPVSTable.read(from: kernel, only: Set(mapping.ipvs.services.map(\.key)))) ?? IPVSTable()
+  /// One read of the owned services, off the actor (a netlink dump can take its deadline).
+  private func readKernelTable() async -> IPVSTable {
+    guard let kernel else { return IPVSTable() }
+    let owned = Set(mapping.ipvs.services.map(\.key))
+    return await withCheckedContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(returning: (try? IPVSTable.read(from: kernel, only: owned)) ?? IPVSTable())
+      }
     }
+  }
+
+  private func serviceStatuses(_ table: IPVSTable) -> [ServiceStatus] {
+    let ipvs = reconciler?.status()
     let health = Dictionary(
       monitor.status().servers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var healthIDs: [IPVSSync.RealServerID: HealthCheck.RealServerID] = [:]
