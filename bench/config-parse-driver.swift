@@ -30,7 +30,8 @@ for run in 1...runs {
     let realServers = loaded.configuration.virtualServers.reduce(0) { $0 + $1.realServers.count }
     print(
       String(
-        format: "parse+validate run %d: %.1f ms wall, %.1f ms cpu (%d virtual_server, %d real_server)", run, wallMs,
+        format: "parse+validate run %d: %.1f ms wall, %.1f ms cpu (%d virtual_server, %d real_server)", run,
+        wallMs,
         cpuMilliseconds() - cpuStart, loaded.configuration.virtualServers.count, realServers))
   } catch {
     print("run \(run): invalid configuration:\n\(error)")
