@@ -66,6 +66,10 @@ extension Preprocessor {
       return nil
     }
     let values = parts.dropFirst().compactMap(number)
+    guard values.allSatisfy({ abs($0) <= 1_000_000_000 }) else {
+      log.error("~\(kind)(\(spec)): values must lie within -1000000000..1000000000", at: location)
+      return nil
+    }
     let end = values[values.count - 1]
     let start = values.count >= 2 ? values[0] : (end >= 0 ? 1 : -1)
     let step = values.count == 3 ? values[1] : (end >= start ? 1 : -1)

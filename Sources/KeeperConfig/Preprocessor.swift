@@ -102,12 +102,18 @@ final class Preprocessor {
 
   // MARK: include
 
+  private static let includePrefix = Array("include".utf8)
+
   private static let includeKeywords: Set<String> = [
     "include", "includer", "includem", "includew", "includeb", "includea",
   ]
 
   /// Handles an include line; include detection precedes conditionals and substitution, as in keepalived.
   private func handleInclude(_ line: SourceLine) -> Bool {
+    // Fast path: most lines do not start with "include".
+    guard let start = line.bytes.firstIndex(where: { !Byte.isSpace($0) }),
+      line.bytes[start...].starts(with: Self.includePrefix)
+    else { return false }
     let words = splitWords(line)
     guard let first = words.first, Self.includeKeywords.contains(first.text) else { return false }
     let location = line.location(at: first.start)
@@ -274,7 +280,7 @@ final class Preprocessor {
       while end < line.bytes.count && line.bytes[end] != Byte.newline { end += 1 }
       let piece = SourceLine(
         file: line.file, line: line.line, bytes: Array(line.bytes[start..<end]),
-        columns: Array((line.columns ?? [])[start..<end]))
+        columns: line.columns.map { Array($0[start..<end]) })
       processLine(piece, depth: depth + 1, rawLevel: false)
       start = end + 1
     }

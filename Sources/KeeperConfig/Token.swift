@@ -50,6 +50,26 @@ struct Tokenizer {
         continue
       }
       let start = index
+      // Fast path: a plain word (no quotes, no `${`) becomes a String straight from the line bytes.
+      var plainEnd = index
+      while plainEnd < bytes.count {
+        let current = bytes[plainEnd]
+        if Byte.isSpace(current) || current == Byte.openBrace || current == Byte.closeBrace { break }
+        if current == Byte.doubleQuote || current == Byte.singleQuote || current == Byte.dollar {
+          plainEnd = -1
+          break
+        }
+        plainEnd += 1
+      }
+      if plainEnd >= 0 {
+        tokens.append(
+          Token(
+            kind: .word, text: String(decoding: bytes[start..<plainEnd], as: UTF8.self),
+            location: line.location(at: start), startsLine: first, quoted: false))
+        first = false
+        index = plainEnd
+        continue
+      }
       var word: [UInt8] = []
       var quoted = false
       wordLoop: while index < bytes.count {

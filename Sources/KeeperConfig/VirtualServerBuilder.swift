@@ -1,3 +1,9 @@
+/// A real server's identity within its virtual server.
+private struct RealServerKey: Hashable {
+  var address: IPAddress
+  var port: Int
+}
+
 /// Reads `virtual_server` blocks (with their real servers and checkers) and `virtual_server_group`s.
 ///
 /// Settings are read in two passes so that a virtual or real server's defaults apply to all of its
@@ -118,16 +124,17 @@ struct VirtualServerBuilder {
         sorry.address, of: server, method: server.sorryServer?.forwarding ?? server.forwarding, at: sorry.node
       )
     }
-    var seen: [String: SourceLocation] = [:]
+    var seen: [RealServerKey: SourceLocation] = [:]
     for realNode in realServerNodes {
       guard let real = realServer(realNode, of: server, defaults: defaults) else { continue }
-      let id =
-        real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
-      if let first = seen[id] {
+      let key = RealServerKey(address: real.address, port: real.port)
+      if let first = seen[key] {
+        let id =
+          real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
         log.error("duplicate real server \(id) (first defined at \(first))", at: realNode.location)
         continue
       }
-      seen[id] = realNode.location
+      seen[key] = realNode.location
       server.realServers.append(real)
     }
     return parsedKey == nil ? nil : server

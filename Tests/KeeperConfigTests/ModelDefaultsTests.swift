@@ -249,4 +249,90 @@ final class ModelDefaultsTests: XCTestCase {
     XCTAssertEqual(IPAddress("10.0.0.255")?.advanced(by: 1)?.description, "10.0.1.0")
     XCTAssertNil(IPAddress("255.255.255.255")?.advanced(by: 1))
   }
+
+  func testTrackFilesSyncGroupsAndGroupRanges() throws {
+    let text = """
+      vrrp_track_file maint {
+        file /run/maint
+        weight -50 reverse
+        init_file 0 overwrite
+      }
+      vrrp_script up {
+        script /bin/true
+      }
+      vrrp_sync_group G {
+        group {
+          A
+          B
+        }
+        notify_master "/bin/notify master"
+        track_script {
+          up weight 10
+        }
+        track_file {
+          maint
+        }
+      }
+      vrrp_instance A {
+        interface eth0
+        virtual_router_id 1
+        track_file {
+          maint weight 5
+        }
+      }
+      vrrp_instance B {
+        interface eth1
+        virtual_router_id 1
+      }
+      virtual_server_group VSG {
+        10.0.0.8/29 80
+        192.168.1.250-192.168.2.3 443
+        2001:db8::2-a 80
+        fwmark 7 inet6
+      }
+      virtual_server group VSG {
+        real_server 10.0.1.1 80 {
+        }
+      }
+      """
+    let config = try XCTUnwrap(loadValid(text)).configuration
+    XCTAssertEqual(config.vrrpTrackFiles.first?.weight, -50)
+    XCTAssertEqual(config.vrrpTrackFiles.first?.weightReverse, true)
+    XCTAssertEqual(config.vrrpTrackFiles.first?.initValue, 0)
+    XCTAssertEqual(config.vrrpTrackFiles.first?.initOverwrite, true)
+    let group = try XCTUnwrap(config.syncGroups.first)
+    XCTAssertEqual(group.instances, ["A", "B"])
+    XCTAssertEqual(group.notify.master?.argv, ["/bin/notify", "master"])
+    XCTAssertEqual(group.trackScripts, [TrackedObject(name: "up", weight: 10)])
+    XCTAssertEqual(config.vrrpInstances.map(\.syncGroup), ["G", "G"])
+    XCTAssertEqual(config.vrrpInstances[0].trackFiles, [TrackedObject(name: "maint", weight: 5)])
+    let members = try XCTUnwrap(config.virtualServerGroups.first?.members)
+    XCTAssertEqual(members[0].first?.description, "10.0.0.8")
+    XCTAssertEqual(members[0].last?.description, "10.0.0.15")
+    XCTAssertEqual(members[1].first?.description, "192.168.1.250")
+    XCTAssertEqual(members[1].last?.description, "192.168.2.3")
+    XCTAssertEqual(members[1].port, 443)
+    XCTAssertEqual(members[2].last?.description, "2001:db8::a")
+    XCTAssertEqual(members[3].fwmark, 7)
+    XCTAssertEqual(members[3].family, .inet6)
+  }
+
+  func testVersion3DropsAuthenticationWithAWarning() throws {
+    let text = """
+      vrrp_instance V {
+        interface eth0
+        virtual_router_id 2
+        version 3
+        authentication {
+          auth_type PASS
+          auth_pass longerthan8
+        }
+      }
+      """
+    let loaded = try XCTUnwrap(loadValid(text))
+    XCTAssertNil(loaded.configuration.vrrpInstances[0].authentication)
+    XCTAssertEqual(
+      loaded.warnings.map { "\($0.line):\($0.column)" }, ["1:1", "5:3", "7:15"],
+      loaded.warnings.map(\.description).joined(separator: "\n"))
+  }
 }

@@ -153,11 +153,13 @@ final class SampleConfigTests: XCTestCase {
   /// `keepalived -t`, so lvskeeper is not more lenient than keepalived on them.
   func testKeepalivedAgreesOnAcceptedSamples() throws {
     let candidates = ["/usr/sbin/keepalived", "/usr/local/sbin/keepalived"]
-    guard let keepalived = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+    guard let keepalived = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    else {
       XCTFail("keepalived is not installed: install the Debian package 'keepalived'")
       return
     }
-    for (sample, expectation) in Self.expectations.sorted(by: { $0.key < $1.key }) where expectation.errors == nil {
+    for (sample, expectation) in Self.expectations.sorted(by: { $0.key < $1.key })
+    where expectation.errors == nil {
       let process = Process()
       process.executableURL = URL(fileURLWithPath: keepalived)
       process.arguments = ["-t", "-l", "-D", "-f", Self.directory + "/" + sample]
