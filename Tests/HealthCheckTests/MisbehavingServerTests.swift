@@ -32,38 +32,62 @@ final class MisbehavingServerTests: XCTestCase {
     let ok = MisbehavingServer.httpResponse(status: "200 OK", body: "hello")
     let helloMD5 = "5d41402abc4b2a76b9719d911017c592"
     let cases: [Case] = [
-      Case(name: "tcp hang connects", server: .hang, kind: .tcp, expectUp: true, reasonContains: "", maxSeconds: 1),
-      Case(name: "tcp refused", server: nil, kind: .tcp, expectUp: false, reasonContains: "refused", maxSeconds: 1),
-      Case(name: "http hang", server: .hang, kind: .http, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
-      Case(name: "http trickle", server: .trickle, kind: .http, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
-      Case(name: "http reset", server: .reset, kind: .http, expectUp: false, reasonContains: "reset", maxSeconds: 1),
-      Case(name: "http refused", server: nil, kind: .http, expectUp: false, reasonContains: "refused", maxSeconds: 1),
+      Case(
+        name: "tcp hang connects", server: .hang, kind: .tcp, expectUp: true, reasonContains: "",
+        maxSeconds: 1),
+      Case(
+        name: "tcp refused", server: nil, kind: .tcp, expectUp: false, reasonContains: "refused",
+        maxSeconds: 1),
+      Case(
+        name: "http hang", server: .hang, kind: .http, expectUp: false, reasonContains: "timed out",
+        maxSeconds: 3),
+      Case(
+        name: "http trickle", server: .trickle, kind: .http, expectUp: false, reasonContains: "timed out",
+        maxSeconds: 3),
+      Case(
+        name: "http reset", server: .reset, kind: .http, expectUp: false, reasonContains: "reset",
+        maxSeconds: 1),
+      Case(
+        name: "http refused", server: nil, kind: .http, expectUp: false, reasonContains: "refused",
+        maxSeconds: 1),
       Case(
         name: "http 500", server: .respond(MisbehavingServer.httpResponse(status: "500 Oops", body: "")),
         kind: .http, expectUp: false, reasonContains: "status 500", maxSeconds: 1),
-      Case(name: "http 200", server: .respond(ok), kind: .http, expectUp: true, reasonContains: "", maxSeconds: 1),
       Case(
-        name: "http 500 accepted by list", server: .respond(MisbehavingServer.httpResponse(status: "500 Oops", body: "")),
+        name: "http 200", server: .respond(ok), kind: .http, expectUp: true, reasonContains: "", maxSeconds: 1
+      ),
+      Case(
+        name: "http 500 accepted by list",
+        server: .respond(MisbehavingServer.httpResponse(status: "500 Oops", body: "")),
         kind: .http, url: URLCheck(path: "/", statusCodes: StatusCodeSet(parsing: "200 500-503")!),
         expectUp: true, reasonContains: "", maxSeconds: 1),
       Case(
-        name: "http digest match", server: .respond(ok), kind: .http, url: URLCheck(path: "/", digest: helloMD5),
+        name: "http digest match", server: .respond(ok), kind: .http,
+        url: URLCheck(path: "/", digest: helloMD5),
         expectUp: true, reasonContains: "", maxSeconds: 1),
       Case(
-        name: "http wrong body", server: .respond(MisbehavingServer.httpResponse(status: "200 OK", body: "bye")),
+        name: "http wrong body",
+        server: .respond(MisbehavingServer.httpResponse(status: "200 OK", body: "bye")),
         kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: false, reasonContains: "digest",
         maxSeconds: 1),
       Case(
         name: "http garbage", server: .respond("SSH-2.0-OpenSSH\r\n"), kind: .http, expectUp: false,
         reasonContains: "bad HTTP response", maxSeconds: 1),
-      Case(name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out", maxSeconds: 3),
-      Case(name: "mysql reset", server: .reset, kind: .mysql, expectUp: false, reasonContains: "reset", maxSeconds: 1),
-      Case(name: "mysql refused", server: nil, kind: .mysql, expectUp: false, reasonContains: "refused", maxSeconds: 1),
+      Case(
+        name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out",
+        maxSeconds: 3),
+      Case(
+        name: "mysql reset", server: .reset, kind: .mysql, expectUp: false, reasonContains: "reset",
+        maxSeconds: 1),
+      Case(
+        name: "mysql refused", server: nil, kind: .mysql, expectUp: false, reasonContains: "refused",
+        maxSeconds: 1),
       Case(
         name: "mysql ERR greeting (host blocked)",
         server: .greet(
           FakeMySQLServer.packet(
-            [0xff, 0x69, 0x04] + Array("Host '127.0.0.1' is blocked because of many connection errors".utf8), seq: 0)),
+            [0xff, 0x69, 0x04] + Array("Host '127.0.0.1' is blocked because of many connection errors".utf8),
+            seq: 0)),
         kind: .mysql, expectUp: false, reasonContains: "ERR 1129", maxSeconds: 1),
       Case(
         name: "mysql not a mysql server", server: .respond(ok), kind: .mysql, expectUp: false,
@@ -83,7 +107,8 @@ final class MisbehavingServerTests: XCTestCase {
       let probe: any Probe
       switch c.kind {
       case .tcp: probe = TCPProbe(check: TCPCheck(target: target, connectTimeout: timeout))
-      case .http: probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
+      case .http:
+        probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
       case .mysql: probe = MySQLProbe(check: MySQLCheck(target: target, connectTimeout: timeout))
       }
       let clock = ContinuousClock()
@@ -104,15 +129,21 @@ final class MisbehavingServerTests: XCTestCase {
     let hang = try MisbehavingServer(.hang, group: serverGroup)
     let trickle = try MisbehavingServer(.trickle, group: serverGroup)
     let reset = try MisbehavingServer(.reset, group: serverGroup)
-    defer { [hang, trickle, reset].forEach { $0.close() } }
+    defer { for server in [hang, trickle, reset] { server.close() } }
     let refused = try MisbehavingServer.closedPort()
     let timeout = Duration.milliseconds(100)
     func target(_ p: UInt16) -> CheckTarget { CheckTarget(address: "127.0.0.1", port: p) }
     let probes: [any Probe] = [
-      HTTPProbe(check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
-      HTTPProbe(check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
+      HTTPProbe(
+        check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: nil),
+      HTTPProbe(
+        check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: nil),
       MySQLProbe(check: MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
-      HTTPProbe(check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout), tls: nil),
+      HTTPProbe(
+        check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: nil),
       TCPProbe(check: TCPCheck(target: target(refused), connectTimeout: timeout)),
     ]
     // Warm up lazily created descriptors (eventfds, timers) before counting.
