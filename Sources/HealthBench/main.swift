@@ -177,6 +177,14 @@ func check() async throws {
   print(
     "mean probe latency (last probe per checker): \(String(format: "%.3f", meanLatencyMs)) ms; servers down at end: \(down)"
   )
+  var reasons: [String: Int] = [:]
+  for server in status.servers where !server.isUp {
+    let reason = (server.reason ?? "?").split(separator: ":").dropFirst(2).joined(separator: ":")
+    reasons[reason, default: 0] += 1
+  }
+  for (reason, count) in reasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+    print("  down reason: \(count) x\(reason)")
+  }
   monitor.stop()
   let eventCount = await events.value
   print("events delivered: \(eventCount) (\(servers) initial)")
