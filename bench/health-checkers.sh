@@ -13,8 +13,13 @@ vm="${LVSK_VM_HARNESS:-/work/wt/vm/vm/run-in-vm.sh}"
 cd "$root"
 swift build -c release --product HealthBench >/dev/null
 bin="$(swift build -c release --show-bin-path)/HealthBench"
+exec > >(tee "$out") 2>&1
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
 trap cleanup EXIT
 
 run_host() {
@@ -29,11 +34,12 @@ run_host() {
   for f in /tmp/hb-serve-*.log; do
     for _ in $(seq 300); do grep -q listening "$f" && break; sleep 0.2; done
   done
-  "$bin" check --servers "$n" --port 18080 --seconds "$window" --warmup 5
+  "$bin" check --servers "$n" --port 18080 --seconds "$window" --warmup 5 || echo "HealthBench check failed: exit $?"
   cleanup
   rm -f /tmp/hb-serve-*.log
 }
 
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 {
   echo "# bench/health-checkers.sh $window  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores shared with other builds, $(uname -r))"
   echo "# command: HealthBench check --servers N --port 18080 --seconds $window --warmup 5 (release build, 1 event loop thread)"
@@ -65,4 +71,4 @@ run_host() {
   else
     echo "## keepalived side by side: missing (VM harness $vm not found)"
   fi
-} 2>&1 | tee "$out"
+}

@@ -72,10 +72,25 @@ final class ProbeTimer: @unchecked Sendable {
     loop.scheduleTask(deadline: deadline) { self.fire(deadline) }
   }
 
+  /// Due wake-ups started per loop turn; the rest wait for the next turn so that socket events
+  /// (connects completing, timeouts) are handled in between and descriptors do not pile up.
+  static let batch = 64
+
   private func fire(_ deadline: NIODeadline) {
     if armed == deadline { armed = nil }
     let now = NIODeadline.now()
-    while let due = heap.popDue(now) { due.payload(due.deadline) }
-    if let next = heap.earliest, armed.map({ next < $0 }) ?? true { arm(next) }
+    var started = 0
+    while started < Self.batch, let due = heap.popDue(now) {
+      due.payload(due.deadline)
+      started += 1
+    }
+    if started == Self.batch, let next = heap.earliest, next <= now {
+      // More are due: continue after the loop has serviced I/O.
+      let resume = NIODeadline.uptimeNanoseconds(0)
+      armed = resume
+      loop.execute { self.fire(resume) }
+    } else if let next = heap.earliest, armed.map({ next < $0 }) ?? true {
+      arm(next)
+    }
   }
 }

@@ -164,3 +164,30 @@ final class MisbehavingServerTests: XCTestCase {
     XCTAssertEqual(after, before, "descriptors before \(before), after \(after)")
   }
 }
+
+/// connect_ip/connect_port choose where probes go; bindto chooses the source address.
+final class ConnectOptionsTests: XCTestCase {
+  let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+  let probeGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+  override func tearDown() {
+    try? serverGroup.syncShutdownGracefully()
+    try? probeGroup.syncShutdownGracefully()
+  }
+
+  func testBindToSetsSourceAddress() throws {
+    let server = try MisbehavingServer(.respond(MisbehavingServer.httpResponse(status: "200 OK", body: "x")), group: serverGroup)
+    defer { server.close() }
+    let cases: [(String?, String)] = [(nil, "127.0.0.1"), ("127.0.0.7", "127.0.0.7"), ("127.0.0.9", "127.0.0.9")]
+    for (bind, expected) in cases {
+      let target = CheckTarget(address: "127.0.0.1", port: server.port, bindAddress: bind)
+      XCTAssertTrue(try TCPProbe(check: TCPCheck(target: target)).run(on: probeGroup.next()).wait().isUp)
+      XCTAssertEqual(server.peers.all.last, expected, "TCP bindto \(bind ?? "-")")
+      let http = HTTPProbe(check: HTTPCheck(target: target, urls: [URLCheck(path: "/")]), tls: nil)
+      XCTAssertTrue(try http.run(on: probeGroup.next()).wait().isUp)
+      XCTAssertEqual(server.peers.all.last, expected, "HTTP bindto \(bind ?? "-")")
+    }
+    let badBind = CheckTarget(address: "127.0.0.1", port: server.port, bindAddress: "192.0.2.77")
+    let outcome = try TCPProbe(check: TCPCheck(target: badBind)).run(on: probeGroup.next()).wait()
+    XCTAssertFalse(outcome.isUp, "binding a non-local address fails: \(outcome)")
+  }
+}
