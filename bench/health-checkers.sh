@@ -13,7 +13,8 @@ vm="${LVSK_VM_HARNESS:-/work/wt/vm/vm/run-in-vm.sh}"
 cd "$root"
 swift build -c release --product HealthBench >/dev/null
 bin="$(swift build -c release --show-bin-path)/HealthBench"
-exec > >(tee "$out") 2>&1
+# HB_VM_ONLY=1 skips the host runs and appends the VM comparison to the results file.
+if [[ "${HB_VM_ONLY:-0}" == 1 ]]; then exec > >(tee -a "$out") 2>&1; else exec > >(tee "$out") 2>&1; fi
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -44,6 +45,7 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# bench/health-checkers.sh $window  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores shared with other builds, $(uname -r))"
   echo "# command: HealthBench check --servers N --port 18080 --seconds $window --warmup 5 (release build, 1 event loop thread)"
   for n in 10000 50000; do
+    [[ "${HB_VM_ONLY:-0}" == 1 ]] && break
     echo
     echo "## host, $n checkers"
     run_host "$n"
@@ -66,7 +68,7 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     } > "$conf/keepalived.conf"
     cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
     "$vm" --timeout 900 --smp 2 --mem 2048 --with-bin "$bin" --with-program keepalived \
-      --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh 10000 "$window" 10 || echo "VM run failed: exit $?"
+      --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh 10000 "$window" 20 || echo "VM run failed: exit $?"
     rm -rf "$conf"
   else
     echo "## keepalived side by side: missing (VM harness $vm not found)"

@@ -15,7 +15,7 @@ accepted() { grep '^accepted' /tmp/serve.log | tail -1 | cut -d' ' -f2; }
 ticks() { local t=0 p; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 
 echo "== keepalived $(keepalived -v 2>&1 | head -1) checker, $n real servers, TCP_CHECK delay_loop 1 =="
-keepalived -C -n -l -f /opt/hb/keepalived.conf -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
+keepalived -C -n -f /opt/hb/keepalived.conf -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
 sleep "$warm"
 pids=$(pidof keepalived)
 c0=$(ticks $pids); a0=$(accepted); t0=$(date +%s.%N)
