@@ -64,7 +64,7 @@ enum ScriptProcess {
   /// Resolves argv[0] through PATH when it has no slash.
   static func resolve(_ program: String) -> String? {
     if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
-    let path = String(cString: getenv("PATH") ?? strdup("/usr/sbin:/usr/bin:/sbin:/bin"))
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
     for dir in path.split(separator: ":") {
       let candidate = "\(dir)/\(program)"
       if access(candidate, X_OK) == 0 { return candidate }
