@@ -16,14 +16,21 @@ func address(_ index: Int) -> String { "127.1.\(index / 250).\(index % 250 + 1)"
 
 func option(_ name: String, _ fallback: Int) -> Int {
   let args = CommandLine.arguments
-  guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
+  guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else {
+    return fallback
+  }
   return v
 }
 
-/// Accepts and immediately closes every connection.
+let accepted = Atomic<Int>(0)
+
+/// Accepts and immediately closes every connection, counting them.
 final class AcceptAndClose: ChannelInboundHandler, Sendable {
   typealias InboundIn = ByteBuffer
-  func channelActive(context: ChannelHandlerContext) { context.close(promise: nil) }
+  func channelActive(context: ChannelHandlerContext) {
+    accepted.add(1, ordering: .relaxed)
+    context.close(promise: nil)
+  }
 }
 
 func serve() throws {
@@ -43,6 +50,15 @@ func serve() throws {
   }
   print("listening \(count) addresses from \(address(first)) port \(port)")
   fflush(nil)
+  // With --report S, print the accept count every S seconds (measures any checker's probe rate).
+  let report = option("--report", 0)
+  if report > 0 {
+    group.next().scheduleRepeatedTask(initialDelay: .seconds(Int64(report)), delay: .seconds(Int64(report))) {
+      _ in
+      print("accepted \(accepted.load(ordering: .relaxed))")
+      fflush(nil)
+    }
+  }
   try channels[0].closeFuture.wait()
 }
 
@@ -96,18 +112,22 @@ func check() async throws {
   let seconds = option("--seconds", 20)
   let threads = option("--threads", 1)
   let warmup = option("--warmup", 5)
+  let delayLoop = option("--delay-loop", 1)
   let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
   let log = LatenessLog()
   var logger = Logger(label: "bench")
   logger.logLevel = .error
   let monitor = HealthMonitor(group: group, logger: logger) { log.record($0) }
-  let schedule = CheckSchedule(delayLoop: .seconds(1), warmup: .seconds(1), retry: 0, delayBeforeRetry: .seconds(1))
+  let schedule = CheckSchedule(
+    delayLoop: .seconds(delayLoop), warmup: .seconds(delayLoop), retry: 0, delayBeforeRetry: .seconds(1))
   let list = (0..<servers).map { i in
     MonitoredServer(
       id: RealServerID("rs\(i)"),
       checkers: [
         Checker(
-          .tcp(TCPCheck(target: CheckTarget(address: address(i), port: UInt16(port)), connectTimeout: .seconds(3))),
+          .tcp(
+            TCPCheck(
+              target: CheckTarget(address: address(i), port: UInt16(port)), connectTimeout: .seconds(3))),
           schedule: schedule)
       ])
   }
@@ -132,17 +152,40 @@ func check() async throws {
   let probes = status.servers.reduce(0) { $0 + ($1.checkers.first?.probes ?? 0) } - probesAtStart
   let down = status.servers.filter { !$0.isUp }.count
   let latencies = status.servers.compactMap { $0.checkers.first?.lastLatency }
-  let meanLatencyMs = latencies.isEmpty ? 0 : latencies.reduce(0.0) { $0 + Double($1.components.attoseconds) / 1e15 + Double($1.components.seconds) * 1e3 } / Double(latencies.count)
+  let meanLatencyMs =
+    latencies.isEmpty
+    ? 0
+    : latencies.reduce(0.0) {
+      $0 + Double($1.components.attoseconds) / 1e15 + Double($1.components.seconds) * 1e3
+    } / Double(latencies.count)
   let samples = log.samples.withLock { $0 }.sorted()
-  let missed = samples.filter { $0 >= 1_000_000_000 }.count
+  let missed = samples.filter { $0 >= Int64(delayLoop) * 1_000_000_000 }.count
   let window = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-  print("checkers: \(servers) TCP_CHECK, delay_loop 1 s, event loop threads: \(threads), window \(String(format: "%.1f", window)) s")
-  print("probes completed in window: \(probes) (\(String(format: "%.0f", Double(probes) / window))/s; ideal at delay_loop 1 s plus probe time: ~\(servers)/s)")
-  print("CPU: \(String(format: "%.2f", cpu)) s in window = \(String(format: "%.3f", cpu / Double(max(probes, 1)) * 10_000)) CPU-s per 10,000 probes (\(String(format: "%.0f", cpu / window * 100))% of one core)")
+  print(
+    "checkers: \(servers) TCP_CHECK, delay_loop \(delayLoop) s, event loop threads: \(threads), window \(String(format: "%.1f", window)) s"
+  )
+  print(
+    "probes completed in window: \(probes) (\(String(format: "%.0f", Double(probes) / window))/s; ideal at delay_loop \(delayLoop) s plus probe time: ~\(servers / delayLoop)/s)"
+  )
+  print(
+    "CPU: \(String(format: "%.2f", cpu)) s in window = \(String(format: "%.3f", cpu / Double(max(probes, 1)) * 10_000)) CPU-s per 10,000 probes (\(String(format: "%.0f", cpu / window * 100))% of one core)"
+  )
   print("RSS: before apply \(rssBefore), now \(statusField("VmRSS")), peak \(statusField("VmHWM"))")
-  print("probe start lateness vs schedule (ms): p50 \(String(format: "%.3f", percentile(samples, 0.5))) p99 \(String(format: "%.3f", percentile(samples, 0.99))) max \(String(format: "%.3f", percentile(samples, 1.0))) over \(samples.count) starts")
+  print(
+    "probe start lateness vs schedule (ms): p50 \(String(format: "%.3f", percentile(samples, 0.5))) p99 \(String(format: "%.3f", percentile(samples, 0.99))) max \(String(format: "%.3f", percentile(samples, 1.0))) over \(samples.count) starts"
+  )
   print("missed intervals (probe started >= 1 delay_loop late): \(missed)")
-  print("mean probe latency (last probe per checker): \(String(format: "%.3f", meanLatencyMs)) ms; servers down at end: \(down)")
+  print(
+    "mean probe latency (last probe per checker): \(String(format: "%.3f", meanLatencyMs)) ms; servers down at end: \(down)"
+  )
+  var reasons: [String: Int] = [:]
+  for server in status.servers where !server.isUp {
+    let reason = (server.reason ?? "?").split(separator: ":").dropFirst(2).joined(separator: ":")
+    reasons[reason, default: 0] += 1
+  }
+  for (reason, count) in reasons.sorted(by: { $0.value > $1.value }).prefix(3) {
+    print("  down reason: \(count) x\(reason)")
+  }
   monitor.stop()
   let eventCount = await events.value
   print("events delivered: \(eventCount) (\(servers) initial)")
@@ -153,6 +196,8 @@ switch CommandLine.arguments.dropFirst().first {
 case "serve": try serve()
 case "check": try await check()
 default:
-  print("usage: HealthBench serve --first I --count N --port P | check --servers N --port P --seconds S [--threads T]")
+  print(
+    "usage: HealthBench serve --first I --count N --port P | check --servers N --port P --seconds S [--threads T]"
+  )
   exit(2)
 }

@@ -86,7 +86,9 @@ public struct MySQLCheck: Hashable, Sendable {
   public var user: String?
   public var password: String
 
-  public init(target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = "") {
+  public init(
+    target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = ""
+  ) {
     self.target = target
     self.connectTimeout = connectTimeout
     self.user = user

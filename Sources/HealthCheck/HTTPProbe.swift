@@ -69,7 +69,8 @@ struct HTTPProbe: Probe {
           try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
         }
         try sync.addHTTPClientHandlers()
-        try sync.addHandler(HTTPResponseVerifier(request: head, url: url, maxBodyBytes: maxBody, promise: promise))
+        try sync.addHandler(
+          HTTPResponseVerifier(request: head, url: url, maxBodyBytes: maxBody, promise: promise))
       }
     }.connect(to: address)
     connect.whenFailure { promise.fail($0) }

@@ -25,6 +25,7 @@ public final class HealthMonitor: Sendable {
     var subscribers: [Checker: Set<RealServerID>] = [:]
     var servers: [RealServerID: ServerEntry] = [:]
     var stopped = false
+    var timers: [ObjectIdentifier: ProbeTimer] = [:]
   }
   private let state = Mutex(State())
 
@@ -58,8 +59,11 @@ public final class HealthMonitor: Sendable {
         s.runners[checker] = nil
       }
       for checker in wanted where s.runners[checker] == nil {
+        let loop = group.next()
+        let timer = s.timers[ObjectIdentifier(loop), default: ProbeTimer(loop: loop)]
+        s.timers[ObjectIdentifier(loop)] = timer
         let runner = ProbeRunner(
-          checker: checker, probe: makeProbe(checker.spec), loop: group.next(), onProbeStart: onProbeStart
+          checker: checker, probe: makeProbe(checker.spec), timer: timer, onProbeStart: onProbeStart
         ) { [weak self] runner, transition, latency in
           self?.checkerChanged(runner, transition, latency)
         }
@@ -94,9 +98,9 @@ public final class HealthMonitor: Sendable {
       }
       s.servers = entries
     }
-    toStop.forEach { $0.stop() }
-    toStart.forEach { $0.0.start(after: $0.1) }
-    emitted.forEach { continuation.yield($0) }
+    for runner in toStop { runner.stop() }
+    for (runner, delay) in toStart { runner.start(after: delay) }
+    for event in emitted { continuation.yield(event) }
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
@@ -106,7 +110,7 @@ public final class HealthMonitor: Sendable {
       defer { s.runners = [:] }
       return Array(s.runners.values)
     }
-    runners.forEach { $0.stop() }
+    for runner in runners { runner.stop() }
     continuation.finish()
   }
 
@@ -147,7 +151,8 @@ public final class HealthMonitor: Sendable {
 
   private func checkerChanged(_ runner: ProbeRunner, _ transition: CheckerTransition, _ latency: Duration) {
     let v = runner.verdict
-    let checkerState = ServerVerdict.CheckerState(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
+    let checkerState = ServerVerdict.CheckerState(
+      isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
     var emitted: [HealthEvent] = []
     var scripts: [ScriptCommand] = []
     state.withLock { s in
@@ -162,7 +167,10 @@ public final class HealthMonitor: Sendable {
           let flipped = up != entry.reportedUp
           entry.reportedUp = up
           entry.reportedWeight = weight
-          let reason = up ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")" : (entry.verdict.downReason ?? "down")
+          let reason =
+            up
+            ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")"
+            : (entry.verdict.downReason ?? "down")
           emitted.append(event(for: entry, reason: reason, latency: latency))
           if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
@@ -174,7 +182,9 @@ public final class HealthMonitor: Sendable {
     for e in emitted {
       logger.info(
         "real server \(e.isUp ? "up" : "down")",
-        metadata: ["server": "\(e.server)", "reason": "\(e.reason)", "weight": "\(e.weight.map(String.init) ?? "-")"])
+        metadata: [
+          "server": "\(e.server)", "reason": "\(e.reason)", "weight": "\(e.weight.map(String.init) ?? "-")",
+        ])
       continuation.yield(e)
     }
     for script in scripts {

@@ -77,9 +77,13 @@ final class MySQLLoginHandler: ChannelInboundHandler {
     }
   }
 
-  private func send(_ payload: [UInt8], sequence: UInt8, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+  private func send(_ payload: [UInt8], sequence: UInt8, context: ChannelHandlerContext) -> EventLoopFuture<
+    Void
+  > {
     var out = context.channel.allocator.buffer(capacity: payload.count + 4)
-    out.writeBytes([UInt8(payload.count & 0xff), UInt8(payload.count >> 8 & 0xff), UInt8(payload.count >> 16), sequence])
+    out.writeBytes([
+      UInt8(payload.count & 0xff), UInt8(payload.count >> 8 & 0xff), UInt8(payload.count >> 16), sequence,
+    ])
     out.writeBytes(payload)
     return context.writeAndFlush(wrapOutboundOut(out))
   }
@@ -102,7 +106,8 @@ final class MySQLLoginHandler: ChannelInboundHandler {
         // for what this does to Aborted_connects.
         return finish(.up(weight: nil))
       }
-      plugin = MySQLProtocol.scramble(password: "", nonce: [], plugin: parsed.authPlugin) == nil
+      plugin =
+        MySQLProtocol.scramble(password: "", nonce: [], plugin: parsed.authPlugin) == nil
         ? "mysql_native_password" : parsed.authPlugin
       phase = .authenticating
       let login = MySQLProtocol.loginPacket(user: user, password: password, greeting: parsed, plugin: plugin)
@@ -123,7 +128,11 @@ final class MySQLLoginHandler: ChannelInboundHandler {
           return finish(.down(reason: "server asked for unsupported auth plugin \(name)"))
         }
         plugin = name
-        if let g = greeting { greeting = .init(serverVersion: g.serverVersion, connectionID: g.connectionID, scramble: nonce, capabilities: g.capabilities, authPlugin: name) }
+        if let g = greeting {
+          greeting = .init(
+            serverVersion: g.serverVersion, connectionID: g.connectionID, scramble: nonce,
+            capabilities: g.capabilities, authPlugin: name)
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         send(answer, sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
       case 0x01 where p.count >= 2 && plugin == "caching_sha2_password":
@@ -131,7 +140,8 @@ final class MySQLLoginHandler: ChannelInboundHandler {
         if p[1] == 0x04 {
           return finish(
             .down(
-              reason: "caching_sha2_password full authentication needed (password not in the server's cache); "
+              reason:
+                "caching_sha2_password full authentication needed (password not in the server's cache); "
                 + "lvskeeper does not send passwords over plain TCP: use mysql_native_password for the check user "
                 + "or log that user in once with TLS so the server caches it"))
         }

@@ -6,6 +6,7 @@ import Synchronization
 final class ProbeRunner: Sendable {
   let checker: Checker
   let loop: any EventLoop
+  private let timer: ProbeTimer
   private let probe: any Probe
   private let onChange: @Sendable (ProbeRunner, CheckerTransition, Duration) -> Void
   private let onProbeStart: (@Sendable (Duration) -> Void)?
@@ -15,18 +16,18 @@ final class ProbeRunner: Sendable {
     var lastLatency: Duration?
     var probes = 0
     var stopped = false
-    var task: Scheduled<Void>?
   }
   private let state: Mutex<State>
 
   init(
-    checker: Checker, probe: any Probe, loop: any EventLoop,
+    checker: Checker, probe: any Probe, timer: ProbeTimer,
     onProbeStart: (@Sendable (Duration) -> Void)?,
     onChange: @escaping @Sendable (ProbeRunner, CheckerTransition, Duration) -> Void
   ) {
     self.checker = checker
     self.probe = probe
-    self.loop = loop
+    self.loop = timer.loop
+    self.timer = timer
     self.onChange = onChange
     self.onProbeStart = onProbeStart
     self.state = Mutex(State(verdict: CheckerVerdict(schedule: checker.schedule)))
@@ -48,24 +49,14 @@ final class ProbeRunner: Sendable {
     loop.execute { self.schedule(after: delay) }
   }
 
+  /// Stops scheduling; a wake-up already queued in the timer finds the runner stopped.
   func stop() {
-    let task = state.withLock { s -> Scheduled<Void>? in
-      s.stopped = true
-      defer { s.task = nil }
-      return s.task
-    }
-    task?.cancel()
+    state.withLock { $0.stopped = true }
   }
 
   private func schedule(after delay: Duration) {
-    let due = NIODeadline.now() + .nanoseconds(delay.nanoseconds)
-    let task = loop.scheduleTask(deadline: due) { self.fire(due: due) }
-    let stillRunning = state.withLock { s -> Bool in
-      if s.stopped { return false }
-      s.task = task
-      return true
-    }
-    if !stillRunning { task.cancel() }
+    guard !state.withLock({ $0.stopped }) else { return }
+    timer.schedule(at: NIODeadline.now() + .nanoseconds(delay.nanoseconds)) { due in self.fire(due: due) }
   }
 
   private func fire(due: NIODeadline) {

@@ -33,7 +33,9 @@ enum ProbeSocket {
     }
   }
 
-  static func bootstrap(on loop: any EventLoop, target: CheckTarget, timeout: Duration) throws -> ClientBootstrap {
+  static func bootstrap(on loop: any EventLoop, target: CheckTarget, timeout: Duration) throws
+    -> ClientBootstrap
+  {
     var bootstrap = ClientBootstrap(group: loop)
       .connectTimeout(.nanoseconds(max(1, timeout.nanoseconds)))
       .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -46,7 +48,8 @@ enum ProbeSocket {
       } catch {
         throw ProbeError.badAddress(target.bindAddress ?? "")
       }
-      bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1).bind(to: local)
+      bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1).bind(
+        to: local)
     }
     return bootstrap
   }
@@ -83,7 +86,9 @@ struct TCPProbe: Probe {
       return loop.makeSucceededFuture(.down(reason: ProbeSocket.reason(error)))
     }
     return bootstrap.connect(to: address)
-      .flatMap { channel in channel.close().map { ProbeOutcome.up(weight: nil) }.recover { _ in .up(weight: nil) } }
+      .flatMap { channel in
+        channel.close().map { ProbeOutcome.up(weight: nil) }.recover { _ in .up(weight: nil) }
+      }
       .recover { .down(reason: ProbeSocket.reason($0)) }
   }
 }

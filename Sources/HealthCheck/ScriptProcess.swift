@@ -64,7 +64,7 @@ enum ScriptProcess {
   /// Resolves argv[0] through PATH when it has no slash.
   static func resolve(_ program: String) -> String? {
     if program.contains("/") { return access(program, X_OK) == 0 ? program : nil }
-    let path = String(cString: getenv("PATH") ?? strdup("/usr/sbin:/usr/bin:/sbin:/bin"))
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
     for dir in path.split(separator: ":") {
       let candidate = "\(dir)/\(program)"
       if access(candidate, X_OK) == 0 { return candidate }
@@ -85,12 +85,13 @@ enum ScriptProcess {
     }
     let argv: [UnsafeMutablePointer<CChar>?] = command.arguments.map { strdup($0) } + [nil]
     let envp: [UnsafeMutablePointer<CChar>?] =
-      ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"].map { (v: String) in strdup(v) }
+      ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"].map { (v: String) in
+        strdup(v)
+      }
       + [nil]
     guard let cPath = strdup(path) else { throw ScriptError.forkFailed(ENOMEM) }
     defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
+      for pointer in argv + envp { free(pointer) }
       free(cPath)
     }
     let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
@@ -211,7 +212,8 @@ struct MiscProbe: Probe {
       case .exited(let code) where dynamic: return .up(weight: Int(code) - 2)
       case .exited(let code): return .down(reason: "exit status \(code)")
       case .signalled(let s): return .down(reason: "killed by signal \(s)")
-      case .timedOut: return .down(reason: "timed out after \(timeout.formattedSeconds), process group killed")
+      case .timedOut:
+        return .down(reason: "timed out after \(timeout.formattedSeconds), process group killed")
       }
     }.recover { .down(reason: "\($0)") }
   }

@@ -35,35 +35,48 @@ final class CheckPolicyTests: XCTestCase {
 
   func testPolicyTable() {
     let s = { (retry: Int, rise: Int, fall: Int, alpha: Bool) in
-      CheckSchedule(delayLoop: .seconds(10), retry: retry, delayBeforeRetry: .seconds(2), rise: rise, fall: fall, alpha: alpha)
+      CheckSchedule(
+        delayLoop: .seconds(10), retry: retry, delayBeforeRetry: .seconds(2), rise: rise, fall: fall,
+        alpha: alpha)
     }
     let cases: [Case] = [
-      Case(name: "no alpha starts up, stays up", schedule: s(0, 1, 1, false), outcomes: [true, true],
-           starts: [0, 10], transitions: [], finalUp: true),
-      Case(name: "no alpha, one failure without retry goes down", schedule: s(0, 1, 1, false), outcomes: [false],
-           starts: [0], transitions: ["0:down"], finalUp: false),
-      Case(name: "alpha starts down, one success goes up", schedule: s(0, 1, 1, true), outcomes: [true],
-           starts: [0], transitions: ["0:up"], finalUp: true),
-      Case(name: "retry absorbs failures at delay_before_retry", schedule: s(2, 1, 1, false),
-           outcomes: [false, false, true, true], starts: [0, 2, 4, 14], transitions: [], finalUp: true),
-      Case(name: "retries exhausted counts one failure", schedule: s(2, 1, 1, false),
-           outcomes: [false, false, false, true], starts: [0, 2, 4, 14], transitions: ["4:down", "14:up"],
-           finalUp: true),
-      Case(name: "fall 3 needs three counted failures", schedule: s(0, 1, 3, false),
-           outcomes: [false, false, true, false, false, false], starts: [0, 10, 20, 30, 40, 50],
-           transitions: ["50:down"], finalUp: false),
-      Case(name: "rise 2 with alpha", schedule: s(0, 2, 1, true), outcomes: [true, false, true, true],
-           starts: [0, 10, 20, 30], transitions: ["30:up"], finalUp: true),
-      Case(name: "flapping never transitions with rise 2 fall 2", schedule: s(0, 2, 2, false),
-           outcomes: [false, true, false, true, false, true], starts: [0, 10, 20, 30, 40, 50], transitions: [],
-           finalUp: true),
-      Case(name: "retry 1 and fall 2: four failed probes to go down", schedule: s(1, 1, 2, false),
-           outcomes: [false, false, false, false], starts: [0, 2, 12, 14], transitions: ["14:down"], finalUp: false),
+      Case(
+        name: "no alpha starts up, stays up", schedule: s(0, 1, 1, false), outcomes: [true, true],
+        starts: [0, 10], transitions: [], finalUp: true),
+      Case(
+        name: "no alpha, one failure without retry goes down", schedule: s(0, 1, 1, false), outcomes: [false],
+        starts: [0], transitions: ["0:down"], finalUp: false),
+      Case(
+        name: "alpha starts down, one success goes up", schedule: s(0, 1, 1, true), outcomes: [true],
+        starts: [0], transitions: ["0:up"], finalUp: true),
+      Case(
+        name: "retry absorbs failures at delay_before_retry", schedule: s(2, 1, 1, false),
+        outcomes: [false, false, true, true], starts: [0, 2, 4, 14], transitions: [], finalUp: true),
+      Case(
+        name: "retries exhausted counts one failure", schedule: s(2, 1, 1, false),
+        outcomes: [false, false, false, true], starts: [0, 2, 4, 14], transitions: ["4:down", "14:up"],
+        finalUp: true),
+      Case(
+        name: "fall 3 needs three counted failures", schedule: s(0, 1, 3, false),
+        outcomes: [false, false, true, false, false, false], starts: [0, 10, 20, 30, 40, 50],
+        transitions: ["50:down"], finalUp: false),
+      Case(
+        name: "rise 2 with alpha", schedule: s(0, 2, 1, true), outcomes: [true, false, true, true],
+        starts: [0, 10, 20, 30], transitions: ["30:up"], finalUp: true),
+      Case(
+        name: "flapping never transitions with rise 2 fall 2", schedule: s(0, 2, 2, false),
+        outcomes: [false, true, false, true, false, true], starts: [0, 10, 20, 30, 40, 50], transitions: [],
+        finalUp: true),
+      Case(
+        name: "retry 1 and fall 2: four failed probes to go down", schedule: s(1, 1, 2, false),
+        outcomes: [false, false, false, false], starts: [0, 2, 12, 14], transitions: ["14:down"],
+        finalUp: false),
     ]
     for c in cases {
       let r = simulate(c.schedule, c.outcomes)
       XCTAssertEqual(r.starts, c.starts, c.name)
-      XCTAssertEqual(r.transitions.map { "\(Int($0.0)):\($0.1 == .wentUp ? "up" : "down")" }, c.transitions, c.name)
+      XCTAssertEqual(
+        r.transitions.map { "\(Int($0.0)):\($0.1 == .wentUp ? "up" : "down")" }, c.transitions, c.name)
       XCTAssertEqual(r.verdict.isUp, c.finalUp, c.name)
       XCTAssertFalse(r.verdict.consecutiveFailures > 0 && r.verdict.consecutiveSuccesses > 0, c.name)
     }
@@ -95,8 +108,10 @@ final class CheckPolicyTests: XCTestCase {
   }
 
   func testServerVerdictNeedsAllCheckersUp() {
-    let a = Checker(.tcp(TCPCheck(target: CheckTarget(address: "10.0.0.1", port: 80))), schedule: CheckSchedule())
-    let b = Checker(.tcp(TCPCheck(target: CheckTarget(address: "10.0.0.1", port: 81))), schedule: CheckSchedule())
+    let a = Checker(
+      .tcp(TCPCheck(target: CheckTarget(address: "10.0.0.1", port: 80))), schedule: CheckSchedule())
+    let b = Checker(
+      .tcp(TCPCheck(target: CheckTarget(address: "10.0.0.1", port: 81))), schedule: CheckSchedule())
     var v = ServerVerdict(checkers: [a: .init(isUp: true), b: .init(isUp: true, weight: 3)])
     XCTAssertTrue(v.isUp)
     XCTAssertEqual(v.weight, 3)

@@ -134,17 +134,25 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
       }
       switch mode {
       case .switchToCachingSHA2:
-        send(context, [0xfe] + Array("caching_sha2_password".utf8) + [0] + FakeMySQLServer.switchNonce + [0], seq: seq + 1)
+        send(
+          context, [0xfe] + Array("caching_sha2_password".utf8) + [0] + FakeMySQLServer.switchNonce + [0],
+          seq: seq + 1)
       case .cachingSHA2Full:
         send(context, [0x01, 0x04], seq: seq + 1)
       case .cachingSHA2Fast:
-        answer(context, ok: auth == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.nonce), fast: true, seq: seq)
+        answer(
+          context, ok: auth == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.nonce), fast: true,
+          seq: seq)
       case .native:
-        answer(context, ok: auth == MySQLProtocol.nativePassword(password, nonce: FakeMySQLServer.nonce), fast: false, seq: seq)
+        answer(
+          context, ok: auth == MySQLProtocol.nativePassword(password, nonce: FakeMySQLServer.nonce),
+          fast: false, seq: seq)
       }
     } else if step == 1, case .switchToCachingSHA2 = mode {
       step = 2
-      answer(context, ok: p == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.switchNonce), fast: true, seq: seq)
+      answer(
+        context, ok: p == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.switchNonce), fast: true,
+        seq: seq)
     } else if p == [0x01] {
       record { $0.quits += 1 }
       context.close(promise: nil)
@@ -181,21 +189,34 @@ final class FakeMySQLServerTests: XCTestCase {
       var expectLoginPlugin: String
     }
     let cases: [Case] = [
-      Case(name: "caching_sha2 fast auth", mode: .cachingSHA2Fast, password: "secret", expectUp: true, reasonContains: "", expectQuit: true, expectLoginPlugin: "caching_sha2_password"),
-      Case(name: "caching_sha2 wrong password", mode: .cachingSHA2Fast, password: "wrong", expectUp: false, reasonContains: "ERR 1045", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
-      Case(name: "caching_sha2 full auth required", mode: .cachingSHA2Full, password: "secret", expectUp: false, reasonContains: "full authentication", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
-      Case(name: "auth switch to caching_sha2", mode: .switchToCachingSHA2, password: "secret", expectUp: true, reasonContains: "", expectQuit: true, expectLoginPlugin: "mysql_native_password"),
-      Case(name: "native", mode: .native, password: "secret", expectUp: true, reasonContains: "", expectQuit: true, expectLoginPlugin: "mysql_native_password"),
+      Case(
+        name: "caching_sha2 fast auth", mode: .cachingSHA2Fast, password: "secret", expectUp: true,
+        reasonContains: "", expectQuit: true, expectLoginPlugin: "caching_sha2_password"),
+      Case(
+        name: "caching_sha2 wrong password", mode: .cachingSHA2Fast, password: "wrong", expectUp: false,
+        reasonContains: "ERR 1045", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
+      Case(
+        name: "caching_sha2 full auth required", mode: .cachingSHA2Full, password: "secret", expectUp: false,
+        reasonContains: "full authentication", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
+      Case(
+        name: "auth switch to caching_sha2", mode: .switchToCachingSHA2, password: "secret", expectUp: true,
+        reasonContains: "", expectQuit: true, expectLoginPlugin: "mysql_native_password"),
+      Case(
+        name: "native", mode: .native, password: "secret", expectUp: true, reasonContains: "",
+        expectQuit: true, expectLoginPlugin: "mysql_native_password"),
     ]
     for c in cases {
       let server = try FakeMySQLServer(mode: c.mode, password: "secret", group: group)
       defer { server.close() }
       let check = MySQLCheck(
-        target: CheckTarget(address: "127.0.0.1", port: server.port), connectTimeout: .seconds(2), user: "probe",
+        target: CheckTarget(address: "127.0.0.1", port: server.port), connectTimeout: .seconds(2),
+        user: "probe",
         password: c.password)
       let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
       XCTAssertEqual(outcome.isUp, c.expectUp, "\(c.name): \(outcome)")
-      if case .down(let reason) = outcome { XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): \(reason)") }
+      if case .down(let reason) = outcome {
+        XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): \(reason)")
+      }
       // COM_QUIT arrives just after the verdict; allow it a moment.
       var quits = 0
       for _ in 0..<40 {

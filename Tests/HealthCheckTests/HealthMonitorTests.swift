@@ -20,7 +20,10 @@ final class HealthMonitorTests: XCTestCase {
   func tcp(_ port: UInt16, alpha: Bool = false) -> Checker {
     var s = fast
     s.alpha = alpha
-    return Checker(.tcp(TCPCheck(target: CheckTarget(address: "127.0.0.1", port: port), connectTimeout: .milliseconds(500))), schedule: s)
+    return Checker(
+      .tcp(
+        TCPCheck(target: CheckTarget(address: "127.0.0.1", port: port), connectTimeout: .milliseconds(500))),
+      schedule: s)
   }
 
   func next(_ it: inout AsyncStream<HealthEvent>.Iterator) async throws -> HealthEvent {
@@ -52,7 +55,9 @@ final class HealthMonitorTests: XCTestCase {
       XCTAssertEqual(e.reason, "initial")
       initial[e.server.rawValue] = e.isUp
     }
-    XCTAssertEqual(initial, ["vsA/rs1": true, "vsB/rs1": true, "vsC/rs-mixed": true, "vsD/rs-alpha": false, "vsE/none": true])
+    XCTAssertEqual(
+      initial,
+      ["vsA/rs1": true, "vsB/rs1": true, "vsC/rs-mixed": true, "vsD/rs-alpha": false, "vsE/none": true])
     var later: [String: Bool] = [:]
     for _ in 0..<2 {
       let e = try await next(&it)
@@ -63,7 +68,8 @@ final class HealthMonitorTests: XCTestCase {
     XCTAssertTrue(mixed.reason?.contains("refused") ?? false, "\(mixed)")
 
     try await Task.sleep(for: .milliseconds(400))
-    let probesBefore = try XCTUnwrap(monitor.status().servers.first { $0.id.rawValue == "vsA/rs1" }?.checkers.first?.probes)
+    let probesBefore = try XCTUnwrap(
+      monitor.status().servers.first { $0.id.rawValue == "vsA/rs1" }?.checkers.first?.probes)
     XCTAssertGreaterThan(probesBefore, 2)
     // Reload: vsB leaves, vsC loses its failing checker (comes up), the shared probe continues.
     monitor.apply([
@@ -95,7 +101,9 @@ final class HealthMonitorTests: XCTestCase {
     defer { monitor.stop() }
     var it = monitor.events.makeAsyncIterator()
     monitor.apply([
-      MonitoredServer(id: RealServerID("rs"), checkers: [Checker(.misc(MiscCheck(command: command, dynamic: true)), schedule: fast)])
+      MonitoredServer(
+        id: RealServerID("rs"),
+        checkers: [Checker(.misc(MiscCheck(command: command, dynamic: true)), schedule: fast)])
     ])
     _ = try await next(&it)  // initial, weight unknown
     let weighted = try await next(&it)

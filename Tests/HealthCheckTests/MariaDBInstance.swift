@@ -18,13 +18,16 @@ final class MariaDBInstance {
     port = try MisbehavingServer.closedPort()
     try runTool(
       "/usr/bin/mariadb-install-db",
-      ["--no-defaults", "--datadir=\(dir.path)/data", "--user=root", "--skip-test-db",
-       "--auth-root-authentication-method=socket"])
+      [
+        "--no-defaults", "--datadir=\(dir.path)/data", "--user=root", "--skip-test-db",
+        "--auth-root-authentication-method=socket",
+      ])
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/sbin/mariadbd")
     p.arguments = [
       "--no-defaults", "--datadir=\(dir.path)/data", "--socket=\(socketPath)", "--port=\(port)",
-      "--bind-address=127.0.0.1", "--user=root", "--pid-file=\(dir.path)/pid", "--log-error=\(dir.path)/err.log",
+      "--bind-address=127.0.0.1", "--user=root", "--pid-file=\(dir.path)/pid",
+      "--log-error=\(dir.path)/err.log",
       "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--skip-name-resolve", "--max-connections=500",
       "--plugin-load-add=auth_ed25519",
     ]
@@ -42,7 +45,8 @@ final class MariaDBInstance {
   /// Runs SQL as root over the socket; returns tab-separated rows without headers.
   @discardableResult
   func sql(_ statement: String) throws -> String {
-    try runTool("/usr/bin/mariadb", ["--no-defaults", "-S", socketPath, "-u", "root", "-N", "-B", "-e", statement])
+    try runTool(
+      "/usr/bin/mariadb", ["--no-defaults", "-S", socketPath, "-u", "root", "-N", "-B", "-e", statement])
   }
 
   func status(_ name: String) throws -> Int {

@@ -35,9 +35,12 @@ final class MariaDBTests: XCTestCase {
       Case(name: "greeting only", probe: probe(nil), expectUp: true, reasonContains: ""),
       Case(name: "native login", probe: probe("native", "s3cret"), expectUp: true, reasonContains: ""),
       Case(name: "empty password", probe: probe("nopass"), expectUp: true, reasonContains: ""),
-      Case(name: "wrong password", probe: probe("native", "nope"), expectUp: false, reasonContains: "ERR 1045"),
+      Case(
+        name: "wrong password", probe: probe("native", "nope"), expectUp: false, reasonContains: "ERR 1045"),
       Case(name: "unknown user", probe: probe("ghost", "x"), expectUp: false, reasonContains: "ERR 1045"),
-      Case(name: "ed25519 user (unsupported plugin)", probe: probe("ed", "s3cret"), expectUp: false, reasonContains: "client_ed25519"),
+      Case(
+        name: "ed25519 user (unsupported plugin)", probe: probe("ed", "s3cret"), expectUp: false,
+        reasonContains: "client_ed25519"),
     ]
     for c in cases {
       let outcome = try c.probe.run(on: group.next()).wait()
@@ -69,8 +72,13 @@ final class MariaDBTests: XCTestCase {
     }
     Thread.sleep(forTimeInterval: 0.5)
     let afterGreeting = try db.status("Aborted_connects")
-    print("MariaDB Aborted_connects: before \(before), after 1000 logins \(afterLogin), after 100 greeting-only checks \(afterGreeting)")
-    print("MariaDB status: \(try db.sql("SHOW GLOBAL STATUS WHERE Variable_name IN ('Aborted_connects','Aborted_clients','Connection_errors_internal','Aborted_connects_preauth')").replacingOccurrences(of: "\n", with: "; "))")
-    XCTAssertEqual(afterGreeting - afterLogin, 100, "documented: each greeting-only check counts one aborted connect")
+    print(
+      "MariaDB Aborted_connects: before \(before), after 1000 logins \(afterLogin), after 100 greeting-only checks \(afterGreeting)"
+    )
+    print(
+      "MariaDB status: \(try db.sql("SHOW GLOBAL STATUS WHERE Variable_name IN ('Aborted_connects','Aborted_clients','Connection_errors_internal','Aborted_connects_preauth')").replacingOccurrences(of: "\n", with: "; "))"
+    )
+    XCTAssertEqual(
+      afterGreeting - afterLogin, 100, "documented: each greeting-only check counts one aborted connect")
   }
 }

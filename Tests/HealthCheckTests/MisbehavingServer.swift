@@ -21,13 +21,17 @@ final class MisbehavingServer: @unchecked Sendable {
 
   let channel: any Channel
   var port: UInt16 { UInt16(channel.localAddress?.port ?? 0) }
+  /// The client addresses of accepted connections, in order ("ip" only).
+  let peers = PeerLog()
 
   init(_ behaviour: Behaviour, group: any EventLoopGroup) throws {
+    let peers = self.peers
     channel = try ServerBootstrap(group: group)
       .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
       .serverChannelOption(ChannelOptions.backlog, value: 4096)
       .childChannelInitializer { child in
-        child.eventLoop.makeCompletedFuture {
+        peers.append(child.remoteAddress?.ipAddress ?? "?")
+        return child.eventLoop.makeCompletedFuture {
           try child.pipeline.syncOperations.addHandler(MisbehavingHandler(behaviour))
         }
       }
@@ -49,12 +53,22 @@ final class MisbehavingServer: @unchecked Sendable {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = 0
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
     _ = withUnsafeMutablePointer(to: &addr) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
     }
     return UInt16(bigEndian: addr.sin_port)
   }
+}
+
+/// A thread-safe list of peer addresses.
+final class PeerLog: @unchecked Sendable {
+  private let lock = NSLock()
+  private var items: [String] = []
+  func append(_ s: String) { lock.withLock { items.append(s) } }
+  var all: [String] { lock.withLock { items } }
 }
 
 private final class MisbehavingHandler: ChannelInboundHandler, @unchecked Sendable {

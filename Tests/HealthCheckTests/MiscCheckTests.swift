@@ -50,7 +50,8 @@ final class MiscCheckTests: XCTestCase {
     }
     let missing = try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: "/nonexistent/check"))))
     XCTAssertEqual(missing, .down(reason: "program not found: /nonexistent/check"))
-    let viaShell = try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: "test -d / && exit 3")), dynamic: true))
+    let viaShell = try run(
+      MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: "test -d / && exit 3")), dynamic: true))
     XCTAssertEqual(viaShell, .up(weight: 1), "a string with && runs through /bin/sh -c")
   }
 
@@ -59,23 +60,30 @@ final class MiscCheckTests: XCTestCase {
     let path = try script("slow", "sleep 30 &\necho $! > \(pids)\nsleep 30")
     let clock = ContinuousClock()
     let start = clock.now
-    let outcome = try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), timeout: .milliseconds(500)))
+    let outcome = try run(
+      MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), timeout: .milliseconds(500)))
     XCTAssertLessThan(clock.now - start, .seconds(2), "verdict by misc_timeout + margin")
     guard case .down(let reason) = outcome else { return XCTFail("\(outcome)") }
     XCTAssertTrue(reason.contains("timed out"), reason)
-    let background = try XCTUnwrap(Int32(String(contentsOfFile: pids, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    let background = try XCTUnwrap(
+      Int32(String(contentsOfFile: pids, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
     // The background sleep was in the script's process group: it must be gone (or a zombie
     // waiting for init, never still sleeping).
     Thread.sleep(forTimeInterval: 0.2)
     let state = (try? String(contentsOfFile: "/proc/\(background)/stat", encoding: .utf8))?
       .split(separator: ")").last?.split(separator: " ").first
-    XCTAssertTrue(state == nil || state == "Z", "background child still alive: state \(state.map(String.init) ?? "-")")
+    XCTAssertTrue(
+      state == nil || state == "Z", "background child still alive: state \(state.map(String.init) ?? "-")")
   }
 
   func testRunsAsUser() throws {
     let path = try script("whoami", "[ \"$(id -u)\" = 65534 ] && [ \"$(id -g)\" = 65534 ] && exit 0\nexit 1")
-    XCTAssertEqual(try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), user: "nobody")), .up(weight: nil))
-    XCTAssertEqual(try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)))), .down(reason: "exit status 1"), "as root")
+    XCTAssertEqual(
+      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), user: "nobody")),
+      .up(weight: nil))
+    XCTAssertEqual(
+      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)))),
+      .down(reason: "exit status 1"), "as root")
     XCTAssertEqual(
       try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), user: "no-such-user-lvsk")),
       .down(reason: "unknown user no-such-user-lvsk"))
@@ -87,17 +95,25 @@ final class MiscCheckTests: XCTestCase {
     defer { close(leaky) }
     let listing = dir.appendingPathComponent("fd-list.txt").path
     let lister = try script("fds", "ls -l /proc/$$/fd > \(listing)")
-    XCTAssertEqual(try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: lister)))), .up(weight: nil))
+    XCTAssertEqual(
+      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: lister)))), .up(weight: nil))
     // Lines look like "lrwx------ 1 root root 64 ... 2 -> /dev/null".
-    let links = try String(contentsOfFile: listing, encoding: .utf8).split(separator: "\n").filter { $0.contains(" -> ") }
+    let links = try String(contentsOfFile: listing, encoding: .utf8).split(separator: "\n").filter {
+      $0.contains(" -> ")
+    }
     // Our O_RDONLY /dev/null would show as "lr-x ... -> /dev/null"; the child's own stdio is
     // read-write (dash may keep a read-write copy of stdout on fd 10+ while redirecting).
-    XCTAssertFalse(links.contains { $0.hasPrefix("lr-x") && $0.hasSuffix("-> /dev/null") }, "inherited: \(links)")
+    XCTAssertFalse(
+      links.contains { $0.hasPrefix("lr-x") && $0.hasSuffix("-> /dev/null") }, "inherited: \(links)")
     XCTAssertTrue(links.contains { $0.hasSuffix(" 0 -> /dev/null") }, "stdin is /dev/null: \(links)")
-    XCTAssertFalse(links.contains { $0.contains("socket:") || $0.contains("eventfd") || $0.contains("eventpoll") }, "\(links)")
+    XCTAssertFalse(
+      links.contains { $0.contains("socket:") || $0.contains("eventfd") || $0.contains("eventpoll") },
+      "\(links)")
     let ok = try script("ok", "exit 0")
     let before = openDescriptorCount()
-    let futures = (0..<200).map { _ in MiscProbe(check: MiscCheck(command: ScriptCommand(arguments: [ok])!)).run(on: group.next()) }
+    let futures = (0..<200).map { _ in
+      MiscProbe(check: MiscCheck(command: ScriptCommand(arguments: [ok])!)).run(on: group.next())
+    }
     for f in futures { XCTAssertEqual(try f.wait(), .up(weight: nil)) }
     XCTAssertEqual(openDescriptorCount(), before)
     XCTAssertEqual(zombieChildren(), [], "every child reaped")

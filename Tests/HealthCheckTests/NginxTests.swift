@@ -24,14 +24,27 @@ final class NginxTests: XCTestCase {
     let nginx = try NginxInstance()
     let cases: [Case] = [
       Case(name: "200 on /", urls: [URLCheck(path: "/")], expectUp: true),
-      Case(name: "404 path", urls: [URLCheck(path: "/missing")], expectUp: false, reasonContains: "status 404"),
-      Case(name: "404 expected", urls: [URLCheck(path: "/missing", statusCodes: StatusCodeSet(parsing: "404")!)], expectUp: true),
+      Case(
+        name: "404 path", urls: [URLCheck(path: "/missing")], expectUp: false, reasonContains: "status 404"),
+      Case(
+        name: "404 expected", urls: [URLCheck(path: "/missing", statusCodes: StatusCodeSet(parsing: "404")!)],
+        expectUp: true),
       Case(name: "digest match", urls: [URLCheck(path: "/index.html", digest: Self.digestA)], expectUp: true),
-      Case(name: "digest mismatch", urls: [URLCheck(path: "/index.html", digest: Self.digestB)], expectUp: false, reasonContains: "digest"),
-      Case(name: "virtualhost routes to b", urls: [URLCheck(path: "/", digest: Self.digestB, virtualHost: "b.example")], expectUp: true),
-      Case(name: "virtualhost a is not b", urls: [URLCheck(path: "/", digest: Self.digestB, virtualHost: "a.example")], expectUp: false),
-      Case(name: "HTTP/1.1 digest", urls: [URLCheck(path: "/", digest: Self.digestA)], version: .http11, expectUp: true),
-      Case(name: "all urls must pass", urls: [URLCheck(path: "/"), URLCheck(path: "/nope")], expectUp: false, reasonContains: "/nope"),
+      Case(
+        name: "digest mismatch", urls: [URLCheck(path: "/index.html", digest: Self.digestB)], expectUp: false,
+        reasonContains: "digest"),
+      Case(
+        name: "virtualhost routes to b",
+        urls: [URLCheck(path: "/", digest: Self.digestB, virtualHost: "b.example")], expectUp: true),
+      Case(
+        name: "virtualhost a is not b",
+        urls: [URLCheck(path: "/", digest: Self.digestB, virtualHost: "a.example")], expectUp: false),
+      Case(
+        name: "HTTP/1.1 digest", urls: [URLCheck(path: "/", digest: Self.digestA)], version: .http11,
+        expectUp: true),
+      Case(
+        name: "all urls must pass", urls: [URLCheck(path: "/"), URLCheck(path: "/nope")], expectUp: false,
+        reasonContains: "/nope"),
     ]
     for tls in [false, true] {
       for c in cases {
@@ -48,7 +61,9 @@ final class NginxTests: XCTestCase {
     }
     // Plain HTTP to the TLS port fails (nginx answers 400), TLS to the plain port fails.
     let wrongWay = HTTPProbe(
-      check: HTTPCheck(target: CheckTarget(address: "127.0.0.1", port: nginx.port), urls: [URLCheck(path: "/")], connectTimeout: .seconds(2)),
+      check: HTTPCheck(
+        target: CheckTarget(address: "127.0.0.1", port: nginx.port), urls: [URLCheck(path: "/")],
+        connectTimeout: .seconds(2)),
       tls: try HTTPProbe.insecureClientContext.get())
     XCTAssertFalse(try wrongWay.run(on: group.next()).wait().isUp)
   }
@@ -59,11 +74,18 @@ final class NginxTests: XCTestCase {
     let nginx = try NginxInstance()
     let marks = try makeTempDir("lvsk-notify")
     defer { try? FileManager.default.removeItem(at: marks) }
-    let schedule = CheckSchedule(delayLoop: .milliseconds(200), retry: 1, delayBeforeRetry: .milliseconds(100), rise: 2, fall: 1)
+    let schedule = CheckSchedule(
+      delayLoop: .milliseconds(200), retry: 1, delayBeforeRetry: .milliseconds(100), rise: 2, fall: 1)
     let http = Checker(
-      .http(HTTPCheck(target: CheckTarget(address: "127.0.0.1", port: nginx.port), urls: [URLCheck(path: "/", digest: Self.digestA)], connectTimeout: .seconds(1))),
+      .http(
+        HTTPCheck(
+          target: CheckTarget(address: "127.0.0.1", port: nginx.port),
+          urls: [URLCheck(path: "/", digest: Self.digestA)], connectTimeout: .seconds(1))),
       schedule: schedule)
-    let tcp = Checker(.tcp(TCPCheck(target: CheckTarget(address: "127.0.0.1", port: nginx.tlsPort), connectTimeout: .seconds(1))), schedule: schedule)
+    let tcp = Checker(
+      .tcp(
+        TCPCheck(target: CheckTarget(address: "127.0.0.1", port: nginx.tlsPort), connectTimeout: .seconds(1))),
+      schedule: schedule)
     let monitor = HealthMonitor(group: group)
     let vs1 = MonitoredServer(
       id: RealServerID("vs1/rs"), checkers: [http, tcp],
@@ -113,8 +135,10 @@ final class NginxTests: XCTestCase {
     for _ in 0..<40 where !FileManager.default.fileExists(atPath: marks.appendingPathComponent("up").path) {
       try await Task.sleep(for: .milliseconds(50))
     }
-    XCTAssertTrue(FileManager.default.fileExists(atPath: marks.appendingPathComponent("down").path), "notify_down ran")
-    XCTAssertTrue(FileManager.default.fileExists(atPath: marks.appendingPathComponent("up").path), "notify_up ran")
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: marks.appendingPathComponent("down").path), "notify_down ran")
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: marks.appendingPathComponent("up").path), "notify_up ran")
     monitor.stop()
   }
 }

@@ -28,7 +28,7 @@ final class ParsingTests: XCTestCase {
       ("200-299 301", [200, 250, 299, 301], [300, 302, 404]),
       ("404", [404], [200]),
     ]
-    for case let (text, yes, no)? in cases {
+    for case (let text, let yes, let no)? in cases {
       let set = StatusCodeSet(parsing: text)
       XCTAssertNotNil(set, text)
       for code in yes { XCTAssertTrue(set?.contains(code) ?? false, "\(text) contains \(code)") }
@@ -41,7 +41,8 @@ final class ParsingTests: XCTestCase {
   /// Vectors computed independently with Python's hashlib (see the test's comment in docs).
   func testMySQLScrambles() {
     let nonce = [UInt8](1...20)
-    XCTAssertEqual(hex(MySQLProtocol.nativePassword("secret", nonce: nonce)), "b32bb3a583e1340c0a1108d58b1be49781ad8c2f")
+    XCTAssertEqual(
+      hex(MySQLProtocol.nativePassword("secret", nonce: nonce)), "b32bb3a583e1340c0a1108d58b1be49781ad8c2f")
     XCTAssertEqual(
       hex(MySQLProtocol.cachingSHA2("secret", nonce: nonce)),
       "746ebe205d56a0707acb3e796e834e0dd7b1d61743b26bd5202c7a623230c7c9")
@@ -58,7 +59,8 @@ final class ParsingTests: XCTestCase {
     XCTAssertThrowsError(try MySQLProtocol.parseGreeting([9, 0]))
     XCTAssertThrowsError(try MySQLProtocol.parseGreeting([10, 65]))
     XCTAssertEqual(
-      MySQLProtocol.describeError([0xff, 0x15, 0x04] + Array("#28000Access denied".utf8)), "ERR 1045: Access denied")
+      MySQLProtocol.describeError([0xff, 0x15, 0x04] + Array("#28000Access denied".utf8)),
+      "ERR 1045: Access denied")
   }
 
   func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }

@@ -31,7 +31,8 @@ func runTool(_ path: String, _ args: [String]) throws -> String {
   p.waitUntilExit()
   guard p.terminationStatus == 0 else {
     throw XCTSkipFailure(
-      "\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: errData, as: UTF8.self))")
+      "\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: errData, as: UTF8.self))"
+    )
   }
   return String(decoding: data, as: UTF8.self)
 }
@@ -46,7 +47,9 @@ func waitForListener(port: UInt16, seconds: Double) -> Bool {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = port.bigEndian
     let r = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     close(fd)
     if r == 0 { return true }
@@ -56,7 +59,8 @@ func waitForListener(port: UInt16, seconds: Double) -> Bool {
 }
 
 func makeTempDir(_ prefix: String) throws -> URL {
-  let url = URL(fileURLWithPath: "/tmp").appendingPathComponent("\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+  let url = URL(fileURLWithPath: "/tmp").appendingPathComponent(
+    "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -80,12 +84,15 @@ final class NginxInstance {
     let d = dir.path
     for site in ["a", "b"] {
       try FileManager.default.createDirectory(atPath: "\(d)/www-\(site)", withIntermediateDirectories: true)
-      try (site == "a" ? Self.bodyA : Self.bodyB).write(toFile: "\(d)/www-\(site)/index.html", atomically: true, encoding: .utf8)
+      try (site == "a" ? Self.bodyA : Self.bodyB).write(
+        toFile: "\(d)/www-\(site)/index.html", atomically: true, encoding: .utf8)
     }
     try runTool(
       "/usr/bin/openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=a.example",
-       "-keyout", "\(d)/key.pem", "-out", "\(d)/cert.pem"])
+      [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=a.example",
+        "-keyout", "\(d)/key.pem", "-out", "\(d)/cert.pem",
+      ])
     var servers = ""
     for site in ["a", "b"] {
       let flag = site == "a" ? " default_server" : ""

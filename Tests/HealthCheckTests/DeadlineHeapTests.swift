@@ -1,0 +1,27 @@
+import NIOCore
+import XCTest
+
+@testable import HealthCheck
+
+final class DeadlineHeapTests: XCTestCase {
+  /// Pops come out in deadline order, ties in insertion order, and only when due.
+  func testOrderAndDueness() {
+    var heap = DeadlineHeap<Int>()
+    let base = NIODeadline.uptimeNanoseconds(1_000_000)
+    var rng = SystemRandomNumberGenerator()
+    let offsets = (0..<1000).map { _ in Int64.random(in: 0..<100, using: &rng) }
+    for (i, o) in offsets.enumerated() { heap.push(i, at: base + .nanoseconds(o)) }
+    XCTAssertNil(heap.popDue(base - .nanoseconds(1)), "nothing due before the earliest")
+    var popped: [(Int64, Int)] = []
+    while let e = heap.popDue(base + .nanoseconds(100)) {
+      popped.append(((e.deadline - base).nanoseconds, e.payload))
+    }
+    XCTAssertEqual(popped.count, 1000)
+    var expected: [(Int64, Int)] = []
+    for (index, offset) in offsets.enumerated() { expected.append((offset, index)) }
+    expected.sort { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
+    XCTAssertEqual(popped.map(\.0), expected.map(\.0))
+    XCTAssertEqual(popped.map(\.1), expected.map(\.1))
+    XCTAssertEqual(heap.count, 0)
+  }
+}
