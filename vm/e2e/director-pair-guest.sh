@@ -102,7 +102,7 @@ start_director() {  # start_director NAME
   echo $! >"/tmp/$1.pid"
 }
 status() { ip netns exec "$1" "$LVSK" status --control-socket "/run/$1.sock" 2>/dev/null; }
-state() { status "$1" | awk '$1 == "VI_FRONT" { print $2 }'; }
+state() { status "$1" | awk -v vi="$front" '$1 == vi { print $2 }'; }
 ipvs() { ip netns exec "$1" ipvsadm -Ln; }
 rs_weight() { ipvs "$1" | awk -v rs="10.0.0.1$2:80" '$1 == "->" && $2 == rs { print $4 }'; }
 has_vip() { ip -n "$1" addr show dev eth0 | grep -q "192.168.10.100/"; }
@@ -111,11 +111,11 @@ if [[ ${LAB_CONFIG:-} == etc ]]; then
   # The shipped pair, unchanged: web weights 10 10 5 (rs3 quiesces), delay_loop 5.
   cp /opt/etc/nat-master.conf /tmp/d1.conf
   cp /opt/etc/nat-backup.conf /tmp/d2.conf
-  weights="10 10 5" quiesced=3 quiesced_weight=5 detect=40
+  weights="10 10 5" quiesced=3 quiesced_weight=5 detect=40 front=VI_EXTERNAL
 else
   write_config d1 MASTER 150 1
   write_config d2 BACKUP 100 1
-  weights="1 1 1" quiesced=2 quiesced_weight=1 detect=15
+  weights="1 1 1" quiesced=2 quiesced_weight=1 detect=15 front=VI_FRONT
 fi
 # Under TCG everything is slow: let MariaDB finish its start before the directors begin to check.
 wait_until 60 'ip netns exec db sh -c "echo > /dev/tcp/10.0.0.21/3306"' || bad "MariaDB listens" "$(tail -n 5 /tmp/db.log)"
