@@ -27,6 +27,9 @@ final class DaemonDryRunTests: XCTestCase {
   }
 
   /// One virtual server; `open` has a real listener, `quiesced` and `removed` are closed ports.
+  /// The checkers keep the default warmup (a random first delay up to delay_loop): with `warmup 0`
+  /// HealthMonitor can emit a server's first DOWN before its "initial" UP (see
+  /// HealthEventOrderTests), and the daemon would then keep a dead server in the table.
   static func config(open: Int, quiesced: Int, removed: Int, openWeight: Int) -> String {
     func server(_ port: Int, weight: Int, extra: String = "") -> String {
       """
@@ -35,7 +38,6 @@ final class DaemonDryRunTests: XCTestCase {
       \(extra)        TCP_CHECK {
                   connect_timeout 1
                   retry 0
-                  warmup 0
               }
           }
 
@@ -103,14 +105,12 @@ final class DaemonDryRunTests: XCTestCase {
     // the daemon has handled the down events (the monitor's own status can be a moment ahead).
     let settled = try await waitForStatus(daemon) { report in
       let rows = Self.rows(report)
+      let health = await daemon.monitor.status()
       return rows[openRow]?.health == "up" && rows[quiescedRow]?.health == "down"
         && rows[removedRow]?.health == "down"
         && rows[quiescedRow]?.lastCheck?.succeeded == false && rows[removedRow]?.lastCheck?.succeeded == false
+        && Self.openChecker(health, openRow).map { $0.probes >= 1 && $0.isUp } == true
     }
-    let probedOpen = await daemon.monitor.status().servers.first { $0.id.rawValue.hasSuffix("-> \(openRow)") }
-    XCTAssertGreaterThanOrEqual(probedOpen?.checkers.first?.probes ?? 0, 1, "the open port was really probed")
-    XCTAssertTrue(probedOpen?.checkers.first?.isUp ?? false)
-
     XCTAssertTrue(settled.daemon.dryRun)
     XCTAssertEqual(settled.daemon.configPath, configPath)
     XCTAssertNil(settled.daemon.lastReload)
@@ -214,6 +214,11 @@ final class DaemonDryRunTests: XCTestCase {
     try await controlGroup.shutdownGracefully()
   }
 
+  /// The checker of the server at `row`, as the health monitor reports it.
+  static func openChecker(_ status: HealthStatus, _ row: String) -> CheckerStatus? {
+    status.servers.first { $0.id.rawValue.hasSuffix("-> \(row)") }?.checkers.first
+  }
+
   static func rows(_ report: StatusReport) -> [String: RealServerStatus] {
     Dictionary(
       report.virtualServices.flatMap(\.realServers).map { ($0.address, $0) },
@@ -221,12 +226,12 @@ final class DaemonDryRunTests: XCTestCase {
   }
 
   /// Polls the status every 100 ms for up to 10 s.
-  private func waitForStatus(_ daemon: Daemon, until condition: (StatusReport) -> Bool) async throws
+  private func waitForStatus(_ daemon: Daemon, until condition: (StatusReport) async -> Bool) async throws
     -> StatusReport
   {
     let deadline = ContinuousClock.now + .seconds(10)
     var report = await daemon.statusReport()
-    while !condition(report) {
+    while await !condition(report) {
       guard ContinuousClock.now < deadline else {
         XCTFail("status did not settle within 10 s:\n\(StatusRenderer.render(report))")
         throw CancellationError()
