@@ -1,0 +1,147 @@
+import Foundation
+import KeeperConfig
+import VRRP
+import XCTest
+
+@testable import lvskeeper
+
+/// `VRRPMapping` over the shipped configurations: which units run and what each instance gets.
+final class VRRPMappingTests: XCTestCase {
+  static func ip(_ text: String) -> VRRP.IPAddress {
+    guard let address = VRRP.IPAddress(text) else { preconditionFailure("bad test address \(text)") }
+    return address
+  }
+
+  func testNATPairIsOneSyncGroupUnitHoldingBothInstances() throws {
+    for (file, priority, state) in [
+      ("nat-master.conf", UInt8(150), VRRPState.master), ("nat-backup.conf", UInt8(100), VRRPState.backup),
+    ] {
+      let units = try VRRPMapping.units(try ShippedConfigs.load(file).configuration)
+      XCTAssertEqual(Array(units.keys), ["sync_group DIRECTOR"], file)
+      let unit = try XCTUnwrap(units["sync_group DIRECTOR"])
+      XCTAssertEqual(unit.instances.map(\.name), ["VI_EXTERNAL", "VI_INTERNAL"], file)
+      XCTAssertEqual(
+        unit.syncGroups,
+        [
+          VRRPSyncGroupSpec(
+            name: "DIRECTOR", members: ["VI_EXTERNAL", "VI_INTERNAL"],
+            notify: NotifySpec(any: "/usr/local/sbin/lvskeeper-notify.sh"))
+        ], file)
+      XCTAssertEqual(
+        unit.scripts,
+        [
+          VRRPScriptSpec(
+            name: "chk_uplink", command: "/usr/bin/ping -c 1 -W 1 192.168.10.1", interval: 5, timeout: 2,
+            rise: 2,
+            fall: 2, weight: -20, user: "root")
+        ], file)
+
+      let external = try XCTUnwrap(unit.instances.first)
+      XCTAssertEqual(external.interface, "eth0", file)
+      XCTAssertEqual(external.vrid, 51, file)
+      XCTAssertEqual(external.priority, priority, file)
+      XCTAssertEqual(external.initialState, state, file)
+      XCTAssertEqual(external.version, .v2, file)
+      XCTAssertEqual(external.advertInterval, 1, file)
+      XCTAssertEqual(external.authPass, "n4t-ext", file)
+      XCTAssertEqual(external.authentication, .password("n4t-ext"), file)
+      XCTAssertEqual(
+        external.virtualAddresses,
+        [
+          VirtualAddressSpec(
+            address: Self.ip("192.168.10.100"), prefixLength: 24, device: "eth0", label: "eth0:vip")
+        ],
+        file)
+      // The script's own weight (-20) applies: the track_script entry does not override it.
+      XCTAssertEqual(external.trackScripts, [TrackedScriptSpec(name: "chk_uplink", weight: nil)], file)
+      XCTAssertEqual(external.multicastGroup, Self.ip("224.0.0.18"), file)
+      XCTAssertEqual(external.garpMasterDelay, 5, file)
+      XCTAssertEqual(external.garpMasterRefresh, 60, file)
+      XCTAssertTrue(external.preempt, file)
+
+      let internalInstance = try XCTUnwrap(unit.instances.last)
+      XCTAssertEqual(internalInstance.interface, "eth1", file)
+      XCTAssertEqual(internalInstance.vrid, 52, file)
+      XCTAssertEqual(internalInstance.priority, priority, file)
+      XCTAssertEqual(internalInstance.authPass, "n4t-int", file)
+      XCTAssertEqual(
+        internalInstance.virtualAddresses,
+        [VirtualAddressSpec(address: Self.ip("10.0.0.1"), prefixLength: 24, device: "eth1")],
+        file)
+      XCTAssertEqual(internalInstance.trackScripts, [], file)
+    }
+  }
+
+  func testDRPairIsOneUnicastVersion3Instance() throws {
+    let master = try VRRPMapping.units(try ShippedConfigs.load("dr-master.conf").configuration)
+    let backup = try VRRPMapping.units(try ShippedConfigs.load("dr-backup.conf").configuration)
+    XCTAssertEqual(Array(master.keys), ["vrrp_instance VI_WEB"])
+    XCTAssertEqual(Array(backup.keys), ["vrrp_instance VI_WEB"])
+    let (m, b) = (try XCTUnwrap(master.values.first), try XCTUnwrap(backup.values.first))
+    XCTAssertEqual(m.syncGroups ?? [], [])
+    XCTAssertEqual(m.scripts ?? [], [])
+    let mi = try XCTUnwrap(m.instances.first)
+    let bi = try XCTUnwrap(b.instances.first)
+    XCTAssertEqual(mi.version, .v3)
+    XCTAssertEqual(mi.advertInterval, 0.5)
+    XCTAssertEqual(mi.wireInterval, 50, "v3 adverts carry centiseconds")
+    XCTAssertEqual([mi.priority, bi.priority], [200, 100])
+    XCTAssertEqual([mi.initialState, bi.initialState], [.backup, .backup])
+    XCTAssertEqual([mi.preempt, bi.preempt], [true, false])
+    XCTAssertEqual(mi.sourceAddress, Self.ip("192.168.20.11"))
+    XCTAssertEqual(mi.unicastPeers, [Self.ip("192.168.20.12")])
+    XCTAssertEqual(bi.sourceAddress, Self.ip("192.168.20.12"))
+    XCTAssertEqual(bi.unicastPeers, [Self.ip("192.168.20.11")])
+    XCTAssertNil(mi.authPass)
+    XCTAssertEqual(
+      mi.virtualAddresses,
+      [VirtualAddressSpec(address: Self.ip("192.168.20.100"), prefixLength: 32, device: "eth0")])
+    XCTAssertEqual(
+      mi.notify,
+      NotifySpec(
+        master: "/usr/local/sbin/lvskeeper-notify.sh MASTER VI_WEB",
+        backup: "/usr/local/sbin/lvskeeper-notify.sh BACKUP VI_WEB",
+        fault: "/usr/local/sbin/lvskeeper-notify.sh FAULT VI_WEB"))
+  }
+
+  func testTrackedWeightsAndRefusedSettings() throws {
+    let text = """
+      vrrp_script chk_a {
+          script "/bin/true"
+          weight 10
+      }
+      vrrp_instance VI_1 {
+          interface lo
+          virtual_router_id 7
+          priority 90
+          virtual_ipaddress {
+              10.9.9.9/32
+          }
+          track_script {
+              chk_a weight 25 reverse
+          }
+          track_interface {
+              lo weight -30
+          }
+      }
+      """
+    let config = try ConfigLoader(configID: "test", interfaces: ["lo"]).load(
+      text: text, fileName: "track.conf")
+    let unit = try XCTUnwrap(try VRRPMapping.units(config.configuration)["vrrp_instance VI_1"])
+    let instance = try XCTUnwrap(unit.instances.first)
+    XCTAssertEqual(
+      instance.trackScripts, [TrackedScriptSpec(name: "chk_a", weight: -25)], "reverse inverts the weight")
+    XCTAssertEqual(instance.trackInterfaces, [TrackedInterfaceSpec(name: "lo", weight: -30)])
+    XCTAssertEqual(unit.scripts?.map(\.name), ["chk_a"])
+    XCTAssertEqual(unit.scripts?.first?.weight, 10)
+
+    let ah = text.replacingOccurrences(
+      of: "    priority 90\n",
+      with: "    priority 90\n    authentication {\n        auth_type AH\n        auth_pass secret\n    }\n")
+    let ahConfig = try ConfigLoader(configID: "test", interfaces: ["lo"]).load(text: ah, fileName: "ah.conf")
+    XCTAssertThrowsError(try VRRPMapping.units(ahConfig.configuration)) { error in
+      XCTAssertTrue("\(error)".hasPrefix("ah.conf:"), "\(error)")
+      XCTAssertTrue("\(error)".contains("auth_type AH is not supported"), "\(error)")
+    }
+  }
+}
