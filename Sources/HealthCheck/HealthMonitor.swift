@@ -97,10 +97,12 @@ public final class HealthMonitor: Sendable {
         entries[server.id] = entry
       }
       s.servers = entries
+      // Yield under the lock and before any probe starts: a probe that fails at once must never
+      // put its DOWN on the stream ahead of the server's "initial" UP.
+      for event in emitted { continuation.yield(event) }
     }
     for runner in toStop { runner.stop() }
     for (runner, delay) in toStart { runner.start(after: delay) }
-    for event in emitted { continuation.yield(event) }
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
@@ -171,7 +173,10 @@ public final class HealthMonitor: Sendable {
             up
             ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")"
             : (entry.verdict.downReason ?? "down")
-          emitted.append(event(for: entry, reason: reason, latency: latency))
+          let change = event(for: entry, reason: reason, latency: latency)
+          emitted.append(change)
+          // Under the lock, so concurrent runners' changes reach the stream in state order.
+          continuation.yield(change)
           if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
           }
@@ -185,7 +190,6 @@ public final class HealthMonitor: Sendable {
         metadata: [
           "server": "\(e.server)", "reason": "\(e.reason)", "weight": "\(e.weight.map(String.init) ?? "-")",
         ])
-      continuation.yield(e)
     }
     for script in scripts {
       ScriptProcess.run(script, as: nil, timeout: nil, on: runner.loop).whenFailure { [logger] error in

@@ -7,15 +7,11 @@ import XCTest
 /// The order of `HealthMonitor.events`, which the daemon trusts: it applies each event's verdict
 /// to the IPVS table in stream order, so a stale event that arrives last wins for good.
 final class HealthEventOrderTests: XCTestCase {
-  /// Reproduces a bug in HealthMonitor.apply (Sources/HealthCheck/HealthMonitor.swift:97-99): the
-  /// probes start before the "initial" events are yielded, so a probe that fails at once (a refused
-  /// loopback connection takes well under a millisecond) can put its DOWN on the stream before the
-  /// server's "initial" UP. The daemon then restores the dead server's weight and never hears of it
-  /// again, because events come only on changes.
-  ///
-  /// Disabled (no `test` prefix) until HealthMonitor yields its events inside the state lock, in the
-  /// order the changes happen; rename it to `test...` with that fix. It failed in 5 of 5 runs here.
-  func disabled_testInitialEventNeverOvertakesTheFirstProbe() async throws {
+  /// A probe that fails at once (a refused loopback connection takes well under a millisecond) must
+  /// never put its DOWN on the stream before the server's "initial" UP: the daemon would restore the
+  /// dead server's weight and never hear of it again, because events come only on changes. This
+  /// failed in 5 of 5 runs before HealthMonitor yielded its events under its state lock.
+  func testInitialEventNeverOvertakesTheFirstProbe() async throws {
     // The race is narrow; several fresh monitors make it show in most runs.
     var overtaken: [String] = []
     for round in 0..<12 {

@@ -42,13 +42,12 @@ final class StatusRendererTests: XCTestCase {
           server(
             "10.0.0.11:80", configured: 10, kernel: 10, health: "up",
             check: CheckStatus(
-              checker: "HTTP_GET", succeeded: true, reason: "", latencyMilliseconds: 1.5, at: at),
+              checker: "HTTP_GET", succeeded: true, reason: "", latencyMilliseconds: 1.5),
             active: 12, inactive: 3),
           server(
             "10.0.0.13:80", configured: 5, kernel: 0, health: "down",
             check: CheckStatus(
-              checker: "HTTP_GET", succeeded: false, reason: "connection refused", latencyMilliseconds: 0.4,
-              at: at),
+              checker: "HTTP_GET", succeeded: false, reason: "connection refused", latencyMilliseconds: 0.4),
             inactive: 7),
           server("10.0.0.12:80", configured: 10, kernel: nil, health: "unknown"),
         ]),
