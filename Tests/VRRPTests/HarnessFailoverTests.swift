@@ -131,4 +131,33 @@ final class HarnessFailoverTests: XCTestCase {
         ((try? String(contentsOfFile: notifyLog, encoding: .utf8)) ?? "").contains("INSTANCE VI_1 BACKUP 100")
       })
   }
+
+  func testSyncGroupFaultMovesTheGroup() throws {
+    let lab = try NamespaceLab(prefix: "lvskvr4", nodes: ["a", "c"])
+    self.lab = lab
+    let track = try lab.write("fault", "0\n")
+    let notifyLog = lab.directory.appendingPathComponent("group.out").path
+    let notifier = try lab.write("group.sh", "#!/bin/sh\necho \"$@\" >> \(notifyLog)\n")
+    chmod(notifier, 0o755)
+    let spec = """
+      {"instances":[
+      {"name":"VI_1","interface":"veth0","vrid":81,"version":3,"advertInterval":0.1,
+       "virtualAddresses":[{"address":"10.77.0.181"}],"trackFiles":[{"path":"\(track)","weight":0}]},
+      {"name":"VI_2","interface":"veth0","vrid":82,"version":3,"advertInterval":0.1,
+       "virtualAddresses":[{"address":"10.77.0.182"}]}],
+       "syncGroups":[{"name":"G","members":["VI_1","VI_2"],"notify":{"any":"\(notifier)"}}]}
+      """
+    try startHarness(lab, "a", spec: spec, log: "a")
+    XCTAssertTrue(
+      lab.wait(3) { lab.holds("a", "10.77.0.181") && lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    _ = try lab.write("fault", "1\n")
+    XCTAssertTrue(
+      lab.wait(2) { !lab.holds("a", "10.77.0.181") && !lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    XCTAssertTrue(lab.log("a").contains("STATE VI_2 MASTER FAULT"), lab.log("a"))
+    _ = try lab.write("fault", "0\n")
+    XCTAssertTrue(
+      lab.wait(3) { lab.holds("a", "10.77.0.181") && lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    let notes = (try? String(contentsOfFile: notifyLog, encoding: .utf8)) ?? ""
+    XCTAssertTrue(notes.contains("GROUP G FAULT"), notes)
+  }
 }
