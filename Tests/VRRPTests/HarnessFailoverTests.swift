@@ -22,6 +22,7 @@ final class HarnessFailoverTests: XCTestCase {
     """
   }
 
+  @discardableResult
   func startHarness(_ lab: NamespaceLab, _ node: String, spec: String, log: String) throws -> Process {
     let path = try lab.write("\(log).json", spec)
     return try lab.spawn(node, [try NamespaceLab.harnessPath(), path], log: log)
