@@ -161,4 +161,23 @@ final class HarnessFailoverTests: XCTestCase {
     let notes = (try? String(contentsOfFile: notifyLog, encoding: .utf8)) ?? ""
     XCTAssertTrue(notes.contains("GROUP G FAULT"), notes)
   }
+
+  /// An address owner (priority 255) killed with -9 and restarted adopts the VIP it left behind.
+  func testOwnerRestartAdoptsLeftoverVIP() throws {
+    let lab = try NamespaceLab(prefix: "lvskvr5", nodes: ["a", "c"])
+    self.lab = lab
+    let vip = "10.77.0.190"
+    let spec = Self.spec(vrid: 90, priority: 255, version: 3, interval: 0.1, vip: vip)
+    let first = try startHarness(lab, "a", spec: spec, log: "a1")
+    XCTAssertTrue(lab.wait(2) { lab.holds("a", vip) }, lab.log("a1"))
+    XCTAssertTrue(lab.log("a1").contains("INIT MASTER"), lab.log("a1"))
+    kill(first.processIdentifier, SIGKILL)
+    first.waitUntilExit()
+    XCTAssertTrue(lab.holds("a", vip), "kill -9 leaves the VIP behind")
+    try startHarness(lab, "a", spec: spec, log: "a2")
+    XCTAssertTrue(lab.wait(2) { lab.log("a2").contains("adopted \(vip)") }, lab.log("a2"))
+    let out = try lab.sh("ip -n \(lab.namespace("a")) -o addr show dev veth0")
+    XCTAssertEqual(out.components(separatedBy: " \(vip)/").count - 1, 1, out)
+    XCTAssertTrue(lab.ping(from: "c", vip))
+  }
 }
