@@ -71,6 +71,10 @@ vrrp_instance VI_1 {{
 """
     path = f"{TMP}/{tag}.conf"
     open(path, "w").write(conf)
+    # A kill -9 leaves keepalived's pid files behind, and it then refuses to start ("already running").
+    for stale in (f"{TMP}/{tag}.pid", f"{TMP}/{tag}.vrrp.pid"):
+        if os.path.exists(stale):
+            os.remove(stale)
     argv = ["ip", "netns", "exec", f"{P}-{node}", "/usr/sbin/keepalived", "-n", "-l", "-D", "--vrrp", "-f", path,
             "-p", f"{TMP}/{tag}.pid", "-r", f"{TMP}/{tag}.vrrp.pid"]
     return subprocess.Popen(argv, stdout=log, stderr=log), f"{TMP}/{tag}.vrrp.pid"
@@ -85,6 +89,12 @@ def wait(cond, timeout):
     return False
 
 
+def skip(impl, reason):
+    tail = lambda n: "".join(open(f"{TMP}/{n}.log").readlines()[-4:])
+    print(f"skipped {impl} run: {reason}\n--- a.log\n{tail('a')}--- b.log\n{tail('b')}", file=sys.stderr, flush=True)
+    return None
+
+
 def one_run(impl, version, interval, how):
     sh(f"ip -n {P}-a addr del {VIP}/32 dev veth0 2>/dev/null; ip -n {P}-b addr del {VIP}/32 dev veth0 2>/dev/null",
        check=False)
@@ -92,10 +102,10 @@ def one_run(impl, version, interval, how):
     b, b_child = start(impl, "b", version, interval, 100, "b")
     try:
         if not wait(lambda: holds("a") and not holds("b"), 3 * interval + 5):
-            return None
+            return skip(impl, "A never became the only master")
         time.sleep(max(3 * interval, 0.3))  # let B see a few adverts
         if holds("b"):
-            return None
+            return skip(impl, "B held the VIP before the stop (spurious takeover)")
         watch = subprocess.Popen(["ip", "netns", "exec", f"{P}-c", "python3", f"{HERE}/vrrp-garp-watch.py", VIP,
                                   mac("b"), str(3 * interval + 5)], stdout=subprocess.PIPE, text=True)
         watch.stdout.readline()  # READY
@@ -115,7 +125,7 @@ def one_run(impl, version, interval, how):
         line = watch.stdout.readline().strip()
         watch.wait()
         if line in ("", "TIMEOUT"):
-            return None
+            return skip(impl, "no gratuitous ARP from B")
         return float(line) - t0
     finally:
         for p in (a, b):

@@ -140,7 +140,18 @@ final class AdvertSender {
         try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_LOOP, UInt32(0), "IPV6_MULTICAST_LOOP")
         try Socket.set(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, UInt32(index), "IPV6_MULTICAST_IF")
       }
-      try Socket.bind(fd, source, scope: scope)
+      // A link-local address is unusable while its duplicate-address detection runs (tentative,
+      // EADDRNOTAVAIL); wait up to 3 s for it, as happens right after an interface comes up.
+      var attempts = 0
+      while true {
+        do {
+          try Socket.bind(fd, source, scope: scope)
+          break
+        } catch  where error.code == EADDRNOTAVAIL && !source.isIPv4 && attempts < 30 {
+          attempts += 1
+          usleep(100_000)
+        }
+      }
       // A send-only socket: shut the receive side so it never queues adverts.
       shutdown(fd, Int32(SHUT_RD))
     } catch {

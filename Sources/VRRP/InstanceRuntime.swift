@@ -18,6 +18,7 @@ final class InstanceRuntime {
   var garpDeadlines: [Duration] = []
   var garpRefreshDeadline: Duration?
   var syncGroup: Int?
+  var loggedIntervalMismatch: UInt16?
 
   init(spec: VRRPInstanceSpec) throws(VRRPRuntimeError) {
     self.spec = spec

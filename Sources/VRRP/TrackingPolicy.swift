@@ -9,6 +9,7 @@ public enum TrackSignal: Sendable, Equatable {
 /// it. Pure. Invariant of the result: priority is 1...254, or 255 only when the base priority is 255
 /// (the address owner's priority is not changed by weights).
 public enum TrackingPolicy {
+  /// The folded result; `faultReasons` is empty exactly when `fault` is false.
   public struct Outcome: Sendable, Equatable {
     public var priority: UInt8
     public var fault: Bool

@@ -166,6 +166,10 @@ public final class VRRPService: @unchecked Sendable {
       if advert.priority == 0 { runtime.counters.priorityZeroReceived += 1 }
       if intervalMismatch {
         runtime.counters.intervalMismatchSeen += 1
+      }
+      // Log a v3 interval difference once per distinct value, not once per advert.
+      if intervalMismatch && runtime.loggedIntervalMismatch != advert.advertInterval {
+        runtime.loggedIntervalMismatch = advert.advertInterval
         logger.info(
           "\(runtime.spec.name): advert interval \(advert.advertInterval) from \(packet.source) differs")
       }

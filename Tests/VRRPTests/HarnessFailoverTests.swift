@@ -22,6 +22,7 @@ final class HarnessFailoverTests: XCTestCase {
     """
   }
 
+  @discardableResult
   func startHarness(_ lab: NamespaceLab, _ node: String, spec: String, log: String) throws -> Process {
     let path = try lab.write("\(log).json", spec)
     return try lab.spawn(node, [try NamespaceLab.harnessPath(), path], log: log)
@@ -130,5 +131,53 @@ final class HarnessFailoverTests: XCTestCase {
       lab.wait(2) {
         ((try? String(contentsOfFile: notifyLog, encoding: .utf8)) ?? "").contains("INSTANCE VI_1 BACKUP 100")
       })
+  }
+
+  func testSyncGroupFaultMovesTheGroup() throws {
+    let lab = try NamespaceLab(prefix: "lvskvr4", nodes: ["a", "c"])
+    self.lab = lab
+    let track = try lab.write("fault", "0\n")
+    let notifyLog = lab.directory.appendingPathComponent("group.out").path
+    let notifier = try lab.write("group.sh", "#!/bin/sh\necho \"$@\" >> \(notifyLog)\n")
+    chmod(notifier, 0o755)
+    let spec = """
+      {"instances":[
+      {"name":"VI_1","interface":"veth0","vrid":81,"version":3,"advertInterval":0.1,
+       "virtualAddresses":[{"address":"10.77.0.181"}],"trackFiles":[{"path":"\(track)","weight":0}]},
+      {"name":"VI_2","interface":"veth0","vrid":82,"version":3,"advertInterval":0.1,
+       "virtualAddresses":[{"address":"10.77.0.182"}]}],
+       "syncGroups":[{"name":"G","members":["VI_1","VI_2"],"notify":{"any":"\(notifier)"}}]}
+      """
+    try startHarness(lab, "a", spec: spec, log: "a")
+    XCTAssertTrue(
+      lab.wait(3) { lab.holds("a", "10.77.0.181") && lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    _ = try lab.write("fault", "1\n")
+    XCTAssertTrue(
+      lab.wait(2) { !lab.holds("a", "10.77.0.181") && !lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    XCTAssertTrue(lab.log("a").contains("STATE VI_2 MASTER FAULT"), lab.log("a"))
+    _ = try lab.write("fault", "0\n")
+    XCTAssertTrue(
+      lab.wait(3) { lab.holds("a", "10.77.0.181") && lab.holds("a", "10.77.0.182") }, lab.log("a"))
+    let notes = (try? String(contentsOfFile: notifyLog, encoding: .utf8)) ?? ""
+    XCTAssertTrue(notes.contains("GROUP G FAULT"), notes)
+  }
+
+  /// An address owner (priority 255) killed with -9 and restarted adopts the VIP it left behind.
+  func testOwnerRestartAdoptsLeftoverVIP() throws {
+    let lab = try NamespaceLab(prefix: "lvskvr5", nodes: ["a", "c"])
+    self.lab = lab
+    let vip = "10.77.0.190"
+    let spec = Self.spec(vrid: 90, priority: 255, version: 3, interval: 0.1, vip: vip)
+    let first = try startHarness(lab, "a", spec: spec, log: "a1")
+    XCTAssertTrue(lab.wait(2) { lab.holds("a", vip) }, lab.log("a1"))
+    XCTAssertTrue(lab.log("a1").contains("INIT MASTER"), lab.log("a1"))
+    kill(first.processIdentifier, SIGKILL)
+    first.waitUntilExit()
+    XCTAssertTrue(lab.holds("a", vip), "kill -9 leaves the VIP behind")
+    try startHarness(lab, "a", spec: spec, log: "a2")
+    XCTAssertTrue(lab.wait(2) { lab.log("a2").contains("adopted \(vip)") }, lab.log("a2"))
+    let out = try lab.sh("ip -n \(lab.namespace("a")) -o addr show dev veth0")
+    XCTAssertEqual(out.components(separatedBy: " \(vip)/").count - 1, 1, out)
+    XCTAssertTrue(lab.ping(from: "c", vip))
   }
 }

@@ -89,7 +89,7 @@ final class KeepalivedInteropTests: XCTestCase {
     XCTAssertTrue(lab.wait(settle) { lab.holds("h", vip) }, lab.log("h1"))
     XCTAssertTrue(lab.wait(2) { lab.ping(from: "c", vip) })
     // 3. keepalived restarts with higher priority and preempts; lvskeeper drops the VIP.
-    try? lab.sh("ip -n \(lab.namespace("k")) addr del \(vip)/32 dev veth0")
+    _ = try? lab.sh("ip -n \(lab.namespace("k")) addr del \(vip)/32 dev veth0")
     k = try startKeepalived(lab, "k", conf: kHigh, name: "k2")
     XCTAssertTrue(
       lab.wait(settle + 2) { lab.holds("k", vip) && !lab.holds("h", vip) }, lab.log("k2") + lab.log("h1"))
@@ -129,7 +129,8 @@ final class KeepalivedInteropTests: XCTestCase {
   func compareCapture(_ lab: NamespaceLab, file: String, version: Int) throws {
     let fields = [
       "ip.src", "ip.ttl", "vrrp.version", "vrrp.type", "vrrp.virt_rtr_id", "vrrp.prio", "vrrp.addr_count",
-      "vrrp.auth_type", "vrrp.adver_int", "vrrp.max_adver_int", "vrrp.ip_addr", "vrrp.checksum.status",
+      "vrrp.auth_type", "vrrp.adver_int", "vrrp.short_adver_int", "vrrp.auth_string", "vrrp.ip_addr",
+      "vrrp.checksum.status",
     ]
     let out = try lab.sh(
       "\(Self.tshark) -r \(file) -T fields " + fields.map { "-e \($0)" }.joined(separator: " ")

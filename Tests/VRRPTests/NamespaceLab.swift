@@ -29,6 +29,8 @@ final class NamespaceLab {
       try sh("ip link add veth0 netns \(ns) type veth peer name p\(index) netns \(prefix)-br")
       try sh("ip -n \(prefix)-br link set p\(index) master br0 up")
       try sh("ip -n \(ns) link set lo up")
+      // No duplicate-address detection: link-local addresses are usable at once.
+      try sh("ip netns exec \(ns) sysctl -qw net.ipv6.conf.veth0.accept_dad=0")
       try sh("ip -n \(ns) addr add \(address(node))/24 dev veth0")
       try sh("ip -n \(ns) addr add fd00:77::\(index + 1)/64 dev veth0 nodad")
       try sh("ip -n \(ns) link set veth0 up")
@@ -75,7 +77,7 @@ final class NamespaceLab {
     process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
     process.arguments = ["netns", "exec", namespace(node)] + argv
     let logURL = directory.appendingPathComponent("\(name).log")
-    FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
     let handle = try FileHandle(forWritingTo: logURL)
     handle.seekToEndOfFile()
     process.standardOutput = handle
@@ -118,14 +120,16 @@ final class NamespaceLab {
 
   /// The VRRPHarness executable next to the test bundle in the build products directory.
   static func harnessPath() throws -> String {
+    // On Linux the bundle URL is the products directory itself; on Darwin it is the .xctest inside it.
     var directory = Bundle(for: NamespaceLab.self).bundleURL
     for _ in 0..<3 {
-      directory = directory.deletingLastPathComponent()
       let candidate = directory.appendingPathComponent("VRRPHarness").path
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+      directory = directory.deletingLastPathComponent()
     }
     throw LabError.setup(
-      "VRRPHarness not found near \(Bundle(for: NamespaceLab.self).bundlePath); run `swift build`")
+      "VRRPHarness not found near \(Bundle(for: NamespaceLab.self).bundlePath); build it first: `swift build --product VRRPHarness`"
+    )
   }
 
   static func require(_ path: String, package: String) throws {
