@@ -37,7 +37,7 @@ mariadb-install-db --no-defaults --user=root --datadir="$db_dir/data" --auth-roo
 "$script_dir/run-in-vm.sh" --timeout 900 --mem 1536 --smp 2 "${envs[@]}" \
   --with-bin "$bin" --with-program ip --with-program nginx --with-bin /usr/sbin/mariadbd \
   --with-file "$db_dir/data:/var/lib/lab-db" --with-file /usr/share/mysql:/usr/share/mysql \
-  --with-file "$script_dir/e2e:/opt/e2e" --with-file "$project/etc:/opt/etc" \
+  --with-file "$script_dir/lab:/opt/lab" --with-file "$script_dir/e2e:/opt/e2e" --with-file "$project/etc:/opt/etc" \
   --with-file "$script_dir/e2e/lvskeeper-notify.sh:/usr/local/sbin/lvskeeper-notify.sh" \
   --with-bin /usr/bin/setpriv --setup 'ln -sf /usr/local/bin/setpriv /usr/bin/setpriv' \
   --setup 'ln -sf /bin/busybox /usr/bin/ping' \

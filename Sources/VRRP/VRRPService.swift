@@ -14,6 +14,7 @@ public final class VRRPService: @unchecked Sendable {
   private let onEvent: @Sendable (VRRPStateEvent) -> Void
   private let lock = NSLock()
   private var snapshot = VRRPServiceStatus(instances: [], unmatchedDrops: [:])
+  private var heartbeat = ContinuousClock.now
   private var stopRequested = false
   private var finished = false
   private var thread: Thread?
@@ -107,6 +108,10 @@ public final class VRRPService: @unchecked Sendable {
 
   /// The latest snapshot (published by the loop after every event).
   public func status() -> VRRPServiceStatus { lock.withLock { snapshot } }
+
+  /// When the loop thread last went round (it wakes at least every 100 ms): lets a watchdog tell
+  /// a live VRRP loop from a stuck one.
+  public func lastHeartbeat() -> ContinuousClock.Instant { lock.withLock { heartbeat } }
 
   private var now: Duration { epoch.duration(to: .now) }
 
@@ -309,6 +314,10 @@ public final class VRRPService: @unchecked Sendable {
   private func publish() {
     let status = VRRPServiceStatus(
       instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped)
-    lock.withLock { snapshot = status }
+    let now = ContinuousClock.now
+    lock.withLock {
+      snapshot = status
+      heartbeat = now
+    }
   }
 }

@@ -16,15 +16,7 @@ E2E="${E2E_DIR:-/opt/e2e}"
 LAB="${LAB_DIR:-/opt/lab}"
 LVSK=lvskeeper
 demo="${LAB_DEMO:-0}"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-  fail=$((fail + 1))
-  echo "not ok - $1"
-  shift
-  (($#)) && printf '%s\n' "$@" | sed 's/^/    /'
-}
+source "$LAB/report.sh"
 say() { echo; echo "### $*"; }
 now() { echo "${EPOCHREALTIME/./}"; }  # microseconds
 wait_until() {  # wait_until SECONDS 'condition'
@@ -303,6 +295,4 @@ fi
 sleep 1
 echo "client: $(count ok) answered, $(count fail) failed over the whole run"
 
-echo
-echo "$pass passed, $fail failed"
-((fail == 0))
+report_summary

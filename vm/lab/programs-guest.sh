@@ -3,15 +3,7 @@
 # netns, a checker-only keepalived programs IPVS from its TCP_CHECKs, and a client netns fetches
 # through the VIP. Prints ok/not ok lines and "N passed, M failed"; exits 1 on any failure.
 source /opt/lab/topology.sh
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-  fail=$((fail + 1))
-  echo "not ok - $1"
-  shift
-  (($#)) && printf '%s\n' "$@" | sed 's/^/    /'
-}
+source /opt/lab/report.sh
 trap lab_down EXIT
 
 lab_up 2
@@ -78,5 +70,4 @@ else
   bad "keepalived cleans up on exit" "$(ipvsadm -Ln)"
 fi
 
-echo "$pass passed, $fail failed"
-((fail == 0))
+report_summary

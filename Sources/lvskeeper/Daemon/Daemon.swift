@@ -208,12 +208,15 @@ actor Daemon {
 
   // MARK: watchdog
 
-  /// Pings systemd only while the event loops answer: a wedged daemon gets restarted.
+  /// Pings systemd only while the NIO loop, the daemon actor and every VRRP loop answer: a wedged
+  /// daemon gets restarted.
   private func watchdogLoop(period: Duration) async {
     while !Task.isCancelled {
       // This runs on the daemon's actor, so reaching here also proves the actor is not wedged.
       let loopAlive = (try? await group.next().submit { true }.get()) ?? false
-      if loopAlive { notifier.watchdog() }
+      // The VRRP loops wake at least every 100 ms; one silent for a second is stuck.
+      let vrrpAlive = units.values.allSatisfy { ContinuousClock.now - $0.service.lastHeartbeat() < .seconds(1) }
+      if loopAlive && vrrpAlive { notifier.watchdog() }
       do { try await Task.sleep(for: period / 2) } catch { return }
     }
   }
