@@ -226,6 +226,15 @@ actor Daemon {
     Set(units.values.flatMap { $0.service.status().instances }.filter { $0.state == .master }.map(\.name))
   }
 
+  /// Runs a reconcile on `kernelQueue` and records its report; the actor stays free meanwhile.
+  func reconcileAndWait(only scope: Set<ServiceKey>? = nil, reason: String) async {
+    guard let reconciler else { return }
+    let report = await withCheckedContinuation { continuation in
+      kernelQueue.async { continuation.resume(returning: reconciler.reconcile(only: scope)) }
+    }
+    record(report, reason: reason)
+  }
+
   /// Runs a reconcile on `kernelQueue` and records its report back on the actor.
   func reconcileInBackground(only scope: Set<ServiceKey>? = nil, reason: String) {
     guard let reconciler else { return }

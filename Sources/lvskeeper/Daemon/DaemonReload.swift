@@ -6,9 +6,10 @@ import VRRP
 /// SIGHUP and `lvskeeper reload`: check the new configuration completely, then apply only the
 /// differences. A refused reload keeps everything running on the old configuration.
 extension Daemon {
-  func reload() -> ReloadOutcome {
+  /// Returns once the new configuration is in force, IPVS included.
+  func reload() async -> ReloadOutcome {
     notifier.reloading()
-    let outcome = attemptReload()
+    let outcome = await attemptReload()
     lastReload = outcome
     DaemonMetrics.reload(succeeded: outcome.succeeded)
     if outcome.succeeded {
@@ -21,7 +22,7 @@ extension Daemon {
     return outcome
   }
 
-  private func attemptReload() -> ReloadOutcome {
+  private func attemptReload() async -> ReloadOutcome {
     // 1. Everything that can fail, before anything changes.
     let loaded: LoadedConfig
     do {
@@ -76,7 +77,7 @@ extension Daemon {
     if let reconciler {
       reconciler.setSpec(newMapping.ipvs)
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
-      reconcileInBackground(reason: "reload")
+      await reconcileAndWait(reason: "reload")
     }
     let vrrpChange = restarted.isEmpty ? "VRRP unchanged" : "VRRP units \(restarted.joined(separator: " "))"
     if !failures.isEmpty {
