@@ -33,21 +33,24 @@ enum ProbeSocket {
     }
   }
 
+  /// The `bindto`/`bind_port` source address, or nil when neither is set.
+  static func localAddress(_ target: CheckTarget) throws -> SocketAddress? {
+    guard target.bindAddress != nil || target.bindPort != nil else { return nil }
+    do {
+      let family = target.address.contains(":") ? "::" : "0.0.0.0"
+      return try SocketAddress(ipAddress: target.bindAddress ?? family, port: Int(target.bindPort ?? 0))
+    } catch {
+      throw ProbeError.badAddress(target.bindAddress ?? "")
+    }
+  }
+
   static func bootstrap(on loop: any EventLoop, target: CheckTarget, timeout: Duration) throws
     -> ClientBootstrap
   {
     var bootstrap = ClientBootstrap(group: loop)
       .connectTimeout(.nanoseconds(max(1, timeout.nanoseconds)))
       .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-    if target.bindAddress != nil || target.bindPort != nil {
-      let local: SocketAddress
-      do {
-        let family = target.address.contains(":") ? "::" : "0.0.0.0"
-        local = try SocketAddress(
-          ipAddress: target.bindAddress ?? family, port: Int(target.bindPort ?? 0))
-      } catch {
-        throw ProbeError.badAddress(target.bindAddress ?? "")
-      }
+    if let local = try localAddress(target) {
       bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1).bind(
         to: local)
     }
@@ -69,27 +72,6 @@ enum ProbeSocket {
       return "connect failed"
     default: return "\(error)"
     }
-  }
-}
-
-/// TCP_CHECK: up when a connection is established within the timeout; closed at once.
-struct TCPProbe: Probe {
-  let check: TCPCheck
-
-  func run(on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
-    let address: SocketAddress
-    let bootstrap: ClientBootstrap
-    do {
-      address = try ProbeSocket.remoteAddress(check.target)
-      bootstrap = try ProbeSocket.bootstrap(on: loop, target: check.target, timeout: check.connectTimeout)
-    } catch {
-      return loop.makeSucceededFuture(.down(reason: ProbeSocket.reason(error)))
-    }
-    return bootstrap.connect(to: address)
-      .flatMap { channel in
-        channel.close().map { ProbeOutcome.up(weight: nil) }.recover { _ in .up(weight: nil) }
-      }
-      .recover { .down(reason: ProbeSocket.reason($0)) }
   }
 }
 

@@ -8,6 +8,9 @@ struct DeadlineHeap<Payload> {
 
   var count: Int { items.count }
   var earliest: NIODeadline? { items.first?.deadline }
+  var earliestEntry: (deadline: NIODeadline, payload: Payload)? {
+    items.first.map { ($0.deadline, $0.payload) }
+  }
 
   private func less(_ a: Int, _ b: Int) -> Bool {
     items[a].deadline < items[b].deadline
