@@ -29,11 +29,14 @@ let package = Package(
       pkgConfig: "libnl-genl-3.0",
       providers: [.apt(["libnl-3-dev", "libnl-genl-3-dev", "libnl-route-3-dev"])]
     ),
+    // <sys/epoll.h> and <sys/eventfd.h>, which Glibc's Swift module leaves out (TCP_CHECK prober).
+    .systemLibrary(name: "CLinuxEvents"),
     .target(name: "KeeperConfig"),
     .target(name: "VRRP", dependencies: ["CNetlink", logging]),
     .target(
       name: "HealthCheck",
       dependencies: nio + [
+        "CLinuxEvents",
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Crypto", package: "swift-crypto"),

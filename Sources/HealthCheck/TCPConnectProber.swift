@@ -1,4 +1,4 @@
-import CNIOLinux
+import CLinuxEvents
 import Glibc
 import NIOCore
 import Synchronization
