@@ -23,6 +23,7 @@ final class MisbehavingServerTests: XCTestCase {
     var kind: Kind
     var url = URLCheck(path: "/")
     var expectUp: Bool
+    /// Fragments of the expected reason, `|`-separated where the wire allows more than one.
     var reasonContains: String
     var maxSeconds: Double
   }
@@ -45,7 +46,10 @@ final class MisbehavingServerTests: XCTestCase {
         name: "http trickle", server: .trickle, kind: .http, expectUp: false, reasonContains: "timed out",
         maxSeconds: 3),
       Case(
-        name: "http reset", server: .reset, kind: .http, expectUp: false, reasonContains: "reset",
+        // The RST can land while the request is still being written; NIO then reports the close
+        // (the write's EPIPE), not the reset. Both are the right verdict, reached in time.
+        name: "http reset", server: .reset, kind: .http, expectUp: false,
+        reasonContains: "reset|connection closed before the response",
         maxSeconds: 1),
       Case(
         name: "http refused", server: nil, kind: .http, expectUp: false, reasonContains: "refused",
@@ -117,7 +121,8 @@ final class MisbehavingServerTests: XCTestCase {
       let elapsed = clock.now - start
       XCTAssertEqual(outcome.isUp, c.expectUp, "\(c.name): \(outcome)")
       if case .down(let reason) = outcome, !c.reasonContains.isEmpty {
-        XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): reason \(reason)")
+        let accepted = c.reasonContains.split(separator: "|").contains { reason.contains($0) }
+        XCTAssertTrue(accepted, "\(c.name): reason \(reason)")
       }
       XCTAssertLessThan(elapsed, .milliseconds(Int64(c.maxSeconds * 1000)), "\(c.name): took \(elapsed)")
     }
