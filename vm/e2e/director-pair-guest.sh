@@ -254,7 +254,7 @@ ip -n d1 link set eth0 down
 ip -n d1 link set eth1 down
 if wait_until 30 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
   took=$((($(now) - t) / 1000))
-  ok "d2 took over as MASTER with the VIP after $took ms (protocol bound 3x1s + skew)"
+  ok "d2 took over as MASTER with the VIP after $took ms (protocol bound 3 x advert_int + skew)"
 else
   bad "failover to d2" "$(status d2)" "$(tail -n 20 /tmp/d2.log)"
 fi
