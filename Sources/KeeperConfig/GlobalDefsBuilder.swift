@@ -84,6 +84,19 @@ struct GlobalDefsBuilder {
       }
     case "lvs_reconcile_interval":
       if let value = reader.secondsValue(node, 1...3600) { defs.lvsReconcileInterval = value }
+    case "vrrp_rt_priority":
+      if let value = reader.integerValue(node, 1...99) { defs.vrrpRealtimePriority = value }
+    case "vrrp_priority":
+      if let value = reader.integerValue(node, -20...19) { defs.vrrpNice = value }
+    case "vrrp_rlimit_rttime", "vrrp_rlimit_rtime":
+      if let value = reader.integerValue(node, 2...Int(Int32.max)) { defs.vrrpRlimitRTTime = value }
+    case "vrrp_cpu_affinity":
+      guard reader.plain(node), reader.expect(node, arguments: 1...1024, usage: "vrrp_cpu_affinity CPU...")
+      else {
+        return
+      }
+      let cpus = node.arguments.compactMap { reader.integer($0, 0...1023, what: "CPU number") }
+      if cpus.count == node.arguments.count { defs.vrrpCPUAffinity = cpus }
     default:
       reader.reject(node, in: "global_defs")
     }

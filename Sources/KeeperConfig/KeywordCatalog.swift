@@ -12,9 +12,10 @@ enum KeywordCatalog {
     "enable_snmp_keepalived", "snmp_socket", "enable_traps", "enable_dbus", "dbus_service_name",
     "snmp_name", "enable_dbus_instance",
     // logging and process tuning
-    "checker_log_all_failures", "log_all_failures", "vrrp_priority", "checker_priority", "bfd_priority",
-    "vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority", "vrrp_rlimit_rttime",
-    "checker_rlimit_rttime", "bfd_rlimit_rttime", "vrrp_no_swap", "checker_no_swap", "bfd_no_swap",
+    "checker_log_all_failures", "log_all_failures", "checker_priority", "bfd_priority",
+    "checker_rt_priority", "bfd_rt_priority", "checker_rlimit_rttime",
+    "checker_cpu_affinity", "bfd_cpu_affinity", "bfd_rlimit_rttime", "vrrp_no_swap", "checker_no_swap",
+    "bfd_no_swap",
     "max_auto_priority", "min_auto_priority_delay", "process_names", "process_name",
     "vrrp_process_name", "checker_process_name", "bfd_process_name", "tmp_config_directory",
     "config_save_dir", "linkbeat_use_polling", "use_pid_dir", "child_wait_time", "instance", "debug",

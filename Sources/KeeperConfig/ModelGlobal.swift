@@ -48,6 +48,15 @@ public struct GlobalDefs: Codable, Equatable, Sendable {
   public var lvsFlushOnStop: LVSFlushOnStop = .none
   /// lvskeeper extension: seconds between reconciliations of the kernel IPVS table (drift repair).
   public var lvsReconcileInterval: Double = 10
+  /// `vrrp_rt_priority`: SCHED_RR priority (1...99) of the VRRP threads; nil keeps normal scheduling.
+  public var vrrpRealtimePriority: Int?
+  /// `vrrp_priority`: nice value (-20...19) of the VRRP threads.
+  public var vrrpNice: Int?
+  /// `vrrp_rlimit_rttime`: RLIMIT_RTTIME in microseconds while real-time; keepalived's default is
+  /// 10000, applied only when `vrrp_rt_priority` is set.
+  public var vrrpRlimitRTTime: Int?
+  /// `vrrp_cpu_affinity`: CPUs the VRRP threads may run on.
+  public var vrrpCPUAffinity: [Int]?
 
   public init(routerID: String) {
     self.routerID = routerID

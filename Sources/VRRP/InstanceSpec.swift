@@ -255,12 +255,16 @@ public struct VRRPGroupSpec: Sendable, Codable, Equatable {
   public var instances: [VRRPInstanceSpec]
   public var syncGroups: [VRRPSyncGroupSpec]?
   public var scripts: [VRRPScriptSpec]?
+  /// How the loop thread is scheduled; nil keeps the daemon's own scheduling.
+  public var scheduling: VRRPScheduling?
   public init(
-    instances: [VRRPInstanceSpec], syncGroups: [VRRPSyncGroupSpec] = [], scripts: [VRRPScriptSpec] = []
+    instances: [VRRPInstanceSpec], syncGroups: [VRRPSyncGroupSpec] = [], scripts: [VRRPScriptSpec] = [],
+    scheduling: VRRPScheduling? = nil
   ) {
     self.instances = instances
     self.syncGroups = syncGroups
     self.scripts = scripts
+    self.scheduling = scheduling
   }
 }
 

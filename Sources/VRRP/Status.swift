@@ -24,4 +24,6 @@ public struct VRRPInstanceStatus: Sendable, Equatable, Codable {
 public struct VRRPServiceStatus: Sendable, Equatable, Codable {
   public var instances: [VRRPInstanceStatus]
   public var unmatchedDrops: [String: UInt64]
+  /// The loop thread's scheduling as the kernel reports it (nil until the loop runs).
+  public var loopScheduling: ThreadScheduling?
 }

@@ -29,6 +29,7 @@ public final class VRRPService: @unchecked Sendable {
   private var unmatchedDrops = VRRPCounters()
   private var nextTrackSample: Duration = .zero
   private var propagating = false
+  private var loopScheduling: ThreadScheduling?
 
   /// Validates the spec; nothing touches the system until `start()`.
   public init(
@@ -42,6 +43,7 @@ public final class VRRPService: @unchecked Sendable {
         throw .unknownScript(instance: instance.name, script: tracked.name)
       }
     }
+    try spec.scheduling?.validate()
     for group in spec.syncGroups ?? [] {
       for member in group.members where !spec.instances.contains(where: { $0.name == member }) {
         throw .unknownSyncMember(group: group.name, member: member)
@@ -116,6 +118,13 @@ public final class VRRPService: @unchecked Sendable {
   private var now: Duration { epoch.duration(to: .now) }
 
   private func runLoop() {
+    if let scheduling = spec.scheduling, !scheduling.isDefault {
+      for failure in ThreadControl.apply(scheduling) {
+        logger.warning("VRRP thread scheduling not applied: \(failure)")
+      }
+    }
+    loopScheduling = ThreadScheduling.current()
+    if let loopScheduling { logger.info("VRRP thread \(loopScheduling.threadID) runs \(loopScheduling)") }
     let start = now
     sampleTracking(now: start)
     for index in instances.indices {
@@ -313,7 +322,8 @@ public final class VRRPService: @unchecked Sendable {
 
   private func publish() {
     let status = VRRPServiceStatus(
-      instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped)
+      instances: instances.map { $0.status() }, unmatchedDrops: unmatchedDrops.dropped,
+      loopScheduling: loopScheduling)
     let now = ContinuousClock.now
     lock.withLock {
       snapshot = status

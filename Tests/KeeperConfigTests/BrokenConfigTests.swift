@@ -27,6 +27,12 @@ final class BrokenConfigTests: XCTestCase {
       name: "unknown keyword in real_server", text: vs + " real_server 10.0.1.1 80 {\n  wieght 2\n }\n}\n",
       line: 3, column: 3, fragment: "unknown keyword 'wieght' in real_server"),
     Case(
+      name: "vrrp_rt_priority out of range", text: "global_defs {\n  vrrp_rt_priority 100\n}\n", line: 2,
+      column: 20, fragment: "vrrp_rt_priority 100 is out of range 1..99"),
+    Case(
+      name: "vrrp_cpu_affinity not a number", text: "global_defs {\n  vrrp_cpu_affinity 0 one\n}\n", line: 2,
+      column: 23, fragment: "CPU number must be an integer, not 'one'"),
+    Case(
       name: "priority out of range", text: vi + " priority 256\n}\n", line: 4, column: 11,
       fragment: "priority 256 is out of range 1..255"),
     Case(

@@ -127,6 +127,10 @@ final class ModelDefaultsTests: XCTestCase {
         lvs_flush_on_stop VS
         lvs_reconcile_interval 2.5
         script_user nobody nogroup
+        vrrp_rt_priority 50
+        vrrp_priority -5
+        vrrp_rlimit_rttime 20000
+        vrrp_cpu_affinity 0 1
       }
       vrrp_instance VI {
         interface eth0
@@ -152,6 +156,10 @@ final class ModelDefaultsTests: XCTestCase {
     XCTAssertEqual(defs.lvsFlushOnStop, .virtualServers)
     XCTAssertEqual(defs.lvsReconcileInterval, 2.5)
     XCTAssertEqual(defs.scriptUser, ScriptUser(user: "nobody", group: "nogroup"))
+    XCTAssertEqual(defs.vrrpRealtimePriority, 50)
+    XCTAssertEqual(defs.vrrpNice, -5)
+    XCTAssertEqual(defs.vrrpRlimitRTTime, 20000)
+    XCTAssertEqual(defs.vrrpCPUAffinity, [0, 1])
     let vi = config.vrrpInstances[0]
     XCTAssertEqual(vi.version, 3)
     XCTAssertEqual(vi.advertInterval, 0.25)

@@ -12,7 +12,8 @@ extension Daemon {
       lastReload: lastReload)
     var instances: [InstanceStatus] = []
     for (_, unit) in units.sorted(by: { $0.key < $1.key }) {
-      for instance in unit.service.status().instances {
+      let status = unit.service.status()
+      for instance in status.instances {
         let spec = unit.spec.instances.first { $0.name == instance.name }
         let transition = transitions[instance.name]
         instances.append(
@@ -23,7 +24,8 @@ extension Daemon {
             lastTransitionAt: transition?.at,
             lastTransitionReason: transition?.reason
               ?? (instance.faultReasons.isEmpty ? nil : instance.faultReasons.joined(separator: ", ")),
-            virtualAddresses: (spec?.virtualAddresses ?? []).map { "\($0.address)/\($0.prefixLength)" }))
+            virtualAddresses: (spec?.virtualAddresses ?? []).map { "\($0.address)/\($0.prefixLength)" },
+            threadScheduling: status.loopScheduling?.description))
       }
     }
     return StatusReport(
@@ -85,7 +87,8 @@ extension Daemon {
   /// The most telling probe of a server: a failing checker if any, else the first, as the
   /// monitor last saw it (probe results, not only transitions).
   private static func lastCheck(_ server: ServerStatus) -> CheckStatus? {
-    guard let checker = server.checkers.first(where: { $0.lastOutcome?.isUp == false }) ?? server.checkers.first,
+    guard
+      let checker = server.checkers.first(where: { $0.lastOutcome?.isUp == false }) ?? server.checkers.first,
       let outcome = checker.lastOutcome
     else { return nil }
     var reason = ""
@@ -94,7 +97,8 @@ extension Daemon {
       Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15
     }
     let name = "\(checker.checker.spec)".split(separator: " ").first.map(String.init) ?? "check"
-    return CheckStatus(checker: name, succeeded: outcome.isUp, reason: reason, latencyMilliseconds: latency ?? 0)
+    return CheckStatus(
+      checker: name, succeeded: outcome.isUp, reason: reason, latencyMilliseconds: latency ?? 0)
   }
 
   private func pendingOperations() -> [OperationStatus] {

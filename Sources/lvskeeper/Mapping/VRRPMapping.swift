@@ -24,14 +24,23 @@ enum VRRPMapping {
       units["sync_group \(group.name)"] = VRRPGroupSpec(
         instances: members,
         syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
-        scripts: scripts(for: members, in: config))
+        scripts: scripts(for: members, in: config), scheduling: scheduling(config.globalDefs))
     }
     for instance in config.vrrpInstances where !grouped.contains(instance.name) {
       guard let spec = specs[instance.name] else { continue }
       units["vrrp_instance \(instance.name)"] = VRRPGroupSpec(
-        instances: [spec], scripts: scripts(for: [spec], in: config))
+        instances: [spec], scripts: scripts(for: [spec], in: config),
+        scheduling: scheduling(config.globalDefs))
     }
     return units
+  }
+
+  /// `vrrp_rt_priority`, `vrrp_priority`, `vrrp_rlimit_rttime`, `vrrp_cpu_affinity` for every unit's thread.
+  static func scheduling(_ global: GlobalDefs) -> VRRPScheduling? {
+    let scheduling = VRRPScheduling(
+      realtimePriority: global.vrrpRealtimePriority, nice: global.vrrpNice,
+      rlimitRTTimeMicroseconds: global.vrrpRlimitRTTime, cpuAffinity: global.vrrpCPUAffinity)
+    return scheduling.isDefault ? nil : scheduling
   }
 
   private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration)

@@ -31,6 +31,7 @@ enum StatusRenderer {
       if !instance.virtualAddresses.isEmpty {
         out += "    vips \(instance.virtualAddresses.joined(separator: " "))\n"
       }
+      if let thread = instance.threadScheduling { out += "    thread \(thread)\n" }
     }
     out += "\nIP Virtual Server table (configured by lvskeeper)\n"
     out += "Prot LocalAddress:Port Scheduler Flags\n"

@@ -42,6 +42,8 @@ struct InstanceStatus: Codable, Sendable, Equatable {
   var lastTransitionAt: Date?
   var lastTransitionReason: String?
   var virtualAddresses: [String]
+  /// How the instance's VRRP thread is scheduled, as the kernel reports it ("SCHED_RR 50").
+  var threadScheduling: String? = nil
 }
 
 /// One virtual service: configured, and as the kernel holds it.
