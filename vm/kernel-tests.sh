@@ -18,29 +18,18 @@ project="$(cd "$script_dir/.." && pwd)"
 config=debug
 vm_args=()
 while (($#)); do
+  vm_take_run_option "$@"
+  if ((vm_shift)); then shift "$vm_shift"; continue; fi
   case "$1" in
     --project) project="${2:?--project needs a directory}"; shift 2 ;;
     --release) config=release; shift ;;
     --debug) config=debug; shift ;;
-    --timeout | --mem | --smp | --with-bin | --with-file | --with-program | --setup | --env)
-      vm_args+=("$1" "${2:?$1 needs a value}")
-      shift 2
-      ;;
-    --verbose | --keep) vm_args+=("$1"); shift ;;
-    -h | --help)
-      sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$(readlink -f "${BASH_SOURCE[0]}")"
-      exit 0
-      ;;
+    -h | --help) vm_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     --) shift; break ;;
     *) break ;;
   esac
 done
-[[ -f "$project/Package.swift" ]] || vm_die "no Package.swift in $project"
-project="$(cd "$project" && pwd)"
-
-swift_bin="$(command -v swift || true)"
-[[ -n "$swift_bin" ]] || swift_bin=/opt/swift/usr/bin/swift
-[[ -x "$swift_bin" ]] || vm_die "swift not found (PATH or /opt/swift/usr/bin)"
+vm_locate_swift_project
 
 # Prepare the kernel while nothing else runs, so build logs and download logs do not interleave.
 "$script_dir/build-kernel.sh" >/dev/null

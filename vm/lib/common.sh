@@ -145,3 +145,34 @@ vm_shell_quote() {
   done
   printf '%s' "${out% }"
 }
+
+# For the scripts that build something and hand it to run-in-vm.sh: when "$1" is an option
+# run-in-vm.sh takes, appends it (with its value) to the caller's vm_args array and sets vm_shift
+# to the number of words it took; otherwise sets vm_shift=0.
+vm_take_run_option() {
+  vm_shift=0
+  case "${1-}" in
+    --timeout | --mem | --smp | --with-bin | --with-file | --with-program | --setup | --env)
+      vm_args+=("$1" "${2:?$1 needs a value}")
+      vm_shift=2
+      ;;
+    --verbose | --keep)
+      vm_args+=("$1")
+      vm_shift=1
+      ;;
+  esac
+}
+
+# Prints the comment block at the top of script $1 (its usage text).
+vm_usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$(readlink -f "$1")"
+}
+
+# Checks that $project holds a Swift package (making it absolute) and sets swift_bin.
+vm_locate_swift_project() {
+  [[ -f "$project/Package.swift" ]] || vm_die "no Package.swift in $project"
+  project="$(cd "$project" && pwd)"
+  swift_bin="$(command -v swift || true)"
+  [[ -n "$swift_bin" ]] || swift_bin=/opt/swift/usr/bin/swift
+  [[ -x "$swift_bin" ]] || vm_die "swift not found (PATH or /opt/swift/usr/bin)"
+}
