@@ -31,13 +31,14 @@ let package = Package(
     ),
     // <sys/epoll.h> and <sys/eventfd.h>, which Glibc's Swift module leaves out (TCP_CHECK prober).
     .systemLibrary(name: "CLinuxEvents"),
-    .target(name: "KeeperConfig"),
+    .target(name: "ScriptLine"),
+    .target(name: "KeeperConfig", dependencies: ["ScriptLine"]),
     .target(name: "CThreadControl"),
-    .target(name: "VRRP", dependencies: ["CNetlink", "CThreadControl", logging]),
+    .target(name: "VRRP", dependencies: ["CNetlink", "CThreadControl", "ScriptLine", logging]),
     .target(
       name: "HealthCheck",
       dependencies: nio + [
-        "CLinuxEvents",
+        "CLinuxEvents", "ScriptLine",
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -61,7 +62,7 @@ let package = Package(
     .executableTarget(name: "VRRPHarness", dependencies: ["VRRP", logging]),
     // Drives many checkers at once for the checker benchmark (bench/).
     .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
-    .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig"]),
+    .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig", "ScriptLine"]),
     .testTarget(name: "VRRPTests", dependencies: ["VRRP"], exclude: ["Fixtures"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
     .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync"]),

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""False-failover soak: an lvskeeper pair and a keepalived pair at VRRPv3 0.01 s adverts, side by
-side in their own namespaces, for a fixed time while CPU burners keep both cores busy.
+"""False-failover soak: lvskeeper pairs and keepalived pairs at VRRPv3 0.01 s adverts, side by
+side in their own namespaces, for a fixed time while CPU burners keep both cores busy. Each
+implementation runs twice: with default scheduling, and with `vrrp_rt_priority 50` (lvskeeper:
+the VRRP thread under SCHED_RR; keepalived: its VRRP process).
 
 A false failover is the backup (priority 100) taking the VIP while the master (150) is alive.
 Every 0.2 s the soak samples which nodes hold the VIP and counts the samples where the backup
@@ -12,7 +14,9 @@ import json, os, signal, subprocess, sys, time
 HARNESS, SECONDS = sys.argv[1], float(sys.argv[2])
 TMP = f"/tmp/lvsksoak-{os.getpid()}"
 os.makedirs(TMP, exist_ok=True)
-PAIRS = {"lvskeeper": ("lvsksoak-l", "10.89.0"), "keepalived": ("lvsksoak-k", "10.89.1")}
+PAIRS = {"lvskeeper": ("lvsksoak-l", "10.89.0"), "keepalived": ("lvsksoak-k", "10.89.1"),
+         "lvskeeper rt50": ("lvsksoak-lr", "10.89.2"), "keepalived rt50": ("lvsksoak-kr", "10.89.3")}
+RT_PRIORITY = 50
 
 
 def sh(cmd, check=True):
@@ -36,16 +40,20 @@ def setup(prefix, net):
 
 def start(impl, prefix, net, node, priority):
     vip = f"{net}.100"
-    log = open(f"{TMP}/{impl}-{node}.log", "w")
-    if impl == "lvskeeper":
+    realtime = impl.endswith("rt50")
+    log = open(f"{TMP}/{prefix}-{node}.log", "w")
+    if impl.startswith("lvskeeper"):
         spec = {"instances": [{"name": "VI_1", "interface": "veth0", "vrid": 91, "version": 3,
                                "priority": priority, "advertInterval": 0.01,
                                "virtualAddresses": [{"address": vip}], "garpMasterDelay": 5}]}
-        path = f"{TMP}/{impl}-{node}.json"
+        if realtime:
+            spec["scheduling"] = {"realtimePriority": RT_PRIORITY}
+        path = f"{TMP}/{prefix}-{node}.json"
         json.dump(spec, open(path, "w"))
         return subprocess.Popen(["ip", "netns", "exec", f"{prefix}-{node}", HARNESS, path], stdout=log, stderr=log)
     conf = f"""global_defs {{
   router_id soak_{node}
+{f"  vrrp_rt_priority {RT_PRIORITY}" if realtime else ""}
 }}
 vrrp_instance VI_1 {{
   state BACKUP
@@ -59,10 +67,11 @@ vrrp_instance VI_1 {{
   }}
 }}
 """
-    path = f"{TMP}/{impl}-{node}.conf"
+    path = f"{TMP}/{prefix}-{node}.conf"
     open(path, "w").write(conf)
     return subprocess.Popen(["ip", "netns", "exec", f"{prefix}-{node}", "/usr/sbin/keepalived", "-n", "-l", "-D",
-                             "--vrrp", "-f", path, "-p", f"{TMP}/{node}.pid", "-r", f"{TMP}/{node}.vrrp.pid"],
+                             "--vrrp", "-f", path, "-p", f"{TMP}/{prefix}-{node}.pid",
+                             "-r", f"{TMP}/{prefix}-{node}.vrrp.pid"],
                             stdout=log, stderr=log)
 
 
@@ -71,8 +80,8 @@ def holds(prefix, net, node):
 
 
 def masters_in_log(impl, node):
-    text = open(f"{TMP}/{impl}-{node}.log", errors="replace").read()
-    if impl == "lvskeeper":
+    text = open(f"{TMP}/{PAIRS[impl][0]}-{node}.log", errors="replace").read()
+    if impl.startswith("lvskeeper"):
         # STATE <instance> <from> <to> <priority> <time>
         return sum(1 for line in text.splitlines() if line.startswith("STATE") and line.split()[3:4] == ["MASTER"])
     return text.count("Entering MASTER STATE")
@@ -111,7 +120,7 @@ def main():
         print(f"soak: VRRPv3 advert 0.01 s, {SECONDS:.0f} s, 2 CPU burners, load average at end {' '.join(load)}")
         for impl in PAIRS:
             flips = masters_in_log(impl, "b") - baseline[impl]
-            print(f"{impl:10s}: backup became MASTER {flips} time(s); backup held the VIP in "
+            print(f"{impl:15s}: backup became MASTER {flips} time(s); backup held the VIP in "
                   f"{stolen[impl]} of {samples[impl]} samples")
     finally:
         for p in burners + procs:

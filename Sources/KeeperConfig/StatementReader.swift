@@ -1,3 +1,5 @@
+import ScriptLine
+
 /// Reads typed values out of statements, reporting every problem at the offending token.
 ///
 /// Invariant: a method that returns nil has logged exactly one error explaining why.
@@ -154,9 +156,11 @@ struct StatementReader {
   }
 
   private func makeScript(command: Token, user: [Token]) -> ScriptCommand? {
-    let argv = splitCommandLine(command.text)
-    guard !argv.isEmpty else {
-      log.error("empty command", at: command.location)
+    let argv: [String]
+    do {
+      argv = try ScriptLine.argv(command.text)
+    } catch {
+      log.error(error.description, at: command.location)
       return nil
     }
     let scriptUser = user.first.map { ScriptUser(user: $0.text, group: user.count > 1 ? user[1].text : nil) }
@@ -166,29 +170,4 @@ struct StatementReader {
   private func format(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
   }
-}
-
-/// Splits a command line on whitespace; single or double quotes group words (keepalived.conf(5), Quoted strings).
-func splitCommandLine(_ text: String) -> [String] {
-  var words: [String] = []
-  var current = ""
-  var inWord = false
-  var quote: Character? = nil
-  for character in text {
-    if let open = quote {
-      if character == open { quote = nil } else { current.append(character) }
-    } else if character == "'" || character == "\"" {
-      quote = character
-      inWord = true
-    } else if character == " " || character == "\t" {
-      if inWord { words.append(current) }
-      current = ""
-      inWord = false
-    } else {
-      current.append(character)
-      inWord = true
-    }
-  }
-  if inWord { words.append(current) }
-  return words
 }

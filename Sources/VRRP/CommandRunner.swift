@@ -1,66 +1,21 @@
 import Foundation
+import ScriptLine
 
 /// Splits keepalived script strings into argv and runs them. Invariant: a command is run through
 /// /bin/sh only when it contains shell syntax that argv splitting cannot express.
 public enum CommandRunner {
-  /// Characters that need a shell (pipes, redirections, expansions, separators).
-  static let shellSyntax: Set<Character> = ["|", "&", ";", "<", ">", "$", "`", "*", "?", "(", ")", "~", "\n"]
-
-  /// Splits on blanks, honouring single and double quotes and backslash escapes; nil when a shell
-  /// is needed or quotes are unbalanced.
+  /// The words of `command` (`ScriptLine`'s rule); nil when a shell is needed or it cannot be split.
   public static func split(_ command: String) -> [String]? {
-    var words: [String] = []
-    var current = ""
-    var inWord = false
-    var quote: Character?
-    var escaped = false
-    for ch in command {
-      if escaped {
-        current.append(ch)
-        escaped = false
-        continue
-      }
-      if let q = quote {
-        if ch == q {
-          quote = nil
-        } else if ch == "\\" && q == "\"" {
-          escaped = true
-        } else {
-          current.append(ch)
-        }
-        continue
-      }
-      if ch == "\\" {
-        escaped = true
-        inWord = true
-      } else if ch == "'" || ch == "\"" {
-        quote = ch
-        inWord = true
-      } else if ch == " " || ch == "\t" {
-        if inWord { words.append(current) }
-        current = ""
-        inWord = false
-      } else if shellSyntax.contains(ch) {
-        return nil
-      } else {
-        current.append(ch)
-        inWord = true
-      }
-    }
-    if quote != nil || escaped { return nil }
-    if inWord { words.append(current) }
-    return words.isEmpty ? nil : words
+    guard let line = try? ScriptLine(parsing: command), !line.needsShell else { return nil }
+    return line.words
   }
 
-  /// argv for `command` plus `extra` arguments, run as `user` when given (via setpriv).
+  /// argv for `command` plus `extra` arguments, run as `user` when given (via setpriv). A command
+  /// that cannot be split goes to /bin/sh as written, which reports its syntax error.
   public static func argv(_ command: String, extra: [String] = [], user: String? = nil) -> [String] {
-    var argv: [String]
-    if let words = split(command) {
-      argv = words + extra
-    } else {
-      // "$0" is the shell's name; the extra arguments become "$@" of the script.
-      argv = ["/bin/sh", "-c", command + (extra.isEmpty ? "" : " \"$@\""), "sh"] + extra
-    }
+    var argv =
+      (try? ScriptLine.argv(command, extra: extra))
+      ?? ["/bin/sh", "-c", command + (extra.isEmpty ? "" : " \"$@\""), "sh"] + extra
     if let user {
       argv = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups", "--"] + argv
     }

@@ -27,6 +27,9 @@ final class BrokenConfigTests: XCTestCase {
       name: "unknown keyword in real_server", text: vs + " real_server 10.0.1.1 80 {\n  wieght 2\n }\n}\n",
       line: 3, column: 3, fragment: "unknown keyword 'wieght' in real_server"),
     Case(
+      name: "notify with an unclosed quote", text: vi + " notify_master \"/bin/notify 'x\"\n}\n", line: 4,
+      column: 16, fragment: "unclosed ' quote in command"),
+    Case(
       name: "vrrp_rt_priority out of range", text: "global_defs {\n  vrrp_rt_priority 100\n}\n", line: 2,
       column: 20, fragment: "vrrp_rt_priority 100 is out of range 1..99"),
     Case(

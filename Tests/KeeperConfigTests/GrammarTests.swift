@@ -158,7 +158,9 @@ final class GrammarTests: XCTestCase {
     let vi = try XCTUnwrap(loadValid(text, configID: "main")?.configuration.vrrpInstances.first)
     XCTAssertEqual(vi.virtualIPAddresses.map(\.address.description), ["10.2.0.100", "10.2.10.100"])
     XCTAssertEqual(vi.priority, 240)
-    XCTAssertEqual(vi.notify.notify?.argv, ["/bin/echo", "${UNDEFINED}", "$UNDEF2"])
+    // Undefined parameters stay as written; `$` makes it a shell line (ScriptLine's rule).
+    XCTAssertEqual(vi.notify.notify?.command, "/bin/echo ${UNDEFINED} $UNDEF2")
+    XCTAssertEqual(vi.notify.notify?.argv, ["/bin/sh", "-c", "/bin/echo ${UNDEFINED} $UNDEF2"])
   }
 
   func testParameterThatExpandsToAConditional() throws {
