@@ -30,6 +30,7 @@ public final class VRRPService: @unchecked Sendable {
   private var nextTrackSample: Duration = .zero
   private var propagating = false
   private var loopScheduling: ThreadScheduling?
+  private var linkMonitor: LinkMonitor?
 
   /// Validates the spec; nothing touches the system until `start()`.
   public init(
@@ -86,6 +87,11 @@ public final class VRRPService: @unchecked Sendable {
       let tracker = ScriptTracker(spec: script)
       scripts[script.name] = tracker
       tracker.start()
+    }
+    do {
+      linkMonitor = try LinkMonitor()
+    } catch {
+      logger.warning("link events unavailable, tracked interfaces are sampled every 100 ms: \(error)")
     }
     _ = pipe(&wakePipe)
     let loopThread = Thread { [self] in self.runLoop() }
@@ -150,6 +156,7 @@ public final class VRRPService: @unchecked Sendable {
       let timeoutMs = max(0, min(100, Int((wait / .milliseconds(1)).rounded(.up))))
       var fds = receivers.map { pollfd(fd: $0.0.fd, events: Int16(POLLIN), revents: 0) }
       fds.append(pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0))
+      if let linkMonitor { fds.append(pollfd(fd: linkMonitor.fd, events: Int16(POLLIN), revents: 0)) }
       let ready = poll(&fds, nfds_t(fds.count), Int32(timeoutMs))
       // Publish on timeouts too: a master-down timer turns Backup into Master without any packet.
       guard ready > 0 else {
@@ -158,6 +165,10 @@ public final class VRRPService: @unchecked Sendable {
       }
       for (slot, entry) in receivers.enumerated() where fds[slot].revents & Int16(POLLIN) != 0 {
         while let packet = entry.0.receive() { handle(packet, members: entry.1) }
+      }
+      // A link went up or down: re-read the tracked interfaces now, not at the next sample.
+      if let linkMonitor, fds[receivers.count + 1].revents & Int16(POLLIN) != 0, linkMonitor.drain() {
+        sampleTracking(now: now)
       }
       publish()
     }

@@ -77,3 +77,39 @@ final class LoopSchedulingTests: XCTestCase {
     XCTAssertEqual(notified, "0 0\n", "notify script inherited the real-time policy")
   }
 }
+
+/// The link-event socket the VRRP loop polls: the real kernel notifies it when a link appears,
+/// changes or goes away (a veth pair on the host that carries no traffic).
+final class LinkMonitorTests: XCTestCase {
+  func testKernelNotifiesLinkChanges() throws {
+    guard geteuid() == 0 else { throw XCTSkip("needs root to create a veth pair") }
+    let monitor = try LinkMonitor()
+    let name = "lvsklm\(getpid() % 10000)"
+    defer { _ = try? shell("ip link del \(name)") }
+    try shell("ip link add \(name) type veth peer name \(name)p")
+    XCTAssertTrue(waitForEvent(monitor), "RTM_NEWLINK not seen")
+    try shell("ip link set \(name) up")
+    XCTAssertTrue(waitForEvent(monitor), "link up not seen")
+    try shell("ip link del \(name)")
+    XCTAssertTrue(waitForEvent(monitor), "RTM_DELLINK not seen")
+  }
+
+  private func waitForEvent(_ monitor: LinkMonitor) -> Bool {
+    var fds = [pollfd(fd: monitor.fd, events: Int16(POLLIN), revents: 0)]
+    guard poll(&fds, 1, 2_000) == 1 else { return false }
+    return monitor.drain()
+  }
+
+  @discardableResult
+  private func shell(_ command: String) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw NSError(domain: "shell", code: Int(process.terminationStatus), userInfo: ["command": command])
+    }
+    return process.terminationStatus
+  }
+}
