@@ -98,6 +98,55 @@ extension FakeMySQLServerTests {
         XCTAssertEqual(blob.count, 256, "\(c.name): a 2048-bit RSA block")
       }
       XCTAssertEqual(seen.decryptedPasswords, c.expectDecrypted.map { [$0] } ?? [], c.name)
+      XCTAssertEqual(seen.outOfOrder, 0, "\(c.name): client packets out of sequence")
+    }
+  }
+
+  /// The stand-in checked against a real client: PyMySQL (Debian's python3-pymysql, which does
+  /// caching_sha2_password full authentication with python3-cryptography's OAEP and checks every
+  /// packet's sequence number) logs in to the fake server the same way the probe does.
+  func testFakeServerAgreesWithPyMySQL() throws {
+    let python = "/usr/bin/python3"
+    try requireTool(python, package: "python3")
+    do {
+      try runTool(python, ["-c", "import pymysql, cryptography"])
+    } catch {
+      throw XCTSkipFailure(
+        "PyMySQL is missing: install the Debian packages python3-pymysql python3-cryptography")
+    }
+    let keys = try RSATestKeys()
+    defer { keys.remove() }
+    // Prints "ok" after login and COM_QUIT (close), or the MySQL error code it got.
+    let script = """
+      import sys, pymysql
+      try:
+          c = pymysql.connect(host="127.0.0.1", port=int(sys.argv[1]), user="probe", password=sys.argv[2],
+                              autocommit=None, connect_timeout=5)
+          c.close()
+          print("ok")
+      except pymysql.err.OperationalError as e:
+          print(e.args[0])
+      """
+    let cases: [(String, FakeMySQLServer.FullAuth, String, String)] = [
+      ("SPKI key from the server", .init(keys: keys, servedPEM: keys.spkiPEM), "secret", "ok"),
+      ("PKCS#1 key from the server", .init(keys: keys, servedPEM: keys.pkcs1PEM), "secret", "ok"),
+      ("after an auth switch", .init(keys: keys, servedPEM: keys.spkiPEM, switchFirst: true), "secret", "ok"),
+      ("wrong password", .init(keys: keys, servedPEM: keys.spkiPEM), "wrong", "1045"),
+    ]
+    for (name, full, password, expected) in cases {
+      let server = try FakeMySQLServer(mode: .cachingSHA2Full(full), password: "secret", group: group)
+      defer { server.close() }
+      let output = try runTool(python, ["-c", script, String(server.port), password])
+      XCTAssertEqual(output.trimmingCharacters(in: .whitespacesAndNewlines), expected, name)
+      var seen = server.seen.withLock { $0 }
+      for _ in 0..<40 where expected == "ok" && seen.quits == 0 {
+        Thread.sleep(forTimeInterval: 0.05)
+        seen = server.seen.withLock { $0 }
+      }
+      XCTAssertEqual(seen.publicKeyRequests, 1, name)
+      XCTAssertEqual(seen.decryptedPasswords, [password], name)
+      XCTAssertEqual(seen.quits, expected == "ok" ? 1 : 0, name)
+      XCTAssertEqual(seen.outOfOrder, 0, name)
     }
   }
 

@@ -42,6 +42,9 @@ final class FakeMySQLServer: Sendable {
     /// Every RSA blob the client sent, and what openssl decrypted it to (before the XOR).
     var encryptedPasswords: [[UInt8]] = []
     var decryptedPasswords: [String] = []
+    /// Client packets whose sequence number was not the last server packet's + 1 (MySQL answers
+    /// those with "Got packets out of order").
+    var outOfOrder = 0
   }
 
   let channel: any Channel
@@ -97,6 +100,7 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   let record: @Sendable ((inout FakeMySQLServer.Seen) -> Void) -> Void
   var buffer = ByteBuffer()
   var step = 0
+  var lastSentSeq: UInt8 = 0
 
   init(
     mode: FakeMySQLServer.Mode, password: String,
@@ -110,6 +114,7 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   func send(_ context: ChannelHandlerContext, _ payload: [UInt8], seq: UInt8) {
     var out = context.channel.allocator.buffer(capacity: payload.count + 4)
     out.writeBytes(FakeMySQLServer.packet(payload, seq: seq))
+    lastSentSeq = seq
     context.writeAndFlush(wrapOutboundOut(out), promise: nil)
   }
 
@@ -136,6 +141,10 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   }
 
   func handle(_ context: ChannelHandlerContext, _ p: [UInt8], seq: UInt8) {
+    // COM_QUIT starts a new command at sequence 0; everything else answers the last packet.
+    if !(p == [0x01] && seq == 0) && seq != lastSentSeq &+ 1 {
+      record { $0.outOfOrder += 1 }
+    }
     if step == 0 {
       step = 1
       // HandshakeResponse41: caps(4) maxpkt(4) charset(1) filler(23) user\0 len auth plugin\0
