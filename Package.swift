@@ -42,6 +42,8 @@ let package = Package(
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Crypto", package: "swift-crypto"),
+        // RSA-OAEP for MYSQL_CHECK's caching_sha2_password full authentication.
+        .product(name: "_CryptoExtras", package: "swift-crypto"),
         logging,
       ]
     ),

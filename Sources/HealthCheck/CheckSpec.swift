@@ -80,19 +80,25 @@ public struct HTTPCheck: Hashable, Sendable {
 }
 
 /// MYSQL_CHECK: reads the server greeting; with `user`, logs in and sends COM_QUIT.
+/// caching_sha2_password full authentication encrypts the password with `serverPublicKey`, or,
+/// when it is nil, with the key the server sends on request (trusting the network, as
+/// `mysql --get-server-public-key` does).
 public struct MySQLCheck: Hashable, Sendable {
   public var target: CheckTarget
   public var connectTimeout: Duration
   public var user: String?
   public var password: String
+  public var serverPublicKey: MySQLServerPublicKey?
 
   public init(
-    target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = ""
+    target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = "",
+    serverPublicKey: MySQLServerPublicKey? = nil
   ) {
     self.target = target
     self.connectTimeout = connectTimeout
     self.user = user
     self.password = password
+    self.serverPublicKey = serverPublicKey
   }
 }
 

@@ -22,10 +22,11 @@ struct MySQLProbe: Probe {
     }
     let user = check.user
     let password = check.password
+    let key = check.serverPublicKey
     let connect = bootstrap.channelInitializer { channel in
       channel.eventLoop.makeCompletedFuture {
         try channel.pipeline.syncOperations.addHandler(
-          MySQLLoginHandler(user: user, password: password, promise: promise))
+          MySQLLoginHandler(user: user, password: password, serverPublicKey: key, promise: promise))
       }
     }.connect(to: address)
     connect.whenFailure { promise.fail($0) }
@@ -42,19 +43,26 @@ final class MySQLLoginHandler: ChannelInboundHandler {
   typealias InboundIn = ByteBuffer
   typealias OutboundOut = ByteBuffer
 
-  private enum Phase { case greeting, authenticating, quitting, done }
+  private enum Phase { case greeting, authenticating, awaitingPublicKey, quitting, done }
 
   private let user: String?
   private let password: String
+  private let serverPublicKey: MySQLServerPublicKey?
   private let promise: EventLoopPromise<ProbeOutcome>
   private var phase = Phase.greeting
   private var buffer = ByteBuffer()
   private var greeting: MySQLProtocol.Greeting?
   private var plugin = "mysql_native_password"
+  /// The RSA-encrypted password went out; a second full-authentication request is a server fault.
+  private var sentEncryptedPassword = false
 
-  init(user: String?, password: String, promise: EventLoopPromise<ProbeOutcome>) {
+  init(
+    user: String?, password: String, serverPublicKey: MySQLServerPublicKey? = nil,
+    promise: EventLoopPromise<ProbeOutcome>
+  ) {
     self.user = user
     self.password = password
+    self.serverPublicKey = serverPublicKey
     self.promise = promise
   }
 
@@ -137,21 +145,57 @@ final class MySQLLoginHandler: ChannelInboundHandler {
         send(answer, sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
       case 0x01 where p.count >= 2 && plugin == "caching_sha2_password":
         if p[1] == 0x03 { return }  // fast auth succeeded; OK follows
-        if p[1] == 0x04 {
-          return finish(
-            .down(
-              reason:
-                "caching_sha2_password full authentication needed (password not in the server's cache); "
-                + "lvskeeper does not send passwords over plain TCP: use mysql_native_password for the check user "
-                + "or log that user in once with TLS so the server caches it"))
+        guard p[1] == 0x04 else {
+          return finish(.down(reason: "unexpected caching_sha2_password state \(p[1])"))
         }
-        finish(.down(reason: "unexpected caching_sha2_password state \(p[1])"))
+        // Full authentication: the password is not in the server's cache (e.g. first login
+        // after a restart). Over plain TCP libmysqlclient RSA-encrypts it with the configured
+        // key (--server-public-key-path) or asks the server for its key with a single 0x02
+        // (--get-server-public-key), which trusts whoever answers on the network.
+        guard !sentEncryptedPassword else {
+          return finish(.down(reason: "server asked for caching_sha2_password full authentication twice"))
+        }
+        if let serverPublicKey {
+          return sendEncryptedPassword(with: serverPublicKey, sequence: sequence &+ 1, context: context)
+        }
+        phase = .awaitingPublicKey
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        send([0x02], sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
       default:
         finish(.down(reason: "unexpected packet 0x\(String(p.first ?? 0, radix: 16)) during login"))
       }
+    case .awaitingPublicKey:
+      // AuthMoreData: 0x01 then the PEM text (MySQL sends SPKI "BEGIN PUBLIC KEY").
+      guard p.first == 0x01 else {
+        return finish(
+          .down(
+            reason: "expected the server's RSA public key, got packet 0x\(String(p.first ?? 0, radix: 16))"))
+      }
+      let key: MySQLServerPublicKey
+      do {
+        key = try MySQLServerPublicKey(pem: String(decoding: p.dropFirst(), as: UTF8.self))
+      } catch {
+        return finish(.down(reason: "server sent an unusable RSA public key: \(error)"))
+      }
+      phase = .authenticating
+      sendEncryptedPassword(with: key, sequence: sequence &+ 1, context: context)
     case .quitting, .done:
       return
     }
+  }
+
+  private func sendEncryptedPassword(
+    with key: MySQLServerPublicKey, sequence: UInt8, context: ChannelHandlerContext
+  ) {
+    let blob: [UInt8]
+    do {
+      blob = try key.encryptPassword(password, scramble: greeting?.scramble ?? [])
+    } catch {
+      return finish(.down(reason: "caching_sha2_password full authentication: \(error)"))
+    }
+    sentEncryptedPassword = true
+    let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+    send(blob, sequence: sequence, context: context).whenFailure { bound.value.fail($0) }
   }
 
   private func fail(_ error: any Error) {
@@ -169,6 +213,7 @@ final class MySQLLoginHandler: ChannelInboundHandler {
     switch phase {
     case .greeting: fail(ProbeError.closedEarly("before the greeting"))
     case .authenticating: fail(ProbeError.closedEarly("during login"))
+    case .awaitingPublicKey: fail(ProbeError.closedEarly("while waiting for the server's RSA public key"))
     case .quitting, .done: break
     }
     context.fireChannelInactive()

@@ -120,6 +120,16 @@ enum MySQLProtocol {
     return zip(m1, m3).map { $0 ^ $1 }
   }
 
+  /// caching_sha2_password full authentication over plain TCP, before RSA: the password with its
+  /// NUL terminator, XORed with the 20-byte scramble repeated (libmysqlclient's `xor_string`,
+  /// whose loop runs to and including `to_len`, so the NUL is XORed too).
+  static func fullAuthPlaintext(password: String, scramble: [UInt8]) -> [UInt8] {
+    let nonce = Array(scramble.prefix(20))
+    let plain = Array(password.utf8) + [0]
+    guard !nonce.isEmpty else { return plain }
+    return plain.enumerated().map { $0.element ^ nonce[$0.offset % nonce.count] }
+  }
+
   static func le32(_ v: UInt32) -> [UInt8] {
     [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24 & 0xff)]
   }

@@ -94,6 +94,9 @@ struct CheckerBuilder {
       case ("user", .mysql): mysql.user = reader.stringValue(child) ?? mysql.user
       case ("password", .mysql): mysql.password = reader.stringValue(child) ?? mysql.password
       case ("database", .mysql): mysql.database = reader.stringValue(child) ?? mysql.database
+      case ("server_public_key", .mysql):
+        mysql.serverPublicKey =
+          reader.stringValue(child).flatMap { publicKeyFile(child, $0) } ?? mysql.serverPublicKey
       default: reader.reject(child, in: node.name)
       }
     }
@@ -136,6 +139,10 @@ struct CheckerBuilder {
       if let user { path.user = user }
       spec.misc = MiscCheckSpec(path: path, timeout: miscTimeout ?? delayLoop, dynamic: miscDynamic)
     case .mysql:
+      if let key = mysql.serverPublicKey, mysql.user == nil {
+        log.warning(
+          "server_public_key has no effect without 'user' (no login is attempted)", at: key.location)
+      }
       spec.mysql = mysql
     case .tcp:
       break

@@ -88,4 +88,21 @@ public struct MySQLCheckSpec: Codable, Equatable, Sendable {
   public var user: String?
   public var password: String?
   public var database: String?
+  /// `server_public_key PATH`: the server's RSA key for caching_sha2_password full authentication
+  /// over plain TCP; without it the checker asks the server for its key (trusting the network).
+  public var serverPublicKey: PublicKeyFile? = nil
+}
+
+/// A PEM public key file named in the configuration, read when the configuration loads (so a
+/// reload re-reads it).
+///
+/// Invariant: `pem` holds a `PUBLIC KEY` (SPKI with the rsaEncryption algorithm) or
+/// `RSA PUBLIC KEY` (PKCS#1) block whose body is base64 DER; whether it is a usable RSA key
+/// (size, encoding) is for the checker to judge.
+public struct PublicKeyFile: Codable, Equatable, Sendable {
+  /// The path as resolved: relative paths are taken from the directory of the file naming them.
+  public var path: String
+  public var pem: String
+  /// Where the keyword stands, for errors found later (the daemon's RSA parse).
+  public var location: SourceLocation
 }

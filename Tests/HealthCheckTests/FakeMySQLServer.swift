@@ -11,12 +11,26 @@ final class FakeMySQLServer: Sendable {
   enum Mode: Sendable {
     /// Greets with caching_sha2_password; correct scramble gets fast-auth (0x01 0x03) then OK.
     case cachingSHA2Fast
-    /// Greets with caching_sha2_password; answers 0x01 0x04 (full authentication required).
-    case cachingSHA2Full
+    /// caching_sha2_password with a cold cache, as after a MySQL 8 restart: answers 0x01 0x04 and
+    /// performs real full authentication over plain TCP (see `FullAuth`).
+    case cachingSHA2Full(FullAuth)
     /// Greets with mysql_native_password, then sends an auth switch to caching_sha2_password.
     case switchToCachingSHA2
     /// Greets with mysql_native_password and checks that scramble.
     case native
+  }
+
+  /// How the server plays full authentication. It answers a public-key request (a single 0x02)
+  /// with AuthMoreData 0x01 + `servedPEM`, decrypts the client's RSA-OAEP blob with `keys`'
+  /// private key through `openssl pkeyutl`, XORs it with the scramble and compares the result to
+  /// the password + NUL: OK on a match, ERR 1045 otherwise (what MySQL 8's sha2_password.cc does).
+  struct FullAuth: Sendable {
+    var keys: RSATestKeys
+    var servedPEM: String
+    /// Greet with mysql_native_password and switch to caching_sha2_password (new nonce) first.
+    var switchFirst = false
+    /// Close the connection on the public-key request instead of answering it.
+    var closeOnKeyRequest = false
   }
 
   struct Seen: Sendable {
@@ -24,6 +38,13 @@ final class FakeMySQLServer: Sendable {
     var loginPlugin: String?
     var quits = 0
     var badPasswords = 0
+    var publicKeyRequests = 0
+    /// Every RSA blob the client sent, and what openssl decrypted it to (before the XOR).
+    var encryptedPasswords: [[UInt8]] = []
+    var decryptedPasswords: [String] = []
+    /// Client packets whose sequence number was not the last server packet's + 1 (MySQL answers
+    /// those with "Got packets out of order").
+    var outOfOrder = 0
   }
 
   let channel: any Channel
@@ -79,6 +100,7 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   let record: @Sendable ((inout FakeMySQLServer.Seen) -> Void) -> Void
   var buffer = ByteBuffer()
   var step = 0
+  var lastSentSeq: UInt8 = 0
 
   init(
     mode: FakeMySQLServer.Mode, password: String,
@@ -92,13 +114,16 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   func send(_ context: ChannelHandlerContext, _ payload: [UInt8], seq: UInt8) {
     var out = context.channel.allocator.buffer(capacity: payload.count + 4)
     out.writeBytes(FakeMySQLServer.packet(payload, seq: seq))
+    lastSentSeq = seq
     context.writeAndFlush(wrapOutboundOut(out), promise: nil)
   }
 
   func channelActive(context: ChannelHandlerContext) {
     let plugin: String
     switch mode {
-    case .cachingSHA2Fast, .cachingSHA2Full: plugin = "caching_sha2_password"
+    case .cachingSHA2Fast: plugin = "caching_sha2_password"
+    case .cachingSHA2Full(let full):
+      plugin = full.switchFirst ? "mysql_native_password" : "caching_sha2_password"
     case .switchToCachingSHA2, .native: plugin = "mysql_native_password"
     }
     send(context, FakeMySQLServer.greeting(plugin: plugin), seq: 0)
@@ -116,6 +141,10 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
   }
 
   func handle(_ context: ChannelHandlerContext, _ p: [UInt8], seq: UInt8) {
+    // COM_QUIT starts a new command at sequence 0; everything else answers the last packet.
+    if !(p == [0x01] && seq == 0) && seq != lastSentSeq &+ 1 {
+      record { $0.outOfOrder += 1 }
+    }
     if step == 0 {
       step = 1
       // HandshakeResponse41: caps(4) maxpkt(4) charset(1) filler(23) user\0 len auth plugin\0
@@ -134,11 +163,15 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
       }
       switch mode {
       case .switchToCachingSHA2:
-        send(
-          context, [0xfe] + Array("caching_sha2_password".utf8) + [0] + FakeMySQLServer.switchNonce + [0],
-          seq: seq + 1)
-      case .cachingSHA2Full:
-        send(context, [0x01, 0x04], seq: seq + 1)
+        sendSwitch(context, seq: seq)
+      case .cachingSHA2Full(let full):
+        if full.switchFirst {
+          sendSwitch(context, seq: seq)
+        } else {
+          // Cache miss: whatever the scramble, ask for full authentication.
+          step = 2
+          send(context, [0x01, 0x04], seq: seq + 1)
+        }
       case .cachingSHA2Fast:
         answer(
           context, ok: auth == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.nonce), fast: true,
@@ -149,13 +182,60 @@ private final class FakeMySQLHandler: ChannelInboundHandler, @unchecked Sendable
           fast: false, seq: seq)
       }
     } else if step == 1, case .switchToCachingSHA2 = mode {
-      step = 2
+      step = 3
       answer(
         context, ok: p == MySQLProtocol.cachingSHA2(password, nonce: FakeMySQLServer.switchNonce), fast: true,
         seq: seq)
+    } else if step == 1, case .cachingSHA2Full = mode {
+      step = 2
+      send(context, [0x01, 0x04], seq: seq + 1)
+    } else if step == 2, case .cachingSHA2Full(let full) = mode {
+      fullAuthentication(context, p, seq: seq, full: full)
     } else if p == [0x01] {
       record { $0.quits += 1 }
       context.close(promise: nil)
+    }
+  }
+
+  func sendSwitch(_ context: ChannelHandlerContext, seq: UInt8) {
+    step = 1
+    send(
+      context, [0xfe] + Array("caching_sha2_password".utf8) + [0] + FakeMySQLServer.switchNonce + [0],
+      seq: seq + 1)
+  }
+
+  func fullAuthentication(
+    _ context: ChannelHandlerContext, _ p: [UInt8], seq: UInt8, full: FakeMySQLServer.FullAuth
+  ) {
+    if p == [0x02] {
+      record { $0.publicKeyRequests += 1 }
+      if full.closeOnKeyRequest {
+        context.close(promise: nil)
+        return
+      }
+      send(context, [0x01] + Array(full.servedPEM.utf8), seq: seq + 1)
+      return
+    }
+    step = 3
+    record { $0.encryptedPasswords.append(p) }
+    let nonce = full.switchFirst ? FakeMySQLServer.switchNonce : FakeMySQLServer.nonce
+    let expected = password
+    let loop = context.eventLoop
+    let bound = NIOLoopBound((self, context), eventLoop: loop)
+    // openssl runs off the event loop; the verdict goes back onto it.
+    DispatchQueue.global().async {
+      let decrypted = full.keys.decrypt(p)
+      loop.execute {
+        let (handler, context) = bound.value
+        var ok = false
+        if let decrypted {
+          let plain = decrypted.enumerated().map { $0.element ^ nonce[$0.offset % nonce.count] }
+          let text = String(decoding: plain.dropLast(), as: UTF8.self)
+          handler.record { $0.decryptedPasswords.append(text) }
+          ok = plain.last == 0 && text == expected
+        }
+        handler.answer(context, ok: ok, fast: false, seq: seq)
+      }
     }
   }
 
@@ -195,9 +275,6 @@ final class FakeMySQLServerTests: XCTestCase {
       Case(
         name: "caching_sha2 wrong password", mode: .cachingSHA2Fast, password: "wrong", expectUp: false,
         reasonContains: "ERR 1045", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
-      Case(
-        name: "caching_sha2 full auth required", mode: .cachingSHA2Full, password: "secret", expectUp: false,
-        reasonContains: "full authentication", expectQuit: false, expectLoginPlugin: "caching_sha2_password"),
       Case(
         name: "auth switch to caching_sha2", mode: .switchToCachingSHA2, password: "secret", expectUp: true,
         reasonContains: "", expectQuit: true, expectLoginPlugin: "mysql_native_password"),

@@ -48,6 +48,13 @@ final class ParsingTests: XCTestCase {
       "746ebe205d56a0707acb3e796e834e0dd7b1d61743b26bd5202c7a623230c7c9")
     XCTAssertEqual(MySQLProtocol.nativePassword("", nonce: nonce), [])
     XCTAssertNil(MySQLProtocol.scramble(password: "x", nonce: nonce, plugin: "client_ed25519"))
+    // Full authentication's plaintext: (password + NUL) XOR the scramble, repeated past 20 bytes;
+    // computed with Python: bytes(p[i] ^ n[i % 20] for i in range(len(p))).
+    XCTAssertEqual(
+      hex(MySQLProtocol.fullAuthPlaintext(password: "secret", scramble: nonce)), "72676076607207")
+    XCTAssertEqual(
+      hex(MySQLProtocol.fullAuthPlaintext(password: String(repeating: "a", count: 25), scramble: nonce)),
+      "6063626564676669686b6a6d6c6f6e7170737275606362656406")
   }
 
   func testMySQLGreetingAndErr() throws {

@@ -245,7 +245,8 @@ struct ServiceMapping: Sendable {
       checker = .mysql(
         MySQLCheck(
           target: target, connectTimeout: timeout, user: spec.mysql?.user,
-          password: spec.mysql?.password ?? ""))
+          password: spec.mysql?.password ?? "",
+          serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey)))
     case .misc:
       guard let misc = spec.misc, let command = ScriptCommand(parsing: misc.path.command) else {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
@@ -260,6 +261,15 @@ struct ServiceMapping: Sendable {
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,
       delayBeforeRetry: duration(spec.delayBeforeRetry), alpha: spec.alpha)
     return Checker(checker, schedule: schedule)
+  }
+
+  /// The config layer checked the PEM's shape; this parses the RSA key itself.
+  static func serverPublicKey(_ file: PublicKeyFile) throws -> MySQLServerPublicKey {
+    do {
+      return try MySQLServerPublicKey(pem: file.pem)
+    } catch {
+      throw MappingError(location: file.location, message: "server_public_key file '\(file.path)': \(error)")
+    }
   }
 
   static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
