@@ -89,16 +89,19 @@ public struct MySQLCheck: Hashable, Sendable {
   public var user: String?
   public var password: String
   public var serverPublicKey: MySQLServerPublicKey?
+  /// Sent in the login (CLIENT_CONNECT_WITH_DB): a database the user cannot use fails the check.
+  public var database: String?
 
   public init(
     target: CheckTarget, connectTimeout: Duration = .seconds(5), user: String? = nil, password: String = "",
-    serverPublicKey: MySQLServerPublicKey? = nil
+    serverPublicKey: MySQLServerPublicKey? = nil, database: String? = nil
   ) {
     self.target = target
     self.connectTimeout = connectTimeout
     self.user = user
     self.password = password
     self.serverPublicKey = serverPublicKey
+    self.database = database
   }
 }
 

@@ -23,10 +23,12 @@ struct MySQLProbe: Probe {
     let user = check.user
     let password = check.password
     let key = check.serverPublicKey
+    let database = check.database
     let connect = bootstrap.channelInitializer { channel in
       channel.eventLoop.makeCompletedFuture {
         try channel.pipeline.syncOperations.addHandler(
-          MySQLLoginHandler(user: user, password: password, serverPublicKey: key, promise: promise))
+          MySQLLoginHandler(
+            user: user, password: password, serverPublicKey: key, database: database, promise: promise))
       }
     }.connect(to: address)
     connect.whenFailure { promise.fail($0) }
@@ -48,6 +50,7 @@ final class MySQLLoginHandler: ChannelInboundHandler {
   private let user: String?
   private let password: String
   private let serverPublicKey: MySQLServerPublicKey?
+  private let database: String?
   private let promise: EventLoopPromise<ProbeOutcome>
   private var phase = Phase.greeting
   private var buffer = ByteBuffer()
@@ -57,12 +60,13 @@ final class MySQLLoginHandler: ChannelInboundHandler {
   private var sentEncryptedPassword = false
 
   init(
-    user: String?, password: String, serverPublicKey: MySQLServerPublicKey? = nil,
+    user: String?, password: String, serverPublicKey: MySQLServerPublicKey? = nil, database: String? = nil,
     promise: EventLoopPromise<ProbeOutcome>
   ) {
     self.user = user
     self.password = password
     self.serverPublicKey = serverPublicKey
+    self.database = database
     self.promise = promise
   }
 
@@ -118,7 +122,8 @@ final class MySQLLoginHandler: ChannelInboundHandler {
         MySQLProtocol.scramble(password: "", nonce: [], plugin: parsed.authPlugin) == nil
         ? "mysql_native_password" : parsed.authPlugin
       phase = .authenticating
-      let login = MySQLProtocol.loginPacket(user: user, password: password, greeting: parsed, plugin: plugin)
+      let login = MySQLProtocol.loginPacket(
+        user: user, password: password, database: database, greeting: parsed, plugin: plugin)
       let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
       send(login, sequence: sequence &+ 1, context: context).whenFailure { bound.value.fail($0) }
     case .authenticating:

@@ -5,6 +5,7 @@ import Crypto
 enum MySQLProtocol {
   static let clientLongPassword: UInt32 = 0x1
   static let clientLongFlag: UInt32 = 0x4
+  static let clientConnectWithDB: UInt32 = 0x8
   static let clientProtocol41: UInt32 = 0x200
   static let clientTransactions: UInt32 = 0x2000
   static let clientSecureConnection: UInt32 = 0x8000
@@ -72,13 +73,14 @@ enum MySQLProtocol {
     return "ERR \(code): \(String(decoding: text, as: UTF8.self))"
   }
 
-  /// HandshakeResponse41 for `user`, answering with `plugin`'s scramble of `password`.
+  /// HandshakeResponse41 for `user`, answering with `plugin`'s scramble of `password`, and asking
+  /// for `database` when given.
   static func loginPacket(
-    user: String, password: String, greeting: Greeting, plugin: String
+    user: String, password: String, database: String? = nil, greeting: Greeting, plugin: String
   ) -> [UInt8] {
     let wanted =
       clientLongPassword | clientLongFlag | clientProtocol41 | clientTransactions | clientSecureConnection
-      | clientPluginAuth
+      | clientPluginAuth | (database == nil ? 0 : clientConnectWithDB)
     let caps = wanted & (greeting.capabilities | clientProtocol41)
     var out: [UInt8] = []
     out += le32(caps)
@@ -89,6 +91,7 @@ enum MySQLProtocol {
     let auth = scramble(password: password, nonce: greeting.scramble, plugin: plugin) ?? []
     out.append(UInt8(auth.count))
     out += auth
+    if let database, caps & clientConnectWithDB != 0 { out += Array(database.utf8) + [0] }
     if caps & clientPluginAuth != 0 { out += Array(plugin.utf8) + [0] }
     return out
   }

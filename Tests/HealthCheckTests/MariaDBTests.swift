@@ -18,12 +18,15 @@ final class MariaDBTests: XCTestCase {
       CREATE USER 'native'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('s3cret');
       CREATE USER 'nopass'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('');
       CREATE USER 'ed'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('s3cret');
+      CREATE DATABASE shop;
+      CREATE DATABASE vault;
+      GRANT SELECT ON shop.* TO 'native'@'127.0.0.1';
       """)
-    func probe(_ user: String?, _ password: String = "") -> MySQLProbe {
+    func probe(_ user: String?, _ password: String = "", database: String? = nil) -> MySQLProbe {
       MySQLProbe(
         check: MySQLCheck(
           target: CheckTarget(address: "127.0.0.1", port: db.port), connectTimeout: .seconds(3), user: user,
-          password: password))
+          password: password, database: database))
     }
     struct Case {
       var name: String
@@ -38,6 +41,16 @@ final class MariaDBTests: XCTestCase {
       Case(
         name: "wrong password", probe: probe("native", "nope"), expectUp: false, reasonContains: "ERR 1045"),
       Case(name: "unknown user", probe: probe("ghost", "x"), expectUp: false, reasonContains: "ERR 1045"),
+      Case(
+        name: "database granted", probe: probe("native", "s3cret", database: "shop"), expectUp: true,
+        reasonContains: ""),
+      Case(
+        name: "database not granted", probe: probe("native", "s3cret", database: "vault"), expectUp: false,
+        reasonContains: "ERR 1044"),
+      Case(
+        name: "database missing (MariaDB answers as for one not granted)",
+        probe: probe("native", "s3cret", database: "gone"), expectUp: false,
+        reasonContains: "ERR 1044: Access denied for user 'native'@'127.0.0.1' to database 'gone'"),
       Case(
         name: "ed25519 user (unsupported plugin)", probe: probe("ed", "s3cret"), expectUp: false,
         reasonContains: "client_ed25519"),

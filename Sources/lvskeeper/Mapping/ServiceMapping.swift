@@ -246,7 +246,8 @@ struct ServiceMapping: Sendable {
         MySQLCheck(
           target: target, connectTimeout: timeout, user: spec.mysql?.user,
           password: spec.mysql?.password ?? "",
-          serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey)))
+          serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey),
+          database: spec.mysql?.database))
     case .misc:
       guard let misc = spec.misc, let command = ScriptCommand(parsing: misc.path.command) else {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
