@@ -32,7 +32,10 @@ let package = Package(
     // <sys/epoll.h> and <sys/eventfd.h>, which Glibc's Swift module leaves out (TCP_CHECK prober).
     .systemLibrary(name: "CLinuxEvents"),
     .target(name: "KeeperConfig"),
-    .target(name: "VRRP", dependencies: ["CNetlink", logging]),
+    .target(
+      name: "VRRP",
+      dependencies: ["CNetlink", logging, .product(name: "Crypto", package: "swift-crypto")]
+    ),
     .target(
       name: "HealthCheck",
       dependencies: nio + [
