@@ -200,7 +200,9 @@ final class KeepalivedInteropTests: XCTestCase {
   }
 
   /// Different AH keys: each side drops the other's adverts (ICV mismatch), so both become Master;
-  /// lvskeeper counts the drops as auth_mismatch and keepalived logs the bad HMAC.
+  /// lvskeeper counts the drops as auth_mismatch and keepalived logs the bad HMAC. keepalived 2.2 as
+  /// Master restarts its advert timer on every packet it reads, even a rejected one, so while our
+  /// adverts arrive it sends almost none: we see its first Master advert(s) and its priority-0 advert.
   func testAuthenticationHeaderWrongKeyIsRefusedBothWays() throws {
     try NamespaceLab.require(Self.keepalived, package: "keepalived")
     let lab = try NamespaceLab(prefix: "lvskvk5", nodes: ["k", "h", "c"])
@@ -218,22 +220,26 @@ final class KeepalivedInteropTests: XCTestCase {
       log: "h", status: "h-status.json")
     XCTAssertTrue(lab.wait(8) { lab.holds("k", vip) && lab.holds("h", vip) }, lab.log("k") + lab.log("h"))
     // Both keep claiming Master while the other's adverts keep arriving.
-    usleep(2_500_000)
+    usleep(3_500_000)
     XCTAssertTrue(lab.holds("k", vip) && lab.holds("h", vip), lab.log("k") + lab.log("h"))
     XCTAssertFalse(lab.log("h").contains("MASTER BACKUP"), lab.log("h"))
     XCTAssertFalse(
       lab.log("k").contains("with lower priority"), "keepalived accepted our advert: \(lab.log("k"))")
-    XCTAssertTrue(
-      lab.log("k").contains("invalid IPSEC HMAC-MD5"), "keepalived must reject our ICV: \(lab.log("k"))")
-    stopAndWait(h, SIGTERM)
+    let rejected = lab.log("k").components(separatedBy: "invalid IPSEC HMAC-MD5").count - 1
+    XCTAssertGreaterThanOrEqual(rejected, 3, "keepalived must reject our ICV: \(lab.log("k"))")
+    // keepalived's priority-0 advert on stop must not move lvskeeper either.
     stopAndWait(k, SIGTERM)
+    usleep(500_000)
+    stopAndWait(h, SIGTERM)
     let status = try Data(contentsOf: lab.directory.appendingPathComponent("h-status.json"))
     let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: status) as? [String: Any])
     let instance = try XCTUnwrap((json["instances"] as? [[String: Any]])?.first)
     let counters = try XCTUnwrap(instance["counters"] as? [String: Any])
     let dropped = try XCTUnwrap(counters["dropped"] as? [String: Any])
-    XCTAssertGreaterThanOrEqual(dropped["auth_mismatch"] as? Int ?? 0, 3, "\(counters)")
+    XCTAssertGreaterThanOrEqual(dropped["auth_mismatch"] as? Int ?? 0, 2, "\(counters)")
     XCTAssertEqual(counters["received"] as? Int, 0, "\(counters)")
+    XCTAssertEqual(counters["priorityZeroReceived"] as? Int, 0, "\(counters)")
   }
+
   func testInteropVRRPv3() throws { try runInterop(version: 3, interval: 0.2, vrid: 62, prefix: "lvskvk3") }
 }
