@@ -145,5 +145,14 @@ final class VRRPMappingTests: XCTestCase {
     XCTAssertEqual(ahInstance.authentication, .ah)
     XCTAssertEqual(ahInstance.ahKey, Array("secret".utf8) + [0, 0], "auth_pass padded to 8 bytes is the key")
     XCTAssertNoThrow(try ahInstance.validate())
+
+    // keepalived ignores authentication with version 3 (and so with IPv6, which needs version 3).
+    let ahV3 = ah.replacingOccurrences(of: "    priority 90\n", with: "    priority 90\n    version 3\n")
+    let v3Config = try ConfigLoader(configID: "test", interfaces: ["lo"]).load(
+      text: ahV3, fileName: "ah3.conf")
+    let v3Instance = try XCTUnwrap(
+      try VRRPMapping.units(v3Config.configuration)["vrrp_instance VI_1"]?.instances.first)
+    XCTAssertNil(v3Instance.authPass)
+    XCTAssertEqual(v3Instance.authentication, .none)
   }
 }
