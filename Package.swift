@@ -34,7 +34,12 @@ let package = Package(
     .target(name: "ScriptLine"),
     .target(name: "KeeperConfig", dependencies: ["ScriptLine"]),
     .target(name: "CThreadControl"),
-    .target(name: "VRRP", dependencies: ["CNetlink", "CThreadControl", "ScriptLine", logging]),
+    .target(
+      name: "VRRP",
+      dependencies: [
+        "CNetlink", "CThreadControl", "ScriptLine", logging, .product(name: "Crypto", package: "swift-crypto"),
+      ]
+    ),
     .target(
       name: "HealthCheck",
       dependencies: nio + [

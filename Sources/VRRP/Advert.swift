@@ -9,7 +9,8 @@ public enum VRRPVersion: UInt8, Sendable, Codable {
 public enum VRRPAuthentication: Equatable, Sendable {
   case none
   case password([UInt8])
-  /// IPsec AH (auth type 2). Recognised in the type field only; lvskeeper neither sends nor verifies AH.
+  /// IPsec AH (auth type 2): the advert's own 8 authentication bytes are zero; the key and the
+  /// signature live in the `AuthenticationHeader` around it (see `AHPacket`).
   case ah
 
   /// keepalived truncates `auth_pass` to 8 bytes and pads it with zeroes.

@@ -2,18 +2,26 @@
   import Glibc
 #endif
 
-/// The receiving raw IP socket (protocol 112) of one interface and family, shared by every instance
-/// on that link. Invariant: bound to the device and joined to the multicast group on it.
+/// The receiving raw IP socket of one interface, family and protocol (112 for VRRP, 51 for
+/// keepalived's AH-wrapped VRRPv2, IPv4 only), shared by every instance on that link.
+/// Invariant: bound to the device and joined to the multicast group on it.
 final class AdvertReceiver {
   let fd: Int32
   let ipv6: Bool
   let interface: String
+  /// True for the protocol-51 socket, whose packets go through `receiveIPv4Packet()`.
+  let carriesAH: Bool
 
-  init(interface: String, ipv6: Bool, groups: [IPAddress]) throws(SystemCallError) {
+  init(interface: String, ipv6: Bool, groups: [IPAddress], authenticationHeader: Bool = false)
+    throws(SystemCallError)
+  {
     self.interface = interface
     self.ipv6 = ipv6
+    carriesAH = authenticationHeader && !ipv6
     let index = try Socket.interfaceIndex(interface)
-    fd = try Socket.open(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_RAW.rawValue), 112)
+    fd = try Socket.open(
+      ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_RAW.rawValue),
+      carriesAH ? Int32(AuthenticationHeader.protocolNumber) : 112)
     do {
       try Socket.bindToDevice(fd, interface)
       if ipv6 {
@@ -59,6 +67,15 @@ final class AdvertReceiver {
         payload: Array(buffer[headerLength..<total]))
     }
     return receiveIPv6()
+  }
+
+  /// Reads one whole IPv4 datagram (header included, as a raw IPv4 socket delivers it); nil when
+  /// nothing is pending. The AH check needs the header because the ICV covers it.
+  func receiveIPv4Packet() -> [UInt8]? {
+    var buffer = [UInt8](repeating: 0, count: 2048)
+    let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+    guard n > 0 else { return nil }
+    return Array(buffer[0..<n])
   }
 
   private func receiveIPv6() -> ReceivedPacket? {
@@ -113,18 +130,24 @@ final class AdvertReceiver {
 
 /// The sending raw IP socket of one instance, bound to the instance's source address so adverts
 /// carry it (the tie-break address of RFC 5798 6.4.3). Invariant: TTL / hop limit 255, no loopback.
+/// With `authenticationHeader` it is an IPv4 protocol-51 socket with IP_HDRINCL: the AH ICV covers
+/// the IPv4 header (identification included), so the caller builds the whole packet, as keepalived does.
 final class AdvertSender {
   let fd: Int32
   let source: IPAddress
   let scope: UInt32
 
-  init(interface: String, source: IPAddress) throws(SystemCallError) {
+  init(interface: String, source: IPAddress, authenticationHeader: Bool = false) throws(SystemCallError) {
     self.source = source
     let index = try Socket.interfaceIndex(interface)
     scope = source.isIPv4 ? 0 : index
-    fd = try Socket.open(source.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue), 112)
+    let withAH = authenticationHeader && source.isIPv4
+    fd = try Socket.open(
+      source.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_RAW.rawValue),
+      withAH ? Int32(AuthenticationHeader.protocolNumber) : 112)
     do {
       try Socket.bindToDevice(fd, interface)
+      if withAH { try Socket.set(fd, Int32(IPPROTO_IP), IP_HDRINCL, Int32(1), "IP_HDRINCL") }
       if source.isIPv4 {
         try Socket.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, UInt8(255), "IP_MULTICAST_TTL")
         try Socket.set(fd, Int32(IPPROTO_IP), IP_TTL, Int32(255), "IP_TTL")

@@ -19,6 +19,11 @@ final class InstanceRuntime {
   var garpRefreshDeadline: Duration?
   var syncGroup: Int?
   var loggedIntervalMismatch: UInt16?
+  /// keepalived's AH sequence counter, shared by sending and receiving (AH instances only).
+  var ahSequence = AHSequenceCounter()
+  /// The IPv4 identification of the next AH advert: keepalived counts from 1 and skips 0, which
+  /// would make the kernel pick one after the ICV was computed.
+  var ipIdentification: UInt16 = 0
 
   init(spec: VRRPInstanceSpec) throws(VRRPRuntimeError) {
     self.spec = spec
@@ -34,7 +39,8 @@ final class InstanceRuntime {
       source = first
     }
     do {
-      sender = try AdvertSender(interface: spec.interface, source: source)
+      sender = try AdvertSender(
+        interface: spec.interface, source: source, authenticationHeader: spec.ahKey != nil)
       announcer = try Announcer(interface: spec.interface)
     } catch {
       throw .system(instance: spec.name, error)
@@ -44,14 +50,15 @@ final class InstanceRuntime {
     expectation = ReceiveExpectation(
       version: spec.version, vrid: spec.vrid, advertInterval: spec.wireInterval,
       authentication: spec.authentication, unicastPeers: spec.unicastPeers,
-      addresses: spec.virtualAddresses.map(\.address), v3ChecksumAsV2: spec.v3ChecksumAsV2)
+      addresses: spec.virtualAddresses.map(\.address), v3ChecksumAsV2: spec.v3ChecksumAsV2,
+      ahKey: spec.ahKey)
     let interval: Duration =
       spec.version == .v2 ? .seconds(Int(spec.wireInterval)) : .milliseconds(Int(spec.wireInterval) * 10)
     machine = InstanceMachine(
       settings: MachineSettings(
         version: spec.version, priority: spec.priority, advertInterval: interval, preempt: spec.preempt,
         preemptDelay: .milliseconds(Int(spec.preemptDelay * 1000)), primaryAddress: source,
-        initialState: spec.initialState))
+        initialState: spec.startState))
   }
 
   var multicastGroup: IPAddress? { spec.unicastPeers.isEmpty ? destinations.first : nil }
@@ -60,9 +67,22 @@ final class InstanceRuntime {
     let advert = VRRPAdvert(
       version: spec.version, vrid: spec.vrid, priority: priority, advertInterval: spec.wireInterval,
       addresses: spec.virtualAddresses.map(\.address), authentication: spec.authentication)
+    // One sequence number and identification per advert round, also with several unicast peers
+    // (keepalived vrrp_update_pkt with a null address).
+    var sequence: UInt32 = 0
+    if spec.ahKey != nil {
+      sequence = ahSequence.next()
+      ipIdentification &+= 1
+      if ipIdentification == 0 { ipIdentification = 1 }
+    }
     for destination in destinations {
-      let bytes = advert.encode(
+      var bytes = advert.encode(
         source: sender.source, destination: destination, v3ChecksumAsV2: spec.v3ChecksumAsV2)
+      if let key = spec.ahKey {
+        bytes = AHPacket.seal(
+          vrrp: bytes, source: sender.source, destination: destination, identification: ipIdentification,
+          sequence: sequence, key: key, unicast: !spec.unicastPeers.isEmpty)
+      }
       do {
         try sender.send(bytes, to: destination)
         counters.sent += 1

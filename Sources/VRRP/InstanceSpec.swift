@@ -131,6 +131,13 @@ public struct NotifySpec: Sendable, Codable, Equatable {
   }
 }
 
+/// keepalived's `auth_type`: PASS puts `auth_pass` in the advert; AH wraps the advert in an IPsec
+/// Authentication Header (IP protocol 51) signed with HMAC-MD5-96 keyed by `auth_pass`.
+public enum VRRPAuthType: String, Sendable, Codable {
+  case pass = "PASS"
+  case ah = "AH"
+}
+
 /// One `vrrp_instance`. Invariants checked by `validate()`: vrid 1...255, priority 1...255, all
 /// virtual addresses of one family, unicast peers of that family.
 public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
@@ -144,8 +151,10 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var initialState: VRRPState = .backup
   public var preempt: Bool = true
   public var preemptDelay: Double = 0
-  /// `auth_pass` (v2 PASS authentication).
+  /// `auth_pass` (v2 only): the PASS password or the AH key, truncated to 8 bytes.
   public var authPass: String?
+  /// `auth_type`; applies only when `authPass` is set.
+  public var authType: VRRPAuthType = .pass
   public var virtualAddresses: [VirtualAddressSpec] = []
   public var excludedAddresses: [VirtualAddressSpec] = []
   /// `mcast_dst_ip`; defaults to 224.0.0.18 / ff02::12.
@@ -180,7 +189,23 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     }
   }
 
-  public var authentication: VRRPAuthentication { authPass.map { VRRPAuthentication.password($0) } ?? .none }
+  public var authentication: VRRPAuthentication {
+    guard let authPass else { return .none }
+    return authType == .ah ? .ah : .password(authPass)
+  }
+
+  /// The HMAC key when the instance uses AH, nil otherwise.
+  public var ahKey: [UInt8]? {
+    guard authType == .ah, let authPass else { return nil }
+    return AHPacket.key(authPass)
+  }
+
+  /// keepalived clears `state MASTER` for AH instances that are not the address owner: a new Master
+  /// must first learn the current sequence number from an advert ("Initial state master is
+  /// incompatible with AH authentication").
+  public var startState: VRRPState {
+    ahKey != nil && priority != 255 && initialState == .master ? .backup : initialState
+  }
 
   public func validate() throws(VRRPSpecError) {
     if vrid == 0 { throw .invalid(instance: name, reason: "virtual_router_id must be 1..255") }
@@ -197,11 +222,17 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     if version == .v2 && advertInterval.rounded() != advertInterval {
       throw .invalid(instance: name, reason: "VRRPv2 advert_int must be whole seconds")
     }
+    if authPass != nil && authType == .ah && version != .v2 {
+      throw .invalid(instance: name, reason: "auth_type AH needs VRRP version 2 over IPv4")
+    }
+    if let authPass, authPass.isEmpty {
+      throw .invalid(instance: name, reason: "auth_pass is empty")
+    }
   }
 
   enum CodingKeys: String, CodingKey {
     case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay,
-      authPass
+      authPass, authType
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat
     case trackInterfaces, trackScripts, trackFiles, notify, v3ChecksumAsV2
@@ -220,6 +251,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     preempt = try c.decodeIfPresent(Bool.self, forKey: .preempt) ?? preempt
     preemptDelay = try c.decodeIfPresent(Double.self, forKey: .preemptDelay) ?? preemptDelay
     authPass = try c.decodeIfPresent(String.self, forKey: .authPass)
+    authType = try c.decodeIfPresent(VRRPAuthType.self, forKey: .authType) ?? .pass
     virtualAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .virtualAddresses) ?? []
     excludedAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .excludedAddresses) ?? []
     multicastGroup = try c.decodeIfPresent(IPAddress.self, forKey: .multicastGroup)

@@ -5,7 +5,10 @@ public enum DropReason: String, Sendable, CaseIterable, Codable {
   case version = "wrong_version"
   case type = "wrong_type"
   case unknownVRID = "unknown_vrid"
+  /// Wrong auth type, wrong PASS password, or an AH whose ICV or SPI does not verify.
   case authentication = "auth_mismatch"
+  /// An AH sequence number not above the last one seen or sent (keepalived's anti-replay check).
+  case replay = "ah_sequence_replay"
   case advertInterval = "advert_interval_mismatch"
   case unlistedPeer = "unlisted_peer"
   case malformed = "malformed"
@@ -57,11 +60,14 @@ public struct ReceiveExpectation: Sendable, Equatable {
   public var unicastPeers: [IPAddress]
   public var addresses: [IPAddress]
   public var v3ChecksumAsV2: Bool
+  /// The HMAC key of an `auth_type AH` instance: its adverts must arrive wrapped in AH (protocol 51).
+  public var ahKey: [UInt8]?
 
   public init(
     version: VRRPVersion, vrid: UInt8, advertInterval: UInt16, authentication: VRRPAuthentication,
-    unicastPeers: [IPAddress], addresses: [IPAddress], v3ChecksumAsV2: Bool = false
+    unicastPeers: [IPAddress], addresses: [IPAddress], v3ChecksumAsV2: Bool = false, ahKey: [UInt8]? = nil
   ) {
+    self.ahKey = ahKey
     self.version = version
     self.vrid = vrid
     self.advertInterval = advertInterval
@@ -112,6 +118,11 @@ public enum ReceiveFilter {
     let expected = instances[index]
     if !expected.unicastPeers.isEmpty && !expected.unicastPeers.contains(packet.source) {
       return .dropped(.unlistedPeer, detail: "source \(packet.source)")
+    }
+    // An AH instance accepts only AH-wrapped adverts (judgeAuthenticated clears the key once the AH
+    // verified); a bare advert claiming auth type 2 proves nothing.
+    if expected.ahKey != nil {
+      return .dropped(.authentication, detail: "no AH header but auth_type is AH")
     }
     if advert.version == .v2 && advert.authentication != expected.authentication {
       return .dropped(.authentication, detail: "auth type \(advert.authentication.typeCode)")

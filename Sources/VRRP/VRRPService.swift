@@ -64,6 +64,11 @@ public final class VRRPService: @unchecked Sendable {
       throw .system(instance: "*", error)
     }
     for instanceSpec in spec.instances {
+      if instanceSpec.startState != instanceSpec.initialState {
+        logger.warning(
+          "\(instanceSpec.name): initial state MASTER is incompatible with AH authentication; starting as BACKUP"
+        )
+      }
       let runtime = try InstanceRuntime(spec: instanceSpec)
       runtime.syncGroup = (spec.syncGroups ?? []).firstIndex { $0.members.contains(instanceSpec.name) }
       instances.append(runtime)
@@ -79,6 +84,12 @@ public final class VRRPService: @unchecked Sendable {
         let receiver = try AdvertReceiver(
           interface: first.interface, ipv6: first.isIPv6, groups: groups.sorted())
         receivers.append((receiver, members))
+        // keepalived's AH adverts are IP protocol 51: a second socket on the link for them.
+        if members.contains(where: { instances[$0].spec.ahKey != nil }) {
+          let ahReceiver = try AdvertReceiver(
+            interface: first.interface, ipv6: false, groups: groups.sorted(), authenticationHeader: true)
+          receivers.append((ahReceiver, members))
+        }
       } catch {
         throw .system(instance: first.name, error)
       }
@@ -164,7 +175,11 @@ public final class VRRPService: @unchecked Sendable {
         continue
       }
       for (slot, entry) in receivers.enumerated() where fds[slot].revents & Int16(POLLIN) != 0 {
-        while let packet = entry.0.receive() { handle(packet, members: entry.1) }
+        if entry.0.carriesAH {
+          while let packet = entry.0.receiveIPv4Packet() { handleAuthenticated(packet, members: entry.1) }
+        } else {
+          while let packet = entry.0.receive() { handle(packet, members: entry.1) }
+        }
       }
       // A link went up or down: re-read the tracked interfaces now, not at the next sample.
       if let linkMonitor, fds[receivers.count + 1].revents & Int16(POLLIN) != 0, linkMonitor.drain() {
@@ -181,9 +196,41 @@ public final class VRRPService: @unchecked Sendable {
   }
 
   private func handle(_ packet: ReceivedPacket, members: [Int]) {
-    let current = now
     let expectations = members.map { instances[$0].expectation }
-    switch ReceiveFilter.judge(packet, against: expectations) {
+    let vrid = packet.payload.count > 1 ? packet.payload[1] : nil
+    deliver(
+      ReceiveFilter.judge(packet, against: expectations), vrid: vrid, source: packet.source, members: members)
+  }
+
+  /// A packet from the protocol-51 socket: verified, de-wrapped and judged with the instances' AH
+  /// sequence counters, which it may advance.
+  private func handleAuthenticated(_ packet: [UInt8], members: [Int]) {
+    let expectations = members.map { instances[$0].expectation }
+    var sequences = members.map { instances[$0].ahSequence }
+    let result = ReceiveFilter.judgeAuthenticated(packet, against: expectations, sequences: &sequences)
+    for (slot, index) in members.enumerated() { instances[index].ahSequence = sequences[slot] }
+    let source = packet.count >= 16 ? IPAddress(bytes: packet[12..<16]) : nil
+    if case .accepted(let slot, let advert, _, _) = result.verdict, let sequence = result.sequence {
+      let runtime = instances[members[slot]]
+      let ours = runtime.machine.effectivePriority
+      let lower =
+        advert.priority < ours
+        || (advert.priority == ours && source.map { $0 < runtime.sender.source } ?? false)
+      // keepalived vrrp_state_master_rx: a Master that hears a lower priority continues after it.
+      if runtime.machine.state == .master && advert.priority != 0 {
+        if lower {
+          runtime.ahSequence.follow(lowerPriority: sequence)
+        } else {
+          runtime.ahSequence.clearCycle()
+        }
+      }
+    }
+    deliver(result.verdict, vrid: result.vrid, source: source ?? .v4([0, 0, 0, 0]), members: members)
+  }
+
+  private func deliver(_ verdict: ReceiveVerdict, vrid: UInt8?, source: IPAddress, members: [Int]) {
+    let current = now
+    switch verdict {
     case .accepted(let slot, let advert, let intervalMismatch, let addressMismatch):
       let index = members[slot]
       let runtime = instances[index]
@@ -195,24 +242,22 @@ public final class VRRPService: @unchecked Sendable {
       // Log a v3 interval difference once per distinct value, not once per advert.
       if intervalMismatch && runtime.loggedIntervalMismatch != advert.advertInterval {
         runtime.loggedIntervalMismatch = advert.advertInterval
-        logger.info(
-          "\(runtime.spec.name): advert interval \(advert.advertInterval) from \(packet.source) differs")
+        logger.info("\(runtime.spec.name): advert interval \(advert.advertInterval) from \(source) differs")
       }
       if addressMismatch { runtime.counters.addressListMismatch += 1 }
       let actions = runtime.machine.receive(
-        priority: advert.priority, interval: advert.interval, source: packet.source, now: current)
+        priority: advert.priority, interval: advert.interval, source: source, now: current)
       apply(actions, to: index, now: current)
     case .dropped(let reason, let detail):
-      let vrid = packet.payload.count > 1 ? packet.payload[1] : 0
-      if let index = members.first(where: { instances[$0].spec.vrid == vrid }) {
+      if let vrid, let index = members.first(where: { instances[$0].spec.vrid == vrid }) {
         instances[index].counters.drop(reason)
       } else {
         unmatchedDrops.drop(reason)
       }
-      if reason == .advertInterval || reason == .authentication || reason == .checksum {
-        logger.warning("VRRP packet from \(packet.source) dropped: \(reason.rawValue) (\(detail))")
+      if [.advertInterval, .authentication, .checksum, .replay].contains(reason) {
+        logger.warning("VRRP packet from \(source) dropped: \(reason.rawValue) (\(detail))")
       } else {
-        logger.debug("VRRP packet from \(packet.source) dropped: \(reason.rawValue) (\(detail))")
+        logger.debug("VRRP packet from \(source) dropped: \(reason.rawValue) (\(detail))")
       }
     }
   }
@@ -235,6 +280,7 @@ public final class VRRPService: @unchecked Sendable {
     logger.notice("VRRP_Instance(\(runtime.spec.name)) Entering \(to) STATE (from \(from))")
     if to == .master {
       runtime.counters.becameMaster += 1
+      runtime.ahSequence.becomeMaster()
       runtime.installAddresses(owner, logger: logger)
       runtime.scheduleAnnouncements(now: now, logger: logger)
     } else if from == .master || runtime.ownsAddresses {

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// Shorter keepalived cross-checks for the variants: VRRPv3 over IPv6, and unicast peers (where the
-/// v3 IPv4 checksum pseudo-header carries the peer's address, not the group).
+/// Shorter keepalived cross-checks for the variants: VRRPv3 over IPv6, unicast peers (where the
+/// v3 IPv4 checksum pseudo-header carries the peer's address, not the group), and VRRPv2 AH to
+/// unicast peers (where the ICV leaves the TTL out).
 final class KeepalivedVariantTests: XCTestCase {
   var lab: NamespaceLab?
 
@@ -16,7 +17,7 @@ final class KeepalivedVariantTests: XCTestCase {
   func followTakeOverAndYield(
     prefix: String, vip: String, keepalivedBody: (NamespaceLab) -> String,
     harnessExtra: (NamespaceLab) -> String,
-    interval: Double
+    interval: Double, version: Int = 3
   ) throws {
     try NamespaceLab.require(KeepalivedInteropTests.keepalived, package: "keepalived")
     let lab = try NamespaceLab(prefix: prefix, nodes: ["k", "h", "c"])
@@ -27,8 +28,8 @@ final class KeepalivedVariantTests: XCTestCase {
         interface veth0
         virtual_router_id 70
         priority 150
-        advert_int \(interval)
-        version 3
+        advert_int \(version == 2 ? String(Int(interval)) : String(interval))
+        version \(version)
       \(keepalivedBody(lab))
         virtual_ipaddress {
           \(vip)
@@ -37,7 +38,7 @@ final class KeepalivedVariantTests: XCTestCase {
 
       """
     let spec = """
-      {"instances":[{"name":"VI_1","interface":"veth0","vrid":70,"version":3,"priority":100,\
+      {"instances":[{"name":"VI_1","interface":"veth0","vrid":70,"version":\(version),"priority":100,\
       "advertInterval":\(interval),"virtualAddresses":[{"address":"\(vip)"}]\(harnessExtra(lab))}]}
       """
     let confPath = try lab.write("k.conf", conf)
@@ -61,6 +62,7 @@ final class KeepalivedVariantTests: XCTestCase {
     let status = (try? String(contentsOfFile: "\(base)/status.json", encoding: .utf8)) ?? ""
     XCTAssertTrue(status.contains("\"state\":\"BACKUP\""), status)
     XCTAssertFalse(status.contains("bad_checksum"), status)
+    XCTAssertFalse(status.contains("auth_mismatch"), status)
     kill(k.processIdentifier, SIGTERM)
     k.waitUntilExit()
     XCTAssertTrue(lab.wait(2) { lab.holds("h", vip) }, lab.log("h"))
@@ -72,12 +74,30 @@ final class KeepalivedVariantTests: XCTestCase {
     kill(h.processIdentifier, SIGTERM)
     h.waitUntilExit()
     XCTAssertTrue(lab.log("h").contains("MASTER BACKUP"), lab.log("h"))
+    // k2 heard lvskeeper's adverts for seconds before preempting: none may fail its checks.
+    for log in ["k1", "k2"] {
+      XCTAssertFalse(lab.log(log).contains("invalid"), "keepalived rejected an advert: \(lab.log(log))")
+    }
   }
 
   func testVRRPv3IPv6() throws {
     try followTakeOverAndYield(
       prefix: "lvskvk6", vip: "fd00:77::100", keepalivedBody: { _ in "" }, harnessExtra: { _ in "" },
       interval: 0.2)
+  }
+
+  /// AH to a unicast peer: keepalived zeroes the TTL in the ICV for unicast instances only.
+  func testVRRPv2AuthenticationHeaderUnicastPeers() throws {
+    try followTakeOverAndYield(
+      prefix: "lvskvka", vip: "10.77.0.151",
+      keepalivedBody: { lab in
+        "  unicast_src_ip \(lab.address("k"))\n    unicast_peer {\n      \(lab.address("h"))\n    }\n"
+          + "    authentication {\n      auth_type AH\n      auth_pass un1cast\n    }"
+      },
+      harnessExtra: { lab in
+        ",\"sourceAddress\":\"\(lab.address("h"))\",\"unicastPeers\":[\"\(lab.address("k"))\"],"
+          + "\"authPass\":\"un1cast\",\"authType\":\"AH\""
+      }, interval: 1, version: 2)
   }
 
   func testVRRPv3UnicastPeers() throws {

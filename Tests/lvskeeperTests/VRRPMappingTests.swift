@@ -139,9 +139,20 @@ final class VRRPMappingTests: XCTestCase {
       of: "    priority 90\n",
       with: "    priority 90\n    authentication {\n        auth_type AH\n        auth_pass secret\n    }\n")
     let ahConfig = try ConfigLoader(configID: "test", interfaces: ["lo"]).load(text: ah, fileName: "ah.conf")
-    XCTAssertThrowsError(try VRRPMapping.units(ahConfig.configuration)) { error in
-      XCTAssertTrue("\(error)".hasPrefix("ah.conf:"), "\(error)")
-      XCTAssertTrue("\(error)".contains("auth_type AH is not supported"), "\(error)")
-    }
+    let ahUnit = try XCTUnwrap(try VRRPMapping.units(ahConfig.configuration)["vrrp_instance VI_1"])
+    let ahInstance = try XCTUnwrap(ahUnit.instances.first)
+    XCTAssertEqual(ahInstance.authType, .ah)
+    XCTAssertEqual(ahInstance.authentication, .ah)
+    XCTAssertEqual(ahInstance.ahKey, Array("secret".utf8) + [0, 0], "auth_pass padded to 8 bytes is the key")
+    XCTAssertNoThrow(try ahInstance.validate())
+
+    // keepalived ignores authentication with version 3 (and so with IPv6, which needs version 3).
+    let ahV3 = ah.replacingOccurrences(of: "    priority 90\n", with: "    priority 90\n    version 3\n")
+    let v3Config = try ConfigLoader(configID: "test", interfaces: ["lo"]).load(
+      text: ahV3, fileName: "ah3.conf")
+    let v3Instance = try XCTUnwrap(
+      try VRRPMapping.units(v3Config.configuration)["vrrp_instance VI_1"]?.instances.first)
+    XCTAssertNil(v3Instance.authPass)
+    XCTAssertEqual(v3Instance.authentication, .none)
   }
 }

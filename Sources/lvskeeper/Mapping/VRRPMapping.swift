@@ -69,14 +69,9 @@ enum VRRPMapping {
     spec.initialState = instance.initialState == .master ? .master : .backup
     spec.preempt = instance.preempt
     spec.preemptDelay = instance.preemptDelay
+    // The config layer already dropped authentication for version 3 (and so for IPv6), like keepalived.
     if let auth = instance.authentication {
-      guard auth.type == .pass else {
-        throw MappingError(
-          location: instance.location,
-          message:
-            "vrrp_instance \(instance.name): auth_type AH is not supported by the VRRP engine yet; use PASS or none"
-        )
-      }
+      spec.authType = auth.type == .ah ? .ah : .pass
       spec.authPass = auth.password
     }
     spec.virtualAddresses = try instance.virtualIPAddresses.map { try vip($0) }
