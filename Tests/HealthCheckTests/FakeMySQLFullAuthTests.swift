@@ -77,20 +77,9 @@ extension FakeMySQLServerTests {
       let check = MySQLCheck(
         target: CheckTarget(address: "127.0.0.1", port: server.port), connectTimeout: .seconds(3),
         user: "probe", password: c.password, serverPublicKey: c.configuredKey)
-      let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
-      XCTAssertEqual(outcome.isUp, c.expectUp, "\(c.name): \(outcome)")
-      if case .down(let reason) = outcome {
-        XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): \(reason)")
-      }
-      // COM_QUIT arrives just after the verdict; allow it a moment.
-      var quits = 0
-      for _ in 0..<40 {
-        quits = server.seen.withLock { $0.quits }
-        if quits > 0 || !c.expectUp { break }
-        Thread.sleep(forTimeInterval: 0.05)
-      }
-      XCTAssertEqual(quits, c.expectUp ? 1 : 0, "\(c.name): COM_QUIT count")
-      let seen = server.seen.withLock { $0 }
+      let seen = try server.probe(
+        check, on: group, name: c.name, expectUp: c.expectUp, reasonContains: c.reasonContains,
+        expectQuit: c.expectUp)
       XCTAssertEqual(seen.user, "probe", c.name)
       XCTAssertEqual(seen.publicKeyRequests, c.expectKeyRequests, "\(c.name): public key requests (0x02)")
       XCTAssertEqual(seen.encryptedPasswords.count, c.expectBlobs, "\(c.name): RSA blobs sent")

@@ -289,22 +289,35 @@ final class FakeMySQLServerTests: XCTestCase {
         target: CheckTarget(address: "127.0.0.1", port: server.port), connectTimeout: .seconds(2),
         user: "probe",
         password: c.password)
-      let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
-      XCTAssertEqual(outcome.isUp, c.expectUp, "\(c.name): \(outcome)")
-      if case .down(let reason) = outcome {
-        XCTAssertTrue(reason.contains(c.reasonContains), "\(c.name): \(reason)")
-      }
-      // COM_QUIT arrives just after the verdict; allow it a moment.
-      var quits = 0
-      for _ in 0..<40 {
-        quits = server.seen.withLock { $0.quits }
-        if quits > 0 || !c.expectQuit { break }
-        Thread.sleep(forTimeInterval: 0.05)
-      }
-      XCTAssertEqual(quits, c.expectQuit ? 1 : 0, "\(c.name): COM_QUIT count")
-      let seen = server.seen.withLock { $0 }
+      let seen = try server.probe(
+        check, on: group, name: c.name, expectUp: c.expectUp, reasonContains: c.reasonContains,
+        expectQuit: c.expectQuit)
       XCTAssertEqual(seen.user, "probe", c.name)
       XCTAssertEqual(seen.loginPlugin, c.expectLoginPlugin, c.name)
     }
+  }
+}
+
+extension FakeMySQLServer {
+  /// Runs one MYSQL_CHECK against this server, asserts its verdict (and the reason when down), waits
+  /// for the COM_QUIT that follows a successful login, and returns what the server saw.
+  func probe(
+    _ check: MySQLCheck, on group: any EventLoopGroup, name: String, expectUp: Bool, reasonContains: String,
+    expectQuit: Bool, file: StaticString = #filePath, line: UInt = #line
+  ) throws -> Seen {
+    let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
+    XCTAssertEqual(outcome.isUp, expectUp, "\(name): \(outcome)", file: file, line: line)
+    if case .down(let reason) = outcome {
+      XCTAssertTrue(reason.contains(reasonContains), "\(name): \(reason)", file: file, line: line)
+    }
+    // COM_QUIT arrives just after the verdict; allow it a moment.
+    var quits = 0
+    for _ in 0..<40 {
+      quits = seen.withLock { $0.quits }
+      if quits > 0 || !expectQuit { break }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    XCTAssertEqual(quits, expectQuit ? 1 : 0, "\(name): COM_QUIT count", file: file, line: line)
+    return seen.withLock { $0 }
   }
 }
