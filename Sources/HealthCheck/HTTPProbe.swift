@@ -37,15 +37,6 @@ struct HTTPProbe: Probe {
   }
 
   private func exchange(_ url: URLCheck, on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
-    let promise = loop.makePromise(of: ProbeOutcome.self)
-    let address: SocketAddress
-    let bootstrap: ClientBootstrap
-    do {
-      address = try ProbeSocket.remoteAddress(check.target)
-      bootstrap = try ProbeSocket.bootstrap(on: loop, target: check.target, timeout: check.connectTimeout)
-    } catch {
-      return loop.makeSucceededFuture(.down(reason: ProbeSocket.reason(error)))
-    }
     let version: HTTPVersion = check.version == .http11 ? .http1_1 : .http1_0
     var headers = HTTPHeaders()
     headers.add(name: "Host", value: hostHeader(for: url))
@@ -57,29 +48,16 @@ struct HTTPProbe: Probe {
       .flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
     let tls = self.tls
     let maxBody = check.maxBodyBytes
-    let timeout = check.connectTimeout
-
-    let deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-      promise.fail(ProbeError.timedOut(timeout))
-    }
-    let connect = bootstrap.channelInitializer { channel in
-      channel.eventLoop.makeCompletedFuture {
-        let sync = channel.pipeline.syncOperations
-        if let tls {
-          try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
-        }
-        try sync.addHTTPClientHandlers()
-        try sync.addHandler(
-          HTTPResponseVerifier(request: head, url: url, maxBodyBytes: maxBody, promise: promise))
+    let exchange = ProbeSocket.exchange(on: loop, target: check.target, timeout: check.connectTimeout) {
+      sync, promise in
+      if let tls {
+        try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
       }
-    }.connect(to: address)
-    connect.whenFailure { promise.fail($0) }
-    // The deadline closes a channel that is still talking (a trickling server).
-    promise.futureResult.whenComplete { _ in
-      deadline.cancel()
-      connect.whenSuccess { $0.close(promise: nil) }
+      try sync.addHTTPClientHandlers()
+      try sync.addHandler(
+        HTTPResponseVerifier(request: head, url: url, maxBodyBytes: maxBody, promise: promise))
     }
-    return promise.futureResult.recover { error in
+    return exchange.recover { error in
       if let parserError = error as? HTTPParserError {
         return .down(reason: "\(url.path): bad HTTP response (\(parserError))")
       }

@@ -7,36 +7,16 @@ struct MySQLProbe: Probe {
   let check: MySQLCheck
 
   func run(on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
-    let promise = loop.makePromise(of: ProbeOutcome.self)
-    let address: SocketAddress
-    let bootstrap: ClientBootstrap
-    do {
-      address = try ProbeSocket.remoteAddress(check.target)
-      bootstrap = try ProbeSocket.bootstrap(on: loop, target: check.target, timeout: check.connectTimeout)
-    } catch {
-      return loop.makeSucceededFuture(.down(reason: ProbeSocket.reason(error)))
-    }
-    let timeout = check.connectTimeout
-    let deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-      promise.fail(ProbeError.timedOut(timeout))
-    }
     let user = check.user
     let password = check.password
     let key = check.serverPublicKey
     let database = check.database
-    let connect = bootstrap.channelInitializer { channel in
-      channel.eventLoop.makeCompletedFuture {
-        try channel.pipeline.syncOperations.addHandler(
-          MySQLLoginHandler(
-            user: user, password: password, serverPublicKey: key, database: database, promise: promise))
-      }
-    }.connect(to: address)
-    connect.whenFailure { promise.fail($0) }
-    promise.futureResult.whenComplete { _ in
-      deadline.cancel()
-      connect.whenSuccess { $0.close(promise: nil) }
-    }
-    return promise.futureResult.recover { .down(reason: ProbeSocket.reason($0)) }
+    return ProbeSocket.exchange(on: loop, target: check.target, timeout: check.connectTimeout) {
+      pipeline, promise in
+      try pipeline.addHandler(
+        MySQLLoginHandler(
+          user: user, password: password, serverPublicKey: key, database: database, promise: promise))
+    }.recover { .down(reason: ProbeSocket.reason($0)) }
   }
 }
 

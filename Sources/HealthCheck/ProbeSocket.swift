@@ -57,6 +57,40 @@ enum ProbeSocket {
     return bootstrap
   }
 
+  /// Connects to `target` with the handlers `install` adds, under one deadline of `timeout` for the
+  /// whole exchange (connect, request, answer), and closes the channel when the handlers complete
+  /// the promise. A target that cannot be resolved or bound is `.down` at once; any other failure
+  /// fails the returned future, for the caller to word.
+  static func exchange(
+    on loop: any EventLoop, target: CheckTarget, timeout: Duration,
+    install:
+      @escaping @Sendable (ChannelPipeline.SynchronousOperations, EventLoopPromise<ProbeOutcome>) throws ->
+      Void
+  ) -> EventLoopFuture<ProbeOutcome> {
+    let address: SocketAddress
+    let bootstrap: ClientBootstrap
+    do {
+      address = try remoteAddress(target)
+      bootstrap = try self.bootstrap(on: loop, target: target, timeout: timeout)
+    } catch {
+      return loop.makeSucceededFuture(.down(reason: reason(error)))
+    }
+    let promise = loop.makePromise(of: ProbeOutcome.self)
+    let deadline = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+      promise.fail(ProbeError.timedOut(timeout))
+    }
+    let connect = bootstrap.channelInitializer { channel in
+      channel.eventLoop.makeCompletedFuture { try install(channel.pipeline.syncOperations, promise) }
+    }.connect(to: address)
+    connect.whenFailure { promise.fail($0) }
+    // The deadline closes a channel that is still talking (a trickling server).
+    promise.futureResult.whenComplete { _ in
+      deadline.cancel()
+      connect.whenSuccess { $0.close(promise: nil) }
+    }
+    return promise.futureResult
+  }
+
   /// Describes an error for a reason string, naming connection refusal and timeouts plainly.
   static func reason(_ error: any Error) -> String {
     switch error {
