@@ -145,6 +145,8 @@ final class TCPConnectProber: Sendable {
   }
 
   private func run() {
+    // Otherwise it inherits the name of whichever thread built the first TCP_CHECK.
+    _ = lvsk_set_thread_name("lvsk-tcp-prober")
     let capacity: Int32 = 512
     var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
     var ready: [(fd: Int32, error: Int32)] = []
