@@ -11,6 +11,8 @@
 # usage: bench/health-checkers.sh [WINDOW_SECONDS]   (output also saved to bench/results/health-checkers.txt)
 #   HB_VM_ONLY=1      skip the host part and append the VM part to the results file
 #   HB_VM_PAIRS       the VM's N:delay_loop pairs (default "10000:1 50000:1")
+#   HB_VM_WARM        seconds each side runs before its window (default 20; 50,000 servers need
+#                     minutes under TCG before either program has programmed IPVS and probes)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,11 +74,12 @@ echo
 if [[ -x "$vm" ]]; then
   pairs="${HB_VM_PAIRS:-10000:1 50000:1}"
   echo "## inside the IPVS VM (qemu TCG, 2 vCPUs): keepalived --check vs lvskeeper run, same config, same counters"
-  echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window 20 $pairs"
+  warm="${HB_VM_WARM:-20}"
+  echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window $warm $pairs"
   conf="$(mktemp -d)"
   cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
   "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" \
-    --with-program keepalived --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" 20 $pairs \
+    --with-program keepalived --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
     || echo "VM run failed: exit $?"
   rm -rf "$conf"
 else

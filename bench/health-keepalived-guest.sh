@@ -28,18 +28,34 @@ passive() { awk '/^Tcp:/ { if (h) { print $7; exit } ; h = 1 }' /proc/net/snmp; 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status" 2>/dev/null; }
 
+# threads PID: "tid name ticks" per thread
+threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    # a thread may exit between the listing and the reads
+    [ -r "$t/comm" ] || continue
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+  done
+}
+
 # measure NAME PID N D: one window on PID; prints one line of figures
 measure() {
   local name=$1 pid=$2 n=$3 d=$4
   local c0 c1 p0 p1 a0 a1 t0 t1
+  threads "$pid" > /tmp/threads0
   c0=$(ticks "$pid"); p0=$(passive); a0=$(accepted); t0=$(date +%s.%N)
   sleep "$window"
   c1=$(ticks "$pid"); p1=$(passive); a1=$(accepted); t1=$(date +%s.%N)
+  threads "$pid" > /tmp/threads1
   awk -v name="$name" -v c=$((c1 - c0)) -v hz="$hz" -v p=$((p1 - p0)) -v a=$((${a1:-0} - ${a0:-0})) \
     -v t0="$t0" -v t1="$t1" -v rss="$(rss "$pid")" -v want="$((n / d))" 'BEGIN {
     w = t1 - t0; cpu = c / hz
     printf "%-11s window %.1f s: probes %d (passive opens) = %.0f/s of %d/s wanted [acceptor accept()s %.0f/s]; CPU %.2f s = %.3f CPU-s per 10,000 probes (%.0f%% of one CPU); RSS %s\n",
       name, w, p, p / w, want, a / w, cpu, (p > 0 ? cpu / p * 10000 : 0), cpu / w * 100, rss }'
+  # CPU per thread in the window (threads under 2 % of the window left out)
+  awk -v hz="$hz" -v w="$window" 'NR == FNR { t0[$1] = $3; next }
+    ($1 in t0) && ($3 - t0[$1]) / hz > 0.02 * w { printf "%s%s %.2f s", (n++ ? ", " : "            threads: "), $2, ($3 - t0[$1]) / hz }
+    END { if (n) print "" }' /tmp/threads0 /tmp/threads1
 }
 
 for pair in "$@"; do
