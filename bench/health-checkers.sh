@@ -1,76 +1,88 @@
 #!/usr/bin/env bash
-# Checker benchmark: N TCP_CHECK checkers at delay_loop 1 against loopback listeners
-# (127.1.x.y:18080, one listener per address, in separate acceptor processes so their CPU is
-# not counted). Prints CPU seconds per 10,000 probes, RSS, probe-start lateness and missed
-# intervals for 10,000 and 50,000 checkers; then, if the IPVS VM harness exists, keepalived's
-# checker and HealthBench side by side inside the VM on the same 10,000-server config.
+# Checker benchmark. Host part: N TCP_CHECK checkers (HealthBench, the daemon's HealthMonitor on
+# one event loop thread) against loopback listeners (127.1.x.y:18080, one per address, in
+# separate acceptor processes so their CPU is not counted), for N/delay_loop = 10000/1, 50000/1,
+# 50000/2 and 50000/5. Prints probes/s, CPU seconds per 10,000 probes, RSS, probe-start lateness,
+# missed intervals and, per busy thread, time on a CPU / runnable-waiting / asleep. Then the
+# kernel's own cost of one probe on this host (bench/tcp-probe-floor.c: socket, connect, poll,
+# close in a C loop). VM part (if the IPVS VM harness exists): keepalived's checker and the
+# lvskeeper daemon on the same keepalived.conf, counted the same way
+# (bench/health-keepalived-guest.sh).
 # usage: bench/health-checkers.sh [WINDOW_SECONDS]   (output also saved to bench/results/health-checkers.txt)
+#   HB_VM_ONLY=1      skip the host part and append the VM part to the results file
+#   HB_VM_PAIRS       the VM's N:delay_loop pairs (default "10000:1 50000:1")
+#   HB_VM_WARM        seconds each side runs before its window (default 20; 50,000 servers need
+#                     minutes under TCG before either program has programmed IPVS and probes)
+#   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 window="${1:-20}"
 out="$root/bench/results/health-checkers.txt"
-vm="${LVSK_VM_HARNESS:-/work/wt/vm/vm/run-in-vm.sh}"
+vm="${LVSK_VM_HARNESS:-$root/vm/run-in-vm.sh}"
 cd "$root"
 swift build -c release --product HealthBench >/dev/null
-bin="$(swift build -c release --show-bin-path)/HealthBench"
-# HB_VM_ONLY=1 skips the host runs and appends the VM comparison to the results file.
+swift build -c release --product lvskeeper >/dev/null
+binpath="$(swift build -c release --show-bin-path)"
+bin="$binpath/HealthBench"
 if [[ "${HB_VM_ONLY:-0}" == 1 ]]; then exec > >(tee -a "$out") 2>&1; else exec > >(tee "$out") 2>&1; fi
+logs="$(mktemp -d)"
 pids=()
-cleanup() {
+stop_acceptors() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
-trap cleanup EXIT
+trap 'stop_acceptors; rm -rf "$logs"' EXIT
 
-run_host() {
-  local n=$1 chunk=12500 first=0
-  pids=()
+start_acceptors() {
+  local n=$1 chunk=12500 first=0 files=()
   while ((first < n)); do
     local count=$((n - first < chunk ? n - first : chunk))
-    "$bin" serve --first "$first" --count "$count" --port 18080 > "/tmp/hb-serve-$first.log" 2>&1 &
+    "$bin" serve --first "$first" --count "$count" --port 18080 > "$logs/serve-$first.log" 2>&1 &
     pids+=($!)
+    files+=("$logs/serve-$first.log")
     first=$((first + count))
   done
-  for f in /tmp/hb-serve-*.log; do
-    for _ in $(seq 300); do grep -q listening "$f" && break; sleep 0.2; done
+  for f in "${files[@]}"; do
+    for _ in $(seq 600); do grep -qs listening "$f" && break; sleep 0.2; done
+    grep -qs listening "$f" || { echo "acceptor did not start: $f"; cat "$f"; return 1; }
   done
-  "$bin" check --servers "$n" --port 18080 --seconds "$window" --warmup 5 || echo "HealthBench check failed: exit $?"
-  cleanup
-  rm -f /tmp/hb-serve-*.log
 }
 
+echo "# bench/health-checkers.sh $window   $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores SHARED with other helpers' builds"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-{
-  echo "# bench/health-checkers.sh $window  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores shared with other builds, $(uname -r))"
-  echo "# command: HealthBench check --servers N --port 18080 --seconds $window --warmup 5 (release build, 1 event loop thread)"
-  for n in 10000 50000; do
-    [[ "${HB_VM_ONLY:-0}" == 1 ]] && break
+if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
+  echo "# host: HealthBench check --servers N --delay-loop D --port 18080 --seconds $window --warmup 5 (release, 1 event loop thread)"
+  start_acceptors 50000
+  for nd in 10000:1 50000:1 50000:2 50000:5; do
+    n=${nd%%:*} d=${nd##*:}
     echo
-    echo "## host, $n checkers"
-    run_host "$n"
+    echo "## host, $n checkers, delay_loop $d s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$bin" check --servers "$n" --delay-loop "$d" --port 18080 --seconds "$window" --warmup 5 \
+      || echo "HealthBench check failed: exit $?"
   done
   echo
-  if [[ -x "$vm" ]]; then
-    echo "## inside the IPVS VM (qemu TCG, 2 vCPUs): keepalived --check vs HealthBench, 10000 real servers"
-    conf="$(mktemp -d)"
-    {
-      echo 'global_defs { router_id hb }'
-      echo 'virtual_server 10.99.0.1 80 {'
-      echo '  delay_loop 1'
-      echo '  lb_algo rr'
-      echo '  lb_kind NAT'
-      echo '  protocol TCP'
-      for ((i = 0; i < 10000; i++)); do
-        echo "  real_server 127.1.$((i / 250)).$((i % 250 + 1)) 18080 { TCP_CHECK { connect_timeout 3 } }"
-      done
-      echo '}'
-    } > "$conf/keepalived.conf"
-    cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
-    "$vm" --timeout 900 --smp 2 --mem 2048 --with-bin "$bin" --with-program keepalived \
-      --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh 10000 "$window" 20 || echo "VM run failed: exit $?"
-    rm -rf "$conf"
+  echo "## kernel floor: one TCP_CHECK probe as a C loop (bench/tcp-probe-floor.c), same listeners"
+  if cc -O2 -o "$logs/floor" "$root/bench/tcp-probe-floor.c"; then
+    "$logs/floor" 50000 50000
   else
-    echo "## keepalived side by side: missing (VM harness $vm not found)"
+    echo "no C compiler: floor not measured"
   fi
-}
+  stop_acceptors
+fi
+echo
+if [[ -x "$vm" ]]; then
+  pairs="${HB_VM_PAIRS:-10000:1 50000:1}"
+  echo "## inside the IPVS VM (qemu TCG, 2 vCPUs): keepalived --check vs lvskeeper run, same config, same counters"
+  warm="${HB_VM_WARM:-20}"
+  echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window $warm $pairs"
+  conf="$(mktemp -d)"
+  cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
+  "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" \
+    --with-program keepalived --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
+    || echo "VM run failed: exit $?"
+  rm -rf "$conf"
+else
+  echo "## keepalived side by side: skipped (VM harness $vm not found)"
+fi
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,42 +1,113 @@
 #!/bin/bash
-# Runs inside the IPVS VM (see bench/health-checkers.sh): N loopback listeners, then keepalived's
-# checker (TCP_CHECK, delay_loop 1) and lvskeeper's HealthBench in turn against them, each for
-# WINDOW seconds after WARM seconds; prints CPU per 10,000 probes from /proc and accept counts.
+# Runs inside the IPVS VM (see bench/health-checkers.sh). For each N:D pair: N loopback real
+# servers with TCP_CHECK at delay_loop D in one keepalived.conf; keepalived's checker
+# (`keepalived -C`) and then lvskeeper's daemon (`lvskeeper run -f` the same file) each run
+# WARM s, then are measured for WINDOW s by the same counters:
+#   probes = the kernel's TCP PassiveOpens (/proc/net/snmp): handshakes completed at the
+#            listeners, whoever accepts them; nothing else makes TCP connections in the VM.
+#            The acceptor's own accept() count is printed as a cross-check.
+#   CPU    = utime+stime of the checking process from /proc/PID/stat (keepalived: its checker
+#            child, from -c PIDFILE; lvskeeper: the daemon, which also owns the IPVS reconciler).
+#   RSS    = VmRSS of that process at the end of the window.
+# usage: guest.sh WINDOW WARM N:D [N:D...]
 set -u
-n=$1 window=$2 warm=$3
-ulimit -n 65536
+window=$1 warm=$2
+shift 2
+ulimit -n 1048576
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cd /tmp
-HealthBench serve --first 0 --count "$n" --port 18080 --report 1 > /tmp/serve.log 2>&1 &
+max=0
+for pair in "$@"; do n=${pair%%:*}; ((n > max)) && max=$n; done
+HealthBench serve --first 0 --count "$max" --port 18080 --report 1 > /tmp/serve.log 2>&1 &
 serve=$!
-for _ in $(seq 600); do grep -q listening /tmp/serve.log && break; sleep 0.2; done
-grep listening /tmp/serve.log || { echo "serve did not start"; cat /tmp/serve.log; exit 1; }
+for _ in $(seq 1200); do grep -qs listening /tmp/serve.log && break; sleep 0.2; done
+grep -s listening /tmp/serve.log || { echo "acceptor did not start"; cat /tmp/serve.log; exit 1; }
+
 accepted() { grep '^accepted' /tmp/serve.log | tail -1 | cut -d' ' -f2; }
-ticks() { local t=0 p; for p in "$@"; do [ -r /proc/$p/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+passive() { awk '/^Tcp:/ { if (h) { print $7; exit } ; h = 1 }' /proc/net/snmp; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status" 2>/dev/null; }
 
-echo "== keepalived $(keepalived -v 2>&1 | head -1) checker, $n real servers, TCP_CHECK delay_loop 1 =="
-keepalived -C -n -f /opt/hb/keepalived.conf -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
-sleep "$warm"
-pids=$(pidof keepalived)
-c0=$(ticks $pids); a0=$(accepted); t0=$(date +%s.%N)
-sleep "$window"
-c1=$(ticks $pids); a1=$(accepted); t1=$(date +%s.%N)
-rss=$(for p in $pids; do grep VmRSS /proc/$p/status; done | awk '{s+=$2} END {print s " kB"}')
-awk -v c=$((c1 - c0)) -v hz="$hz" -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" -v rss="$rss" 'BEGIN {
-  w = t1 - t0; cpu = c / hz
-  printf "window %.1f s: probes (accepts) %d = %.0f/s; keepalived CPU %.2f s = %.3f CPU-s per 10,000 probes (%.0f%% of one CPU); RSS %s\n",
-    w, a, a / w, cpu, (a > 0 ? cpu / a * 10000 : 0), cpu / w * 100, rss }'
-ipvsadm -Ln | grep -c -- '->' | awk '{print "IPVS destinations programmed by keepalived: " $1 - 1}'
-kill $pids 2>/dev/null; sleep 2; kill -9 $pids 2>/dev/null
-ipvsadm -C
+# threads PID: "tid name ticks" per thread
+threads() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    # a thread may exit between the listing and the reads
+    [ -r "$t/comm" ] || continue
+    echo "${t##*/} $(tr ' ' _ < "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+  done
+}
 
-echo "== lvskeeper HealthBench, same VM, same listeners =="
-HealthBench check --servers "$n" --port 18080 --seconds "$window" --warmup "$warm" &
-hb=$!
-sleep $((warm + 1))
-a0=$(accepted); t0=$(date +%s.%N)
-sleep $((window - 2))
-a1=$(accepted); t1=$(date +%s.%N)
-wait $hb
-awk -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" 'BEGIN { printf "acceptor saw %.0f probes/s during the window\n", a / (t1 - t0) }'
-kill $serve
+# measure NAME PID N D: one window on PID; prints one line of figures
+measure() {
+  local name=$1 pid=$2 n=$3 d=$4
+  local c0 c1 p0 p1 a0 a1 t0 t1
+  threads "$pid" > /tmp/threads0
+  c0=$(ticks "$pid"); p0=$(passive); a0=$(accepted); t0=$(date +%s.%N)
+  sleep "$window"
+  c1=$(ticks "$pid"); p1=$(passive); a1=$(accepted); t1=$(date +%s.%N)
+  threads "$pid" > /tmp/threads1
+  awk -v name="$name" -v c=$((c1 - c0)) -v hz="$hz" -v p=$((p1 - p0)) -v a=$((${a1:-0} - ${a0:-0})) \
+    -v t0="$t0" -v t1="$t1" -v rss="$(rss "$pid")" -v want="$((n / d))" 'BEGIN {
+    w = t1 - t0; cpu = c / hz
+    printf "%-11s window %.1f s: probes %d (passive opens) = %.0f/s of %d/s wanted [acceptor accept()s %.0f/s]; CPU %.2f s = %.3f CPU-s per 10,000 probes (%.0f%% of one CPU); RSS %s\n",
+      name, w, p, p / w, want, a / w, cpu, (p > 0 ? cpu / p * 10000 : 0), cpu / w * 100, rss }'
+  # CPU per thread in the window (threads under 2 % of the window left out)
+  awk -v hz="$hz" -v w="$window" 'NR == FNR { t0[$1] = $3; next }
+    ($1 in t0) && ($3 - t0[$1]) / hz > 0.02 * w { printf "%s%s %.2f s", (n++ ? ", " : "            threads: "), $2, ($3 - t0[$1]) / hz }
+    END { if (n) print "" }' /tmp/threads0 /tmp/threads1
+}
+
+for pair in "$@"; do
+  n=${pair%%:*} d=${pair##*:}
+  conf=/tmp/keepalived-$n-$d.conf
+  {
+    echo 'global_defs { router_id hb }'
+    echo 'virtual_server 10.99.0.1 80 {'
+    echo "  delay_loop $d"
+    echo '  lb_algo rr'
+    echo '  lb_kind NAT'
+    echo '  protocol TCP'
+    for ((i = 0; i < n; i++)); do
+      echo "  real_server 127.1.$((i / 250)).$((i % 250 + 1)) 18080 { TCP_CHECK { connect_timeout 3 } }"
+    done
+    echo '}'
+  } > "$conf"
+  echo "== $n real servers, TCP_CHECK, delay_loop $d s, one config file; warm-up $warm s, window $window s"
+
+  rm -f /run/kac.pid
+  keepalived -C -n -f "$conf" -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
+  ka=$!
+  for _ in $(seq 100); do [ -s /run/kac.pid ] && break; sleep 0.1; done
+  checker=$(cat /run/kac.pid 2>/dev/null)
+  sleep "$warm"
+  if [ -n "$checker" ] && [ -d "/proc/$checker" ]; then
+    measure "keepalived" "$checker" "$n" "$d"
+    echo "            $(keepalived -v 2>&1 | head -1), checker child pid $checker; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]')"
+  else
+    echo "keepalived checker not running"; tail -5 /tmp/ka.log
+  fi
+  kill "$ka" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$ka" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$ka" 2>/dev/null
+  wait "$ka" 2>/dev/null
+  ipvsadm -C
+  sleep 2
+
+  lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level warning > /tmp/lvsk.log 2>&1 &
+  lk=$!
+  sleep "$warm"
+  if [ -d "/proc/$lk" ]; then
+    measure "lvskeeper" "$lk" "$n" "$d"
+    echo "            lvskeeper run -f (same file), pid $lk; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < /tmp/lvsk.log)"
+  else
+    echo "lvskeeper not running"; tail -5 /tmp/lvsk.log
+  fi
+  kill "$lk" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$lk" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$lk" 2>/dev/null
+  wait "$lk" 2>/dev/null
+  ipvsadm -C
+  sleep 2
+done
+kill "$serve"

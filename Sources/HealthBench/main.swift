@@ -100,6 +100,38 @@ extension StringProtocol {
   }
 }
 
+/// Per-thread CPU and scheduler times from /proc/self/task/*/{comm,stat,schedstat}:
+/// name, on-CPU ns, ns spent runnable but waiting for a CPU (schedstat), and user/system ticks.
+func threadTimes() -> [Int: (name: String, onCPU: Int64, waiting: Int64, user: Int64, system: Int64)] {
+  var result: [Int: (name: String, onCPU: Int64, waiting: Int64, user: Int64, system: Int64)] = [:]
+  guard let dir = opendir("/proc/self/task") else { return result }
+  defer { closedir(dir) }
+  func read(_ path: String) -> String? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var buffer = [CChar](repeating: 0, count: 1024)
+    guard fgets(&buffer, 1024, f) != nil else { return nil }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+  while let entry = readdir(dir) {
+    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+    guard let tid = Int(name) else { continue }
+    let base = "/proc/self/task/\(tid)"
+    guard let comm = read(base + "/comm"), let sched = read(base + "/schedstat"),
+      let stat = read(base + "/stat"),
+      let close = stat.lastIndex(of: ")")
+    else { continue }
+    let s = sched.split(separator: " ").compactMap { Int64($0.trimmingCharacters(in: " \n")) }
+    // Fields after "comm)": state is field 3; utime and stime are fields 14 and 15.
+    let f = stat[stat.index(after: close)...].split(separator: " ")
+    guard s.count >= 2, f.count > 13, let user = Int64(f[11]), let system = Int64(f[12]) else { continue }
+    result[tid] = (comm.trimmingCharacters(in: " \n"), s[0], s[1], user, system)
+  }
+  return result
+}
+
 func percentile(_ sorted: [Int64], _ p: Double) -> Double {
   guard !sorted.isEmpty else { return 0 }
   let i = min(sorted.count - 1, Int(Double(sorted.count - 1) * p))
@@ -140,6 +172,7 @@ func check() async throws {
   monitor.apply(list)
   try await Task.sleep(for: .seconds(warmup))
   let probesAtStart = monitor.status().servers.reduce(0) { $0 + ($1.checkers.first?.probes ?? 0) }
+  let threadsStart = threadTimes()
   let cpuStart = cpuSeconds()
   let clock = ContinuousClock()
   let t0 = clock.now
@@ -148,6 +181,7 @@ func check() async throws {
   log.recording.store(false, ordering: .relaxed)
   let elapsed = clock.now - t0
   let cpu = cpuSeconds() - cpuStart
+  let threadsEnd = threadTimes()
   let status = monitor.status()
   let probes = status.servers.reduce(0) { $0 + ($1.checkers.first?.probes ?? 0) } - probesAtStart
   let down = status.servers.filter { !$0.isUp }.count
@@ -175,6 +209,20 @@ func check() async throws {
     "probe start lateness vs schedule (ms): p50 \(String(format: "%.3f", percentile(samples, 0.5))) p99 \(String(format: "%.3f", percentile(samples, 0.99))) max \(String(format: "%.3f", percentile(samples, 1.0))) over \(samples.count) starts"
   )
   print("missed intervals (probe started >= 1 delay_loop late): \(missed)")
+  // Where each busy thread spent the window: on a CPU, runnable but waiting for one (the host's
+  // other work), or asleep (idle: waiting for a timer or an event).
+  let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+  for (tid, end) in threadsEnd.sorted(by: { $0.key < $1.key }) {
+    guard let start = threadsStart[tid] else { continue }
+    let on = Double(end.onCPU - start.onCPU) / 1e9
+    let wait = Double(end.waiting - start.waiting) / 1e9
+    guard on > 0.05 * window else { continue }
+    let user = Double(end.user - start.user) / ticksPerSecond
+    let system = Double(end.system - start.system) / ticksPerSecond
+    print(
+      "thread \(end.name): on CPU \(String(format: "%.2f", on)) s (user \(String(format: "%.2f", user)), system \(String(format: "%.2f", system))), runnable but waiting for a CPU \(String(format: "%.2f", wait)) s, asleep \(String(format: "%.2f", max(0, window - on - wait))) s"
+    )
+  }
   print(
     "mean probe latency (last probe per checker): \(String(format: "%.3f", meanLatencyMs)) ms; servers down at end: \(down)"
   )
@@ -188,6 +236,9 @@ func check() async throws {
   }
   monitor.stop()
   let eventCount = await events.value
+  // Probes still in flight complete on the loops: let them (connect_timeout is 3 s) before the
+  // loops shut down, or NIO logs "Cannot schedule tasks on an EventLoop that has already shut down".
+  try await Task.sleep(for: .seconds(3.2))
   print("events delivered: \(eventCount) (\(servers) initial)")
   try await group.shutdownGracefully()
 }

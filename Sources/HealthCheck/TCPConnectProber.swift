@@ -119,17 +119,44 @@ final class TCPConnectProber: Sendable {
     }
   }
 
+  /// Completes the promises with one task per event loop rather than one per promise: a
+  /// promise completed off its loop costs a task (and its lock) on that loop.
+  private func complete(
+    _ done: [(fd: Int32, promise: EventLoopPromise<ProbeOutcome>, outcome: ProbeOutcome)]
+  ) {
+    guard let first = done.first else { return }
+    let loop = first.promise.futureResult.eventLoop
+    if done.allSatisfy({ $0.promise.futureResult.eventLoop === loop }) {
+      let batch = done.map { ($0.promise, $0.outcome) }
+      loop.execute { for (promise, outcome) in batch { promise.succeed(outcome) } }
+      return
+    }
+    var byLoop:
+      [ObjectIdentifier: (loop: any EventLoop, batch: [(EventLoopPromise<ProbeOutcome>, ProbeOutcome)])] =
+        [:]
+    for d in done {
+      let l = d.promise.futureResult.eventLoop
+      byLoop[ObjectIdentifier(l), default: (l, [])].batch.append((d.promise, d.outcome))
+    }
+    for (_, entry) in byLoop {
+      let batch = entry.batch
+      entry.loop.execute { for (promise, outcome) in batch { promise.succeed(outcome) } }
+    }
+  }
+
   private func run() {
+    // Otherwise it inherits the name of whichever thread built the first TCP_CHECK.
+    _ = lvsk_set_thread_name("lvsk-tcp-prober")
     let capacity: Int32 = 512
     var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
     var ready: [(fd: Int32, error: Int32)] = []
     var done: [(fd: Int32, promise: EventLoopPromise<ProbeOutcome>, outcome: ProbeOutcome)] = []
     while true {
       let waitMs = state.withLock { s -> Int32 in
-        // Drop entries of probes already finished so they do not shorten the sleep.
-        while let top = s.heap.earliestEntry, s.pending[top.payload.fd]?.id != top.payload.id {
-          _ = s.heap.popDue(top.deadline)
-        }
+        // Entries of probes that already finished stay in the heap until their deadline: they
+        // keep the thread's sleep finite, so `watch` need not wake it for a later deadline
+        // (that was an eventfd write, a wake-up and a read per probe). They cost at most one
+        // wake-up per `timerSlack`.
         guard let earliest = s.heap.earliest else {
           s.sleepingUntil = .distantFuture
           return -1
@@ -175,7 +202,7 @@ final class TCPConnectProber: Sendable {
       }
       // Close before completing: a caller that counts descriptors after its future fires sees none.
       for d in done { close(d.fd) }
-      for d in done { d.promise.succeed(d.outcome) }
+      complete(done)
     }
   }
 }
