@@ -112,8 +112,9 @@ def one_run(impl, version, interval, how):
         if holds("b"):
             return skip(impl, "B held the VIP before the stop (spurious takeover)")
         watch = subprocess.Popen(["ip", "netns", "exec", f"{P}-c", "python3", f"{HERE}/vrrp-garp-watch.py", VIP,
-                                  mac("b"), mac("a"), str(3 * interval + 5)], stdout=subprocess.PIPE, text=True)
+                                  mac("b"), mac("a"), str(5 * interval + 5)], stdout=subprocess.PIPE, text=True)
         watch.stdout.readline()  # READY
+        time.sleep(1.5 * interval)  # the client sees at least one of A's adverts before the stop
         sig = signal.SIGKILL if how == "kill-9" else signal.SIGTERM
         if impl == "keepalived" and how == "kill-9":
             # SIGSTOP the parent so it cannot respawn or signal, then kill the VRRP child (the one
