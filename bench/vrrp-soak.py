@@ -105,8 +105,11 @@ def main():
         time.sleep(2)
         baseline = {impl: masters_in_log(impl, "b") for impl in PAIRS}
         # Both cores busy for the whole soak, bounded by timeout(1).
+        # Each burner leads its own process group so the whole group can be killed at the end (killing
+        # only timeout(1) with SIGKILL would leave its shell spinning).
         for _ in range(2):
-            burners.append(subprocess.Popen(["timeout", str(int(SECONDS) + 5), "sh", "-c", "while :; do :; done"]))
+            burners.append(subprocess.Popen(["timeout", str(int(SECONDS) + 5), "sh", "-c", "while :; do :; done"],
+                                            start_new_session=True))
         samples = {impl: 0 for impl in PAIRS}
         stolen = {impl: 0 for impl in PAIRS}
         end = time.time() + SECONDS
@@ -123,7 +126,13 @@ def main():
             print(f"{impl:15s}: backup became MASTER {flips} time(s); backup held the VIP in "
                   f"{stolen[impl]} of {samples[impl]} samples")
     finally:
-        for p in burners + procs:
+        for p in burners:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
             p.wait()
