@@ -46,18 +46,24 @@ final class ProbeWakeupsTests: XCTestCase {
     return (releases, passes)
   }
 
-  /// 50,000 checkers at delay_loop 1 s (50,000 starts a second, evenly spread): each start is
-  /// released once, never early, at most one granularity late, and the loop wakes about once
-  /// per granularity instead of once per start.
-  func testReleasesAllDueEntriesAtFiftyThousandPerSecond() {
-    let granularity = TimeAmount.milliseconds(2)
+  /// `n` entries due evenly over the second after `t0`, and the earliest wake-up the adds asked for.
+  private func spreadOverOneSecond(_ n: Int, granularity: TimeAmount) -> (ProbeWakeups<Int>, NIODeadline?) {
     var wakeups = ProbeWakeups<Int>(granularity: granularity, maxPerPass: 256)
-    let n = 50_000
     var firstWake: NIODeadline?
     for i in 0..<n {
       let deadline = t0 + .nanoseconds(Int64(i) * 1_000_000_000 / Int64(n))
       if let wake = wakeups.add(i, at: deadline) { firstWake = min(firstWake ?? wake, wake) }
     }
+    return (wakeups, firstWake)
+  }
+
+  /// 50,000 checkers at delay_loop 1 s (50,000 starts a second, evenly spread): each start is
+  /// released once, never early, at most one granularity late, and the loop wakes about once
+  /// per granularity instead of once per start.
+  func testReleasesAllDueEntriesAtFiftyThousandPerSecond() {
+    let granularity = TimeAmount.milliseconds(2)
+    let n = 50_000
+    var (wakeups, firstWake) = spreadOverOneSecond(n, granularity: granularity)
     let (releases, passes) = drive(&wakeups, firstWake: firstWake, until: t0 + .seconds(2))
     XCTAssertEqual(releases.count, n)
     XCTAssertEqual(Set(releases.map(\.index)).count, n, "each entry released exactly once")
@@ -76,13 +82,8 @@ final class ProbeWakeupsTests: XCTestCase {
   /// 1 s + granularity after its previous start, so no interval is missed.
   func testSteadyRescheduleKeepsEveryIntervalAtFiftyThousandCheckers() {
     let granularity = TimeAmount.milliseconds(2)
-    var wakeups = ProbeWakeups<Int>(granularity: granularity, maxPerPass: 256)
     let n = 50_000
-    var firstWake: NIODeadline?
-    for i in 0..<n {
-      let deadline = t0 + .nanoseconds(Int64(i) * 1_000_000_000 / Int64(n))
-      if let wake = wakeups.add(i, at: deadline) { firstWake = min(firstWake ?? wake, wake) }
-    }
+    var (wakeups, firstWake) = spreadOverOneSecond(n, granularity: granularity)
     var rearmed: [NIODeadline] = []
     let (releases, _) = drive(&wakeups, firstWake: firstWake, until: t0 + .milliseconds(3_100)) {
       index, now, w in
