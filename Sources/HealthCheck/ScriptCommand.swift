@@ -18,7 +18,7 @@ public struct ScriptCommand: Hashable, Sendable, CustomStringConvertible {
   /// unclosed quote.
   public init?(parsing text: String) {
     guard let line = try? ScriptLine(parsing: text) else { return nil }
-    self.arguments = line.needsShell ? ["/bin/sh", "-c", text] : line.words
+    self.arguments = line.needsShell ? ScriptLine.shellArgv(text) : line.words
     self.usesShell = line.needsShell
   }
 

@@ -85,8 +85,11 @@ public struct ScriptLine: Hashable, Sendable {
   /// `extra` arguments are appended (as "$@" of the shell line when there is one).
   public static func argv(_ text: String, extra: [String] = []) throws(Problem) -> [String] {
     let line = try ScriptLine(parsing: text)
-    guard line.needsShell else { return line.words + extra }
-    // "$0" is the shell's name; the extra arguments become "$@" of the line.
-    return extra.isEmpty ? ["/bin/sh", "-c", text] : ["/bin/sh", "-c", text + " \"$@\"", "sh"] + extra
+    return line.needsShell ? shellArgv(text, extra: extra) : line.words + extra
+  }
+
+  /// `/bin/sh -c TEXT`, with `extra` arguments as the line's "$@" ("$0" is the shell's name).
+  public static func shellArgv(_ text: String, extra: [String] = []) -> [String] {
+    extra.isEmpty ? ["/bin/sh", "-c", text] : ["/bin/sh", "-c", text + " \"$@\"", "sh"] + extra
   }
 }

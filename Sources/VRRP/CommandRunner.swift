@@ -13,9 +13,7 @@ public enum CommandRunner {
   /// argv for `command` plus `extra` arguments, run as `user` when given (via setpriv). A command
   /// that cannot be split goes to /bin/sh as written, which reports its syntax error.
   public static func argv(_ command: String, extra: [String] = [], user: String? = nil) -> [String] {
-    var argv =
-      (try? ScriptLine.argv(command, extra: extra))
-      ?? ["/bin/sh", "-c", command + (extra.isEmpty ? "" : " \"$@\""), "sh"] + extra
+    var argv = (try? ScriptLine.argv(command, extra: extra)) ?? ScriptLine.shellArgv(command, extra: extra)
     if let user {
       argv = ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups", "--"] + argv
     }

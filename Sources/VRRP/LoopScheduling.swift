@@ -14,7 +14,7 @@ public struct VRRPScheduling: Sendable, Codable, Equatable {
   /// SCHED_RR at this priority. The thread's children (notify and track scripts) do not inherit it:
   /// the policy is set with SCHED_RESET_ON_FORK.
   public var realtimePriority: Int?
-  /// The thread's nice value, used when `realtimePriority` is not set.
+  /// The thread's nice value (set in any case; it only matters while the thread is not real-time).
   public var nice: Int?
   /// RLIMIT_RTTIME (soft and hard, microseconds of CPU between blocking calls) while real-time.
   /// Process-wide in the kernel's interface; only real-time threads are charged against it.
