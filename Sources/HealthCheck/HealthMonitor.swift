@@ -21,7 +21,7 @@ public final class HealthMonitor: Sendable {
     var reportedWeight: Int?
   }
   private struct State {
-    var runners: [Checker: ProbeRunner] = [:]
+    var runners: [Checker: any CheckRunner] = [:]
     var subscribers: [Checker: Set<RealServerID>] = [:]
     var servers: [RealServerID: ServerEntry] = [:]
     var stopped = false
@@ -48,8 +48,8 @@ public final class HealthMonitor: Sendable {
   /// "initial" event; a kept server whose verdict changes through the reload gets one too.
   public func apply(_ servers: [MonitoredServer]) {
     var rng = SystemRandomNumberGenerator()
-    var toStart: [(ProbeRunner, Duration)] = []
-    var toStop: [ProbeRunner] = []
+    var toStart: [(any CheckRunner, Duration)] = []
+    var toStop: [any CheckRunner] = []
     var emitted: [HealthEvent] = []
     state.withLock { s in
       guard !s.stopped else { return }
@@ -59,24 +59,18 @@ public final class HealthMonitor: Sendable {
         s.runners[checker] = nil
       }
       for checker in wanted where s.runners[checker] == nil {
-        let loop = group.next()
-        let timer = s.timers[ObjectIdentifier(loop), default: ProbeTimer(loop: loop)]
-        s.timers[ObjectIdentifier(loop)] = timer
-        let runner = ProbeRunner(
-          checker: checker, probe: makeProbe(checker.spec), timer: timer, onProbeStart: onProbeStart
-        ) { [weak self] runner, transition, latency in
-          self?.checkerChanged(runner, transition, latency)
-        }
+        let runner = makeRunner(checker, timers: &s.timers)
         s.runners[checker] = runner
         toStart.append((runner, CheckerVerdict.firstDelay(for: checker.schedule, using: &rng)))
       }
       s.subscribers = [:]
+      let snapshots = RunnerSnapshot.of(Array(s.runners.values))
       var entries: [RealServerID: ServerEntry] = [:]
       for server in servers {
         var states: [Checker: ServerVerdict.CheckerState] = [:]
         for checker in server.checkers {
           s.subscribers[checker, default: []].insert(server.id)
-          if let v = s.runners[checker]?.verdict {
+          if let runner = s.runners[checker], let v = snapshots[ObjectIdentifier(runner)]?.verdict {
             states[checker] = .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
           }
         }
@@ -105,9 +99,15 @@ public final class HealthMonitor: Sendable {
     for (runner, delay) in toStart { runner.start(after: delay) }
   }
 
+  /// TCP checkers live on the process-wide engine: a monitor dropped without `stop()` must not
+  /// leave them probing.
+  deinit {
+    for runner in state.withLock({ Array($0.runners.values) }) { runner.stop() }
+  }
+
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
   public func stop() {
-    let runners = state.withLock { s -> [ProbeRunner] in
+    let runners = state.withLock { s -> [any CheckRunner] in
       s.stopped = true
       defer { s.runners = [:] }
       return Array(s.runners.values)
@@ -119,16 +119,46 @@ public final class HealthMonitor: Sendable {
   /// A consistent copy of every server's and checker's state.
   public func status() -> HealthStatus {
     state.withLock { s in
+      let snapshots = RunnerSnapshot.of(Array(s.runners.values))
       let servers = s.servers.values.sorted { $0.server.id.rawValue < $1.server.id.rawValue }.map { entry in
         ServerStatus(
           id: entry.server.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
           reason: entry.verdict.downReason,
           checkers: Array(Set(entry.server.checkers)).compactMap { c in
-            s.runners[c]?.snapshot(subscribers: s.subscribers[c]?.count ?? 0)
+            s.runners[c].flatMap { snapshots[ObjectIdentifier($0)] }?.status(
+              of: c, subscribers: s.subscribers[c]?.count ?? 0)
           })
       }
       return HealthStatus(servers: servers, probeCount: s.runners.count)
     }
+  }
+
+  /// TCP_CHECK runs on the process's `TCPCheckEngine`; every other checker runs its probes on an
+  /// event loop of `group`, woken by that loop's `ProbeTimer`.
+  private func makeRunner(_ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer]) -> any CheckRunner
+  {
+    let loop = group.next()
+    let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void = {
+      [weak self] runner, transition, latency in
+      self?.checkerChanged(runner, transition, latency)
+    }
+    let probe: any Probe
+    if case .tcp(let check) = checker.spec {
+      switch (TCPCheckEngine.shared, TCPCheckRunner.job(for: check)) {
+      case (.success(let engine), .success(let job)):
+        return TCPCheckRunner(
+          checker: checker, job: job, engine: engine, loop: loop, onProbeStart: onProbeStart,
+          onChange: onChange)
+      case (.failure(let error), _): probe = FailingProbe(reason: error.description)
+      case (_, .failure(let error)): probe = FailingProbe(reason: error.description)
+      }
+    } else {
+      probe = makeProbe(checker.spec)
+    }
+    let timer = timers[ObjectIdentifier(loop), default: ProbeTimer(loop: loop)]
+    timers[ObjectIdentifier(loop)] = timer
+    return ProbeRunner(
+      checker: checker, probe: probe, timer: timer, onProbeStart: onProbeStart, onChange: onChange)
   }
 
   private func makeProbe(_ spec: CheckerSpec) -> any Probe {
@@ -151,7 +181,8 @@ public final class HealthMonitor: Sendable {
       reason: reason, latency: latency)
   }
 
-  private func checkerChanged(_ runner: ProbeRunner, _ transition: CheckerTransition, _ latency: Duration) {
+  private func checkerChanged(_ runner: any CheckRunner, _ transition: CheckerTransition, _ latency: Duration)
+  {
     let v = runner.verdict
     let checkerState = ServerVerdict.CheckerState(
       isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)

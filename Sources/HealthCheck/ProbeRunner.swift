@@ -1,14 +1,62 @@
 import NIOCore
 import Synchronization
 
+/// One distinct checker, probing until stopped; what `HealthMonitor` holds per checker.
+/// Invariant: at most one probe of the checker is in flight; after `stop()` none starts and no
+/// transition is reported.
+protocol CheckRunner: AnyObject, Sendable {
+  var checker: Checker { get }
+  /// The loop notify scripts of this checker's servers are started from.
+  var loop: any EventLoop { get }
+  var verdict: CheckerVerdict { get }
+  func snapshot() -> RunnerSnapshot
+  func start(after delay: Duration)
+  func stop()
+}
+
+/// One checker's state at one instant, as `status` shows it.
+struct RunnerSnapshot {
+  var verdict: CheckerVerdict
+  var probes: Int
+  var lastLatency: Duration?
+
+  func status(of checker: Checker, subscribers: Int) -> CheckerStatus {
+    CheckerStatus(
+      checker: checker, isUp: verdict.isUp, weight: verdict.weight, lastOutcome: verdict.lastOutcome,
+      lastLatency: lastLatency, consecutiveSuccesses: verdict.consecutiveSuccesses,
+      consecutiveFailures: verdict.consecutiveFailures, retriesUsed: verdict.retriesUsed, probes: probes,
+      subscribers: subscribers)
+  }
+
+  /// Snapshots of many runners; those on the TCP engine are read under one engine lock, so a
+  /// `status` of 50,000 checkers does not queue 50,000 times behind the engine thread.
+  static func of(_ runners: [any CheckRunner]) -> [ObjectIdentifier: RunnerSnapshot] {
+    var result: [ObjectIdentifier: RunnerSnapshot] = [:]
+    var onEngine: [(id: ObjectIdentifier, runner: TCPCheckRunner, handle: UInt64)] = []
+    for runner in runners {
+      if let tcp = runner as? TCPCheckRunner, let handle = tcp.handle {
+        onEngine.append((ObjectIdentifier(tcp), tcp, handle))
+      } else {
+        result[ObjectIdentifier(runner)] = runner.snapshot()
+      }
+    }
+    guard let engine = onEngine.first?.runner.engine else { return result }
+    for (entry, snap) in zip(onEngine, engine.snapshots(onEngine.map(\.handle))) {
+      result[entry.id] =
+        snap ?? RunnerSnapshot(verdict: CheckerVerdict(schedule: entry.runner.checker.schedule), probes: 0)
+    }
+    return result
+  }
+}
+
 /// Runs one distinct checker forever on one event loop: probe, record, wait, repeat.
 /// Invariant: at most one probe of this checker is in flight; after `stop()` none starts.
-final class ProbeRunner: Sendable {
+final class ProbeRunner: CheckRunner {
   let checker: Checker
   let loop: any EventLoop
   private let timer: ProbeTimer
   private let probe: any Probe
-  private let onChange: @Sendable (ProbeRunner, CheckerTransition, Duration) -> Void
+  private let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
   private let onProbeStart: (@Sendable (Duration) -> Void)?
 
   private struct State {
@@ -22,7 +70,7 @@ final class ProbeRunner: Sendable {
   init(
     checker: Checker, probe: any Probe, timer: ProbeTimer,
     onProbeStart: (@Sendable (Duration) -> Void)?,
-    onChange: @escaping @Sendable (ProbeRunner, CheckerTransition, Duration) -> Void
+    onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
   ) {
     self.checker = checker
     self.probe = probe
@@ -35,14 +83,8 @@ final class ProbeRunner: Sendable {
 
   var verdict: CheckerVerdict { state.withLock { $0.verdict } }
 
-  func snapshot(subscribers: Int) -> CheckerStatus {
-    state.withLock { s in
-      CheckerStatus(
-        checker: checker, isUp: s.verdict.isUp, weight: s.verdict.weight, lastOutcome: s.verdict.lastOutcome,
-        lastLatency: s.lastLatency, consecutiveSuccesses: s.verdict.consecutiveSuccesses,
-        consecutiveFailures: s.verdict.consecutiveFailures, retriesUsed: s.verdict.retriesUsed,
-        probes: s.probes, subscribers: subscribers)
-    }
+  func snapshot() -> RunnerSnapshot {
+    state.withLock { RunnerSnapshot(verdict: $0.verdict, probes: $0.probes, lastLatency: $0.lastLatency) }
   }
 
   func start(after delay: Duration) {

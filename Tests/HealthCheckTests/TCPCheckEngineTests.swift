@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import NIOCore
 import NIOPosix
@@ -83,9 +84,10 @@ final class RawListener {
   }
 }
 
-/// The raw-socket TCP_CHECK path: timeouts against a listener that drops SYNs, bind_port and
-/// bindto on the wire, an orderly close, and no descriptor left behind under mixed load.
-final class TCPConnectProberTests: XCTestCase {
+/// The TCP_CHECK engine: timeouts against a listener that drops SYNs, bind_port and bindto on the
+/// wire, an orderly close, periodic checkers' verdicts, and no descriptor or slot left behind
+/// under mixed load or when checkers are removed mid-probe.
+final class TCPCheckEngineTests: XCTestCase {
   let probeGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
   override func tearDown() { try? probeGroup.syncShutdownGracefully() }
 
@@ -149,4 +151,111 @@ final class TCPConnectProberTests: XCTestCase {
     XCTAssertEqual(results[2].filter { $0 == .down(reason: "connect timed out after 0.2s") }.count, 1000)
     XCTAssertEqual(openDescriptorCount(), before)
   }
+
+  /// A checker removed while its connect hangs gives its descriptor back at once, not at the
+  /// connect timeout, and is never heard from again.
+  func testRemoveMidProbeClosesAtOnce() throws {
+    let engine = try TCPCheckEngine.shared.get()
+    let dropping = try RawListener(backlog: 0)
+    defer { dropping.close() }
+    dropping.fillAcceptQueue()
+    let slotsBefore = engine.activeCount
+    let before = openDescriptorCount()
+    let heard = ManagedAtomicCounter()
+    let job = try TCPCheckRunner.job(
+      for: TCPCheck(
+        target: CheckTarget(address: "127.0.0.1", port: dropping.port), connectTimeout: .seconds(30))
+    ).get()
+    let handle = engine.add(
+      job, schedule: CheckSchedule(delayLoop: .seconds(1), retry: 0), after: .zero,
+      observer: .init(onProbeStart: { _ in heard.add() }, onTransition: { _, _ in heard.add() }))
+    try waitUntil { openDescriptorCount() == before + 1 }
+    XCTAssertEqual(heard.value, 1, "one probe started")
+    engine.remove(handle)
+    XCTAssertEqual(openDescriptorCount(), before, "the hanging connect is closed by remove")
+    XCTAssertEqual(engine.activeCount, slotsBefore)
+    XCTAssertNil(engine.snapshots([handle])[0])
+    usleep(300_000)
+    XCTAssertEqual(heard.value, 1, "nothing reported after remove")
+  }
+
+  /// 600 periodic checkers, a third each against an accepting, a refusing and a SYN-dropping
+  /// listener: each verdict is right after its first probe (fall 1, no retry), the accepting
+  /// ones keep probing every interval, and removing them all leaves no descriptor or slot.
+  func testPeriodicCheckersVerdictsAndCleanup() throws {
+    let engine = try TCPCheckEngine.shared.get()
+    let accepting = try RawListener(backlog: 4096)
+    let dropping = try RawListener(backlog: 0)
+    defer {
+      accepting.close()
+      dropping.close()
+    }
+    dropping.fillAcceptQueue()
+    let refused = try MisbehavingServer.closedPort()
+    let slotsBefore = engine.activeCount
+    let before = openDescriptorCount()
+    let schedule = CheckSchedule(delayLoop: .milliseconds(100), retry: 0, rise: 1, fall: 1)
+    let transitions = TransitionLog()
+    let handles = try (0..<600).map { i in
+      let port = [accepting.port, refused, dropping.port][i % 3]
+      let job = try TCPCheckRunner.job(
+        for: TCPCheck(
+          target: CheckTarget(address: "127.0.0.1", port: port), connectTimeout: .milliseconds(200))
+      ).get()
+      return engine.add(
+        job, schedule: schedule, after: .milliseconds(Int64(i % 50)),
+        observer: .init(onProbeStart: nil, onTransition: { t, _ in transitions.record(i, t) }))
+    }
+    try waitUntil(seconds: 10) { transitions.count == 400 }
+    // Let the accepting ones probe a few more intervals, draining the accept queue meanwhile.
+    for _ in 0..<6 {
+      usleep(100_000)
+      while accepting.acceptOne(seconds: 0) != nil {}
+    }
+    let snapshots = engine.snapshots(handles)
+    for (i, snap) in snapshots.enumerated() {
+      let snap = try XCTUnwrap(snap)
+      switch i % 3 {
+      case 0:
+        XCTAssertTrue(snap.verdict.isUp, "accepting #\(i)")
+        XCTAssertGreaterThanOrEqual(snap.probes, 4, "accepting #\(i) probes every 100 ms")
+      case 1: XCTAssertEqual(snap.verdict.lastOutcome, .down(reason: "Connection refused"))
+      default: XCTAssertEqual(snap.verdict.lastOutcome, .down(reason: "connect timed out after 0.2s"))
+      }
+    }
+    XCTAssertEqual(transitions.byChecker.filter { $0.key % 3 == 0 }.count, 0, "accepting never flapped")
+    XCTAssertTrue(transitions.byChecker.filter { $0.key % 3 != 0 }.allSatisfy { $0.value == [.wentDown] })
+    for handle in handles { engine.remove(handle) }
+    XCTAssertEqual(engine.activeCount, slotsBefore)
+    while accepting.acceptOne(seconds: 0) != nil {}
+    XCTAssertEqual(openDescriptorCount(), before)
+  }
+
+  private func waitUntil(seconds: Double = 5, _ condition: () -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+      guard Date() < deadline else { throw WaitTimedOut(seconds: seconds) }
+      usleep(10_000)
+    }
+  }
+}
+
+struct WaitTimedOut: Error { let seconds: Double }
+
+/// Transitions reported by the engine thread, per checker.
+final class TransitionLog: @unchecked Sendable {
+  private let lock = NSLock()
+  private var entries: [Int: [CheckerTransition]] = [:]
+  func record(_ checker: Int, _ t: CheckerTransition) {
+    lock.withLock { entries[checker, default: []].append(t) }
+  }
+  var byChecker: [Int: [CheckerTransition]] { lock.withLock { entries } }
+  var count: Int { lock.withLock { entries.values.reduce(0) { $0 + $1.count } } }
+}
+
+final class ManagedAtomicCounter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var n = 0
+  func add() { lock.withLock { n += 1 } }
+  var value: Int { lock.withLock { n } }
 }

@@ -1,0 +1,410 @@
+import CLinuxEvents
+import Glibc
+import NIOCore
+import Synchronization
+
+/// Why the process-wide TCP check engine could not start.
+struct TCPCheckEngineError: Error, CustomStringConvertible {
+  let call: String
+  let errnoCode: Int32
+  var description: String { "TCP checker unavailable: \(call): \(String(cString: strerror(errnoCode)))" }
+}
+
+/// A socket address copied once into the bytes connect(2) and bind(2) take.
+struct RawSocketAddress: @unchecked Sendable {
+  private(set) var storage = sockaddr_storage()
+  let length: socklen_t
+  let family: Int32
+
+  init(_ address: SocketAddress) {
+    var storage = sockaddr_storage()
+    let length = address.withSockAddr { pointer, length in
+      withUnsafeMutableBytes(of: &storage) { target in
+        target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(length, target.count)))
+      }
+      return socklen_t(length)
+    }
+    self.storage = storage
+    self.length = length
+    self.family = address.protocol.rawValue
+  }
+
+  func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    withUnsafeBytes(of: storage) { raw in
+      body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
+    }
+  }
+}
+
+/// What one TCP_CHECK probe connects to, resolved once per checker.
+struct TCPCheckJob: Sendable {
+  let remote: RawSocketAddress
+  let local: RawSocketAddress?
+  let timeout: Duration
+  let timeoutReason: String
+
+  init(remote: SocketAddress, local: SocketAddress?, timeout: Duration) {
+    self.remote = RawSocketAddress(remote)
+    self.local = local.map(RawSocketAddress.init)
+    self.timeout = timeout
+    self.timeoutReason = "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s"
+  }
+}
+
+/// Runs every TCP_CHECK of the process on one thread: its own schedule of probe starts, the
+/// non-blocking connects, their completions (epoll) and connect timeouts, and each checker's
+/// `CheckerVerdict`. A probe costs socket, connect, epoll_ctl and close (plus getsockopt on a
+/// failure) and no task, promise or lock hand-off per probe; subscribers hear only transitions.
+///
+/// Invariants: a slot is in one of three states — free, waiting (one live entry in `starts`), or
+/// in flight (its descriptor registered with epoll and one live entry in `timeouts`); heap
+/// entries and epoll events carry the slot's generation, so those of a freed or finished probe
+/// are recognised as stale. Every descriptor opened here is closed here. Observers are called
+/// without the engine's lock held.
+final class TCPCheckEngine: Sendable {
+  static let shared: Result<TCPCheckEngine, TCPCheckEngineError> = start()
+
+  /// Starts per pass before completions are looked at again: a fairness bound under overload.
+  static let maxStartsPerPass = 512
+  /// Connect timeouts are handled up to this late, so the stale timeout entries of probes that
+  /// already finished share wake-ups instead of costing one each.
+  static let timeoutSlack = TimeAmount.milliseconds(10)
+  private static let wakeToken = UInt64.max
+
+  /// Who hears about a periodic checker. Called on the engine thread, never under its lock.
+  struct Observer: Sendable {
+    /// Lateness of each probe start against its schedule (benchmarks); must be cheap.
+    var onProbeStart: (@Sendable (Duration) -> Void)?
+    var onTransition: @Sendable (CheckerTransition, Duration) -> Void
+  }
+
+  private enum Mode {
+    case periodic(Observer)
+    case once(@Sendable (ProbeOutcome) -> Void)
+  }
+
+  private struct Slot {
+    var generation: UInt32 = 0
+    var job: TCPCheckJob?
+    var mode: Mode?
+    var verdict: CheckerVerdict?
+    var probes = 0
+    var lastLatency: Duration?
+    var fd: Int32 = -1
+    var due = NIODeadline.uptimeNanoseconds(0)
+    var started = NIODeadline.uptimeNanoseconds(0)
+  }
+
+  private struct State {
+    var slots: [Slot] = []
+    var free: [UInt32] = []
+    var starts = DeadlineHeap<UInt64>()
+    var timeouts = DeadlineHeap<UInt64>()
+    /// When the thread sleeps in epoll_wait: the time it will wake at; nil while awake.
+    var sleepingUntil: NIODeadline?
+  }
+
+  /// What one pass found to tell observers once the lock is released.
+  private enum Notice {
+    case started(@Sendable (Duration) -> Void, Duration)
+    case transition(@Sendable (CheckerTransition, Duration) -> Void, CheckerTransition, Duration)
+    case finished(@Sendable (ProbeOutcome) -> Void, ProbeOutcome)
+  }
+
+  private let epollFD: Int32
+  private let wakeFD: Int32
+  private let state = Mutex(State())
+
+  private init(epollFD: Int32, wakeFD: Int32) {
+    self.epollFD = epollFD
+    self.wakeFD = wakeFD
+  }
+
+  // MARK: interface
+
+  /// Adds a periodic checker whose first probe starts after `delay`; returns its handle.
+  func add(_ job: TCPCheckJob, schedule: CheckSchedule, after delay: Duration, observer: Observer) -> UInt64 {
+    insert(job, mode: .periodic(observer), verdict: CheckerVerdict(schedule: schedule), after: delay)
+  }
+
+  /// Probes once now and calls `completion` on the engine thread with the outcome.
+  func probeOnce(_ job: TCPCheckJob, completion: @escaping @Sendable (ProbeOutcome) -> Void) {
+    _ = insert(job, mode: .once(completion), verdict: nil, after: .zero)
+  }
+
+  /// Stops a periodic checker: a probe in flight is abandoned (its descriptor closed now), no
+  /// probe starts after this returns, and its observer is not called again.
+  func remove(_ handle: UInt64) {
+    state.withLock { s in
+      guard let index = Self.liveIndex(handle, in: s) else { return }
+      // Closing also takes the descriptor out of epoll; an event for it already fetched by the
+      // engine thread carries the old generation and is ignored.
+      if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
+      Self.release(index, in: &s)
+    }
+  }
+
+  /// The checkers' verdicts and counters (nil for one removed), read under one lock.
+  func snapshots(_ handles: [UInt64]) -> [RunnerSnapshot?] {
+    state.withLock { s in
+      handles.map { handle in
+        guard let index = Self.liveIndex(handle, in: s), let verdict = s.slots[index].verdict else {
+          return nil
+        }
+        return RunnerSnapshot(
+          verdict: verdict, probes: s.slots[index].probes, lastLatency: s.slots[index].lastLatency)
+      }
+    }
+  }
+
+  /// Checkers and one-shot probes the engine holds (for tests: back to zero once all are removed).
+  var activeCount: Int { state.withLock { $0.slots.count - $0.free.count } }
+
+  private func insert(_ job: TCPCheckJob, mode: Mode, verdict: CheckerVerdict?, after delay: Duration)
+    -> UInt64
+  {
+    let due = NIODeadline.now() + .nanoseconds(max(0, delay.nanoseconds))
+    let (handle, wake) = state.withLock { s -> (UInt64, Bool) in
+      let index: Int
+      if let reused = s.free.popLast() {
+        index = Int(reused)
+      } else {
+        index = s.slots.count
+        s.slots.append(Slot())
+      }
+      s.slots[index].job = job
+      s.slots[index].mode = mode
+      s.slots[index].verdict = verdict
+      s.slots[index].due = due
+      let handle = Self.token(index, s.slots[index].generation)
+      s.starts.push(handle, at: due)
+      guard let until = s.sleepingUntil, due < until else { return (handle, false) }
+      s.sleepingUntil = nil
+      return (handle, true)
+    }
+    if wake {
+      var one: UInt64 = 1
+      _ = write(wakeFD, &one, 8)
+    }
+    return handle
+  }
+
+  private static func token(_ index: Int, _ generation: UInt32) -> UInt64 {
+    UInt64(index) << 32 | UInt64(generation)
+  }
+
+  private static func liveIndex(_ token: UInt64, in s: State) -> Int? {
+    let index = Int(token >> 32)
+    guard index < s.slots.count, s.slots[index].job != nil,
+      s.slots[index].generation == UInt32(truncatingIfNeeded: token)
+    else { return nil }
+    return index
+  }
+
+  private static func release(_ index: Int, in s: inout State) {
+    s.slots[index] = Slot(generation: s.slots[index].generation &+ 1)
+    s.free.append(UInt32(index))
+  }
+
+  // MARK: the engine thread
+
+  private static func start() -> Result<TCPCheckEngine, TCPCheckEngineError> {
+    let ep = epoll_create1(Int32(EPOLL_CLOEXEC))
+    guard ep >= 0 else { return .failure(TCPCheckEngineError(call: "epoll_create1", errnoCode: errno)) }
+    let ev = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+    guard ev >= 0 else {
+      let e = errno
+      close(ep)
+      return .failure(TCPCheckEngineError(call: "eventfd", errnoCode: e))
+    }
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue
+    event.data.u64 = wakeToken
+    guard epoll_ctl(ep, EPOLL_CTL_ADD, ev, &event) == 0 else {
+      let e = errno
+      close(ev)
+      close(ep)
+      return .failure(TCPCheckEngineError(call: "epoll_ctl", errnoCode: e))
+    }
+    let engine = TCPCheckEngine(epollFD: ep, wakeFD: ev)
+    var thread = pthread_t()
+    let context = Unmanaged.passRetained(engine).toOpaque()
+    let rc = pthread_create(
+      &thread, nil,
+      { context in
+        guard let context else { return nil }
+        Unmanaged<TCPCheckEngine>.fromOpaque(context).takeRetainedValue().run()
+        return nil
+      }, context)
+    guard rc == 0 else {
+      Unmanaged<TCPCheckEngine>.fromOpaque(context).release()
+      close(ev)
+      close(ep)
+      return .failure(TCPCheckEngineError(call: "pthread_create", errnoCode: rc))
+    }
+    pthread_detach(thread)
+    return .success(engine)
+  }
+
+  private func run() {
+    _ = lvsk_set_thread_name("lvsk-tcp-check")
+    let capacity: Int32 = 1024
+    var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
+    var ready: [(token: UInt64, flags: UInt32)] = []
+    var notices: [Notice] = []
+    var moreStarts = false
+    while true {
+      let waitMs =
+        moreStarts
+        ? 0
+        : state.withLock { s -> Int32 in
+          let timeout = s.timeouts.earliest.map { $0 + Self.timeoutSlack }
+          let earliest = s.starts.earliest.map { start in timeout.map { min(start, $0) } ?? start } ?? timeout
+          guard let earliest else {
+            s.sleepingUntil = .distantFuture
+            return -1
+          }
+          s.sleepingUntil = earliest
+          let ns = (earliest - .now()).nanoseconds
+          return ns <= 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
+        }
+      let n = events.withUnsafeMutableBufferPointer { buffer in
+        epoll_wait(epollFD, buffer.baseAddress, capacity, waitMs)
+      }
+      ready.removeAll(keepingCapacity: true)
+      for i in 0..<max(0, Int(n)) {
+        if events[i].data.u64 == Self.wakeToken {
+          var count: UInt64 = 0
+          _ = read(wakeFD, &count, 8)
+          continue
+        }
+        ready.append((events[i].data.u64, events[i].events))
+      }
+      notices.removeAll(keepingCapacity: true)
+      moreStarts = state.withLock { s in
+        s.sleepingUntil = nil
+        let now = NIODeadline.now()
+        for r in ready {
+          guard let index = Self.liveIndex(r.token, in: s), s.slots[index].fd >= 0 else { continue }
+          let fd = s.slots[index].fd
+          let outcome = Self.connectOutcome(fd, flags: r.flags)
+          close(fd)
+          finish(index, outcome, at: now, in: &s, notices: &notices)
+        }
+        while let entry = s.timeouts.popDue(now) {
+          guard let index = Self.liveIndex(entry.payload, in: s), s.slots[index].fd >= 0,
+            let job = s.slots[index].job
+          else { continue }
+          close(s.slots[index].fd)
+          finish(index, .down(reason: job.timeoutReason), at: now, in: &s, notices: &notices)
+        }
+        var started = 0
+        while started < Self.maxStartsPerPass, let entry = s.starts.popDue(now) {
+          guard let index = Self.liveIndex(entry.payload, in: s), s.slots[index].fd < 0,
+            s.slots[index].due == entry.deadline
+          else { continue }
+          started += 1
+          begin(index, at: now, in: &s, notices: &notices)
+        }
+        return started == Self.maxStartsPerPass
+      }
+      for notice in notices {
+        switch notice {
+        case .started(let call, let lateness): call(lateness)
+        case .transition(let call, let transition, let latency): call(transition, latency)
+        case .finished(let call, let outcome): call(outcome)
+        }
+      }
+    }
+  }
+
+  /// Starts slot `index`'s probe: in flight afterwards, or finished at once.
+  private func begin(_ index: Int, at now: NIODeadline, in s: inout State, notices: inout [Notice]) {
+    guard let job = s.slots[index].job else { return }
+    if case .periodic(let observer)? = s.slots[index].mode, let onStart = observer.onProbeStart {
+      notices.append(.started(onStart, .nanoseconds(max(0, (now - s.slots[index].due).nanoseconds))))
+    }
+    s.slots[index].started = now
+    let fd = socket(
+      job.remote.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else {
+      finish(index, .down(reason: Self.reason(errno)), at: now, in: &s, notices: &notices)
+      return
+    }
+    if let local = job.local {
+      var one: Int32 = 1
+      _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+      if local.withSockAddr({ bind(fd, $0, $1) }) != 0 {
+        let e = errno
+        close(fd)
+        finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+        return
+      }
+    }
+    if job.remote.withSockAddr({ connect(fd, $0, $1) }) == 0 {
+      close(fd)
+      finish(index, .up(weight: nil), at: now, in: &s, notices: &notices)
+      return
+    }
+    let e = errno
+    guard e == EINPROGRESS else {
+      close(fd)
+      finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+      return
+    }
+    let token = Self.token(index, s.slots[index].generation)
+    var event = epoll_event()
+    event.events = EPOLLOUT.rawValue
+    event.data.u64 = token
+    guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+      let e = errno
+      close(fd)
+      finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+      return
+    }
+    s.slots[index].fd = fd
+    s.timeouts.push(token, at: now + .nanoseconds(max(1, job.timeout.nanoseconds)))
+  }
+
+  /// Records the outcome of slot `index`'s probe (its descriptor already closed) and schedules
+  /// the next one, or frees the slot.
+  private func finish(
+    _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, notices: inout [Notice]
+  ) {
+    s.slots[index].fd = -1
+    let latency = Duration.nanoseconds((now - s.slots[index].started).nanoseconds)
+    switch s.slots[index].mode {
+    case .once(let completion)?:
+      notices.append(.finished(completion, outcome))
+      Self.release(index, in: &s)
+    case .periodic(let observer)?:
+      guard let step = s.slots[index].verdict?.record(outcome) else {
+        Self.release(index, in: &s)
+        return
+      }
+      s.slots[index].probes += 1
+      s.slots[index].lastLatency = latency
+      if let transition = step.transition {
+        notices.append(.transition(observer.onTransition, transition, latency))
+      }
+      let due = now + .nanoseconds(max(0, step.nextDelay.nanoseconds))
+      s.slots[index].due = due
+      s.starts.push(Self.token(index, s.slots[index].generation), at: due)
+    case nil:
+      Self.release(index, in: &s)
+    }
+  }
+
+  /// Up when epoll reports the socket writable without an error or hang-up; otherwise the
+  /// socket's pending error names the reason.
+  private static func connectOutcome(_ fd: Int32, flags: UInt32) -> ProbeOutcome {
+    let failed = EPOLLERR.rawValue | EPOLLHUP.rawValue
+    if flags & failed == 0 && flags & EPOLLOUT.rawValue != 0 { return .up(weight: nil) }
+    var error: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 { error = errno }
+    return .down(reason: error == 0 ? "connection closed before the check ended" : reason(error))
+  }
+
+  private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+}
