@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checker benchmark. Host part: N TCP_CHECK checkers (HealthBench, the daemon's HealthMonitor on
-# one event loop thread) against loopback listeners (127.1.x.y:18080, one per address, in
-# separate acceptor processes so their CPU is not counted), for N/delay_loop = 10000/1, 50000/1,
-# 50000/2 and 50000/5. Prints probes/s, CPU seconds per 10,000 probes, RSS, probe-start lateness,
+# Checker benchmark. Host part: N TCP_CHECK checkers (HealthBench, the daemon's HealthMonitor;
+# TCP_CHECK runs on its one engine thread) against loopback listeners (127.1.x.y:18080, one per
+# address, in separate acceptor processes so their CPU is not counted), for N/delay_loop =
+# 10000/1, 50000/1, 50000/2, 50000/3 and 50000/5. The checker is pinned to CPU 0 and the
+# acceptors to CPU 1 (taskset), so "one core" is literal. Prints probes/s, CPU seconds per 10,000 probes, RSS, probe-start lateness,
 # missed intervals and, per busy thread, time on a CPU / runnable-waiting / asleep. Then the
 # kernel's own cost of one probe on this host (bench/tcp-probe-floor.c: socket, connect, poll,
 # close in a C loop). VM part (if the IPVS VM harness exists): keepalived's checker and the
@@ -38,7 +39,7 @@ start_acceptors() {
   local n=$1 chunk=12500 first=0 files=()
   while ((first < n)); do
     local count=$((n - first < chunk ? n - first : chunk))
-    "$bin" serve --first "$first" --count "$count" --port 18080 > "$logs/serve-$first.log" 2>&1 &
+    taskset -c "$acceptor_cpu" "$bin" serve --first "$first" --count "$count" --port 18080 > "$logs/serve-$first.log" 2>&1 &
     pids+=($!)
     files+=("$logs/serve-$first.log")
     first=$((first + count))
@@ -49,22 +50,25 @@ start_acceptors() {
   done
 }
 
+checker_cpu=0
+acceptor_cpu=$(($(nproc) > 1 ? 1 : 0))
 echo "# bench/health-checkers.sh $window   $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores SHARED with other helpers' builds"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+cc -O2 -o "$logs/floor" "$root/bench/tcp-probe-floor.c" || true
 if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
-  echo "# host: HealthBench check --servers N --delay-loop D --port 18080 --seconds $window --warmup 5 (release, 1 event loop thread)"
+  echo "# host: taskset -c $checker_cpu HealthBench check --servers N --delay-loop D --port 18080 --seconds $window --warmup 5 (release); acceptors on CPU $acceptor_cpu"
   start_acceptors 50000
-  for nd in 10000:1 50000:1 50000:2 50000:5; do
+  for nd in 10000:1 50000:1 50000:2 50000:3 50000:5; do
     n=${nd%%:*} d=${nd##*:}
     echo
     echo "## host, $n checkers, delay_loop $d s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    "$bin" check --servers "$n" --delay-loop "$d" --port 18080 --seconds "$window" --warmup 5 \
+    taskset -c "$checker_cpu" "$bin" check --servers "$n" --delay-loop "$d" --port 18080 --seconds "$window" --warmup 5 \
       || echo "HealthBench check failed: exit $?"
   done
   echo
   echo "## kernel floor: one TCP_CHECK probe as a C loop (bench/tcp-probe-floor.c), same listeners"
-  if cc -O2 -o "$logs/floor" "$root/bench/tcp-probe-floor.c"; then
-    "$logs/floor" 50000 50000
+  if [[ -x "$logs/floor" ]]; then
+    taskset -c "$checker_cpu" "$logs/floor" 50000 50000
   else
     echo "no C compiler: floor not measured"
   fi
@@ -78,7 +82,9 @@ if [[ -x "$vm" ]]; then
   echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window $warm $pairs"
   conf="$(mktemp -d)"
   cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
-  "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" \
+  floor=()
+  [[ -x "$logs/floor" ]] && floor=(--with-bin "$logs/floor")
+  "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" \
     --with-program keepalived --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
     || echo "VM run failed: exit $?"
   rm -rf "$conf"

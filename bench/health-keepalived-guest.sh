@@ -23,6 +23,11 @@ serve=$!
 for _ in $(seq 1200); do grep -qs listening /tmp/serve.log && break; sleep 0.2; done
 grep -s listening /tmp/serve.log || { echo "acceptor did not start"; cat /tmp/serve.log; exit 1; }
 
+if command -v floor > /dev/null; then
+  echo "== kernel floor in this VM: one TCP_CHECK probe as a C loop (bench/tcp-probe-floor.c)"
+  floor "$max" 5000
+fi
+
 accepted() { grep '^accepted' /tmp/serve.log | tail -1 | cut -d' ' -f2; }
 passive() { awk '/^Tcp:/ { if (h) { print $7; exit } ; h = 1 }' /proc/net/snmp; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
