@@ -63,6 +63,25 @@ measure() {
     END { if (n) print "" }' /tmp/threads0 /tmp/threads1
 }
 
+# run_side NAME PID MEASURED_PID LOG LABEL: after the warm-up, one window on MEASURED_PID (the
+# checking process), then stops PID and empties the IPVS table for the next side.
+run_side() {
+  local name=$1 pid=$2 measured=$3 log=$4 label=$5
+  sleep "$warm"
+  if [ -n "$measured" ] && [ -d "/proc/$measured" ]; then
+    measure "$name" "$measured" "$n" "$d"
+    echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log")"
+  else
+    echo "$name not running"; tail -5 "$log"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  ipvsadm -C
+  sleep 2
+}
+
 for pair in "$@"; do
   n=${pair%%:*} d=${pair##*:}
   conf=/tmp/keepalived-$n-$d.conf
@@ -84,35 +103,11 @@ for pair in "$@"; do
   keepalived -C -n -f "$conf" -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
   ka=$!
   for _ in $(seq 100); do [ -s /run/kac.pid ] && break; sleep 0.1; done
-  checker=$(cat /run/kac.pid 2>/dev/null)
-  sleep "$warm"
-  if [ -n "$checker" ] && [ -d "/proc/$checker" ]; then
-    measure "keepalived" "$checker" "$n" "$d"
-    echo "            $(keepalived -v 2>&1 | head -1), checker child pid $checker; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]')"
-  else
-    echo "keepalived checker not running"; tail -5 /tmp/ka.log
-  fi
-  kill "$ka" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$ka" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$ka" 2>/dev/null
-  wait "$ka" 2>/dev/null
-  ipvsadm -C
-  sleep 2
+  run_side keepalived "$ka" "$(cat /run/kac.pid 2>/dev/null)" /tmp/ka.log \
+    "$(keepalived -v 2>&1 | head -1), checker child pid"
 
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level warning > /tmp/lvsk.log 2>&1 &
   lk=$!
-  sleep "$warm"
-  if [ -d "/proc/$lk" ]; then
-    measure "lvskeeper" "$lk" "$n" "$d"
-    echo "            lvskeeper run -f (same file), pid $lk; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < /tmp/lvsk.log)"
-  else
-    echo "lvskeeper not running"; tail -5 /tmp/lvsk.log
-  fi
-  kill "$lk" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$lk" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$lk" 2>/dev/null
-  wait "$lk" 2>/dev/null
-  ipvsadm -C
-  sleep 2
+  run_side lvskeeper "$lk" "$lk" /tmp/lvsk.log "lvskeeper run -f (same file), pid"
 done
 kill "$serve"

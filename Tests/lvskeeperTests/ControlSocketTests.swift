@@ -122,10 +122,31 @@ final class ControlSocketTests: XCTestCase {
     XCTAssertEqual(info.st_mode & 0o7777, 0o600, String(info.st_mode & 0o7777, radix: 8))
     XCTAssertEqual(stat(directory, &info), 0)
     XCTAssertEqual(info.st_mode & 0o7777, 0o700, String(info.st_mode & 0o7777, radix: 8))
-    // The umask was tightened only for the bind.
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: directory), ["control.sock"], "no staging left")
     let umaskAfter = umask(0o022)
     umask(umaskAfter)
-    XCTAssertEqual(umaskAfter, umaskBefore, "umask restored after bind")
+    XCTAssertEqual(umaskAfter, umaskBefore, "the process umask is never changed")
+    await server.close()
+  }
+
+  /// In a directory others can read (as /run is), a stale file at the path is replaced and the
+  /// socket is still 0600: it is bound in a private directory and renamed into place.
+  func testSocketInSharedDirectoryReplacesStaleFile() async throws {
+    let directory = scratch + "/shared"
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    let path = directory + "/control.sock"
+    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("stale".utf8)))
+    let log = RequestLog()
+    let server = try await startServer(at: path, log: log)
+    var info = stat()
+    XCTAssertEqual(lstat(path, &info), 0)
+    XCTAssertEqual(info.st_mode & S_IFMT, S_IFSOCK)
+    XCTAssertEqual(info.st_mode & 0o7777, 0o600, String(info.st_mode & 0o7777, radix: 8))
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["control.sock"])
+    let status = try await send(ControlRequest(command: .status), to: path)
+    XCTAssertEqual(status.ok, true)
     await server.close()
   }
 

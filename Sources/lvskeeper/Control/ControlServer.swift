@@ -27,17 +27,32 @@ final class ControlServer: Sendable {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    // Tighten the umask only for the bind, so the socket never exists with looser permissions.
-    let previousMask = umask(0o077)
-    defer { umask(previousMask) }
+    // Bound in a private 0700 directory, made 0600 there, then renamed into place: the socket is
+    // never reachable with looser permissions, and the process umask (shared with every thread
+    // and with scripts forked meanwhile) is never touched.
+    var template = Array("\(directory)/.lvskXXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { buffer in
+      buffer.baseAddress.map { mkdtemp($0) != nil } ?? false
+    }
+    guard made else {
+      throw ControlServerError(what: "cannot create a staging directory in \(directory)", errnoCode: errno)
+    }
+    let staging = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    defer { rmdir(staging) }
+    let staged = staging + "/s"
     let channel = try await ServerBootstrap(group: group)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
         channel.pipeline.addHandler(ControlConnectionHandler(handler: handler))
       }
-      .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+      .bind(unixDomainSocketPath: staged)
       .get()
-    chmod(path, 0o600)
+    guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
+      let e = errno
+      unlink(staged)
+      try? await channel.close()
+      throw ControlServerError(what: "cannot put the control socket at \(path)", errnoCode: e)
+    }
     return ControlServer(channel: channel, path: path)
   }
 
@@ -45,6 +60,13 @@ final class ControlServer: Sendable {
     try? await channel.close()
     unlink(path)
   }
+}
+
+/// Why the control socket could not be set up.
+struct ControlServerError: Error, CustomStringConvertible {
+  let what: String
+  let errnoCode: Int32
+  var description: String { "\(what): \(String(cString: strerror(errnoCode)))" }
 }
 
 /// Reads one newline-terminated request, answers it, closes the connection.
