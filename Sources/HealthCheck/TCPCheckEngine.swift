@@ -10,14 +10,16 @@ struct TCPCheckEngineError: Error, CustomStringConvertible {
   var description: String { "TCP checker unavailable: \(call): \(String(cString: strerror(errnoCode)))" }
 }
 
-/// A socket address copied once into the bytes connect(2) and bind(2) take.
+/// A socket address copied once into the bytes connect(2) and bind(2) take. Held in a
+/// `sockaddr_in6` (28 bytes, the larger of the two families) rather than a 128-byte
+/// `sockaddr_storage`: there is one per checker.
 struct RawSocketAddress: @unchecked Sendable {
-  private(set) var storage = sockaddr_storage()
+  private(set) var storage = sockaddr_in6()
   let length: socklen_t
   let family: Int32
 
   init(_ address: SocketAddress) {
-    var storage = sockaddr_storage()
+    var storage = sockaddr_in6()
     let length = address.withSockAddr { pointer, length in
       withUnsafeMutableBytes(of: &storage) { target in
         target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(length, target.count)))

@@ -8,16 +8,16 @@ final class TCPCheckRunner: CheckRunner {
   let checker: Checker
   let loop: any EventLoop
   let engine: TCPCheckEngine
-  private let job: TCPCheckJob
   private let onProbeStart: (@Sendable (Duration) -> Void)?
   private let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
 
   private enum Registration {
-    case idle
+    /// Not started; the job moves into the engine's slot at `start` (one copy per checker).
+    case idle(TCPCheckJob)
     case running(handle: UInt64)
     case stopped
   }
-  private let registration = Mutex(Registration.idle)
+  private let registration: Mutex<Registration>
 
   init(
     checker: Checker, job: TCPCheckJob, engine: TCPCheckEngine, loop: any EventLoop,
@@ -25,7 +25,7 @@ final class TCPCheckRunner: CheckRunner {
     onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
   ) {
     self.checker = checker
-    self.job = job
+    self.registration = Mutex(.idle(job))
     self.engine = engine
     self.loop = loop
     self.onProbeStart = onProbeStart
@@ -57,7 +57,7 @@ final class TCPCheckRunner: CheckRunner {
 
   func start(after delay: Duration) {
     registration.withLock { r in
-      guard case .idle = r else { return }
+      guard case .idle(let job) = r else { return }
       let observer = TCPCheckEngine.Observer(onProbeStart: onProbeStart) { [weak self] transition, latency in
         guard let self else { return }
         self.onChange(self, transition, latency)

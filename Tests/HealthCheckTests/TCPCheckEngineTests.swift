@@ -231,6 +231,27 @@ final class TCPCheckEngineTests: XCTestCase {
     XCTAssertEqual(openDescriptorCount(), before)
   }
 
+  /// IPv6 targets: up against a listener on ::1, refused once it is closed.
+  func testIPv6Target() throws {
+    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    XCTAssertGreaterThanOrEqual(fd, 0)
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_addr = in6addr_loopback
+    var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+    let listening = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+        bind(fd, pointer, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, pointer, &length) == 0
+      }
+    }
+    XCTAssertTrue(listening)
+    let port = UInt16(bigEndian: address.sin6_port)
+    let probe = TCPProbe(check: TCPCheck(target: CheckTarget(address: "::1", port: port)))
+    XCTAssertEqual(try probe.run(on: probeGroup.next()).wait(), .up(weight: nil))
+    Glibc.close(fd)
+    XCTAssertEqual(try probe.run(on: probeGroup.next()).wait(), .down(reason: "Connection refused"))
+  }
+
   private func waitUntil(seconds: Double = 5, _ condition: () -> Bool) throws {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
