@@ -44,6 +44,9 @@ struct RunCommand: AsyncParsableCommand {
     }
     let logger = Logger(label: "lvskeeper")
     guard let loaded = DiagnosticOutput.load(options) else { throw ExitCode(1) }
+    if let (before, after) = DescriptorLimit.raiseToHardLimit(), after != before {
+      logger.info("open-file limit raised from \(before) to \(after) (probes in flight each hold one)")
+    }
 
     var metricsTarget: (host: String, port: Int)?
     if let metricsListen {
