@@ -5,6 +5,7 @@ import KeeperConfig
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import VRRP
 
 /// How `lvskeeper run` was asked to behave.
@@ -49,6 +50,8 @@ actor Daemon {
   /// kernel sync-daemon stop for seconds), while the actor must keep taking events and `status`.
   /// Serial, so reconciles and their log lines keep their order.
   nonisolated let kernelQueue = DispatchQueue(label: "lvskeeper.ipvs")
+  /// Background reconcile requests not yet run, merged.
+  nonisolated let backlog = Mutex(ReconcileBacklog())
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
@@ -215,7 +218,9 @@ actor Daemon {
       // This runs on the daemon's actor, so reaching here also proves the actor is not wedged.
       let loopAlive = (try? await group.next().submit { true }.get()) ?? false
       // The VRRP loops wake at least every 100 ms; one silent for a second is stuck.
-      let vrrpAlive = units.values.allSatisfy { ContinuousClock.now - $0.service.lastHeartbeat() < .seconds(1) }
+      let vrrpAlive = units.values.allSatisfy {
+        ContinuousClock.now - $0.service.lastHeartbeat() < .seconds(1)
+      }
       if loopAlive && vrrpAlive { notifier.watchdog() }
       do { try await Task.sleep(for: period / 2) } catch { return }
     }
@@ -235,12 +240,16 @@ actor Daemon {
     record(report, reason: reason)
   }
 
-  /// Runs a reconcile on `kernelQueue` and records its report back on the actor.
+  /// Asks for a reconcile on `kernelQueue`; requests made while one is queued or running merge
+  /// (`ReconcileBacklog`). Each report is recorded back on the actor.
   func reconcileInBackground(only scope: Set<ServiceKey>? = nil, reason: String) {
     guard let reconciler else { return }
+    guard backlog.withLock({ $0.add(scope: scope, reason: reason) }) else { return }
     kernelQueue.async { [weak self] in
-      let report = reconciler.reconcile(only: scope)
-      Task { await self?.record(report, reason: reason) }
+      while let daemon = self, let request = daemon.backlog.withLock({ $0.take() }) {
+        let report = reconciler.reconcile(only: request.scope)
+        Task { await daemon.record(report, reason: request.summary) }
+      }
     }
   }
 
