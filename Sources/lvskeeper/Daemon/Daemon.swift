@@ -52,6 +52,8 @@ actor Daemon {
   nonisolated let kernelQueue = DispatchQueue(label: "lvskeeper.ipvs")
   /// Background reconcile requests not yet run, merged.
   nonisolated let backlog = Mutex(ReconcileBacklog())
+  /// How often the periodic drift repair may read the whole table.
+  nonisolated let driftBudget: Mutex<DriftRepairBudget>
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
@@ -66,6 +68,9 @@ actor Daemon {
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
+    self.driftBudget = Mutex(
+      DriftRepairBudget(
+        interval: SchedulingMath.duration(loaded.configuration.globalDefs.lvsReconcileInterval)))
     (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
   }
 
@@ -247,7 +252,12 @@ actor Daemon {
     guard backlog.withLock({ $0.add(scope: scope, reason: reason) }) else { return }
     kernelQueue.async { [weak self] in
       while let daemon = self, let request = daemon.backlog.withLock({ $0.take() }) {
+        let cpuBefore = SchedulingMath.threadCPUTime()
         let report = reconciler.reconcile(only: request.scope)
+        if request.scope == nil {
+          let cost = SchedulingMath.threadCPUTime() - cpuBefore
+          daemon.driftBudget.withLock { $0.recordFull(end: .now, cost: cost) }
+        }
         Task { await daemon.record(report, reason: request.summary) }
       }
     }
@@ -263,7 +273,14 @@ actor Daemon {
   }
 }
 
-/// Seconds (as configured) to Durations.
+/// Seconds (as configured) to Durations, and the calling thread's CPU time.
 enum SchedulingMath {
   static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
+
+  /// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+  static func threadCPUTime() -> Duration {
+    var ts = timespec()
+    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return .zero }
+    return .seconds(Int64(ts.tv_sec)) + .nanoseconds(Int64(ts.tv_nsec))
+  }
 }

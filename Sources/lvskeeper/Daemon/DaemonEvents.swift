@@ -39,7 +39,9 @@ extension Daemon {
     reconcileInBackground(reason: "sync daemon follows \(event.instance) \(event.to)")
   }
 
+  /// Drift repair, as often as `lvs_reconcile_interval` and `DriftRepairBudget` allow.
   func periodicReconcile() {
+    guard driftBudget.withLock({ $0.isDue(at: .now) }) else { return }
     reconcileInBackground(reason: "periodic reconcile (drift repair)")
   }
 
