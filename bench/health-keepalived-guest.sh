@@ -69,8 +69,12 @@ run_side() {
   local name=$1 pid=$2 measured=$3 log=$4 label=$5
   sleep "$warm"
   if [ -n "$measured" ] && [ -d "/proc/$measured" ]; then
+    local l0 l1
+    l0=$(wc -l < "$log")
     measure "$name" "$measured" "$n" "$d"
-    echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log")"
+    l1=$(wc -l < "$log")
+    # Health transitions logged in the window (lvskeeper logs them at notice; keepalived logs to syslog, absent here).
+    echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log"), in the window $((l1 - l0)) of which down/failed: $(sed -n "$((l0 + 1)),${l1}p" "$log" | grep -ciE 'down|fail')"
   else
     echo "$name not running"; tail -5 "$log"
   fi
@@ -106,7 +110,7 @@ for pair in "$@"; do
   run_side keepalived "$ka" "$(cat /run/kac.pid 2>/dev/null)" /tmp/ka.log \
     "$(keepalived -v 2>&1 | head -1), checker child pid"
 
-  lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level warning > /tmp/lvsk.log 2>&1 &
+  lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level notice > /tmp/lvsk.log 2>&1 &
   lk=$!
   run_side lvskeeper "$lk" "$lk" /tmp/lvsk.log "lvskeeper run -f (same file), pid"
 done
