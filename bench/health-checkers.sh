@@ -11,8 +11,8 @@
 # (bench/health-keepalived-guest.sh).
 # usage: bench/health-checkers.sh [WINDOW_SECONDS]   (output also saved to bench/results/health-checkers.txt)
 #   HB_VM_ONLY=1      skip the host part and append the VM part to the results file
-#   HB_VM_PAIRS       the VM's N:delay_loop pairs (default "10000:1 50000:1")
-#   HB_VM_WARM        seconds each side runs before its window (default 20; 50,000 servers need
+#   HB_VM_PAIRS       the VM's N:delay_loop pairs (default "10000:1 5000:10")
+#   HB_VM_WARM        seconds each side runs before its window (default 60; 50,000 servers need
 #                     minutes under TCG before either program has programmed IPVS and probes)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
@@ -76,9 +76,9 @@ if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
 fi
 echo
 if [[ -x "$vm" ]]; then
-  pairs="${HB_VM_PAIRS:-10000:1 50000:1}"
+  pairs="${HB_VM_PAIRS:-10000:1 5000:10}"
   echo "## inside the IPVS VM (qemu TCG, 2 vCPUs): keepalived --check vs lvskeeper run, same config, same counters"
-  warm="${HB_VM_WARM:-20}"
+  warm="${HB_VM_WARM:-60}"
   echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window $warm $pairs"
   conf="$(mktemp -d)"
   cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
