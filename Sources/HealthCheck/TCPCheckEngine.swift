@@ -219,10 +219,7 @@ final class TCPCheckEngine: Sendable {
       close(ep)
       return .failure(TCPCheckEngineError(call: "eventfd", errnoCode: e))
     }
-    var event = epoll_event()
-    event.events = EPOLLIN.rawValue
-    event.data.u64 = wakeToken
-    guard epoll_ctl(ep, EPOLL_CTL_ADD, ev, &event) == 0 else {
+    guard register(ev, for: EPOLLIN.rawValue, token: wakeToken, with: ep) else {
       let e = errno
       close(ev)
       close(ep)
@@ -355,10 +352,7 @@ final class TCPCheckEngine: Sendable {
       return
     }
     let token = Self.token(index, s.slots[index].generation)
-    var event = epoll_event()
-    event.events = EPOLLOUT.rawValue
-    event.data.u64 = token
-    guard epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, &event) == 0 else {
+    guard Self.register(fd, for: EPOLLOUT.rawValue, token: token, with: epollFD) else {
       let e = errno
       close(fd)
       finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
@@ -409,4 +403,12 @@ final class TCPCheckEngine: Sendable {
   }
 
   private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+  /// Adds `fd` to epoll instance `epoll` for `events`, tagged with `token`; false with errno set.
+  private static func register(_ fd: Int32, for events: UInt32, token: UInt64, with epoll: Int32) -> Bool {
+    var event = epoll_event()
+    event.events = events
+    event.data.u64 = token
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0
+  }
 }

@@ -126,14 +126,9 @@ final class TCPCheckEngineTests: XCTestCase {
   /// 3,000 probes at once, a third each up, refused and timed out: every outcome is right and
   /// the descriptor count returns to where it started.
   func testMixedOutcomesLeaveNoDescriptors() throws {
-    let accepting = try RawListener(backlog: 4096)
-    let dropping = try RawListener(backlog: 0)
-    defer {
-      accepting.close()
-      dropping.close()
-    }
-    dropping.fillAcceptQueue()
-    let refused = try MisbehavingServer.closedPort()
+    let servers = try ThreeServers()
+    defer { servers.close() }
+    let (accepting, dropping, refused) = (servers.accepting, servers.dropping, servers.refused)
     let timeout = Duration.milliseconds(200)
     let probes = [accepting.port, refused, dropping.port].map {
       TCPProbe(check: TCPCheck(target: CheckTarget(address: "127.0.0.1", port: $0), connectTimeout: timeout))
@@ -184,14 +179,9 @@ final class TCPCheckEngineTests: XCTestCase {
   /// ones keep probing every interval, and removing them all leaves no descriptor or slot.
   func testPeriodicCheckersVerdictsAndCleanup() throws {
     let engine = try TCPCheckEngine.shared.get()
-    let accepting = try RawListener(backlog: 4096)
-    let dropping = try RawListener(backlog: 0)
-    defer {
-      accepting.close()
-      dropping.close()
-    }
-    dropping.fillAcceptQueue()
-    let refused = try MisbehavingServer.closedPort()
+    let servers = try ThreeServers()
+    defer { servers.close() }
+    let (accepting, dropping, refused) = (servers.accepting, servers.dropping, servers.refused)
     let slotsBefore = engine.activeCount
     let before = openDescriptorCount()
     let schedule = CheckSchedule(delayLoop: .milliseconds(100), retry: 0, rise: 1, fall: 1)
@@ -262,6 +252,25 @@ final class TCPCheckEngineTests: XCTestCase {
 }
 
 struct WaitTimedOut: Error { let seconds: Double }
+
+/// An accepting listener, one that drops SYNs (full accept queue) and a refusing port.
+struct ThreeServers {
+  let accepting: RawListener
+  let dropping: RawListener
+  let refused: UInt16
+
+  init() throws {
+    accepting = try RawListener(backlog: 4096)
+    dropping = try RawListener(backlog: 0)
+    dropping.fillAcceptQueue()
+    refused = try MisbehavingServer.closedPort()
+  }
+
+  func close() {
+    accepting.close()
+    dropping.close()
+  }
+}
 
 /// Transitions reported by the engine thread, per checker.
 final class TransitionLog: @unchecked Sendable {
