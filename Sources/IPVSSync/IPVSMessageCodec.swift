@@ -208,31 +208,32 @@ struct IPVSMessageCodec {
       stats: decodeStats(a.nested(IPVSAttr.destStats64), a.nested(IPVSAttr.destStats)))
   }
 
-  /// Prefers the 64-bit counters; falls back to the legacy 32-bit set.
+  /// Prefers the 64-bit counters; falls back to the legacy 32-bit set (where the byte counters are
+  /// already 64-bit). One pass over the attributes: this runs for every destination of a dump.
   static func decodeStats(_ stats64: NetlinkAttributes?, _ stats32: NetlinkAttributes?) -> IPVSStats {
     var s = IPVSStats()
-    if let a = stats64 {
-      s.connections = a.u64(1) ?? 0
-      s.inPackets = a.u64(2) ?? 0
-      s.outPackets = a.u64(3) ?? 0
-      s.inBytes = a.u64(4) ?? 0
-      s.outBytes = a.u64(5) ?? 0
-      s.connectionRate = a.u64(6) ?? 0
-      s.inPacketRate = a.u64(7) ?? 0
-      s.outPacketRate = a.u64(8) ?? 0
-      s.inByteRate = a.u64(9) ?? 0
-      s.outByteRate = a.u64(10) ?? 0
-    } else if let a = stats32 {
-      s.connections = UInt64(a.u32(1) ?? 0)
-      s.inPackets = UInt64(a.u32(2) ?? 0)
-      s.outPackets = UInt64(a.u32(3) ?? 0)
-      s.inBytes = a.u64(4) ?? 0
-      s.outBytes = a.u64(5) ?? 0
-      s.connectionRate = UInt64(a.u32(6) ?? 0)
-      s.inPacketRate = UInt64(a.u32(7) ?? 0)
-      s.outPacketRate = UInt64(a.u32(8) ?? 0)
-      s.inByteRate = UInt64(a.u32(9) ?? 0)
-      s.outByteRate = UInt64(a.u32(10) ?? 0)
+    guard let a = stats64 ?? stats32 else { return s }
+    let wide = stats64 != nil
+    a.forEach { type, raw in
+      let width = wide || type == 4 || type == 5 ? 8 : 4
+      guard raw.count >= width else { return }
+      let v =
+        width == 8
+        ? readLE(raw, at: raw.startIndex, as: UInt64.self)
+        : UInt64(readLE(raw, at: raw.startIndex, as: UInt32.self))
+      switch type {
+      case 1: s.connections = v
+      case 2: s.inPackets = v
+      case 3: s.outPackets = v
+      case 4: s.inBytes = v
+      case 5: s.outBytes = v
+      case 6: s.connectionRate = v
+      case 7: s.inPacketRate = v
+      case 8: s.outPacketRate = v
+      case 9: s.inByteRate = v
+      case 10: s.outByteRate = v
+      default: break
+      }
     }
     return s
   }

@@ -14,7 +14,7 @@ import Synchronization
 /// Invariant: every call returns or throws within `timeout` of its last kernel reply (SO_RCVTIMEO),
 /// and replies that arrive late for an earlier call are discarded by sequence number.
 public final class NetlinkIPVSKernel: IPVSKernel {
-  private let connection: Mutex<NetlinkConnection>
+  let connection: Mutex<NetlinkConnection>
 
   /// Opens a socket and resolves the IPVS family. `batchSize` bounds requests in flight per send.
   public init(timeout: Duration = .seconds(5), batchSize: Int = 256) throws(IPVSKernelError) {
@@ -55,15 +55,23 @@ public final class NetlinkIPVSKernel: IPVSKernel {
 
   public func destinations(of service: ServiceKey) throws(IPVSKernelError) -> [KernelDestination] {
     try connection.withLock { c throws(IPVSKernelError) -> [KernelDestination] in
-      let messages = try c.request(
-        "dump destinations of \(service)", command: IPVSCommand.getDest, dump: true
-      ) {
-        $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
-      }
-      return messages.compactMap { m in
-        m.attributes.nested(IPVSAttr.dest).flatMap {
-          IPVSMessageCodec.decodeDestination($0, serviceFamily: service.family)
-        }
+      Self.decodeDestinations(try Self.dumpDestinations(of: service, c), of: service)
+    }
+  }
+
+  static func dumpDestinations(of service: ServiceKey, _ c: NetlinkConnection) throws(IPVSKernelError)
+    -> [ReceivedMessage]
+  {
+    try c.request("dump destinations of \(service)", command: IPVSCommand.getDest, dump: true) {
+      $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
+    }
+  }
+
+  static func decodeDestinations(_ messages: [ReceivedMessage], of service: ServiceKey) -> [KernelDestination]
+  {
+    messages.compactMap { m in
+      m.attributes.nested(IPVSAttr.dest).flatMap {
+        IPVSMessageCodec.decodeDestination($0, serviceFamily: service.family)
       }
     }
   }
@@ -239,11 +247,25 @@ final class NetlinkConnection: @unchecked Sendable {
     if sent < 0 { throw .socket(operation: "\(name): send", errno: errno) }
   }
 
+  /// When set, `receive` adds the time spent in recv(2) and in splitting replies (for the benchmark).
+  var receiveProfile: (recv: Duration, split: Duration, bytes: Int, calls: Int)?
+
   private func receive(_ name: String) throws(IPVSKernelError) -> [ReceivedMessage] {
     while true {
+      let started = receiveProfile == nil ? nil : ContinuousClock.now
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
       // Copy out what arrived: replies keep slices of it, and slicing `receiveBuffer` itself would
       // make the next recv copy the whole 128 KiB buffer (copy-on-write).
+      if count >= 0, let started, var profile = receiveProfile {
+        let received = ContinuousClock.now
+        let messages = ReceivedMessage.split(Array(receiveBuffer[0..<count])[...])
+        profile.recv += received - started
+        profile.split += ContinuousClock.now - received
+        profile.bytes += count
+        profile.calls += 1
+        receiveProfile = profile
+        return messages
+      }
       if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
       let e = errno
       if e == EINTR { continue }

@@ -49,6 +49,8 @@ actor Daemon {
   /// kernel sync-daemon stop for seconds), while the actor must keep taking events and `status`.
   /// Serial, so reconciles and their log lines keep their order.
   nonisolated let kernelQueue = DispatchQueue(label: "lvskeeper.ipvs")
+  /// Background reconciles on `kernelQueue`, coalesced: at most one waits at any time.
+  nonisolated let backgroundReconciles: CoalescingReconciles
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
@@ -64,6 +66,7 @@ actor Daemon {
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
     (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
+    backgroundReconciles = CoalescingReconciles(queue: kernelQueue)
   }
 
   // MARK: start
@@ -87,6 +90,7 @@ actor Daemon {
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
+      reconciler.setDriftRepairInterval(SchedulingMath.duration(config.globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       self.reconciler = reconciler
       record(reconciler.start(flush: config.globalDefs.lvsFlush), reason: "start: adopt the kernel table")
@@ -215,7 +219,9 @@ actor Daemon {
       // This runs on the daemon's actor, so reaching here also proves the actor is not wedged.
       let loopAlive = (try? await group.next().submit { true }.get()) ?? false
       // The VRRP loops wake at least every 100 ms; one silent for a second is stuck.
-      let vrrpAlive = units.values.allSatisfy { ContinuousClock.now - $0.service.lastHeartbeat() < .seconds(1) }
+      let vrrpAlive = units.values.allSatisfy {
+        ContinuousClock.now - $0.service.lastHeartbeat() < .seconds(1)
+      }
       if loopAlive && vrrpAlive { notifier.watchdog() }
       do { try await Task.sleep(for: period / 2) } catch { return }
     }
@@ -235,11 +241,11 @@ actor Daemon {
     record(report, reason: reason)
   }
 
-  /// Runs a reconcile on `kernelQueue` and records its report back on the actor.
-  func reconcileInBackground(only scope: Set<ServiceKey>? = nil, reason: String) {
+  /// Queues a reconcile on `kernelQueue` (merged into one already waiting there) and records its
+  /// report back on the actor.
+  func reconcileInBackground(_ request: ReconcileRequest) {
     guard let reconciler else { return }
-    kernelQueue.async { [weak self] in
-      let report = reconciler.reconcile(only: scope)
+    backgroundReconciles.submit(request, to: reconciler) { [weak self] report, reason in
       Task { await self?.record(report, reason: reason) }
     }
   }
