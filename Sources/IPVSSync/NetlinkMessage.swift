@@ -177,8 +177,11 @@ struct NetlinkAttributes {
     return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
   }
 
-  private func int<T: FixedWidthInteger>(_ type: UInt16) -> T? {
-    guard let raw = self[type], raw.count >= T.bitWidth / 8 else { return nil }
+  private func int<T: FixedWidthInteger>(_ type: UInt16) -> T? { self[type].flatMap(Self.integer) }
+
+  /// A little-endian (host order) integer payload; nil when too short.
+  static func integer<T: FixedWidthInteger>(_ raw: ArraySlice<UInt8>) -> T? {
+    guard raw.count >= T.bitWidth / 8 else { return nil }
     return readLE(raw, at: raw.startIndex, as: T.self)
   }
 }
