@@ -41,7 +41,8 @@ public struct DriftRepairSchedule: Sendable, Hashable {
     return now - start >= fullReadSpacing ? .full : .serviceList
   }
 
-  /// A full read of the table (periodic or not) started at `start` and took `duration`.
+  /// A full reconcile (periodic or not) started at `start`; reading the table and planning took
+  /// `duration`.
   public mutating func recordFullRead(start: ContinuousClock.Instant, duration: Duration) {
     lastFullStart = start
     lastFullDuration = duration

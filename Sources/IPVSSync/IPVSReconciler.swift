@@ -148,6 +148,7 @@ public final class IPVSReconciler: Sendable {
     let (spec, health, retired, daemon) = inputs.withLock {
       ($0.spec, $0.health, $0.retired, $0.syncDaemon)
     }
+    let started = now()
     var report = ReconcileReport()
     let inScope = { (key: ServiceKey) in scope?.contains(key) ?? true }
     // Services are independent in the desired table: compute only those in scope.
@@ -163,7 +164,6 @@ public final class IPVSReconciler: Sendable {
     let wanted = desired.services.filter { inScope($0.key) }
     let gone = retired.filter(inScope)
     let actual: IPVSTable
-    let readStart = now()
     do throws(IPVSKernelError) {
       actual = try IPVSTable.read(from: kernel, only: Set(wanted.keys).union(gone), listed: listed)
     } catch {
@@ -173,12 +173,13 @@ public final class IPVSReconciler: Sendable {
       publish(w, report)
       return report
     }
-    if scope == nil { w.drift.recordFullRead(start: readStart, duration: now() - readStart) }
     let instant = now()
     let plan = ReconcilePlan(
       desired: wanted, retired: gone, actual: actual,
       draining: w.draining.filter { inScope($0.key.service) },
       now: instant)
+    // The cost of a full repair: desired table, reads and plan (not the operations it applies).
+    if scope == nil { w.drift.recordFullRead(start: started, duration: now() - started) }
     w.draining = w.draining.filter { !inScope($0.key.service) }.merging(plan.draining) { $1 }
     var results: [IPVSOperationResult] = []
     if !plan.operations.isEmpty {
