@@ -4,11 +4,11 @@
 # costs: a full reconcile every interval (lvskeeper before DriftRepairSchedule) against
 # IPVSReconciler.repairDrift every interval. Real 6.1 kernel in the qemu VM (TCG).
 # usage: bench/ipvs-drift-repair.sh [SERVICES [SERVERS [SECONDS [INTERVAL]]]]   (default 1 10000 60 10)
-# Writes bench/results/ipvs-drift-repair.txt. Needs the VM harness (vm/kernel-tests.sh) and qemu.
+# Writes bench/results/ipvs-drift-repair-SERVICESxSERVERS.txt. Needs the VM harness (vm/kernel-tests.sh) and qemu.
 set -euo pipefail
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-out="$repo/bench/results/ipvs-drift-repair.txt"
 args=(bench-drift "${1:-1}" "${2:-10000}" "${3:-60}" "${4:-10}")
+out="$repo/bench/results/ipvs-drift-repair-${args[1]}x${args[2]}.txt"
 cmd=("$repo/vm/kernel-tests.sh" --project "$repo" --release --timeout 900 -- "${args[@]}")
 {
   echo "# command: bench/ipvs-drift-repair.sh ${*:-} -> ${cmd[*]}"

@@ -191,22 +191,23 @@ final class NetlinkConnection: @unchecked Sendable {
     return sequence
   }
 
-  /// Sends one request and returns its replies: all parts of a dump, or the single reply.
+  /// Sends one request and returns its replies: all parts of a dump, or the single reply. `name`
+  /// is only built for an error: a reconcile of 1,000 services makes 1,000 dumps.
   func request(
-    _ name: String, command: UInt8, dump: Bool = false,
+    _ name: @autoclosure () -> String, command: UInt8, dump: Bool = false,
     attributes: (inout GenericNetlinkMessage) -> Void = { _ in }
   ) throws(IPVSKernelError) -> [ReceivedMessage] {
     let seq = nextSequence()
     var message = codec.message(command, flags: Netlink.request | (dump ? Netlink.dump : 0), sequence: seq)
     attributes(&message)
-    try send(message.bytes, name)
+    try send(message.bytes, name())
     var replies: [ReceivedMessage] = []
     while true {
-      for m in try receive(name) where m.sequence == seq {
+      for m in try receive(name()) where m.sequence == seq {
         if m.type == Netlink.error {
           let e = m.errorCode ?? 0
           if e == 0 { return replies }
-          throw .rejected(operation: name, errno: e, reason: .classify(errno: e, on: nil))
+          throw .rejected(operation: name(), errno: e, reason: .classify(errno: e, on: nil))
         }
         if m.type == Netlink.done { return replies }
         if m.type == codec.family { replies.append(m) }
@@ -242,15 +243,18 @@ final class NetlinkConnection: @unchecked Sendable {
     return results
   }
 
-  private func send(_ bytes: [UInt8], _ name: String) throws(IPVSKernelError) {
+  private func send(_ bytes: [UInt8], _ name: @autoclosure () -> String) throws(IPVSKernelError) {
     let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-    if sent < 0 { throw .socket(operation: "\(name): send", errno: errno) }
+    if sent < 0 {
+      let e = errno
+      throw .socket(operation: "\(name()): send", errno: e)
+    }
   }
 
   /// When set, `receive` adds the time spent in recv(2) and in splitting replies (for the benchmark).
   var receiveProfile: (recv: Duration, split: Duration, bytes: Int, calls: Int)?
 
-  private func receive(_ name: String) throws(IPVSKernelError) -> [ReceivedMessage] {
+  private func receive(_ name: @autoclosure () -> String) throws(IPVSKernelError) -> [ReceivedMessage] {
     while true {
       let started = receiveProfile == nil ? nil : ContinuousClock.now
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
@@ -269,8 +273,8 @@ final class NetlinkConnection: @unchecked Sendable {
       if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
       let e = errno
       if e == EINTR { continue }
-      if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name, seconds: timeoutSeconds) }
-      throw .socket(operation: "\(name): recv", errno: e)
+      if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name(), seconds: timeoutSeconds) }
+      throw .socket(operation: "\(name()): recv", errno: e)
     }
   }
 }
