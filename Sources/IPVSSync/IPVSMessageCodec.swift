@@ -197,7 +197,7 @@ struct IPVSMessageCodec {
     var (active, inactive, persistent): (UInt32, UInt32, UInt32) = (0, 0, 0)
     var stats64: NetlinkAttributes?
     var stats32: NetlinkAttributes?
-    a.forEach { type, raw in
+    a.forEachAttribute { type, raw in
       let u32: UInt32 = NetlinkAttributes.integer(raw) ?? 0
       switch type {
       case IPVSAttr.destAddr: rawAddress = raw
@@ -236,7 +236,7 @@ struct IPVSMessageCodec {
     var s = IPVSStats()
     guard let a = stats64 ?? stats32 else { return s }
     let wide = stats64 != nil
-    a.forEach { type, raw in
+    a.forEachAttribute { type, raw in
       let width = wide || type == 4 || type == 5 ? 8 : 4
       guard raw.count >= width else { return }
       let v =

@@ -140,21 +140,14 @@ struct NetlinkAttributes {
 
   init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
-  /// Every attribute by type (for tests and diagnostics).
-  var values: [UInt16: ArraySlice<UInt8>] {
-    var result: [UInt16: ArraySlice<UInt8>] = [:]
-    forEach { result[$0] = $1 }
-    return result
-  }
-
   subscript(type: UInt16) -> ArraySlice<UInt8>? {
     var found: ArraySlice<UInt8>?
-    forEach { if $0 == type { found = $1 } }
+    forEachAttribute { if $0 == type { found = $1 } }
     return found
   }
 
   /// Calls `body` with each attribute of this level, in order.
-  func forEach(_ body: (UInt16, ArraySlice<UInt8>) -> Void) {
+  func forEachAttribute(_ body: (UInt16, ArraySlice<UInt8>) -> Void) {
     var offset = bytes.startIndex
     while bytes.endIndex - offset >= 4 {
       let length = Int(readLE(bytes, at: offset, as: UInt16.self))
@@ -177,7 +170,10 @@ struct NetlinkAttributes {
     return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
   }
 
-  private func int<T: FixedWidthInteger>(_ type: UInt16) -> T? { self[type].flatMap(Self.integer) }
+  private func int<T: FixedWidthInteger>(_ type: UInt16) -> T? {
+    guard let raw = self[type] else { return nil }
+    return Self.integer(raw)
+  }
 
   /// A little-endian (host order) integer payload; nil when too short.
   static func integer<T: FixedWidthInteger>(_ raw: ArraySlice<UInt8>) -> T? {
