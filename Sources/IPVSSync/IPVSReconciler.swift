@@ -107,7 +107,8 @@ public final class IPVSReconciler: Sendable {
   /// The periodic drift repair. When `DriftRepairSchedule` says so, a full reconcile; otherwise
   /// the service list is read and only services that need it get their destinations read and
   /// repaired: services missing from the kernel (then everything is read: a flush or module reload
-  /// took them), services whose attributes changed, retired services still present, services with
+  /// took them; unless adding them failed before: then they are retried), services whose attributes
+  /// changed, retired services still present, services with
   /// a pending failure or a draining destination, and `extra` (e.g. services whose real servers
   /// changed health since the last reconcile). Timeouts and the sync daemon are repaired either way.
   @discardableResult
@@ -127,14 +128,16 @@ public final class IPVSReconciler: Sendable {
       }
       let (spec, retired) = inputs.withLock { ($0.spec, $0.retired) }
       let present = Dictionary(listed.map { ($0.key, $0.attributes) }, uniquingKeysWith: { a, _ in a })
-      if spec.services.contains(where: { present[$0.key] == nil }) {
+      let failing = Set(w.failures.values.map(\.operation.service))
+      // A service that vanished means the table may have lost anything: read it all. One whose
+      // add keeps failing is only retried, or a persistent error would cost a full read each time.
+      if spec.services.contains(where: { present[$0.key] == nil && !failing.contains($0.key) }) {
         w.drift.requireFull()
         return reconcile(&w, only: nil, listed: listed)
       }
-      var scope = extra
+      var scope = extra.union(failing)
       for vs in spec.services where present[vs.key] != vs.attributes { scope.insert(vs.key) }
       scope.formUnion(retired.filter { present[$0] != nil })
-      scope.formUnion(w.failures.values.map(\.operation.service))
       scope.formUnion(w.draining.keys.map(\.service))
       return reconcile(&w, only: scope, listed: listed, controls: true)
     }

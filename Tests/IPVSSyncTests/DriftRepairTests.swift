@@ -168,6 +168,25 @@ final class DriftRepairReconcilerTests: XCTestCase {
     XCTAssertEqual(kernel.destinationDumps, 2)
   }
 
+  func testServiceWhoseAddKeepsFailingIsRetriedWithoutFullReads() {
+    let (r, kernel) = makeReconciler()
+    let bad = tcp("10.0.0.3", 80)
+    let badAttributes = ServiceAttributes(scheduler: "nosuch", family: .inet)
+    kernel.inner.setFailure(.addService(bad, badAttributes), errno: 2)
+    r.setSpec(
+      IPVSSpec(services: [
+        VirtualServiceSpec(key: vip, attributes: wrr, realServers: servers.map { RealServerSpec(key: $0) }),
+        VirtualServiceSpec(key: web, attributes: wrr, realServers: [RealServerSpec(key: servers[0])]),
+        VirtualServiceSpec(key: bad, attributes: badAttributes, realServers: []),
+      ]))
+    XCTAssertEqual(r.reconcile(only: [bad]).failures.count, 1)
+    for attempt in 2...4 {
+      clock.advance(.seconds(1))
+      XCTAssertEqual(r.repairDrift().failures.map(\.attempts), [attempt], "retried each time")
+    }
+    XCTAssertEqual(kernel.destinationDumps, 0, "a failing add does not force full reads")
+  }
+
   func testDrainingCompletesWithoutFullReads() {
     let (r, kernel) = makeReconciler()
     kernel.inner.setConnections(vip, servers[19], active: 2, inactive: 0)
