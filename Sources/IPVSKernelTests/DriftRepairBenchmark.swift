@@ -47,6 +47,8 @@ struct DriftRepairBenchmark {
       var total = DumpProfile()
       for service in listed {
         let p = try kernel.profileDestinationDump(of: service.key)
+        total.total += p.total
+        total.send += p.send
         total.recv += p.recv
         total.split += p.split
         total.decode += p.decode
@@ -56,11 +58,17 @@ struct DriftRepairBenchmark {
         total.destinations += p.destinations
       }
       print(
+        "  destination dumps, total:          \(Self.ms(total.total))  (\(listed.count) dumps, one at a time)"
+      )
+      print("  destination dumps, send (kernel):  \(Self.ms(total.send))  (the first dump pass runs in send)")
+      print(
         "  destination dumps, recv (kernel):  \(Self.ms(total.recv))  \(total.recvCalls) recv calls, "
           + "\(total.bytes / 1024) KiB, \(total.messages) messages")
       print("  destination dumps, split:          \(Self.ms(total.split))")
       print(
         "  destination dumps, decode:         \(Self.ms(total.decode))  (\(total.destinations) destinations)")
+      let other = total.total - total.send - total.recv - total.split - total.decode
+      print("  destination dumps, other:          \(Self.ms(other))  (request building, locking)")
 
       start = Self.now()
       let actual = try IPVSTable.read(from: kernel)

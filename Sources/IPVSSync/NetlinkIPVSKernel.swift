@@ -244,30 +244,34 @@ final class NetlinkConnection: @unchecked Sendable {
   }
 
   private func send(_ bytes: [UInt8], _ name: @autoclosure () -> String) throws(IPVSKernelError) {
+    let started = profile == nil ? nil : ContinuousClock.now
     let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+    // A dump request runs the kernel's first dump pass inside send(2) (netlink_dump_start).
+    if let started { profile?.send += ContinuousClock.now - started }
     if sent < 0 {
       let e = errno
       throw .socket(operation: "\(name()): send", errno: e)
     }
   }
 
-  /// When set, `receive` adds the time spent in recv(2) and in splitting replies (for the benchmark).
-  var receiveProfile: (recv: Duration, split: Duration, bytes: Int, calls: Int)?
+  /// When set, `send` and `receive` add the time spent in send(2), recv(2) and in splitting
+  /// replies (for the benchmark).
+  var profile: DumpProfile?
 
   private func receive(_ name: @autoclosure () -> String) throws(IPVSKernelError) -> [ReceivedMessage] {
     while true {
-      let started = receiveProfile == nil ? nil : ContinuousClock.now
+      let started = profile == nil ? nil : ContinuousClock.now
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
       // Copy out what arrived: replies keep slices of it, and slicing `receiveBuffer` itself would
       // make the next recv copy the whole 128 KiB buffer (copy-on-write).
-      if count >= 0, let started, var profile = receiveProfile {
+      if count >= 0, let started, var p = profile {
         let received = ContinuousClock.now
         let messages = ReceivedMessage.split(Array(receiveBuffer[0..<count])[...])
-        profile.recv += received - started
-        profile.split += ContinuousClock.now - received
-        profile.bytes += count
-        profile.calls += 1
-        receiveProfile = profile
+        p.recv += received - started
+        p.split += ContinuousClock.now - received
+        p.bytes += count
+        p.recvCalls += 1
+        profile = p
         return messages
       }
       if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
