@@ -23,7 +23,7 @@ struct ReconcileBenchmark {
         let bumped = weightBump > 0 && counter % 100 == 0
         rs.append(
           RealServerSpec(
-            key: dest("172.\(16 + r).\((s / 256) % 256).\(s % 256)", 8080), weight: bumped ? 7 : 1))
+            key: dest(server(s, r), 8080), weight: bumped ? 7 : 1))
       }
       result.append(
         VirtualServiceSpec(
@@ -32,13 +32,19 @@ struct ReconcileBenchmark {
     return IPVSSpec(services: result)
   }
 
+  /// The address of real server `r` of service `s`: distinct across the table, up to 2^20 in all.
+  func server(_ s: Int, _ r: Int) -> String {
+    let index = s * servers + r
+    return "172.\(16 + index / 65536).\((index / 256) % 256).\(index % 256)"
+  }
+
   func restoreText() -> String {
     var lines: [String] = []
     for s in 0..<services {
       let vip = "10.\(100 + s / 65536).\((s / 256) % 256).\(s % 256):80"
       lines.append("-A -t \(vip) -s wrr")
       for r in 0..<servers {
-        lines.append("-a -t \(vip) -r 172.\(16 + r).\((s / 256) % 256).\(s % 256):8080 -m -w 1")
+        lines.append("-a -t \(vip) -r \(server(s, r)):8080 -m -w 1")
       }
     }
     return lines.joined(separator: "\n") + "\n"

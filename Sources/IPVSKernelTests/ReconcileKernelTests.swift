@@ -169,6 +169,27 @@ struct ReconcileKernelTests {
         try listing.destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "weight restored")
       try expectEqual(try listing.service("TCP 10.10.0.1:80").scheduler, "wrr", "scheduler restored")
     }
+    r.add("periodic drift repair: list pass repairs flush and service edits, full read the rest") {
+      let rec = reconciler()
+      rec.setDriftRepairInterval(.seconds(3600))
+      rec.setSpec(IPVSSpec(services: [Self.webSpec()]))
+      rec.reconcile()
+      try run("ipvsadm -e -t 10.10.0.1:80 -r 10.20.0.3:8080 -m -w 42")
+      try expectEqual(rec.repairDrift().applied, [], "a weight edit is not visible in the service list")
+      try expectEqual(
+        try IpvsadmListing.read().destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 42, "not yet")
+      try run("ipvsadm -E -t 10.10.0.1:80 -s rr")
+      let edited = rec.repairDrift()
+      try expectEqual(
+        edited.applied.count, 2, "service edited back, its destinations read: \(edited.applied)")
+      var listing = try IpvsadmListing.read()
+      try expectEqual(try listing.service("TCP 10.10.0.1:80").scheduler, "wrr", "scheduler restored")
+      try expectEqual(try listing.destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "weight")
+      try run("ipvsadm -C")
+      try expectEqual(rec.repairDrift().applied.count, 4, "ops to rebuild after a flush")
+      listing = try IpvsadmListing.read()
+      try expectEqual(try listing.destination("TCP 10.10.0.1:80", "10.20.0.3:8080").weight, 3, "rebuilt")
+    }
     r.add("foreign services and their servers are untouched") {
       try run("ipvsadm -A -t 192.0.2.1:443 -s rr")
       try run("ipvsadm -a -t 192.0.2.1:443 -r 192.0.2.10:443 -g -w 4")

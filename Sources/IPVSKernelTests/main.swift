@@ -5,7 +5,8 @@ import IPVSSync
 #endif
 
 // Kernel IPVS test suite; runs inside the qemu VM (see vm/). `IPVSKernelTests [filter]` runs the
-// tests whose name contains filter; `IPVSKernelTests bench [services] [servers]` runs the benchmark.
+// tests whose name contains filter; `IPVSKernelTests bench [services] [servers]` runs the benchmark;
+// `IPVSKernelTests bench-drift [services] [servers] [seconds] [interval]` the drift-repair one.
 let arguments = Array(CommandLine.arguments.dropFirst())
 let kernel: NetlinkIPVSKernel
 do {
@@ -20,6 +21,16 @@ if arguments.first == "bench" {
   let services = arguments.count > 1 ? Int(arguments[1]) ?? 1000 : 1000
   let servers = arguments.count > 2 ? Int(arguments[2]) ?? 10 : 10
   exit(ReconcileBenchmark(kernel: kernel, services: services, servers: servers).run() ? 0 : 1)
+}
+
+if arguments.first == "bench-drift" {
+  let number = { (i: Int, fallback: Double) in
+    arguments.count > i ? Double(arguments[i]) ?? fallback : fallback
+  }
+  let table = ReconcileBenchmark(kernel: kernel, services: Int(number(1, 1)), servers: Int(number(2, 10000)))
+  let bench = DriftRepairBenchmark(
+    kernel: kernel, table: table, seconds: number(3, 60), interval: number(4, 10))
+  exit(bench.run() ? 0 : 1)
 }
 
 var runner = KernelTestRunner(filter: arguments.first)

@@ -184,55 +184,78 @@ struct IPVSMessageCodec {
       stats: decodeStats(a.nested(IPVSAttr.svcStats64), a.nested(IPVSAttr.svcStats)))
   }
 
+  /// One pass over the attributes (this runs for every destination of a dump); a repeated
+  /// attribute counts once, the last one, like every other lookup here.
   static func decodeDestination(_ a: NetlinkAttributes, serviceFamily: IPVSAddressFamily)
     -> KernelDestination?
   {
-    let family = a.u16(IPVSAttr.destAF).flatMap(IPVSAddressFamily.init(rawValue:)) ?? serviceFamily
-    guard let raw = a[IPVSAttr.destAddr], let address = IPAddress(kernelBytes: raw, family: family),
-      let port = a.be16(IPVSAttr.destPort)
+    var rawAddress: ArraySlice<UInt8>?
+    var family: IPVSAddressFamily?
+    var port: UInt16?
+    var attributes = DestinationAttributes(weight: 0)
+    var tunnel = TunnelSettings(type: .ipip, port: 0, flags: TunnelFlags(rawValue: 0))
+    var (active, inactive, persistent): (UInt32, UInt32, UInt32) = (0, 0, 0)
+    var stats64: NetlinkAttributes?
+    var stats32: NetlinkAttributes?
+    a.forEachAttribute { type, raw in
+      let u32: UInt32 = NetlinkAttributes.integer(raw) ?? 0
+      switch type {
+      case IPVSAttr.destAddr: rawAddress = raw
+      case IPVSAttr.destAF:
+        family = NetlinkAttributes.integer(raw).flatMap { (v: UInt16) in IPVSAddressFamily(rawValue: v) }
+      case IPVSAttr.destPort: port = NetlinkAttributes.integer(raw).map { (v: UInt16) in v.byteSwapped }
+      case IPVSAttr.destFwd: attributes.forwarding = ForwardingMethod(rawValue: u32 & 0x7) ?? .masquerade
+      case IPVSAttr.destWeight: attributes.weight = u32
+      case IPVSAttr.destUThresh: attributes.upperThreshold = u32
+      case IPVSAttr.destLThresh: attributes.lowerThreshold = u32
+      case IPVSAttr.destActive: active = u32
+      case IPVSAttr.destInactive: inactive = u32
+      case IPVSAttr.destPersist: persistent = u32
+      case IPVSAttr.destTunType: tunnel.type = raw.first.flatMap(TunnelType.init(rawValue:)) ?? .ipip
+      case IPVSAttr.destTunPort:
+        tunnel.port = NetlinkAttributes.integer(raw).map { (v: UInt16) in v.byteSwapped } ?? 0
+      case IPVSAttr.destTunFlags: tunnel.flags = TunnelFlags(rawValue: NetlinkAttributes.integer(raw) ?? 0)
+      case IPVSAttr.destStats64: stats64 = NetlinkAttributes(raw)
+      case IPVSAttr.destStats: stats32 = NetlinkAttributes(raw)
+      default: break
+      }
+    }
+    guard let rawAddress, let port,
+      let address = IPAddress(kernelBytes: rawAddress, family: family ?? serviceFamily)
     else { return nil }
-    let forwarding = ForwardingMethod(rawValue: (a.u32(IPVSAttr.destFwd) ?? 0) & 0x7) ?? .masquerade
-    let tunnel = TunnelSettings(
-      type: a.u8(IPVSAttr.destTunType).flatMap(TunnelType.init(rawValue:)) ?? .ipip,
-      port: a.be16(IPVSAttr.destTunPort) ?? 0,
-      flags: TunnelFlags(rawValue: a.u16(IPVSAttr.destTunFlags) ?? 0))
+    attributes.tunnel = tunnel
     return KernelDestination(
-      key: DestinationKey(address: address, port: port),
-      attributes: DestinationAttributes(
-        forwarding: forwarding, weight: a.u32(IPVSAttr.destWeight) ?? 0,
-        upperThreshold: a.u32(IPVSAttr.destUThresh) ?? 0, lowerThreshold: a.u32(IPVSAttr.destLThresh) ?? 0,
-        tunnel: tunnel),
-      activeConnections: a.u32(IPVSAttr.destActive) ?? 0,
-      inactiveConnections: a.u32(IPVSAttr.destInactive) ?? 0,
-      persistentConnections: a.u32(IPVSAttr.destPersist) ?? 0,
-      stats: decodeStats(a.nested(IPVSAttr.destStats64), a.nested(IPVSAttr.destStats)))
+      key: DestinationKey(address: address, port: port), attributes: attributes,
+      activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
+      stats: decodeStats(stats64, stats32))
   }
 
-  /// Prefers the 64-bit counters; falls back to the legacy 32-bit set.
+  /// Prefers the 64-bit counters; falls back to the legacy 32-bit set (where the byte counters are
+  /// already 64-bit). One pass over the attributes: this runs for every destination of a dump.
   static func decodeStats(_ stats64: NetlinkAttributes?, _ stats32: NetlinkAttributes?) -> IPVSStats {
     var s = IPVSStats()
-    if let a = stats64 {
-      s.connections = a.u64(1) ?? 0
-      s.inPackets = a.u64(2) ?? 0
-      s.outPackets = a.u64(3) ?? 0
-      s.inBytes = a.u64(4) ?? 0
-      s.outBytes = a.u64(5) ?? 0
-      s.connectionRate = a.u64(6) ?? 0
-      s.inPacketRate = a.u64(7) ?? 0
-      s.outPacketRate = a.u64(8) ?? 0
-      s.inByteRate = a.u64(9) ?? 0
-      s.outByteRate = a.u64(10) ?? 0
-    } else if let a = stats32 {
-      s.connections = UInt64(a.u32(1) ?? 0)
-      s.inPackets = UInt64(a.u32(2) ?? 0)
-      s.outPackets = UInt64(a.u32(3) ?? 0)
-      s.inBytes = a.u64(4) ?? 0
-      s.outBytes = a.u64(5) ?? 0
-      s.connectionRate = UInt64(a.u32(6) ?? 0)
-      s.inPacketRate = UInt64(a.u32(7) ?? 0)
-      s.outPacketRate = UInt64(a.u32(8) ?? 0)
-      s.inByteRate = UInt64(a.u32(9) ?? 0)
-      s.outByteRate = UInt64(a.u32(10) ?? 0)
+    guard let a = stats64 ?? stats32 else { return s }
+    let wide = stats64 != nil
+    a.forEachAttribute { type, raw in
+      let width = wide || type == 4 || type == 5 ? 8 : 4
+      guard raw.count >= width else { return }
+      let v =
+        width == 8
+        ? readLE(raw, at: raw.startIndex, as: UInt64.self)
+        : UInt64(readLE(raw, at: raw.startIndex, as: UInt32.self))
+      switch type {
+      case 1: s.connections = v
+      case 2: s.inPackets = v
+      case 3: s.outPackets = v
+      case 4: s.inBytes = v
+      case 5: s.outBytes = v
+      case 6: s.connectionRate = v
+      case 7: s.inPacketRate = v
+      case 8: s.outPacketRate = v
+      case 9: s.inByteRate = v
+      case 10: s.outByteRate = v
+      default: break
+      }
     }
     return s
   }

@@ -4,9 +4,10 @@ import Synchronization
 /// Keeps kernel IPVS equal to f(spec, health) for the services lvskeeper owns.
 ///
 /// Feed it with `setSpec` (config load/reload), `setHealth` (checker results) and
-/// `setSyncDaemon` (VRRP state), then call `reconcile` after each change and periodically (`run`).
-/// The kernel is read at every reconcile and never assumed: drift is repaired, what is already right
-/// is adopted without operations, and services outside the spec are left alone.
+/// `setSyncDaemon` (VRRP state), then call `reconcile` after each change and `repairDrift`
+/// periodically (`run`). The kernel is read at every reconcile and never assumed: drift is repaired,
+/// what is already right is adopted without operations, and services outside the spec are left
+/// alone. The periodic repair reads every destination only as often as `DriftRepairSchedule` allows.
 ///
 /// Invariant: only services in the current spec, or removed from it and not yet deleted, are ever
 /// changed; reconciles are serialised.
@@ -26,6 +27,7 @@ public final class IPVSReconciler: Sendable {
     var draining: [RealServerID: ContinuousClock.Instant] = [:]
     var failures: [String: PendingFailure] = [:]
     var startedDaemons: Set<SyncDaemonRole> = []
+    var drift = DriftRepairSchedule(interval: .seconds(10))
   }
 
   private let kernel: any IPVSKernel
@@ -87,59 +89,123 @@ public final class IPVSReconciler: Sendable {
   /// reads and changes to some services (e.g. the one whose real server changed health).
   @discardableResult
   public func reconcile(only scope: Set<ServiceKey>? = nil) -> ReconcileReport {
+    work.withLock { w in reconcile(&w, only: scope, listed: nil) }
+  }
+
+  /// How often the periodic drift repair may read every destination (`lvs_reconcile_interval`);
+  /// see `DriftRepairSchedule`.
+  public func setDriftRepairInterval(_ interval: Duration, budgetFactor: Int = 50) {
     work.withLock { w in
-      let (spec, health, retired, daemon) = inputs.withLock {
-        ($0.spec, $0.health, $0.retired, $0.syncDaemon)
-      }
-      var report = ReconcileReport()
-      let inScope = { (key: ServiceKey) in scope?.contains(key) ?? true }
-      let desired = DesiredTable(spec: spec, health: health, previousQuorum: w.quorumUp)
-      for event in desired.events where inScope(event.service) {
-        w.quorumUp[event.service] = event.up
-        report.quorumEvents.append(event)
-        logger.notice(
-          "quorum \(event.up ? "up" : "down") for \(event.service), live weight \(event.liveWeight)")
-      }
-      let wanted = desired.services.filter { inScope($0.key) }
-      let gone = retired.filter(inScope)
-      let actual: IPVSTable
+      w.drift.interval = interval
+      w.drift.budgetFactor = max(1, budgetFactor)
+    }
+  }
+
+  /// The drift-repair schedule as it stands (for `status` and tests).
+  public func driftRepairSchedule() -> DriftRepairSchedule { work.withLock { $0.drift } }
+
+  /// The periodic drift repair. When `DriftRepairSchedule` says so, a full reconcile; otherwise
+  /// the service list is read and only services that need it get their destinations read and
+  /// repaired: services missing from the kernel (then everything is read: a flush or module reload
+  /// took them; unless adding them failed before: then they are retried), services whose attributes
+  /// changed, retired services still present, services with
+  /// a pending failure or a draining destination, and `extra` (e.g. services whose real servers
+  /// changed health since the last reconcile). Timeouts and the sync daemon are repaired either way.
+  @discardableResult
+  public func repairDrift(alsoReading extra: Set<ServiceKey> = []) -> ReconcileReport {
+    work.withLock { w in
+      guard w.drift.depth(at: now()) == .serviceList else { return reconcile(&w, only: nil, listed: nil) }
+      let listed: [KernelService]
       do throws(IPVSKernelError) {
-        actual = try IPVSTable.read(from: kernel, only: Set(wanted.keys).union(gone))
+        listed = try kernel.services()
       } catch {
-        logger.error("reading kernel IPVS table failed: \(error)")
+        logger.error("reading kernel IPVS service list failed: \(error)")
+        w.drift.requireFull()
+        var report = ReconcileReport()
         report.readError = error
         publish(w, report)
         return report
       }
-      let instant = now()
-      let plan = ReconcilePlan(
-        desired: wanted, retired: gone, actual: actual,
-        draining: w.draining.filter { inScope($0.key.service) },
-        now: instant)
-      w.draining = w.draining.filter { !inScope($0.key.service) }.merging(plan.draining) { $1 }
-      var results: [IPVSOperationResult] = []
-      if !plan.operations.isEmpty {
-        do throws(IPVSKernelError) {
-          results = try kernel.apply(plan.operations)
-        } catch {
-          results = plan.operations.map { IPVSOperationResult(operation: $0, error: error) }
-        }
+      let (spec, retired) = inputs.withLock { ($0.spec, $0.retired) }
+      let present = Dictionary(listed.map { ($0.key, $0.attributes) }, uniquingKeysWith: { a, _ in a })
+      let failing = Set(w.failures.values.map(\.operation.service))
+      // A service that vanished means the table may have lost anything: read it all. One whose
+      // add keeps failing is only retried, or a persistent error would cost a full read each time.
+      if spec.services.contains(where: { present[$0.key] == nil && !failing.contains($0.key) }) {
+        w.drift.requireFull()
+        return reconcile(&w, only: nil, listed: listed)
       }
-      record(results, scope: inScope, into: &w, report: &report)
-      let deleted = Set(
-        results.compactMap { r -> ServiceKey? in
-          if case .deleteService(let key) = r.operation, r.error == nil { return key }
-          return nil
-        })
-      let stillThere = Set(gone.filter { actual.services[$0] != nil }).subtracting(deleted)
-      inputs.withLock { $0.retired = $0.retired.subtracting(gone.subtracting(stillThere)) }
-      if scope == nil {
-        reconcileTimeouts(spec.timeouts, &report)
-        if let daemon { reconcileSyncDaemon(daemon, &w, &report) }
-      }
+      var scope = extra.union(failing)
+      for vs in spec.services where present[vs.key] != vs.attributes { scope.insert(vs.key) }
+      scope.formUnion(retired.filter { present[$0] != nil })
+      scope.formUnion(w.draining.keys.map(\.service))
+      return reconcile(&w, only: scope, listed: listed, controls: true)
+    }
+  }
+
+  /// One reconcile under the work lock. `listed`: the kernel's service list if already read.
+  /// `controls`: also repair timeouts and the sync daemon (always done when `scope` is nil).
+  private func reconcile(
+    _ w: inout Work, only scope: Set<ServiceKey>?, listed: [KernelService]?, controls: Bool = false
+  ) -> ReconcileReport {
+    let (spec, health, retired, daemon) = inputs.withLock {
+      ($0.spec, $0.health, $0.retired, $0.syncDaemon)
+    }
+    let started = now()
+    var report = ReconcileReport()
+    let inScope = { (key: ServiceKey) in scope?.contains(key) ?? true }
+    // Services are independent in the desired table: compute only those in scope.
+    var scopedSpec = spec
+    if let scope { scopedSpec.services = spec.services.filter { scope.contains($0.key) } }
+    let desired = DesiredTable(spec: scopedSpec, health: health, previousQuorum: w.quorumUp)
+    for event in desired.events where inScope(event.service) {
+      w.quorumUp[event.service] = event.up
+      report.quorumEvents.append(event)
+      logger.notice(
+        "quorum \(event.up ? "up" : "down") for \(event.service), live weight \(event.liveWeight)")
+    }
+    let wanted = desired.services.filter { inScope($0.key) }
+    let gone = retired.filter(inScope)
+    let actual: IPVSTable
+    do throws(IPVSKernelError) {
+      actual = try IPVSTable.read(from: kernel, only: Set(wanted.keys).union(gone), listed: listed)
+    } catch {
+      logger.error("reading kernel IPVS table failed: \(error)")
+      report.readError = error
+      w.drift.requireFull()
       publish(w, report)
       return report
     }
+    let instant = now()
+    let plan = ReconcilePlan(
+      desired: wanted, retired: gone, actual: actual,
+      draining: w.draining.filter { inScope($0.key.service) },
+      now: instant)
+    // The cost of a full repair: desired table, reads and plan (not the operations it applies).
+    if scope == nil { w.drift.recordFullRead(start: started, duration: now() - started) }
+    w.draining = w.draining.filter { !inScope($0.key.service) }.merging(plan.draining) { $1 }
+    var results: [IPVSOperationResult] = []
+    if !plan.operations.isEmpty {
+      do throws(IPVSKernelError) {
+        results = try kernel.apply(plan.operations)
+      } catch {
+        results = plan.operations.map { IPVSOperationResult(operation: $0, error: error) }
+      }
+    }
+    record(results, scope: inScope, into: &w, report: &report)
+    let deleted = Set(
+      results.compactMap { r -> ServiceKey? in
+        if case .deleteService(let key) = r.operation, r.error == nil { return key }
+        return nil
+      })
+    let stillThere = Set(gone.filter { actual.services[$0] != nil }).subtracting(deleted)
+    inputs.withLock { $0.retired = $0.retired.subtracting(gone.subtracting(stillThere)) }
+    if scope == nil || controls {
+      reconcileTimeouts(spec.timeouts, &report)
+      if let daemon { reconcileSyncDaemon(daemon, &w, &report) }
+    }
+    publish(w, report)
+    return report
   }
 
   private func record(
@@ -214,10 +280,12 @@ public final class IPVSReconciler: Sendable {
     }
   }
 
-  /// Reconciles every `interval` until the task is cancelled (global_defs `lvs_reconcile_interval`).
+  /// Repairs drift (`repairDrift`) every `interval` until the task is cancelled (global_defs
+  /// `lvs_reconcile_interval`).
   public func run(interval: Duration) async {
+    setDriftRepairInterval(interval)
     while !Task.isCancelled {
-      reconcile()
+      repairDrift()
       do { try await Task.sleep(for: interval) } catch { return }
     }
   }

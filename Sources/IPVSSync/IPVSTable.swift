@@ -56,11 +56,15 @@ public struct IPVSTable: Sendable, Hashable {
   public init(services: [ServiceKey: TableService] = [:]) { self.services = services }
 
   /// Reads the services named in `keys` (nil = all) with their destinations from `kernel`.
-  public static func read(from kernel: any IPVSKernel, only keys: Set<ServiceKey>? = nil)
-    throws(IPVSKernelError) -> IPVSTable
-  {
+  /// `listed`: the kernel's service list when the caller has just read it (saves one dump).
+  public static func read(
+    from kernel: any IPVSKernel, only keys: Set<ServiceKey>? = nil, listed: [KernelService]? = nil
+  ) throws(IPVSKernelError) -> IPVSTable {
     var table = IPVSTable()
-    for service in try kernel.services() where keys?.contains(service.key) ?? true {
+    if keys?.isEmpty == true { return table }
+    let services: [KernelService]
+    if let listed { services = listed } else { services = try kernel.services() }
+    for service in services where keys?.contains(service.key) ?? true {
       var entry = TableService(attributes: service.attributes)
       let destinations: [KernelDestination]
       do throws(IPVSKernelError) {

@@ -14,7 +14,7 @@ import Synchronization
 /// Invariant: every call returns or throws within `timeout` of its last kernel reply (SO_RCVTIMEO),
 /// and replies that arrive late for an earlier call are discarded by sequence number.
 public final class NetlinkIPVSKernel: IPVSKernel {
-  private let connection: Mutex<NetlinkConnection>
+  let connection: Mutex<NetlinkConnection>
 
   /// Opens a socket and resolves the IPVS family. `batchSize` bounds requests in flight per send.
   public init(timeout: Duration = .seconds(5), batchSize: Int = 256) throws(IPVSKernelError) {
@@ -55,15 +55,23 @@ public final class NetlinkIPVSKernel: IPVSKernel {
 
   public func destinations(of service: ServiceKey) throws(IPVSKernelError) -> [KernelDestination] {
     try connection.withLock { c throws(IPVSKernelError) -> [KernelDestination] in
-      let messages = try c.request(
-        "dump destinations of \(service)", command: IPVSCommand.getDest, dump: true
-      ) {
-        $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
-      }
-      return messages.compactMap { m in
-        m.attributes.nested(IPVSAttr.dest).flatMap {
-          IPVSMessageCodec.decodeDestination($0, serviceFamily: service.family)
-        }
+      Self.decodeDestinations(try Self.dumpDestinations(of: service, c), of: service)
+    }
+  }
+
+  static func dumpDestinations(of service: ServiceKey, _ c: NetlinkConnection) throws(IPVSKernelError)
+    -> [ReceivedMessage]
+  {
+    try c.request("dump destinations of \(service)", command: IPVSCommand.getDest, dump: true) {
+      $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
+    }
+  }
+
+  static func decodeDestinations(_ messages: [ReceivedMessage], of service: ServiceKey) -> [KernelDestination]
+  {
+    messages.compactMap { m in
+      m.attributes.nested(IPVSAttr.dest).flatMap {
+        IPVSMessageCodec.decodeDestination($0, serviceFamily: service.family)
       }
     }
   }
@@ -183,22 +191,23 @@ final class NetlinkConnection: @unchecked Sendable {
     return sequence
   }
 
-  /// Sends one request and returns its replies: all parts of a dump, or the single reply.
+  /// Sends one request and returns its replies: all parts of a dump, or the single reply. `name`
+  /// is only built for an error: a reconcile of 1,000 services makes 1,000 dumps.
   func request(
-    _ name: String, command: UInt8, dump: Bool = false,
+    _ name: @autoclosure () -> String, command: UInt8, dump: Bool = false,
     attributes: (inout GenericNetlinkMessage) -> Void = { _ in }
   ) throws(IPVSKernelError) -> [ReceivedMessage] {
     let seq = nextSequence()
     var message = codec.message(command, flags: Netlink.request | (dump ? Netlink.dump : 0), sequence: seq)
     attributes(&message)
-    try send(message.bytes, name)
+    try send(message.bytes, name())
     var replies: [ReceivedMessage] = []
     while true {
-      for m in try receive(name) where m.sequence == seq {
+      for m in try receive(name()) where m.sequence == seq {
         if m.type == Netlink.error {
           let e = m.errorCode ?? 0
           if e == 0 { return replies }
-          throw .rejected(operation: name, errno: e, reason: .classify(errno: e, on: nil))
+          throw .rejected(operation: name(), errno: e, reason: .classify(errno: e, on: nil))
         }
         if m.type == Netlink.done { return replies }
         if m.type == codec.family { replies.append(m) }
@@ -234,21 +243,42 @@ final class NetlinkConnection: @unchecked Sendable {
     return results
   }
 
-  private func send(_ bytes: [UInt8], _ name: String) throws(IPVSKernelError) {
+  private func send(_ bytes: [UInt8], _ name: @autoclosure () -> String) throws(IPVSKernelError) {
+    let started = profile == nil ? nil : ContinuousClock.now
     let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-    if sent < 0 { throw .socket(operation: "\(name): send", errno: errno) }
+    // A dump request runs the kernel's first dump pass inside send(2) (netlink_dump_start).
+    if let started { profile?.send += ContinuousClock.now - started }
+    if sent < 0 {
+      let e = errno
+      throw .socket(operation: "\(name()): send", errno: e)
+    }
   }
 
-  private func receive(_ name: String) throws(IPVSKernelError) -> [ReceivedMessage] {
+  /// When set, `send` and `receive` add the time spent in send(2), recv(2) and in splitting
+  /// replies (for the benchmark).
+  var profile: DumpProfile?
+
+  private func receive(_ name: @autoclosure () -> String) throws(IPVSKernelError) -> [ReceivedMessage] {
     while true {
+      let started = profile == nil ? nil : ContinuousClock.now
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
       // Copy out what arrived: replies keep slices of it, and slicing `receiveBuffer` itself would
       // make the next recv copy the whole 128 KiB buffer (copy-on-write).
+      if count >= 0, let started, var p = profile {
+        let received = ContinuousClock.now
+        let messages = ReceivedMessage.split(Array(receiveBuffer[0..<count])[...])
+        p.recv += received - started
+        p.split += ContinuousClock.now - received
+        p.bytes += count
+        p.recvCalls += 1
+        profile = p
+        return messages
+      }
       if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
       let e = errno
       if e == EINTR { continue }
-      if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name, seconds: timeoutSeconds) }
-      throw .socket(operation: "\(name): recv", errno: e)
+      if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name(), seconds: timeoutSeconds) }
+      throw .socket(operation: "\(name()): recv", errno: e)
     }
   }
 }

@@ -131,36 +131,53 @@ func readLE<T: FixedWidthInteger>(_ bytes: ArraySlice<UInt8>, at index: Int, as:
 }
 
 /// The attributes of one level of a netlink message, by type (NLA_F_* bits stripped).
+///
+/// Lookups scan the level's bytes: a level holds at most ~20 attributes, and scanning allocates
+/// nothing, where building a dictionary per level cost an allocation and hashing for every
+/// destination of a dump (two levels each). As with a dictionary, the last attribute of a type wins.
 struct NetlinkAttributes {
-  private(set) var values: [UInt16: ArraySlice<UInt8>] = [:]
+  let bytes: ArraySlice<UInt8>
 
-  init(_ bytes: ArraySlice<UInt8>) {
+  init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+  subscript(type: UInt16) -> ArraySlice<UInt8>? {
+    var found: ArraySlice<UInt8>?
+    forEachAttribute { if $0 == type { found = $1 } }
+    return found
+  }
+
+  /// Calls `body` with each attribute of this level, in order.
+  func forEachAttribute(_ body: (UInt16, ArraySlice<UInt8>) -> Void) {
     var offset = bytes.startIndex
     while bytes.endIndex - offset >= 4 {
       let length = Int(readLE(bytes, at: offset, as: UInt16.self))
       let type = readLE(bytes, at: offset + 2, as: UInt16.self) & 0x3fff
       guard length >= 4, offset + length <= bytes.endIndex else { break }
-      values[type] = bytes[(offset + 4)..<(offset + length)]
+      body(type, bytes[(offset + 4)..<(offset + length)])
       offset += (length + 3) & ~3
     }
   }
 
-  subscript(type: UInt16) -> ArraySlice<UInt8>? { values[type] }
-
-  func u8(_ type: UInt16) -> UInt8? { values[type].flatMap { $0.count >= 1 ? $0.first : nil } }
+  func u8(_ type: UInt16) -> UInt8? { self[type].flatMap { $0.count >= 1 ? $0.first : nil } }
   func u16(_ type: UInt16) -> UInt16? { int(type) }
   func u32(_ type: UInt16) -> UInt32? { int(type) }
   func u64(_ type: UInt16) -> UInt64? { int(type) }
   func be16(_ type: UInt16) -> UInt16? { u16(type).map { $0.byteSwapped } }
-  func nested(_ type: UInt16) -> NetlinkAttributes? { values[type].map { NetlinkAttributes($0) } }
+  func nested(_ type: UInt16) -> NetlinkAttributes? { self[type].map { NetlinkAttributes($0) } }
 
   func string(_ type: UInt16) -> String? {
-    guard let raw = values[type] else { return nil }
+    guard let raw = self[type] else { return nil }
     return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
   }
 
   private func int<T: FixedWidthInteger>(_ type: UInt16) -> T? {
-    guard let raw = values[type], raw.count >= T.bitWidth / 8 else { return nil }
+    guard let raw = self[type] else { return nil }
+    return Self.integer(raw)
+  }
+
+  /// A little-endian (host order) integer payload; nil when too short.
+  static func integer<T: FixedWidthInteger>(_ raw: ArraySlice<UInt8>) -> T? {
+    guard raw.count >= T.bitWidth / 8 else { return nil }
     return readLE(raw, at: raw.startIndex, as: T.self)
   }
 }

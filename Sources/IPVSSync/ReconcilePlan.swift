@@ -33,19 +33,22 @@ public struct ReconcilePlan: Sendable, Hashable {
         continue
       }
       if have.attributes != want.attributes { ops.append(.editService(key, want.attributes)) }
-      var deletions: [IPVSOperation] = []
-      for d in want.destinations.keys.sorted() {
-        guard let a = want.destinations[d] else { continue }
+      // Destinations are visited unordered and only the resulting (usually few) operations are
+      // sorted, so the no-op plan of a large service sorts nothing.
+      var changes: [(DestinationKey, IPVSOperation)] = []
+      var quiesces: [(DestinationKey, IPVSOperation)] = []
+      var deletions: [(DestinationKey, IPVSOperation)] = []
+      for (d, a) in want.destinations {
         if let current = have.destinations[d] {
-          if !current.attributes.isEquivalent(to: a) { ops.append(.editDestination(key, d, a)) }
+          if !current.attributes.isEquivalent(to: a) { changes.append((d, .editDestination(key, d, a))) }
         } else {
-          ops.append(.addDestination(key, d, a))
+          changes.append((d, .addDestination(key, d, a)))
         }
       }
-      for d in have.destinations.keys.sorted() where want.destinations[d] == nil {
-        guard let current = have.destinations[d] else { continue }
+      for (d, current) in have.destinations where want.destinations[d] == nil {
         if want.configured.contains(d) {
-          deletions.append(.deleteDestination(key, d))  // failed without inhibit: keepalived removes at once
+          // Failed without inhibit: keepalived removes it at once.
+          deletions.append((d, .deleteDestination(key, d)))
           continue
         }
         // Gone from the configuration: quiesce, then delete when idle or when the drain times out.
@@ -53,17 +56,19 @@ public struct ReconcilePlan: Sendable, Hashable {
         let started = previous[id] ?? now
         let idle = current.activeConnections == 0 && current.inactiveConnections == 0
         if idle || now - started >= want.drainTimeout {
-          deletions.append(.deleteDestination(key, d))
+          deletions.append((d, .deleteDestination(key, d)))
         } else {
           draining[id] = started
           if current.attributes.weight != 0 {
             var quiesced = current.attributes
             quiesced.weight = 0
-            ops.append(.editDestination(key, d, quiesced))
+            quiesces.append((d, .editDestination(key, d, quiesced)))
           }
         }
       }
-      ops += deletions
+      for group in [changes, quiesces, deletions] {
+        ops += group.sorted { $0.0 < $1.0 }.map(\.1)
+      }
     }
     for key in retired.sorted() where desired[key] == nil {
       guard let have = actual.services[key] else { continue }

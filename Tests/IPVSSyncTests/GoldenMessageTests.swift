@@ -119,6 +119,33 @@ final class GoldenMessageTests: XCTestCase {
     XCTAssertEqual(decoded?.stats.inBytes, 123_456_789_012)
   }
 
+  /// Kernels before 4.1 send only the legacy stats: 32-bit counters, 64-bit byte counts. A
+  /// repeated attribute counts once, the last one, as ever.
+  func testDecodeLegacyStatsAndRepeatedAttribute() {
+    var m = GenericNetlinkMessage(family: 0x1c, flags: 0, sequence: 9, portID: 0, command: 5, version: 1)
+    m.nest(IPVSAttr.dest) { d in
+      d.put(IPVSAttr.destAddr, payload: IPAddress("192.0.2.5")!.kernelBytes)
+      d.put(IPVSAttr.destPort, be16: 80)
+      d.put(IPVSAttr.destWeight, u32: 1)
+      d.put(IPVSAttr.destWeight, u32: 9)
+      d.nest(IPVSAttr.destStats) { s in
+        s.put(1, u32: 70_000)
+        s.put(3, u32: 5)
+        s.put(5, payload: littleEndianBytes(UInt64(1) << 33))
+        s.put(10, u32: 42)
+      }
+    }
+    let decoded = ReceivedMessage.split(m.bytes[...]).first?.attributes.nested(IPVSAttr.dest).flatMap {
+      IPVSMessageCodec.decodeDestination($0, serviceFamily: .inet)
+    }
+    XCTAssertEqual(decoded?.attributes.weight, 9)
+    XCTAssertEqual(decoded?.stats.connections, 70_000)
+    XCTAssertEqual(decoded?.stats.outPackets, 5)
+    XCTAssertEqual(decoded?.stats.outBytes, 1 << 33)
+    XCTAssertEqual(decoded?.stats.outByteRate, 42)
+    XCTAssertEqual(decoded?.stats.inBytes, 0)
+  }
+
   func testErrorReplyCarriesErrnoAndSequence() {
     // nlmsgerr: error -2 (ENOENT), then the original header (capped ack) with seq 77.
     let reply: [UInt8] =

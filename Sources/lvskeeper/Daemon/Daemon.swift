@@ -5,7 +5,6 @@ import KeeperConfig
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import VRRP
 
 /// How `lvskeeper run` was asked to behave.
@@ -50,10 +49,8 @@ actor Daemon {
   /// kernel sync-daemon stop for seconds), while the actor must keep taking events and `status`.
   /// Serial, so reconciles and their log lines keep their order.
   nonisolated let kernelQueue = DispatchQueue(label: "lvskeeper.ipvs")
-  /// Background reconcile requests not yet run, merged.
-  nonisolated let backlog = Mutex(ReconcileBacklog())
-  /// How often the periodic drift repair may read the whole table.
-  nonisolated let driftBudget: Mutex<DriftRepairBudget>
+  /// Background reconciles on `kernelQueue`, coalesced: at most one waits at any time.
+  nonisolated let backgroundReconciles: CoalescingReconciles
   private var tasks: [Task<Void, Never>] = []
   private var stopping = false
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
@@ -68,10 +65,8 @@ actor Daemon {
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
-    self.driftBudget = Mutex(
-      DriftRepairBudget(
-        interval: SchedulingMath.duration(loaded.configuration.globalDefs.lvsReconcileInterval)))
     (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
+    backgroundReconciles = CoalescingReconciles(queue: kernelQueue)
   }
 
   // MARK: start
@@ -95,6 +90,7 @@ actor Daemon {
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
+      reconciler.setDriftRepairInterval(SchedulingMath.duration(config.globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       self.reconciler = reconciler
       record(reconciler.start(flush: config.globalDefs.lvsFlush), reason: "start: adopt the kernel table")
@@ -245,21 +241,12 @@ actor Daemon {
     record(report, reason: reason)
   }
 
-  /// Asks for a reconcile on `kernelQueue`; requests made while one is queued or running merge
-  /// (`ReconcileBacklog`). Each report is recorded back on the actor.
-  func reconcileInBackground(only scope: Set<ServiceKey>? = nil, reason: String) {
+  /// Queues a reconcile on `kernelQueue` (merged into one already waiting there) and records its
+  /// report back on the actor.
+  func reconcileInBackground(_ request: ReconcileRequest) {
     guard let reconciler else { return }
-    guard backlog.withLock({ $0.add(scope: scope, reason: reason) }) else { return }
-    kernelQueue.async { [weak self] in
-      while let daemon = self, let request = daemon.backlog.withLock({ $0.take() }) {
-        let cpuBefore = SchedulingMath.threadCPUTime()
-        let report = reconciler.reconcile(only: request.scope)
-        if request.scope == nil {
-          let cost = SchedulingMath.threadCPUTime() - cpuBefore
-          daemon.driftBudget.withLock { $0.recordFull(end: .now, cost: cost) }
-        }
-        Task { await daemon.record(report, reason: request.summary) }
-      }
+    backgroundReconciles.submit(request, to: reconciler) { [weak self] report, reason in
+      Task { await self?.record(report, reason: reason) }
     }
   }
 
@@ -273,14 +260,7 @@ actor Daemon {
   }
 }
 
-/// Seconds (as configured) to Durations, and the calling thread's CPU time.
+/// Seconds (as configured) to Durations.
 enum SchedulingMath {
   static func duration(_ seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
-
-  /// CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
-  static func threadCPUTime() -> Duration {
-    var ts = timespec()
-    guard clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 else { return .zero }
-    return .seconds(Int64(ts.tv_sec)) + .nanoseconds(Int64(ts.tv_nsec))
-  }
 }

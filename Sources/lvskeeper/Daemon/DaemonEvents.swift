@@ -17,7 +17,7 @@ extension Daemon {
     let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
     for destination in destinations { reconciler.setHealth(destination, health) }
     reconcileInBackground(
-      only: Set(destinations.map(\.service)), reason: "\(event.server) \(event.isUp ? "up" : "down")")
+      .health(Set(destinations.map(\.service)), reason: "\(event.server) \(event.isUp ? "up" : "down")"))
   }
 
   func handle(_ event: VRRPStateEvent) {
@@ -36,13 +36,11 @@ extension Daemon {
     logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
     guard let reconciler, config.globalDefs.lvsSyncDaemon != nil else { return }
     reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
-    reconcileInBackground(reason: "sync daemon follows \(event.instance) \(event.to)")
+    reconcileInBackground(.everything(reason: "sync daemon follows \(event.instance) \(event.to)"))
   }
 
-  /// Drift repair, as often as `lvs_reconcile_interval` and `DriftRepairBudget` allow.
   func periodicReconcile() {
-    guard driftBudget.withLock({ $0.isDue(at: .now) }) else { return }
-    reconcileInBackground(reason: "periodic reconcile (drift repair)")
+    reconcileInBackground(.driftRepair(reason: "periodic reconcile (drift repair)"))
   }
 
   /// The connection sync daemon as `lvs_sync_daemon IF INSTANCE` asks: master while INSTANCE is

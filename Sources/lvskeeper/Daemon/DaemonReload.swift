@@ -76,6 +76,8 @@ extension Daemon {
     }
     if let reconciler {
       reconciler.setSpec(newMapping.ipvs)
+      reconciler.setDriftRepairInterval(
+        SchedulingMath.duration(loaded.configuration.globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       await reconcileAndWait(reason: "reload")
     }

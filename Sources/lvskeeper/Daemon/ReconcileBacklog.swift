@@ -1,56 +1,134 @@
+import Dispatch
 import IPVSSync
+import Synchronization
 
-/// Reconcile requests waiting for the kernel queue, merged into one. Each health event asks for a
-/// reconcile of its service, and each reconcile reads that service's destinations from the kernel:
-/// 10,000 "initial" events at start, or a rack of servers going down at once, queued one by one
-/// would read the table 10,000 times. Merged, they cost one read per reconcile actually run.
+/// What one background reconcile must cover. Requests merge: scopes unite, a reconcile of
+/// everything absorbs scoped ones, and the reasons are kept (the first few, and how many) for the
+/// log lines of the operations it applies.
 ///
-/// Invariant: at most one request is pending; while a drain runs, new requests merge into the
-/// pending one and the drain runs it after the current reconcile (which may have read the kernel
-/// before they happened); `add` asks for a new drain only when none is running.
+/// Invariant: `services` is empty whenever `everything` is set.
+struct ReconcileRequest: Sendable, Hashable {
+  /// Services whose destinations are read fresh and repaired (their real servers changed health).
+  private(set) var services: Set<ServiceKey> = []
+  /// Read and repair every owned service (e.g. the sync daemon follows a VRRP transition).
+  private(set) var everything = false
+  /// The periodic drift repair (`IPVSReconciler.repairDrift`).
+  private(set) var driftRepair = false
+  /// The first `shownReasons` health-event reasons ("rs1 down"), and how many there were.
+  private(set) var healthEvents: [String] = []
+  private(set) var healthEventCount = 0
+  /// Other reasons, deduplicated, the first `shownReasons`, and how many distinct ones there were.
+  private(set) var otherReasons: [String] = []
+  private(set) var otherReasonCount = 0
+
+  static let shownReasons = 5
+
+  /// A real server changed health: re-read and repair the services that hold it.
+  static func health(_ services: Set<ServiceKey>, reason: String) -> Self {
+    var r = Self()
+    r.services = services
+    r.healthEvents = [reason]
+    r.healthEventCount = 1
+    return r
+  }
+
+  static func everything(reason: String) -> Self {
+    var r = Self()
+    r.everything = true
+    r.otherReasons = [reason]
+    r.otherReasonCount = 1
+    return r
+  }
+
+  static func driftRepair(reason: String) -> Self {
+    var r = Self()
+    r.driftRepair = true
+    r.otherReasons = [reason]
+    r.otherReasonCount = 1
+    return r
+  }
+
+  /// This request and `other`, as one reconcile.
+  mutating func merge(_ other: Self) {
+    everything = everything || other.everything
+    services = everything ? [] : services.union(other.services)
+    driftRepair = driftRepair || other.driftRepair
+    healthEvents += other.healthEvents.prefix(max(0, Self.shownReasons - healthEvents.count))
+    healthEventCount += other.healthEventCount
+    for reason in other.otherReasons where !otherReasons.contains(reason) {
+      otherReasonCount += 1
+      if otherReasons.count < Self.shownReasons { otherReasons.append(reason) }
+    }
+  }
+
+  /// The reason for the log: "periodic reconcile (drift repair)", "rs1 down",
+  /// "12 health events: rs1 down, rs2 down, rs3 down, rs4 down, rs5 down, …".
+  var reason: String {
+    var parts: [String] = []
+    if healthEventCount == 1, let only = healthEvents.first {
+      parts.append(only)
+    } else if healthEventCount > 1 {
+      let more = healthEventCount > healthEvents.count ? ", …" : ""
+      parts.append("\(healthEventCount) health events: \(healthEvents.joined(separator: ", "))\(more)")
+    }
+    parts += otherReasons
+    if otherReasonCount > otherReasons.count { parts.append("\(otherReasonCount - otherReasons.count) more") }
+    return parts.joined(separator: "; ")
+  }
+
+  /// Runs the reconcile this request asks for.
+  func perform(on reconciler: IPVSReconciler) -> ReconcileReport {
+    if everything { return reconciler.reconcile() }
+    if driftRepair { return reconciler.repairDrift(alsoReading: services) }
+    return reconciler.reconcile(only: services)
+  }
+}
+
+/// The reconciles waiting for the kernel queue: at most one, into which new requests merge.
+///
+/// Invariant: `queued` is the only request submitted and not yet started; a request submitted after
+/// `start()` took the queued one is never merged into it (the running reconcile may have read the
+/// kernel before the change), so it gets a reconcile of its own afterwards.
 struct ReconcileBacklog: Sendable {
-  /// One merged request: nil scope means every service.
-  struct Request: Equatable, Sendable {
-    var scope: Set<ServiceKey>?
-    var reasons: [String]
-    var count: Int
+  private(set) var queued: ReconcileRequest?
 
-    /// The log line's reason: the first few reasons and how many were merged.
-    var summary: String {
-      guard count > 1 else { return reasons.first ?? "" }
-      let shown = reasons.prefix(ReconcileBacklog.reasonsShown).joined(separator: "; ")
-      return "\(count) requests: \(shown)\(count > ReconcileBacklog.reasonsShown ? "; …" : "")"
+  /// Adds `request`; true when nothing was queued, i.e. the caller must schedule a run.
+  mutating func submit(_ request: ReconcileRequest) -> Bool {
+    guard var pending = queued else {
+      queued = request
+      return true
     }
+    pending.merge(request)
+    queued = pending
+    return false
   }
 
-  static let reasonsShown = 3
-
-  private(set) var pending: Request?
-  private(set) var draining = false
-
-  /// Merges a request. True when the caller must start a drain (none is running).
-  mutating func add(scope: Set<ServiceKey>?, reason: String) -> Bool {
-    if var request = pending {
-      request.scope = request.scope.flatMap { old in scope.map { old.union($0) } }
-      if request.reasons.count < Self.reasonsShown { request.reasons.append(reason) }
-      request.count += 1
-      pending = request
-    } else {
-      pending = Request(scope: scope, reasons: [reason], count: 1)
-    }
-    guard !draining else { return false }
-    draining = true
-    return true
+  /// A run begins: it takes everything queued so far.
+  mutating func start() -> ReconcileRequest? {
+    defer { queued = nil }
+    return queued
   }
+}
 
-  /// The next request to run, or nil when there is none (the drain then ends, and the next
-  /// `add` starts a new one).
-  mutating func take() -> Request? {
-    guard let request = pending else {
-      draining = false
-      return nil
+/// Runs background reconciles on a serial queue, coalescing requests that arrive while one waits:
+/// a mass flap of N real servers costs a few reconciles, not N (each reading the whole service).
+///
+/// Invariant: at most one reconcile is queued and not started at any time (see `ReconcileBacklog`).
+final class CoalescingReconciles: Sendable {
+  let queue: DispatchQueue
+  private let backlog = Mutex(ReconcileBacklog())
+
+  init(queue: DispatchQueue) { self.queue = queue }
+
+  /// Queues `request` (or merges it into the queued one); `done` gets the report and the reason.
+  func submit(
+    _ request: ReconcileRequest, to reconciler: IPVSReconciler,
+    done: @escaping @Sendable (ReconcileReport, String) -> Void
+  ) {
+    guard backlog.withLock({ $0.submit(request) }) else { return }
+    queue.async {
+      guard let request = self.backlog.withLock({ $0.start() }) else { return }
+      done(request.perform(on: reconciler), request.reason)
     }
-    pending = nil
-    return request
   }
 }
