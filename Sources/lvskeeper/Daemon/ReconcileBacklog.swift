@@ -32,17 +32,14 @@ struct ReconcileRequest: Sendable, Hashable {
     return r
   }
 
-  static func everything(reason: String) -> Self {
-    var r = Self()
-    r.everything = true
-    r.otherReasons = [reason]
-    r.otherReasonCount = 1
-    return r
-  }
+  static func everything(reason: String) -> Self { other(reason) { $0.everything = true } }
 
-  static func driftRepair(reason: String) -> Self {
+  static func driftRepair(reason: String) -> Self { other(reason) { $0.driftRepair = true } }
+
+  /// A request that is not a health event: `kind` marks what it asks for.
+  private static func other(_ reason: String, _ kind: (inout Self) -> Void) -> Self {
     var r = Self()
-    r.driftRepair = true
+    kind(&r)
     r.otherReasons = [reason]
     r.otherReasonCount = 1
     return r
