@@ -8,10 +8,13 @@ protocol CheckRunner: AnyObject, Sendable {
   var checker: Checker { get }
   /// The loop notify scripts of this checker's servers are started from.
   var loop: any EventLoop { get }
-  var verdict: CheckerVerdict { get }
   func snapshot() -> RunnerSnapshot
   func start(after delay: Duration)
   func stop()
+}
+
+extension CheckRunner {
+  var verdict: CheckerVerdict { snapshot().verdict }
 }
 
 /// One checker's state at one instant, as `status` shows it.
@@ -19,6 +22,11 @@ struct RunnerSnapshot {
   var verdict: CheckerVerdict
   var probes: Int
   var lastLatency: Duration?
+
+  /// A checker that has not probed yet (or no longer runs): its schedule's starting verdict.
+  static func unprobed(_ checker: Checker) -> RunnerSnapshot {
+    RunnerSnapshot(verdict: CheckerVerdict(schedule: checker.schedule), probes: 0)
+  }
 
   func status(of checker: Checker, subscribers: Int) -> CheckerStatus {
     CheckerStatus(
@@ -43,7 +51,7 @@ struct RunnerSnapshot {
     guard let engine = onEngine.first?.runner.engine else { return result }
     for (entry, snap) in zip(onEngine, engine.snapshots(onEngine.map(\.handle))) {
       result[entry.id] =
-        snap ?? RunnerSnapshot(verdict: CheckerVerdict(schedule: entry.runner.checker.schedule), probes: 0)
+        snap ?? .unprobed(entry.runner.checker)
     }
     return result
   }
@@ -80,8 +88,6 @@ final class ProbeRunner: CheckRunner {
     self.onProbeStart = onProbeStart
     self.state = Mutex(State(verdict: CheckerVerdict(schedule: checker.schedule)))
   }
-
-  var verdict: CheckerVerdict { state.withLock { $0.verdict } }
 
   func snapshot() -> RunnerSnapshot {
     state.withLock { RunnerSnapshot(verdict: $0.verdict, probes: $0.probes, lastLatency: $0.lastLatency) }

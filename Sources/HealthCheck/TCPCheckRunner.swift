@@ -42,11 +42,8 @@ final class TCPCheckRunner: CheckRunner {
     }.mapError { $0 as? ProbeError ?? .badAddress(check.target.address) }
   }
 
-  var verdict: CheckerVerdict { snapshot().verdict }
-
   func snapshot() -> RunnerSnapshot {
-    handle.flatMap { engine.snapshots([$0])[0] }
-      ?? RunnerSnapshot(verdict: CheckerVerdict(schedule: checker.schedule), probes: 0)
+    handle.flatMap { engine.snapshots([$0])[0] } ?? .unprobed(checker)
   }
 
   /// The engine's handle while registered.
