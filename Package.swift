@@ -31,19 +31,22 @@ let package = Package(
     ),
     // <sys/epoll.h> and <sys/eventfd.h>, which Glibc's Swift module leaves out (TCP_CHECK prober).
     .systemLibrary(name: "CLinuxEvents"),
-    .target(name: "ScriptLine"),
-    .target(name: "KeeperConfig", dependencies: ["ScriptLine"]),
+    // fork/exec of one script run, async-signal-safe in the child (KeeperCore's ScriptRunner).
+    .target(name: "CScriptSpawn"),
+    // The types that cross modules, once: script commands, users and the one script runner.
+    .target(name: "KeeperCore", dependencies: ["CScriptSpawn", "CLinuxEvents"]),
+    .target(name: "KeeperConfig", dependencies: ["KeeperCore"]),
     .target(name: "CThreadControl"),
     .target(
       name: "VRRP",
       dependencies: [
-        "CNetlink", "CThreadControl", "ScriptLine", logging, .product(name: "Crypto", package: "swift-crypto"),
+        "CNetlink", "CThreadControl", "KeeperCore", logging, .product(name: "Crypto", package: "swift-crypto"),
       ]
     ),
     .target(
       name: "HealthCheck",
       dependencies: nio + [
-        "CLinuxEvents", "ScriptLine",
+        "CLinuxEvents", "KeeperCore",
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -69,7 +72,8 @@ let package = Package(
     .executableTarget(name: "VRRPHarness", dependencies: ["VRRP", logging]),
     // Drives many checkers at once for the checker benchmark (bench/).
     .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
-    .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig", "ScriptLine"]),
+    .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig", "KeeperCore"]),
+    .testTarget(name: "KeeperCoreTests", dependencies: ["KeeperCore"]),
     .testTarget(name: "VRRPTests", dependencies: ["VRRP"], exclude: ["Fixtures"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
     .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync"]),

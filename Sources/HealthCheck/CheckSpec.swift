@@ -1,3 +1,4 @@
+import KeeperCore
 /// Where a checker connects: the real server's address and port, possibly overridden by
 /// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`).
 /// Invariant: `address` is a numeric IPv4 or IPv6 literal (resolution is the config's job).
@@ -105,25 +106,18 @@ public struct MySQLCheck: Hashable, Sendable {
   }
 }
 
-/// MISC_CHECK: runs `command` (see `ScriptCommand` for the no-shell rule), killing its process
-/// group after `timeout`. Exit 0 is up, 1 down; with `dynamic`, 2...255 is up with weight exit-2.
+/// MISC_CHECK: runs `script` (with the user it resolved to) on the script runner, killing its
+/// process group after `timeout`. Exit 0 is up, 1 down; with `dynamic`, 2...255 is up with weight
+/// exit-2.
 public struct MiscCheck: Hashable, Sendable {
-  public var command: ScriptCommand
+  public var script: RunnableScript
   public var timeout: Duration
   public var dynamic: Bool
-  /// Run as this user (and its group unless `group` is set); nil runs as the daemon's user.
-  public var user: String?
-  public var group: String?
 
-  public init(
-    command: ScriptCommand, timeout: Duration = .seconds(5), dynamic: Bool = false, user: String? = nil,
-    group: String? = nil
-  ) {
-    self.command = command
+  public init(script: RunnableScript, timeout: Duration = .seconds(5), dynamic: Bool = false) {
+    self.script = script
     self.timeout = timeout
     self.dynamic = dynamic
-    self.user = user
-    self.group = group
   }
 }
 
@@ -142,7 +136,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .http(let c): return "HTTP_GET \(c.target)"
     case .https(let c): return "SSL_GET \(c.target)"
     case .mysql(let c): return "MYSQL_CHECK \(c.target)"
-    case .misc(let c): return "MISC_CHECK \(c.command.arguments.joined(separator: " "))"
+    case .misc(let c): return "MISC_CHECK \(c.script.command.command)"
     }
   }
 }
@@ -198,11 +192,11 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
 public struct MonitoredServer: Hashable, Sendable {
   public var id: RealServerID
   public var checkers: [Checker]
-  public var notifyUp: ScriptCommand?
-  public var notifyDown: ScriptCommand?
+  public var notifyUp: RunnableScript?
+  public var notifyDown: RunnableScript?
 
   public init(
-    id: RealServerID, checkers: [Checker], notifyUp: ScriptCommand? = nil, notifyDown: ScriptCommand? = nil
+    id: RealServerID, checkers: [Checker], notifyUp: RunnableScript? = nil, notifyDown: RunnableScript? = nil
   ) {
     self.id = id
     self.checkers = checkers

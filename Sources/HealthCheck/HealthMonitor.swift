@@ -1,3 +1,4 @@
+import KeeperCore
 import Logging
 import NIOCore
 import Synchronization
@@ -187,7 +188,7 @@ public final class HealthMonitor: Sendable {
     let checkerState = ServerVerdict.CheckerState(
       isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
     var emitted: [HealthEvent] = []
-    var scripts: [ScriptCommand] = []
+    var scripts: [RunnableScript] = []
     state.withLock { s in
       // A runner replaced by a reload must not speak for the new configuration.
       guard !s.stopped, s.runners[runner.checker] === runner else { return }
@@ -223,8 +224,10 @@ public final class HealthMonitor: Sendable {
         ])
     }
     for script in scripts {
-      ScriptProcess.run(script, as: nil, timeout: nil, on: runner.loop).whenFailure { [logger] error in
-        logger.error("notify script failed", metadata: ["script": "\(script)", "error": "\(error)"])
+      script.run { [logger] exit in
+        if case .failedToStart = exit {
+          logger.error("notify script failed", metadata: ["script": "\(script)", "error": "\(exit)"])
+        }
       }
     }
   }

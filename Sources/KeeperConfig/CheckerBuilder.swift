@@ -1,3 +1,4 @@
+import KeeperCore
 /// Timing and behaviour settings that cascade virtual_server -> real_server -> checker.
 struct CheckerDefaults {
   var connectTimeout: Double?

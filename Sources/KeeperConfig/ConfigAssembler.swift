@@ -50,6 +50,7 @@ struct ConfigAssembler {
     configuration.vrrpInstances = drafts.compactMap { finalize($0, defs: defs) }
     let checker = CrossReferenceCheck(log: log, interfaces: interfaces)
     checker.check(&configuration, drafts: drafts, syncDaemonNode: globalBuilder.syncDaemonNode)
+    ScriptSecurityCheck(log: log).check(configuration)
     return configuration
   }
 

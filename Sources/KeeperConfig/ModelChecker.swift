@@ -1,3 +1,4 @@
+import KeeperCore
 /// A health checker attached to a real server, with the cascade
 /// virtual_server -> real_server -> checker already applied.
 ///

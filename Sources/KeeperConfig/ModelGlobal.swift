@@ -1,3 +1,4 @@
+import KeeperCore
 /// The whole configuration, validated, with every default filled in after cascading.
 ///
 /// Invariant: names are unique within each collection, every cross reference (track_script,
@@ -71,22 +72,6 @@ public enum LVSFlushOnStop: String, Codable, Sendable {
   case all
   /// Remove managed virtual servers only (the kernel drops their real servers).
   case virtualServers
-}
-
-/// A user (and optional group) that scripts run as. Invariant: `user` is non-empty.
-public struct ScriptUser: Codable, Equatable, Sendable {
-  public var user: String
-  public var group: String?
-}
-
-/// A command to run: the text as configured and its argument vector split like keepalived does
-/// (whitespace separates arguments, single or double quotes group them).
-///
-/// Invariant: `argv` is non-empty; `argv[0]` is the program.
-public struct ScriptCommand: Codable, Equatable, Sendable {
-  public var command: String
-  public var argv: [String]
-  public var user: ScriptUser?
 }
 
 /// `lvs_sync_daemon IF [inst] INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.

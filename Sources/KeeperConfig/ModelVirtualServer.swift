@@ -1,3 +1,4 @@
+import KeeperCore
 /// The transport protocol of a virtual service.
 public enum ServiceProtocol: String, Codable, Sendable {
   case tcp = "TCP"

@@ -1,4 +1,4 @@
-import ScriptLine
+import KeeperCore
 
 /// Reads typed values out of statements, reporting every problem at the offending token.
 ///

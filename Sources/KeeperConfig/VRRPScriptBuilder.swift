@@ -1,3 +1,4 @@
+import KeeperCore
 /// Reads `vrrp_script`, `vrrp_track_file` and the tracking/notify statements that VRRP instances
 /// and sync groups share.
 struct VRRPTrackingReader {

@@ -1,3 +1,4 @@
+import KeeperCore
 /// One `virtual_ipaddress` entry: `<addr>/<prefix> [brd <addr>] [dev <if>] [scope <s>] [label <l>]`.
 /// Invariant: `prefixLength` fits the family (<= 32 or <= 128).
 public struct VirtualAddressSpec: Sendable, Codable, Equatable, Hashable {
@@ -63,41 +64,58 @@ public struct TrackedFileSpec: Sendable, Codable, Equatable {
 /// down (keepalived.conf(5)).
 public struct VRRPScriptSpec: Sendable, Codable, Equatable {
   public var name: String
-  public var command: String
+  /// The command and the user it runs as (its own `user`, else `script_user`, else the default).
+  public var script: RunnableScript
   public var interval: Double
+  /// A run still going after this long is killed with its whole process group (default `interval`).
   public var timeout: Double?
   public var rise: Int
   public var fall: Int
   public var weight: Int
-  /// `user USERNAME` the script runs as; nil keeps the daemon's user.
-  public var user: String?
 
   public init(
-    name: String, command: String, interval: Double = 1, timeout: Double? = nil, rise: Int = 1, fall: Int = 1,
-    weight: Int = 0, user: String? = nil
+    name: String, script: RunnableScript, interval: Double = 1, timeout: Double? = nil, rise: Int = 1,
+    fall: Int = 1, weight: Int = 0
   ) {
     self.name = name
-    self.command = command
+    self.script = script
     self.interval = interval
     self.timeout = timeout
     self.rise = rise
     self.fall = fall
     self.weight = weight
-    self.user = user
   }
 
-  enum CodingKeys: String, CodingKey { case name, command, interval, timeout, rise, fall, weight, user }
+  enum CodingKeys: String, CodingKey { case name, script, command, interval, timeout, rise, fall, weight, user }
 
+  /// Specs written as JSON (the VRRP harness) give `command` and an optional `user`.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
+    let script: RunnableScript
+    if let given = try c.decodeIfPresent(RunnableScript.self, forKey: .script) {
+      script = given
+    } else {
+      let user = try c.decodeIfPresent(String.self, forKey: .user).map { ScriptUser(user: $0) }
+      script = try RunnableScript(parsing: try c.decode(String.self, forKey: .command), user: user)
+    }
     self.init(
-      name: try c.decode(String.self, forKey: .name), command: try c.decode(String.self, forKey: .command),
+      name: try c.decode(String.self, forKey: .name), script: script,
       interval: try c.decodeIfPresent(Double.self, forKey: .interval) ?? 1,
       timeout: try c.decodeIfPresent(Double.self, forKey: .timeout),
       rise: try c.decodeIfPresent(Int.self, forKey: .rise) ?? 1,
       fall: try c.decodeIfPresent(Int.self, forKey: .fall) ?? 1,
-      weight: try c.decodeIfPresent(Int.self, forKey: .weight) ?? 0,
-      user: try c.decodeIfPresent(String.self, forKey: .user))
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight) ?? 0)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(name, forKey: .name)
+    try c.encode(script, forKey: .script)
+    try c.encode(interval, forKey: .interval)
+    try c.encodeIfPresent(timeout, forKey: .timeout)
+    try c.encode(rise, forKey: .rise)
+    try c.encode(fall, forKey: .fall)
+    try c.encode(weight, forKey: .weight)
   }
 }
 
@@ -114,14 +132,14 @@ public struct TrackedScriptSpec: Sendable, Codable, Equatable {
 /// notify_* commands. Each runs with keepalived's arguments appended only for `notify`
 /// (`INSTANCE|GROUP name state priority`); the state-specific ones run as written.
 public struct NotifySpec: Sendable, Codable, Equatable {
-  public var master: String?
-  public var backup: String?
-  public var fault: String?
-  public var stop: String?
-  public var any: String?
+  public var master: RunnableScript?
+  public var backup: RunnableScript?
+  public var fault: RunnableScript?
+  public var stop: RunnableScript?
+  public var any: RunnableScript?
   public init(
-    master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil,
-    any: String? = nil
+    master: RunnableScript? = nil, backup: RunnableScript? = nil, fault: RunnableScript? = nil,
+    stop: RunnableScript? = nil, any: RunnableScript? = nil
   ) {
     self.master = master
     self.backup = backup

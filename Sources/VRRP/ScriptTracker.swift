@@ -1,40 +1,56 @@
+import Dispatch
 import Foundation
+import KeeperCore
 
-/// Runs one `vrrp_script` every `interval` on its own thread and keeps its rise/fall verdict.
-/// Invariant: `isUp` only changes through `RiseFall`; the thread ends after `stop()`.
-final class ScriptTracker: @unchecked Sendable {
+/// Runs one `vrrp_script` every `interval` on the script runner and keeps its rise/fall verdict.
+/// A run that outlives `timeout` (default `interval`) is killed with its whole process group and
+/// counts as a failure; whatever a run leaves in its group is killed when it exits, so a script
+/// with a background child keeps its rhythm (`ScriptRun.killGroupOnExit`).
+///
+/// Invariant: `isUp` only changes through `RiseFall`; at most one run is in flight; nothing is
+/// started after `stop()`.
+final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
   let spec: VRRPScriptSpec
   private let lock = NSLock()
   private var verdict: RiseFall
   private var stopped = false
+  private var lastExit: ScriptExit?
+  private let queue: DispatchQueue
+  private let runner: ScriptRunner
 
-  init(spec: VRRPScriptSpec) {
+  init(spec: VRRPScriptSpec, runner: ScriptRunner = .shared) {
     self.spec = spec
+    self.runner = runner
     verdict = RiseFall(rise: spec.rise, fall: spec.fall)
+    queue = DispatchQueue(label: "vrrp_script \(spec.name)")
   }
 
   var isUp: Bool { lock.withLock { verdict.isUp } }
 
-  func start() {
-    let thread = Thread { [self] in self.loop() }
-    thread.name = "vrrp_script \(spec.name)"
-    thread.start()
-  }
+  /// How the latest run ended (status and logs).
+  var latestExit: ScriptExit? { lock.withLock { lastExit } }
+
+  func start() { queue.async { self.runOnce() } }
 
   func stop() { lock.withLock { stopped = true } }
 
-  private func loop() {
-    let argv = CommandRunner.argv(spec.command, user: spec.user)
-    while !lock.withLock({ stopped }) {
-      let started = Date()
-      let ok = CommandRunner.runChecked(argv, timeout: spec.timeout ?? spec.interval)
-      lock.withLock { _ = verdict.record(success: ok) }
-      let rest = spec.interval - Date().timeIntervalSince(started)
-      var slept = 0.0
-      while slept < rest && !lock.withLock({ stopped }) {
-        Thread.sleep(forTimeInterval: min(0.05, rest - slept))
-        slept += 0.05
+  private func runOnce() {
+    guard !lock.withLock({ stopped }) else { return }
+    let started = ContinuousClock.now
+    let timeout = SecondsDuration.from(spec.timeout ?? spec.interval)
+    spec.script.run(timeout: timeout, killGroupOnExit: true, on: runner) { [self] exit in
+      lock.withLock {
+        lastExit = exit
+        _ = verdict.record(success: exit == .exited(0))
       }
+      let next = started + SecondsDuration.from(spec.interval)
+      let wait = max(.zero, next - ContinuousClock.now)
+      queue.asyncAfter(deadline: .now() + .nanoseconds(Int(wait / .nanoseconds(1)))) { self.runOnce() }
     }
   }
+}
+
+/// keepalived's seconds (possibly fractional) as a Duration.
+enum SecondsDuration {
+  static func from(_ seconds: Double) -> Duration { .nanoseconds(Int64((seconds * 1e9).rounded())) }
 }

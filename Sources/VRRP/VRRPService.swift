@@ -1,3 +1,4 @@
+import KeeperCore
 import Foundation
 import Logging
 
@@ -317,26 +318,29 @@ public final class VRRPService: @unchecked Sendable {
     }
   }
 
-  /// notify_master/backup/fault/stop run as written; `notify` gets `TYPE NAME STATE PRIORITY`.
+  /// notify_master/backup/fault/stop run as written; `notify` gets `TYPE NAME STATE PRIORITY`
+  /// (keepalived's arguments). Both start on the script runner and are not waited for.
   private func runNotify(_ notify: NotifySpec, kind: String, name: String, state: VRRPState, priority: UInt8?)
   {
-    let specific: String?
+    let specific: RunnableScript?
     switch state {
     case .master: specific = notify.master
     case .backup: specific = notify.backup
     case .fault: specific = notify.fault
     case .initialize: specific = notify.stop
     }
-    if let specific, let error = CommandRunner.launch(CommandRunner.argv(specific)) {
-      logger.error("notify \(specific): \(error)")
+    let logger = self.logger
+    let report: @Sendable (RunnableScript) -> @Sendable (ScriptExit) -> Void = { script in
+      { exit in
+        if case .failedToStart = exit { logger.error("notify \(script): \(exit)") }
+      }
     }
+    if let specific { specific.run(completion: report(specific)) }
     if let any = notify.any {
       let stateWord = state == .initialize ? "STOP" : state.rawValue
       var extra = [kind, name, stateWord]
       if let priority { extra.append(String(priority)) }
-      if let error = CommandRunner.launch(CommandRunner.argv(any, extra: extra)) {
-        logger.error("notify \(any): \(error)")
-      }
+      any.run(extra: extra, completion: report(any))
     }
   }
 

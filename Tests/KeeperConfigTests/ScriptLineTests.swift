@@ -1,4 +1,4 @@
-import ScriptLine
+import KeeperCore
 import XCTest
 
 /// The one command-line rule every script follows (misc_path, notify*, vrrp_script): words, quotes,

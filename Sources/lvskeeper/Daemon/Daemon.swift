@@ -1,6 +1,7 @@
 import Foundation
 import HealthCheck
 import IPVSSync
+import KeeperCore
 import KeeperConfig
 import Logging
 import NIOCore
@@ -168,6 +169,9 @@ actor Daemon {
     if !finished {
       logger.error("stop: VRRP or checkers did not finish within \(options.stopTimeout); exiting anyway")
     }
+    // After VRRP (whose notify_stop scripts get a second to run): nothing a script started
+    // outlives the daemon.
+    await ScriptRunner.shared.terminateAll()
     if let reconciler {
       let policy: StopPolicy =
         switch config.globalDefs.lvsFlushOnStop {

@@ -78,11 +78,9 @@ extension Daemon {
       logger.notice(
         "ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")
       let scripts = mapping.quorumScripts[event.service]
-      if let command = event.up ? scripts?.up : scripts?.down {
-        if let error = CommandRunner.launch(
-          CommandRunner.argv(command, user: config.globalDefs.scriptUser?.user))
-        {
-          logger.error("quorum script \(command) failed to start: \(error)")
+      if let script = event.up ? scripts?.up : scripts?.down {
+        script.run { [logger] exit in
+          if case .failedToStart = exit { logger.error("quorum script \(script): \(exit)") }
         }
       }
     }

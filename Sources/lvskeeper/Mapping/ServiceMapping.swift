@@ -1,6 +1,7 @@
 import HealthCheck
 import IPVSSync
 import KeeperConfig
+import KeeperCore
 
 /// The configuration's virtual servers as the reconciler and the health monitor need them.
 ///
@@ -13,13 +14,13 @@ struct ServiceMapping: Sendable {
   /// Health id → the IPVS destinations whose weight follows it.
   var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]]
   /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`).
-  var quorumScripts: [ServiceKey: (up: String?, down: String?)]
+  var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)]
 
   init(_ config: KeeperConfiguration) throws {
     var services: [VirtualServiceSpec] = []
     var monitored: [MonitoredServer] = []
     var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
-    var quorumScripts: [ServiceKey: (up: String?, down: String?)] = [:]
+    var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)] = [:]
     let groups = Dictionary(
       config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     for virtualServer in config.virtualServers {
@@ -39,7 +40,10 @@ struct ServiceMapping: Sendable {
             quorum: UInt32(clamping: virtualServer.quorum),
             hysteresis: UInt32(clamping: virtualServer.hysteresis),
             sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
-        quorumScripts[key] = (virtualServer.quorumUp?.command, virtualServer.quorumDown?.command)
+        quorumScripts[key] = (
+          try ScriptMapping.runnable(virtualServer.quorumUp, config.globalDefs, virtualServer.location),
+          try ScriptMapping.runnable(virtualServer.quorumDown, config.globalDefs, virtualServer.location)
+        )
       }
       for realServer in virtualServer.realServers {
         let id = HealthCheck.RealServerID(
@@ -53,8 +57,8 @@ struct ServiceMapping: Sendable {
             checkers: try realServer.checkers.map {
               try Self.checker($0, realServer, virtualServer, config.globalDefs)
             },
-            notifyUp: realServer.notifyUp.flatMap { ScriptCommand(parsing: $0.command) },
-            notifyDown: realServer.notifyDown.flatMap { ScriptCommand(parsing: $0.command) }))
+            notifyUp: try ScriptMapping.runnable(realServer.notifyUp, config.globalDefs, realServer.location),
+            notifyDown: try ScriptMapping.runnable(realServer.notifyDown, config.globalDefs, realServer.location)))
       }
     }
     let timeouts = config.globalDefs.lvsTimeouts.map {
@@ -249,14 +253,10 @@ struct ServiceMapping: Sendable {
           serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey),
           database: spec.mysql?.database))
     case .misc:
-      guard let misc = spec.misc, let command = ScriptCommand(parsing: misc.path.command) else {
+      guard let misc = spec.misc, let script = try ScriptMapping.runnable(misc.path, global, spec.location) else {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
       }
-      let user = misc.path.user ?? global.scriptUser
-      checker = .misc(
-        MiscCheck(
-          command: command, timeout: duration(misc.timeout), dynamic: misc.dynamic, user: user?.user,
-          group: user?.group))
+      checker = .misc(MiscCheck(script: script, timeout: duration(misc.timeout), dynamic: misc.dynamic))
     }
     let schedule = CheckSchedule(
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,

@@ -17,19 +17,16 @@ enum VRRPMapping {
     for group in config.syncGroups {
       let members = group.instances.compactMap { specs[$0] }
       grouped.formUnion(group.instances)
-      let notify = NotifySpec(
-        master: group.notify.master?.command, backup: group.notify.backup?.command,
-        fault: group.notify.fault?.command, stop: group.notify.stop?.command,
-        any: group.notify.notify?.command)
+      let notify = try notifySpec(group.notify, config.globalDefs, group.location)
       units["sync_group \(group.name)"] = VRRPGroupSpec(
         instances: members,
         syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
-        scripts: scripts(for: members, in: config), scheduling: scheduling(config.globalDefs))
+        scripts: try scripts(for: members, in: config), scheduling: scheduling(config.globalDefs))
     }
     for instance in config.vrrpInstances where !grouped.contains(instance.name) {
       guard let spec = specs[instance.name] else { continue }
       units["vrrp_instance \(instance.name)"] = VRRPGroupSpec(
-        instances: [spec], scripts: scripts(for: [spec], in: config),
+        instances: [spec], scripts: try scripts(for: [spec], in: config),
         scheduling: scheduling(config.globalDefs))
     }
     return units
@@ -43,16 +40,30 @@ enum VRRPMapping {
     return scheduling.isDefault ? nil : scheduling
   }
 
-  private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration)
+  private static func scripts(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration) throws
     -> [VRRPScriptSpec]
   {
     let tracked = Set(instances.flatMap { $0.trackScripts.map(\.name) })
-    return config.vrrpScripts.filter { tracked.contains($0.name) }.map { script in
-      VRRPScriptSpec(
-        name: script.name, command: script.script.command, interval: script.interval, timeout: script.timeout,
-        rise: script.rise, fall: script.fall, weight: script.weight,
-        user: script.script.user?.user ?? config.globalDefs.scriptUser?.user)
+    return try config.vrrpScripts.filter { tracked.contains($0.name) }.compactMap { script in
+      guard let runnable = try ScriptMapping.runnable(script.script, config.globalDefs, script.location) else {
+        return nil
+      }
+      return VRRPScriptSpec(
+        name: script.name, script: runnable, interval: script.interval, timeout: script.timeout,
+        rise: script.rise, fall: script.fall, weight: script.weight)
     }
+  }
+
+  /// notify, notify_master/backup/fault/stop of an instance or a sync group.
+  private static func notifySpec(_ notify: VRRPNotify, _ global: GlobalDefs, _ location: SourceLocation) throws
+    -> NotifySpec
+  {
+    NotifySpec(
+      master: try ScriptMapping.runnable(notify.master, global, location),
+      backup: try ScriptMapping.runnable(notify.backup, global, location),
+      fault: try ScriptMapping.runnable(notify.fault, global, location),
+      stop: try ScriptMapping.runnable(notify.stop, global, location),
+      any: try ScriptMapping.runnable(notify.notify, global, location))
   }
 
   static func instanceSpec(_ instance: VRRPInstance, global: GlobalDefs) throws -> VRRPInstanceSpec {
@@ -91,10 +102,7 @@ enum VRRPMapping {
       TrackedInterfaceSpec(name: $0.name, weight: signed($0))
     }
     spec.trackScripts = instance.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: signed($0)) }
-    spec.notify = NotifySpec(
-      master: instance.notify.master?.command, backup: instance.notify.backup?.command,
-      fault: instance.notify.fault?.command, stop: instance.notify.stop?.command,
-      any: instance.notify.notify?.command)
+    spec.notify = try notifySpec(instance.notify, global, instance.location)
     return spec
   }
 
