@@ -1,4 +1,5 @@
 import Foundation
+import KeeperCore
 import NIOCore
 import NIOPosix
 import XCTest
@@ -96,14 +97,14 @@ final class HealthMonitorTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: dir) }
     let state = dir.appendingPathComponent("code").path
     try "12".write(toFile: state, atomically: true, encoding: .utf8)
-    let command = try XCTUnwrap(ScriptCommand(arguments: ["/bin/sh", "-c", "exit $(cat \(state))"]))
+    let command = try RunnableScript(parsing: "exit $(cat \(state))")
     let monitor = HealthMonitor(group: group)
     defer { monitor.stop() }
     var it = monitor.events.makeAsyncIterator()
     monitor.apply([
       MonitoredServer(
         id: RealServerID("rs"),
-        checkers: [Checker(.misc(MiscCheck(command: command, dynamic: true)), schedule: fast)])
+        checkers: [Checker(.misc(MiscCheck(script: command, dynamic: true)), schedule: fast)])
     ])
     _ = try await next(&it)  // initial, weight unknown
     let weighted = try await next(&it)

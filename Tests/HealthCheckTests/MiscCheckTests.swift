@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import KeeperCore
 import NIOCore
 import NIOPosix
 import XCTest
@@ -29,6 +30,14 @@ final class MiscCheckTests: XCTestCase {
     return path
   }
 
+  func misc(_ text: String, user: String? = nil, timeout: Duration = .seconds(5), dynamic: Bool = false) throws
+    -> MiscCheck
+  {
+    MiscCheck(
+      script: try RunnableScript(parsing: text, user: user.map { ScriptUser(user: $0) }), timeout: timeout,
+      dynamic: dynamic)
+  }
+
   func run(_ check: MiscCheck) throws -> ProbeOutcome {
     try MiscProbe(check: check).run(on: group.next()).wait()
   }
@@ -45,13 +54,13 @@ final class MiscCheckTests: XCTestCase {
     ]
     for (i, (body, dynamic, expected)) in cases.enumerated() {
       let path = try script("s\(i)", body)
-      let outcome = try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), dynamic: dynamic))
+      let outcome = try run(try misc(path, dynamic: dynamic))
       XCTAssertEqual(outcome, expected, "\(body) dynamic=\(dynamic)")
     }
-    let missing = try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: "/nonexistent/check"))))
-    XCTAssertEqual(missing, .down(reason: "program not found: /nonexistent/check"))
-    let viaShell = try run(
-      MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: "test -d / && exit 3")), dynamic: true))
+    let missing = try run(try misc("/nonexistent/check"))
+    XCTAssertEqual(missing, .down(reason: "cannot execute /nonexistent/check: No such file or directory"))
+    XCTAssertEqual(try run(try misc("no-such-program-lvsk")), .down(reason: "program not found: no-such-program-lvsk"))
+    let viaShell = try run(try misc("test -d / && exit 3", dynamic: true))
     XCTAssertEqual(viaShell, .up(weight: 1), "a string with && runs through /bin/sh -c")
   }
 
@@ -60,8 +69,7 @@ final class MiscCheckTests: XCTestCase {
     let path = try script("slow", "sleep 30 &\necho $! > \(pids)\nsleep 30")
     let clock = ContinuousClock()
     let start = clock.now
-    let outcome = try run(
-      MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), timeout: .milliseconds(500)))
+    let outcome = try run(try misc(path, timeout: .milliseconds(500)))
     XCTAssertLessThan(clock.now - start, .seconds(2), "verdict by misc_timeout + margin")
     guard case .down(let reason) = outcome else { return XCTFail("\(outcome)") }
     XCTAssertTrue(reason.contains("timed out"), reason)
@@ -78,15 +86,11 @@ final class MiscCheckTests: XCTestCase {
 
   func testRunsAsUser() throws {
     let path = try script("whoami", "[ \"$(id -u)\" = 65534 ] && [ \"$(id -g)\" = 65534 ] && exit 0\nexit 1")
-    XCTAssertEqual(
-      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), user: "nobody")),
-      .up(weight: nil))
-    XCTAssertEqual(
-      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)))),
-      .down(reason: "exit status 1"), "as root")
-    XCTAssertEqual(
-      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: path)), user: "no-such-user-lvsk")),
-      .down(reason: "unknown user no-such-user-lvsk"))
+    XCTAssertEqual(try run(try misc(path, user: "nobody")), .up(weight: nil))
+    XCTAssertEqual(try run(try misc(path)), .down(reason: "exit status 1"), "as root")
+    XCTAssertThrowsError(try misc(path, user: "no-such-user-lvsk")) { error in
+      XCTAssertEqual(error as? ScriptIdentityError, .unknownUser("no-such-user-lvsk"))
+    }
   }
 
   func testNoZombiesNoDescriptorLeakNoInheritedDescriptors() throws {
@@ -95,8 +99,7 @@ final class MiscCheckTests: XCTestCase {
     defer { close(leaky) }
     let listing = dir.appendingPathComponent("fd-list.txt").path
     let lister = try script("fds", "ls -l /proc/$$/fd > \(listing)")
-    XCTAssertEqual(
-      try run(MiscCheck(command: try XCTUnwrap(ScriptCommand(parsing: lister)))), .up(weight: nil))
+    XCTAssertEqual(try run(try misc(lister)), .up(weight: nil))
     // Lines look like "lrwx------ 1 root root 64 ... 2 -> /dev/null".
     let links = try String(contentsOfFile: listing, encoding: .utf8).split(separator: "\n").filter {
       $0.contains(" -> ")
@@ -111,9 +114,8 @@ final class MiscCheckTests: XCTestCase {
       "\(links)")
     let ok = try script("ok", "exit 0")
     let before = openDescriptorCount()
-    let futures = (0..<200).map { _ in
-      MiscProbe(check: MiscCheck(command: ScriptCommand(arguments: [ok])!)).run(on: group.next())
-    }
+    let check = try misc(ok)
+    let futures = (0..<200).map { _ in MiscProbe(check: check).run(on: group.next()) }
     for f in futures { XCTAssertEqual(try f.wait(), .up(weight: nil)) }
     XCTAssertEqual(openDescriptorCount(), before)
     XCTAssertEqual(zombieChildren(), [], "every child reaped")

@@ -1,4 +1,5 @@
 import Foundation
+import KeeperCore
 import NIOCore
 import NIOPosix
 import XCTest
@@ -89,8 +90,8 @@ final class NginxTests: XCTestCase {
     let monitor = HealthMonitor(group: group)
     let vs1 = MonitoredServer(
       id: RealServerID("vs1/rs"), checkers: [http, tcp],
-      notifyUp: ScriptCommand(arguments: ["/usr/bin/touch", marks.appendingPathComponent("up").path]),
-      notifyDown: ScriptCommand(arguments: ["/usr/bin/touch", marks.appendingPathComponent("down").path]))
+      notifyUp: try RunnableScript(parsing: "/usr/bin/touch \(marks.appendingPathComponent("up").path)"),
+      notifyDown: try RunnableScript(parsing: "/usr/bin/touch \(marks.appendingPathComponent("down").path)"))
     let vs2 = MonitoredServer(id: RealServerID("vs2/rs"), checkers: [http])
     monitor.apply([vs1, vs2])
     XCTAssertEqual(monitor.status().probeCount, 2, "vs2 shares vs1's HTTP probe")

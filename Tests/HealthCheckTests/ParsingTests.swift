@@ -1,4 +1,5 @@
 import Foundation
+import KeeperCore
 import XCTest
 
 @testable import HealthCheck
@@ -16,8 +17,8 @@ final class ParsingTests: XCTestCase {
       ("   ", nil, false),
     ]
     for (text, argv, shell) in cases {
-      let c = ScriptCommand(parsing: text)
-      XCTAssertEqual(c?.arguments, argv, text)
+      let c = try? ScriptCommand(parsing: text)
+      XCTAssertEqual(c?.argv, argv, text)
       if let c { XCTAssertEqual(c.usesShell, shell, text) }
     }
   }

@@ -1,3 +1,4 @@
+import KeeperCore
 import Foundation
 import XCTest
 

@@ -1,3 +1,4 @@
+import KeeperCore
 import XCTest
 
 @testable import VRRP
@@ -44,7 +45,7 @@ final class TrackingTests: XCTestCase {
     }
   }
 
-  func testCommandSplitting() {
+  func testCommandSplitting() throws {
     let cases: [(String, [String]?)] = [
       ("/bin/echo a b", ["/bin/echo", "a", "b"]),
       ("/usr/bin/x 'two words' \"and \\\"more\\\"\"", ["/usr/bin/x", "two words", "and \"more\""]),
@@ -53,12 +54,15 @@ final class TrackingTests: XCTestCase {
       ("echo $HOME", nil),
       ("'unbalanced", nil),
     ]
-    for (command, argv) in cases { XCTAssertEqual(CommandRunner.split(command), argv, command) }
+    for (command, argv) in cases {
+      let line = try? ScriptLine(parsing: command)
+      XCTAssertEqual(line.flatMap { $0.needsShell ? nil : $0.words }, argv, command)
+    }
     XCTAssertEqual(
-      CommandRunner.argv("/n.sh", extra: ["INSTANCE", "VI_1", "MASTER", "100"]),
+      try ScriptCommand(parsing: "/n.sh").argv(extra: ["INSTANCE", "VI_1", "MASTER", "100"]),
       ["/n.sh", "INSTANCE", "VI_1", "MASTER", "100"])
     XCTAssertEqual(
-      CommandRunner.argv("echo x > /f", extra: ["GROUP", "G"]),
+      try ScriptCommand(parsing: "echo x > /f").argv(extra: ["GROUP", "G"]),
       ["/bin/sh", "-c", "echo x > /f \"$@\"", "sh", "GROUP", "G"])
   }
 }

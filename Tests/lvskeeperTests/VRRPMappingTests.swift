@@ -1,5 +1,6 @@
 import Foundation
 import KeeperConfig
+import KeeperCore
 import VRRP
 import XCTest
 
@@ -10,6 +11,11 @@ final class VRRPMappingTests: XCTestCase {
   static func ip(_ text: String) -> VRRP.IPAddress {
     guard let address = VRRP.IPAddress(text) else { preconditionFailure("bad test address \(text)") }
     return address
+  }
+
+  /// A script as the mapping resolves it (no `user`: the daemon's own, root here).
+  static func script(_ text: String, user: String? = nil) throws -> RunnableScript {
+    try RunnableScript(parsing: text, user: user.map { ScriptUser(user: $0) })
   }
 
   func testNATPairIsOneSyncGroupUnitHoldingBothInstances() throws {
@@ -25,15 +31,14 @@ final class VRRPMappingTests: XCTestCase {
         [
           VRRPSyncGroupSpec(
             name: "DIRECTOR", members: ["VI_EXTERNAL", "VI_INTERNAL"],
-            notify: NotifySpec(any: "/usr/local/sbin/lvskeeper-notify.sh"))
+            notify: NotifySpec(any: try Self.script("/usr/local/sbin/lvskeeper-notify.sh")))
         ], file)
       XCTAssertEqual(
         unit.scripts,
         [
           VRRPScriptSpec(
-            name: "chk_uplink", command: "/usr/bin/ping -c 1 -W 1 192.168.10.1", interval: 5, timeout: 2,
-            rise: 2,
-            fall: 2, weight: -20, user: "root")
+            name: "chk_uplink", script: try Self.script("/usr/bin/ping -c 1 -W 1 192.168.10.1", user: "root"),
+            interval: 5, timeout: 2, rise: 2, fall: 2, weight: -20)
         ], file)
 
       let external = try XCTUnwrap(unit.instances.first)
@@ -99,9 +104,9 @@ final class VRRPMappingTests: XCTestCase {
     XCTAssertEqual(
       mi.notify,
       NotifySpec(
-        master: "/usr/local/sbin/lvskeeper-notify.sh MASTER VI_WEB",
-        backup: "/usr/local/sbin/lvskeeper-notify.sh BACKUP VI_WEB",
-        fault: "/usr/local/sbin/lvskeeper-notify.sh FAULT VI_WEB"))
+        master: try Self.script("/usr/local/sbin/lvskeeper-notify.sh MASTER VI_WEB"),
+        backup: try Self.script("/usr/local/sbin/lvskeeper-notify.sh BACKUP VI_WEB"),
+        fault: try Self.script("/usr/local/sbin/lvskeeper-notify.sh FAULT VI_WEB")))
   }
 
   func testTrackedWeightsAndRefusedSettings() throws {
