@@ -41,9 +41,17 @@ static void become_script(const char *path, char *const argv[], char *const envp
   setpgid(0, 0);
   // Dispositions: a handler address is meaningless after exec anyway, but SIG_IGN survives it
   // (SIGPIPE ignored in the daemon would be ignored by every script), so reset them all.
+  // The raw system call: glibc's wrapper refuses the signals it reserves (32, 33), and one of
+  // those is ignored in a Swift process.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+  } default_action = {SIG_DFL, 0, NULL, 0};
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    signal(sig, SIG_DFL);
+    syscall(SYS_rt_sigaction, sig, &default_action, NULL, sizeof default_action.mask);
   }
   sigset_t none;
   sigemptyset(&none);

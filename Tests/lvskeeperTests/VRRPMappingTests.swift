@@ -13,9 +13,10 @@ final class VRRPMappingTests: XCTestCase {
     return address
   }
 
-  /// A script as the mapping resolves it (no `user`: the daemon's own, root here).
-  static func script(_ text: String, user: String? = nil) throws -> RunnableScript {
-    try RunnableScript(parsing: text, user: user.map { ScriptUser(user: $0) })
+  /// A script as the mapping resolves it: no own user, `script_user` as the shipped configs set it
+  /// (root), or, with `scriptUser` nil, the default.
+  static func script(_ text: String, scriptUser: String? = "root") throws -> RunnableScript {
+    try RunnableScript(ScriptCommand(parsing: text), scriptUser: scriptUser.map { ScriptUser(user: $0) })
   }
 
   func testNATPairIsOneSyncGroupUnitHoldingBothInstances() throws {
@@ -37,7 +38,7 @@ final class VRRPMappingTests: XCTestCase {
         unit.scripts,
         [
           VRRPScriptSpec(
-            name: "chk_uplink", script: try Self.script("/usr/bin/ping -c 1 -W 1 192.168.10.1", user: "root"),
+            name: "chk_uplink", script: try Self.script("/usr/bin/ping -c 1 -W 1 192.168.10.1"),
             interval: 5, timeout: 2, rise: 2, fall: 2, weight: -20)
         ], file)
 
@@ -104,9 +105,9 @@ final class VRRPMappingTests: XCTestCase {
     XCTAssertEqual(
       mi.notify,
       NotifySpec(
-        master: try Self.script("/usr/local/sbin/lvskeeper-notify.sh MASTER VI_WEB"),
-        backup: try Self.script("/usr/local/sbin/lvskeeper-notify.sh BACKUP VI_WEB"),
-        fault: try Self.script("/usr/local/sbin/lvskeeper-notify.sh FAULT VI_WEB")))
+        master: try Self.script("/usr/local/sbin/lvskeeper-notify.sh MASTER VI_WEB", scriptUser: nil),
+        backup: try Self.script("/usr/local/sbin/lvskeeper-notify.sh BACKUP VI_WEB", scriptUser: nil),
+        fault: try Self.script("/usr/local/sbin/lvskeeper-notify.sh FAULT VI_WEB", scriptUser: nil)))
   }
 
   func testTrackedWeightsAndRefusedSettings() throws {
