@@ -115,7 +115,7 @@ final class ScriptRunnerTests: XCTestCase {
       pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
     let line =
-      "env > \(path("env")); grep -E '^Sig(Blk|Ign)' /proc/$$/status > \(path("signals")); ls -l /proc/$$/fd > \(path("fds"))"
+      "env > \(path("env")); grep -E '^Sig(Blk|Ign)' /proc/self/status > \(path("signals")); ls -l /proc/$$/fd > \(path("fds"))"
     let exit2 = try await Self.run(line, user: ScriptUser(user: TestAccounts.user), on: runner)
     XCTAssertEqual(exit2, .exited(0))
     let environment = Dictionary(
