@@ -53,8 +53,17 @@ public enum ScriptSecurity {
         (info.st_uid == 0 && info.st_mode & S_ISUID != 0 && info.st_mode & S_IXUSR != 0)
         || (info.st_gid == 0 && info.st_mode & S_ISGID != 0 && info.st_mode & S_IXGRP != 0)
       guard identity.isPrivileged || setRoot else { continue }
-      var paths = [program]
-      if let real = realPath(program), real != program { paths.append(real) }
+      // Checked on real paths, so a symlinked directory (/bin on merged-/usr systems) counts as
+      // what it points to; a symlink to the script is checked where it lies and where it leads.
+      var paths: [String] = []
+      if let real = realPath(program) { paths.append(real) }
+      let slash = program.lastIndex(of: "/") ?? program.startIndex
+      let parent = slash == program.startIndex ? "/" : String(program[..<slash])
+      if let realParent = realPath(parent) {
+        let name = String(program[program.index(after: slash)...])
+        let link = (realParent == "/" ? "" : realParent) + "/" + name
+        if !paths.contains(link) { paths.append(link) }
+      }
       for path in paths {
         if let finding = unsafeComponent(of: path, script: command.command) {
           findings.append(finding)
@@ -82,6 +91,9 @@ public enum ScriptSecurity {
       let isLast = index == components.count - 1
       if !isLast && kind != S_IFDIR {
         return .unsafe(script: script, path: component, why: "is not a directory")
+      }
+      if isLast && kind != S_IFREG && kind != S_IFLNK {
+        return .unsafe(script: script, path: component, why: "is not a regular file")
       }
       if info.st_uid != 0 {
         return .unsafe(script: script, path: component, why: "is owned by uid \(info.st_uid), not root")
