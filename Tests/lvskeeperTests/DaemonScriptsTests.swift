@@ -1,0 +1,138 @@
+import Foundation
+import XCTest
+
+/// The real daemon binary running scripts as configured: notify scripts and a vrrp_script as
+/// `script_user`, a script line's own user overriding it, a vrrp_script that leaves background
+/// children keeping its rhythm, and nothing a script started surviving SIGTERM. VRRP runs on a
+/// veth in a network namespace of the test's own.
+final class DaemonScriptsTests: XCTestCase {
+  var scratch = ""
+  var output = ""
+  let namespace = "lvsk-scripts-\(getpid())"
+
+  override func setUpWithError() throws {
+    guard getuid() == 0 else { throw XCTSkip("needs root for namespaces and setuid") }
+    scratch = "/tmp/lvsk-daemon-scripts-\(UUID().uuidString)"
+    output = scratch + "/out"
+    try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    chmod(scratch, 0o755)
+    chmod(output, 0o777)  // scripts running as nobody write here
+    try sh("ip netns add \(namespace)")
+    try sh("ip -n \(namespace) link set lo up")
+    // A veth pair inside the namespace (the dummy module is not on every kernel).
+    try sh("ip -n \(namespace) link add d0 type veth peer name d1")
+    try sh("ip -n \(namespace) addr add 10.78.0.1/24 dev d0")
+    try sh("ip -n \(namespace) link set d0 up && ip -n \(namespace) link set d1 up")
+  }
+
+  override func tearDown() {
+    _ = try? sh("ip netns del \(namespace)")
+    try? FileManager.default.removeItem(atPath: scratch)
+  }
+
+  @discardableResult
+  func sh(_ command: String) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+
+  func script(_ name: String, _ body: String) throws -> String {
+    let path = scratch + "/" + name
+    try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+    chmod(path, 0o755)
+    return path
+  }
+
+  func read(_ name: String) -> String {
+    (try? String(contentsOfFile: output + "/" + name, encoding: .utf8)) ?? ""
+  }
+
+  func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition() { return true }
+      Thread.sleep(forTimeInterval: 0.1)
+    }
+    return condition()
+  }
+
+  func testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon() throws {
+    let notify = try script(
+      "notify.sh", "echo \"$(id -un) $(id -gn) $*\" >> \(output)/notify\nsleep 3031 &")
+    let master = try script("master.sh", "id -un > \(output)/master")
+    let check = try script("chk.sh", "echo run >> \(output)/runs\nsleep 3011 & sleep 3012")
+    let config = scratch + "/lvskeeper.conf"
+    try """
+      global_defs {
+        router_id scripts
+        script_user nobody
+        enable_script_security
+      }
+      vrrp_script chk {
+        script "\(check)"
+        interval 1
+        timeout 1
+        weight -10
+      }
+      vrrp_instance VI_1 {
+        state MASTER
+        interface d0
+        virtual_router_id 51
+        priority 150
+        advert_int 1
+        virtual_ipaddress { 10.78.0.100/32 }
+        track_script { chk }
+        notify "\(notify)"
+        notify_master "\(master)" root
+      }
+      """.write(toFile: config, atomically: true, encoding: .utf8)
+
+    let daemon = Process()
+    daemon.executableURL = URL(fileURLWithPath: "/usr/bin/ip")
+    daemon.arguments = [
+      "netns", "exec", namespace, try CommandLineTests.executable(), "run", "-f", config, "--control-socket",
+      scratch + "/control.sock", "--log-level", "notice",
+    ]
+    let log = FileHandle(forWritingAtPath: "/dev/null")
+    daemon.standardOutput = log
+    daemon.standardError = log
+    try daemon.run()
+    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+
+    XCTAssertTrue(wait(15) { read("notify").contains("MASTER") }, "notify: \(read("notify"))")
+    // `notify` runs as script_user with keepalived's arguments; the line's own user wins.
+    XCTAssertTrue(read("notify").contains("nobody nogroup INSTANCE VI_1 MASTER"), read("notify"))
+    XCTAssertTrue(wait(5) { read("master") == "root\n" }, "notify_master ran as \(read("master"))")
+
+    // Each run of the check leaves two sleeps; each is ended by its 1 s timeout with its whole
+    // process group, so runs keep coming (the issue saw one run in 10 s).
+    let start = read("runs").split(separator: "\n").count
+    Thread.sleep(forTimeInterval: 6)
+    let runs = read("runs").split(separator: "\n").count - start
+    XCTAssertGreaterThanOrEqual(runs, 3, "vrrp_script runs in 6 s")
+
+    kill(daemon.processIdentifier, SIGTERM)
+    XCTAssertTrue(wait(15) { !daemon.isRunning }, "daemon did not stop")
+    XCTAssertTrue(read("notify").contains("INSTANCE VI_1 STOP"), read("notify"))
+    XCTAssertTrue(
+      wait(3) { Self.processes(matching: "sleep 30").isEmpty },
+      "scripts outlived the daemon: \(Self.processes(matching: "sleep 30"))")
+  }
+
+  /// Live (not zombie) processes whose command line contains `text`.
+  static func processes(matching text: String) -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).compactMap { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        stat.split(separator: ")").last?.split(separator: " ").first != "Z",
+        let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+      else { return nil }
+      let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+      return line.hasPrefix(text) ? "\(pid) \(line)" : nil
+    }
+  }
+}
