@@ -40,7 +40,8 @@ let package = Package(
     .target(
       name: "VRRP",
       dependencies: [
-        "CNetlink", "CThreadControl", "KeeperCore", logging, .product(name: "Crypto", package: "swift-crypto"),
+        "CNetlink", "CThreadControl", "KeeperCore", logging,
+        .product(name: "Crypto", package: "swift-crypto"),
       ]
     ),
     .target(

@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// Where a checker connects: the real server's address and port, possibly overridden by
 /// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`).
 /// Invariant: `address` is a numeric IPv4 or IPv6 literal (resolution is the config's job).

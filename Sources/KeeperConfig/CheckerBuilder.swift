@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// Timing and behaviour settings that cascade virtual_server -> real_server -> checker.
 struct CheckerDefaults {
   var connectTimeout: Double?

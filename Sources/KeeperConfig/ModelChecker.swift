@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// A health checker attached to a real server, with the cascade
 /// virtual_server -> real_server -> checker already applied.
 ///

@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// The whole configuration, validated, with every default filled in after cascading.
 ///
 /// Invariant: names are unique within each collection, every cross reference (track_script,

@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// `vrrp_script NAME { ... }`: a command whose exit status is tracked by VRRP instances.
 ///
 /// Invariant: `interval > 0`, `timeout > 0`, `rise >= 1`, `fall >= 1`, `weight` in -253...253.

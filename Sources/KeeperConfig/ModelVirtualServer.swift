@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// The transport protocol of a virtual service.
 public enum ServiceProtocol: String, Codable, Sendable {
   case tcp = "TCP"

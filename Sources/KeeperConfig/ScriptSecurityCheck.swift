@@ -41,7 +41,8 @@ struct ScriptSecurityCheck {
           if defs.enableScriptSecurity {
             log.error("\(site.keyword): \(finding) (enable_script_security)", at: site.location)
           } else {
-            log.warning("\(site.keyword): \(finding); 'enable_script_security' would refuse it", at: site.location)
+            log.warning(
+              "\(site.keyword): \(finding); 'enable_script_security' would refuse it", at: site.location)
           }
         }
       }

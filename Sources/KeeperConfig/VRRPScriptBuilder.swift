@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// Reads `vrrp_script`, `vrrp_track_file` and the tracking/notify statements that VRRP instances
 /// and sync groups share.
 struct VRRPTrackingReader {

@@ -51,7 +51,9 @@ public struct ScriptCommand: Codable, Hashable, Sendable, CustomStringConvertibl
   }
 
   /// True when the line runs as `/bin/sh -c LINE`.
-  public var usesShell: Bool { argv.count >= 3 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[2] == command }
+  public var usesShell: Bool {
+    argv.count >= 3 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[2] == command
+  }
 
   /// argv with keepalived's extra arguments appended (`notify`'s TYPE NAME STATE PRIORITY); for a
   /// shell line they become the line's "$@".

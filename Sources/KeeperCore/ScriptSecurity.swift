@@ -40,7 +40,9 @@ public enum ScriptSecurity {
   }
 
   /// Checks `command` for running as `identity`. Returns every finding (empty: safe).
-  public static func check(_ command: ScriptCommand, as identity: ScriptIdentity, searchPath: String) -> [Finding] {
+  public static func check(_ command: ScriptCommand, as identity: ScriptIdentity, searchPath: String)
+    -> [Finding]
+  {
     var findings: [Finding] = []
     for (index, program) in programs(of: command, searchPath: searchPath).enumerated() {
       var info = stat()
@@ -85,7 +87,8 @@ public enum ScriptSecurity {
     for (index, component) in components.enumerated() {
       var info = stat()
       guard lstat(component, &info) == 0 else {
-        return .unsafe(script: script, path: component, why: "cannot be examined (\(String(cString: strerror(errno))))")
+        return .unsafe(
+          script: script, path: component, why: "cannot be examined (\(String(cString: strerror(errno))))")
       }
       let kind = info.st_mode & S_IFMT
       let isLast = index == components.count - 1

@@ -1,4 +1,5 @@
 import KeeperCore
+
 /// One `virtual_ipaddress` entry: `<addr>/<prefix> [brd <addr>] [dev <if>] [scope <s>] [label <l>]`.
 /// Invariant: `prefixLength` fits the family (<= 32 or <= 128).
 public struct VirtualAddressSpec: Sendable, Codable, Equatable, Hashable {
@@ -86,7 +87,9 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
     self.weight = weight
   }
 
-  enum CodingKeys: String, CodingKey { case name, script, command, interval, timeout, rise, fall, weight, user }
+  enum CodingKeys: String, CodingKey {
+    case name, script, command, interval, timeout, rise, fall, weight, user
+  }
 
   /// Specs written as JSON (the VRRP harness) give `command` and an optional `user`.
   public init(from decoder: any Decoder) throws {

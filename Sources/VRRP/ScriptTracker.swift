@@ -14,7 +14,6 @@ final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
   private let lock = NSLock()
   private var verdict: RiseFall
   private var stopped = false
-  private var lastExit: ScriptExit?
   private let queue: DispatchQueue
   private let runner: ScriptRunner
 
@@ -27,9 +26,6 @@ final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
 
   var isUp: Bool { lock.withLock { verdict.isUp } }
 
-  /// How the latest run ended (status and logs).
-  var latestExit: ScriptExit? { lock.withLock { lastExit } }
-
   func start() { queue.async { self.runOnce() } }
 
   func stop() { lock.withLock { stopped = true } }
@@ -39,10 +35,7 @@ final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
     let started = ContinuousClock.now
     let timeout = SecondsDuration.from(spec.timeout ?? spec.interval)
     spec.script.run(timeout: timeout, killGroupOnExit: true, on: runner) { [self] exit in
-      lock.withLock {
-        lastExit = exit
-        _ = verdict.record(success: exit == .exited(0))
-      }
+      lock.withLock { _ = verdict.record(success: exit == .exited(0)) }
       let next = started + SecondsDuration.from(spec.interval)
       let wait = max(.zero, next - ContinuousClock.now)
       queue.asyncAfter(deadline: .now() + .nanoseconds(Int(wait / .nanoseconds(1)))) { self.runOnce() }

@@ -30,7 +30,8 @@ final class MiscCheckTests: XCTestCase {
     return path
   }
 
-  func misc(_ text: String, user: String? = nil, timeout: Duration = .seconds(5), dynamic: Bool = false) throws
+  func misc(_ text: String, user: String? = nil, timeout: Duration = .seconds(5), dynamic: Bool = false)
+    throws
     -> MiscCheck
   {
     MiscCheck(
@@ -59,7 +60,8 @@ final class MiscCheckTests: XCTestCase {
     }
     let missing = try run(try misc("/nonexistent/check"))
     XCTAssertEqual(missing, .down(reason: "cannot execute /nonexistent/check: No such file or directory"))
-    XCTAssertEqual(try run(try misc("no-such-program-lvsk")), .down(reason: "program not found: no-such-program-lvsk"))
+    XCTAssertEqual(
+      try run(try misc("no-such-program-lvsk")), .down(reason: "program not found: no-such-program-lvsk"))
     let viaShell = try run(try misc("test -d / && exit 3", dynamic: true))
     XCTAssertEqual(viaShell, .up(weight: 1), "a string with && runs through /bin/sh -c")
   }

@@ -1,5 +1,5 @@
-import KeeperCore
 import Foundation
+import KeeperCore
 import XCTest
 
 @testable import KeeperConfig

@@ -40,7 +40,8 @@ final class ScriptSecurityConfigTests: XCTestCase {
     XCTAssertEqual(errors.count, 1, "\(errors)")
     XCTAssertEqual(errors.first?.location.description, "test.conf:5:1")
     XCTAssertTrue(
-      errors.first?.message.contains("script '\(unsafe)' runs as root but \(unsafe) is writable by everyone") ?? false,
+      errors.first?.message.contains("script '\(unsafe)' runs as root but \(unsafe) is writable by everyone")
+        ?? false,
       "\(errors)")
 
     let loaded = try XCTUnwrap(loadValid(config(security: false, script: unsafe)))
@@ -52,25 +53,37 @@ final class ScriptSecurityConfigTests: XCTestCase {
 
     // The same unsafe script for an unprivileged user is nothing to refuse.
     XCTAssertNotNil(
-      loadValid(config(security: true, script: unsafe).replacingOccurrences(of: "router_id t", with: "router_id t\n script_user nobody")))
+      loadValid(
+        config(security: true, script: unsafe).replacingOccurrences(
+          of: "router_id t", with: "router_id t\n script_user nobody")))
 
     // A notify script on the instance is checked the same way.
-    let notifyErrors = loadErrors(config(security: true, script: safe, extra: "notify_master \"\(unsafe) x\""))
+    let notifyErrors = loadErrors(
+      config(security: true, script: safe, extra: "notify_master \"\(unsafe) x\""))
     XCTAssertEqual(notifyErrors.first?.location.description, "test.conf:8:1")
-    XCTAssertTrue(notifyErrors.first?.message.hasPrefix("notify_master of vrrp_instance VI_1:") ?? false, "\(notifyErrors)")
+    XCTAssertTrue(
+      notifyErrors.first?.message.hasPrefix("notify_master of vrrp_instance VI_1:") ?? false,
+      "\(notifyErrors)")
   }
 
   func testUnknownScriptUserOrGroupIsAnError() throws {
-    let errors = loadErrors(config(security: false, script: "/bin/true", extra: "notify \"/bin/true\" no-such-user-lvsk"))
-    XCTAssertEqual(errors.map(\.message), ["notify of vrrp_instance VI_1: script user 'no-such-user-lvsk' does not exist"])
-    let groupErrors = loadErrors(config(security: false, script: "/bin/true", extra: "notify \"/bin/true\" nobody no-such-group-lvsk"))
-    XCTAssertEqual(groupErrors.map(\.message), ["notify of vrrp_instance VI_1: script group 'no-such-group-lvsk' does not exist"])
+    let errors = loadErrors(
+      config(security: false, script: "/bin/true", extra: "notify \"/bin/true\" no-such-user-lvsk"))
+    XCTAssertEqual(
+      errors.map(\.message), ["notify of vrrp_instance VI_1: script user 'no-such-user-lvsk' does not exist"])
+    let groupErrors = loadErrors(
+      config(security: false, script: "/bin/true", extra: "notify \"/bin/true\" nobody no-such-group-lvsk"))
+    XCTAssertEqual(
+      groupErrors.map(\.message),
+      ["notify of vrrp_instance VI_1: script group 'no-such-group-lvsk' does not exist"])
   }
 
   func testMissingProgramIsAWarning() throws {
     let loaded = try XCTUnwrap(loadValid(config(security: true, script: "/nonexistent/lvsk-check")))
     XCTAssertTrue(
-      loaded.warnings.contains { $0.message == "vrrp_script chk: script '/nonexistent/lvsk-check' cannot be found or executed" },
+      loaded.warnings.contains {
+        $0.message == "vrrp_script chk: script '/nonexistent/lvsk-check' cannot be found or executed"
+      },
       "\(loaded.warnings)")
   }
 }

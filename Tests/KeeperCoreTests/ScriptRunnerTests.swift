@@ -21,7 +21,8 @@ final class ScriptRunnerTests: XCTestCase {
 
   override func setUpWithError() throws {
     try TestAccounts.create()
-    dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lvsk-runner-\(UUID().uuidString)")
+    dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+      "lvsk-runner-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     // Scripts running as the test user write their reports here.
     chmod(dir.path, 0o777)
@@ -43,7 +44,9 @@ final class ScriptRunnerTests: XCTestCase {
   ) async throws -> ScriptExit {
     let script = try RunnableScript(ScriptCommand(parsing: line, user: user), scriptUser: nil)
     return await withCheckedContinuation { continuation in
-      script.run(timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner) { continuation.resume(returning: $0) }
+      script.run(timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner) {
+        continuation.resume(returning: $0)
+      }
     }
   }
 
@@ -52,7 +55,8 @@ final class ScriptRunnerTests: XCTestCase {
     let primary = try XCTUnwrap(TestAccounts.id("group", TestAccounts.primaryGroup))
     let extra = try XCTUnwrap(TestAccounts.id("group", TestAccounts.extraGroup))
     let other = try XCTUnwrap(TestAccounts.id("group", TestAccounts.otherGroup))
-    let report = "id -u > \(path("uid")); id -g > \(path("gid")); id -G > \(path("groups")); id -un > \(path("name"))"
+    let report =
+      "id -u > \(path("uid")); id -g > \(path("gid")); id -G > \(path("groups")); id -un > \(path("name"))"
 
     let exit1 = try await Self.run(report, user: ScriptUser(user: TestAccounts.user))
     XCTAssertEqual(exit1, .exited(0))
@@ -62,25 +66,35 @@ final class ScriptRunnerTests: XCTestCase {
     XCTAssertEqual(try read("name"), TestAccounts.user)
 
     // USER GROUP: the named group becomes the primary one; the user's own groups stay.
-    let withGroup = try await Self.run(report, user: ScriptUser(user: TestAccounts.user, group: TestAccounts.otherGroup))
+    let withGroup = try await Self.run(
+      report, user: ScriptUser(user: TestAccounts.user, group: TestAccounts.otherGroup))
     XCTAssertEqual(withGroup, .exited(0))
     XCTAssertEqual(try read("gid"), "\(other)")
-    XCTAssertEqual(Set(try read("groups").split(separator: " ").compactMap { UInt32($0) }), [other, primary, extra])
+    XCTAssertEqual(
+      Set(try read("groups").split(separator: " ").compactMap { UInt32($0) }), [other, primary, extra])
 
-    XCTAssertThrowsError(try RunnableScript(ScriptCommand(parsing: "true", user: ScriptUser(user: "no-such-lvsk")), scriptUser: nil)) {
+    XCTAssertThrowsError(
+      try RunnableScript(
+        ScriptCommand(parsing: "true", user: ScriptUser(user: "no-such-lvsk")), scriptUser: nil)
+    ) {
       XCTAssertEqual($0 as? ScriptIdentityError, .unknownUser("no-such-lvsk"))
     }
     XCTAssertThrowsError(
       try RunnableScript(
-        ScriptCommand(parsing: "true", user: ScriptUser(user: TestAccounts.user, group: "no-such-lvsk")), scriptUser: nil)
+        ScriptCommand(parsing: "true", user: ScriptUser(user: TestAccounts.user, group: "no-such-lvsk")),
+        scriptUser: nil)
     ) { XCTAssertEqual($0 as? ScriptIdentityError, .unknownGroup("no-such-lvsk")) }
   }
 
   func testScriptUserDefaultsAndOverrides() throws {
     let global = ScriptUser(user: TestAccounts.user)
     let own = ScriptUser(user: "nobody")
-    XCTAssertEqual(try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: global).identity.userName, TestAccounts.user)
-    XCTAssertEqual(try RunnableScript(ScriptCommand(parsing: "true", user: own), scriptUser: global).identity.userName, "nobody")
+    XCTAssertEqual(
+      try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: global).identity.userName,
+      TestAccounts.user)
+    XCTAssertEqual(
+      try RunnableScript(ScriptCommand(parsing: "true", user: own), scriptUser: global).identity.userName,
+      "nobody")
     // Neither given: keepalived_script where it exists, else the daemon's own user.
     let fallback = try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: nil).identity
     if ScriptIdentity.user(named: ScriptUser.keepalivedDefault) != nil {
@@ -88,11 +102,15 @@ final class ScriptRunnerTests: XCTestCase {
     } else {
       XCTAssertEqual(fallback.uid, getuid())
     }
-    TestAccounts.run("/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", ScriptUser.keepalivedDefault)
+    TestAccounts.run(
+      "/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", ScriptUser.keepalivedDefault)
     defer { TestAccounts.run("/usr/sbin/userdel", ScriptUser.keepalivedDefault) }
     XCTAssertEqual(
-      try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: nil).identity.userName, ScriptUser.keepalivedDefault)
-    XCTAssertEqual(try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: global).identity.userName, TestAccounts.user)
+      try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: nil).identity.userName,
+      ScriptUser.keepalivedDefault)
+    XCTAssertEqual(
+      try RunnableScript(ScriptCommand(parsing: "true"), scriptUser: global).identity.userName,
+      TestAccounts.user)
   }
 
   func testCleanEnvironmentSignalStateAndDescriptors() async throws {
@@ -129,16 +147,20 @@ final class ScriptRunnerTests: XCTestCase {
     XCTAssertEqual(environment["LOGNAME"], TestAccounts.user)
     XCTAssertEqual(environment["HOME"], "/nonexistent")
     // sh itself adds PWD (and dash nothing else).
-    XCTAssertEqual(Set(environment.keys).subtracting(["PWD"]), ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG"])
+    XCTAssertEqual(
+      Set(environment.keys).subtracting(["PWD"]), ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG"])
     XCTAssertEqual(try read("signals"), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000")
     // Lines look like "lrwx------ 1 root root 64 ... 2 -> /dev/null". The script's stdio is
     // /dev/null read-write (dash keeps a copy of it on fd 10 while redirecting); our read-only
     // /dev/null, sockets, the runner's epoll and eventfd must not be there.
     let links = try read("fds").split(separator: "\n").filter { $0.contains(" -> ") }
     XCTAssertTrue(links.contains { $0.hasSuffix(" 0 -> /dev/null") }, "stdin is /dev/null: \(links)")
-    XCTAssertFalse(links.contains { $0.hasPrefix("lr-x") && $0.hasSuffix("-> /dev/null") }, "inherited: \(links)")
     XCTAssertFalse(
-      links.contains { $0.contains("socket:") || $0.contains("eventfd") || $0.contains("eventpoll") || $0.contains("pidfd") },
+      links.contains { $0.hasPrefix("lr-x") && $0.hasSuffix("-> /dev/null") }, "inherited: \(links)")
+    XCTAssertFalse(
+      links.contains {
+        $0.contains("socket:") || $0.contains("eventfd") || $0.contains("eventpoll") || $0.contains("pidfd")
+      },
       "\(links)")
     await runner.terminateAll(settle: .zero, grace: .milliseconds(200))
   }
@@ -150,7 +172,8 @@ final class ScriptRunnerTests: XCTestCase {
     let start = clock.now
     for _ in 0..<4 {
       let exit = try await Self.run(
-        "echo run >> \(path("runs")); sleep 3011 & sleep 3012", timeout: .milliseconds(300), killGroupOnExit: true)
+        "echo run >> \(path("runs")); sleep 3011 & sleep 3012", timeout: .milliseconds(300),
+        killGroupOnExit: true)
       XCTAssertEqual(exit, .timedOut)
     }
     XCTAssertLessThan(clock.now - start, .seconds(20), "four runs, each ended by its 0.3 s timeout")
@@ -169,7 +192,8 @@ final class ScriptRunnerTests: XCTestCase {
     let exit4 = try await Self.run("sleep 3021 & echo $! > \(path("bg"))", on: runner)
     XCTAssertEqual(exit4, .exited(0))
     let background = try XCTUnwrap(Int32(try read("bg")))
-    XCTAssertTrue(Self.alive(background), "a notify script's background child keeps running, as in keepalived")
+    XCTAssertTrue(
+      Self.alive(background), "a notify script's background child keeps running, as in keepalived")
     // A script that ignores SIGTERM, still running at stop.
     let stubborn = ExitBox()
     try RunnableScript(parsing: "trap '' TERM; sleep 3022; sleep 3022").run(on: runner) { stubborn.exit = $0 }
@@ -226,7 +250,9 @@ final class ScriptRunnerTests: XCTestCase {
   static func processes(matching text: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { pid in
-      guard alive(pid), let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+      guard alive(pid), let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+        return false
+      }
       let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
       return line.contains(text) && !line.contains("xctest")
     }

@@ -47,18 +47,22 @@ final class ScriptSecurityTests: XCTestCase {
     let user = try XCTUnwrap(TestAccounts.id("passwd", TestAccounts.user))
 
     let worldWritable = try makeScript("world", mode: 0o757)
-    XCTAssertEqual(try findings(worldWritable), [.unsafe(script: worldWritable, path: worldWritable, why: "is writable by everyone")])
+    XCTAssertEqual(
+      try findings(worldWritable),
+      [.unsafe(script: worldWritable, path: worldWritable, why: "is writable by everyone")])
 
     let groupWritable = try makeScript("group", mode: 0o775)
     chown(groupWritable, 0, group)
     XCTAssertEqual(
-      try findings(groupWritable), [.unsafe(script: groupWritable, path: groupWritable, why: "is writable by group \(group)")])
+      try findings(groupWritable),
+      [.unsafe(script: groupWritable, path: groupWritable, why: "is writable by group \(group)")])
     chown(groupWritable, 0, 0)
     XCTAssertEqual(try findings(groupWritable), [], "group-writable by root's group is fine")
 
     let owned = try makeScript("owned")
     chown(owned, user, 0)
-    XCTAssertEqual(try findings(owned), [.unsafe(script: owned, path: owned, why: "is owned by uid \(user), not root")])
+    XCTAssertEqual(
+      try findings(owned), [.unsafe(script: owned, path: owned, why: "is owned by uid \(user), not root")])
 
     // A directory on the path that someone else can write: they could swap the script.
     let subdirectory = "\(root!)/bin"
@@ -67,7 +71,8 @@ final class ScriptSecurityTests: XCTestCase {
     let inside = "\(subdirectory)/check"
     try "#!/bin/sh\n".write(toFile: inside, atomically: false, encoding: .utf8)
     chmod(inside, 0o755)
-    XCTAssertEqual(try findings(inside), [.unsafe(script: inside, path: subdirectory, why: "is writable by everyone")])
+    XCTAssertEqual(
+      try findings(inside), [.unsafe(script: inside, path: subdirectory, why: "is writable by everyone")])
     chmod(subdirectory, 0o1777)
     XCTAssertEqual(try findings(inside), [], "a sticky directory is accepted, as /tmp is")
 

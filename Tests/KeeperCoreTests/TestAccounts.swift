@@ -12,12 +12,15 @@ enum TestAccounts {
 
   static func create() throws {
     for group in [primaryGroup, extraGroup, otherGroup] where run("/usr/bin/getent", "group", group) != 0 {
-      guard run("/usr/sbin/groupadd", group) == 0 else { throw XCTSkip("groupadd \(group) failed (not root?)") }
+      guard run("/usr/sbin/groupadd", group) == 0 else {
+        throw XCTSkip("groupadd \(group) failed (not root?)")
+      }
     }
     if run("/usr/bin/getent", "passwd", user) != 0 {
       guard
         run(
-          "/usr/sbin/useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+          "/usr/sbin/useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+          "/usr/sbin/nologin",
           "--gid", primaryGroup, "--groups", extraGroup, user) == 0
       else { throw XCTSkip("useradd \(user) failed (not root?)") }
     }

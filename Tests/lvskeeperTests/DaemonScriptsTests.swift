@@ -67,29 +67,29 @@ final class DaemonScriptsTests: XCTestCase {
     let check = try script("chk.sh", "echo run >> \(output)/runs\nsleep 3011 & sleep 3012")
     let config = scratch + "/lvskeeper.conf"
     try """
-      global_defs {
-        router_id scripts
-        script_user nobody
-        enable_script_security
-      }
-      vrrp_script chk {
-        script "\(check)"
-        interval 1
-        timeout 1
-        weight -10
-      }
-      vrrp_instance VI_1 {
-        state MASTER
-        interface d0
-        virtual_router_id 51
-        priority 150
-        advert_int 1
-        virtual_ipaddress { 10.78.0.100/32 }
-        track_script { chk }
-        notify "\(notify)"
-        notify_master "\(master)" root
-      }
-      """.write(toFile: config, atomically: true, encoding: .utf8)
+    global_defs {
+      router_id scripts
+      script_user nobody
+      enable_script_security
+    }
+    vrrp_script chk {
+      script "\(check)"
+      interval 1
+      timeout 1
+      weight -10
+    }
+    vrrp_instance VI_1 {
+      state MASTER
+      interface d0
+      virtual_router_id 51
+      priority 150
+      advert_int 1
+      virtual_ipaddress { 10.78.0.100/32 }
+      track_script { chk }
+      notify "\(notify)"
+      notify_master "\(master)" root
+    }
+    """.write(toFile: config, atomically: true, encoding: .utf8)
 
     let daemon = Process()
     daemon.executableURL = URL(fileURLWithPath: "/usr/bin/ip")

@@ -1,8 +1,8 @@
 import Foundation
 import HealthCheck
 import IPVSSync
-import KeeperCore
 import KeeperConfig
+import KeeperCore
 import Logging
 import NIOCore
 import NIOPosix

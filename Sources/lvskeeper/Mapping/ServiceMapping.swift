@@ -58,7 +58,8 @@ struct ServiceMapping: Sendable {
               try Self.checker($0, realServer, virtualServer, config.globalDefs)
             },
             notifyUp: try ScriptMapping.runnable(realServer.notifyUp, config.globalDefs, realServer.location),
-            notifyDown: try ScriptMapping.runnable(realServer.notifyDown, config.globalDefs, realServer.location)))
+            notifyDown: try ScriptMapping.runnable(
+              realServer.notifyDown, config.globalDefs, realServer.location)))
       }
     }
     let timeouts = config.globalDefs.lvsTimeouts.map {
@@ -253,7 +254,8 @@ struct ServiceMapping: Sendable {
           serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey),
           database: spec.mysql?.database))
     case .misc:
-      guard let misc = spec.misc, let script = try ScriptMapping.runnable(misc.path, global, spec.location) else {
+      guard let misc = spec.misc, let script = try ScriptMapping.runnable(misc.path, global, spec.location)
+      else {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
       }
       checker = .misc(MiscCheck(script: script, timeout: duration(misc.timeout), dynamic: misc.dynamic))

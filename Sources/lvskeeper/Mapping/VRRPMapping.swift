@@ -45,7 +45,8 @@ enum VRRPMapping {
   {
     let tracked = Set(instances.flatMap { $0.trackScripts.map(\.name) })
     return try config.vrrpScripts.filter { tracked.contains($0.name) }.compactMap { script in
-      guard let runnable = try ScriptMapping.runnable(script.script, config.globalDefs, script.location) else {
+      guard let runnable = try ScriptMapping.runnable(script.script, config.globalDefs, script.location)
+      else {
         return nil
       }
       return VRRPScriptSpec(
@@ -55,7 +56,8 @@ enum VRRPMapping {
   }
 
   /// notify, notify_master/backup/fault/stop of an instance or a sync group.
-  private static func notifySpec(_ notify: VRRPNotify, _ global: GlobalDefs, _ location: SourceLocation) throws
+  private static func notifySpec(_ notify: VRRPNotify, _ global: GlobalDefs, _ location: SourceLocation)
+    throws
     -> NotifySpec
   {
     NotifySpec(
