@@ -13,6 +13,7 @@ public final class HealthMonitor: Sendable {
   private let continuation: AsyncStream<HealthEvent>.Continuation
   private let group: any EventLoopGroup
   private let logger: Logger
+  private let scripts: ScriptRunner
   private let onProbeStart: (@Sendable (Duration) -> Void)?
 
   private struct ServerEntry {
@@ -32,15 +33,17 @@ public final class HealthMonitor: Sendable {
 
   /// - Parameters:
   ///   - group: the loops probes run on; probes are spread over them round-robin.
+  ///   - scripts: runs MISC_CHECK, notify_up and notify_down (the daemon's one runner).
   ///   - onProbeStart: called as each probe starts with its lateness against the schedule
   ///     (for benchmarks); must be cheap.
   public init(
     group: any EventLoopGroup, logger: Logger = Logger(label: "lvskeeper.health"),
-    onProbeStart: (@Sendable (Duration) -> Void)? = nil
+    scripts: ScriptRunner = .shared, onProbeStart: (@Sendable (Duration) -> Void)? = nil
   ) {
     (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self, bufferingPolicy: .unbounded)
     self.group = group
     self.logger = logger
+    self.scripts = scripts
     self.onProbeStart = onProbeStart
   }
 
@@ -172,7 +175,7 @@ public final class HealthMonitor: Sendable {
       case .failure(let error): return FailingProbe(reason: "TLS unavailable: \(error)")
       }
     case .mysql(let c): return MySQLProbe(check: c)
-    case .misc(let c): return MiscProbe(check: c)
+    case .misc(let c): return MiscProbe(check: c, runner: scripts)
     }
   }
 
@@ -224,7 +227,7 @@ public final class HealthMonitor: Sendable {
         ])
     }
     for script in scripts {
-      script.run { [logger] exit in
+      script.run(on: self.scripts) { [logger] exit in
         if case .failedToStart = exit {
           logger.error("notify script failed", metadata: ["script": "\(script)", "error": "\(exit)"])
         }

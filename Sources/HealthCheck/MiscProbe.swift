@@ -5,12 +5,13 @@ import NIOCore
 /// the timeout, and what it left behind when it exits); the verdict comes back on `loop`.
 struct MiscProbe: Probe {
   let check: MiscCheck
+  var runner: ScriptRunner = .shared
 
   func run(on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
     let promise = loop.makePromise(of: ProbeOutcome.self)
     let dynamic = check.dynamic
     let timeout = check.timeout
-    check.script.run(timeout: timeout, killGroupOnExit: true) { exit in
+    check.script.run(timeout: timeout, killGroupOnExit: true, on: runner) { exit in
       promise.succeed(Self.outcome(exit, dynamic: dynamic, timeout: timeout))
     }
     return promise.futureResult

@@ -32,10 +32,12 @@ public final class VRRPService: @unchecked Sendable {
   private var propagating = false
   private var loopScheduling: ThreadScheduling?
   private var linkMonitor: LinkMonitor?
+  private let scriptRunner: ScriptRunner
 
   /// Validates the spec; nothing touches the system until `start()`.
+  /// - Parameter scripts: runs vrrp_scripts and notify scripts (the daemon's one runner).
   public init(
-    spec: VRRPGroupSpec, logger: Logger = Logger(label: "lvskeeper.vrrp"),
+    spec: VRRPGroupSpec, logger: Logger = Logger(label: "lvskeeper.vrrp"), scripts: ScriptRunner = .shared,
     onEvent: @escaping @Sendable (VRRPStateEvent) -> Void = { _ in }
   ) throws(VRRPSpecError) {
     for instance in spec.instances {
@@ -53,6 +55,7 @@ public final class VRRPService: @unchecked Sendable {
     }
     self.spec = spec
     self.logger = logger
+    self.scriptRunner = scripts
     self.onEvent = onEvent
   }
 
@@ -96,7 +99,7 @@ public final class VRRPService: @unchecked Sendable {
       }
     }
     for script in spec.scripts ?? [] {
-      let tracker = ScriptTracker(spec: script)
+      let tracker = ScriptTracker(spec: script, runner: scriptRunner)
       scripts[script.name] = tracker
       tracker.start()
     }
@@ -335,12 +338,12 @@ public final class VRRPService: @unchecked Sendable {
         if case .failedToStart = exit { logger.error("notify \(script): \(exit)") }
       }
     }
-    if let specific { specific.run(completion: report(specific)) }
+    if let specific { specific.run(on: scriptRunner, completion: report(specific)) }
     if let any = notify.any {
       let stateWord = state == .initialize ? "STOP" : state.rawValue
       var extra = [kind, name, stateWord]
       if let priority { extra.append(String(priority)) }
-      any.run(extra: extra, completion: report(any))
+      any.run(extra: extra, on: scriptRunner, completion: report(any))
     }
   }
 

@@ -40,6 +40,8 @@ actor Daemon {
   var mapping: ServiceMapping
   var units: [String: (spec: VRRPGroupSpec, service: VRRPService)] = [:]
   let monitor: HealthMonitor
+  /// Every script the daemon runs (VRRP, checkers, quorum); stopped with the daemon.
+  nonisolated let scripts = ScriptRunner()
   var kernel: (any IPVSKernel)?
   var reconciler: IPVSReconciler?
   var transitions: [String: (at: Date, reason: String)] = [:]
@@ -65,7 +67,7 @@ actor Daemon {
     self.config = loaded.configuration
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"))
+    self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"), scripts: scripts)
     (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
     backgroundReconciles = CoalescingReconciles(queue: kernelQueue)
   }
@@ -141,7 +143,8 @@ actor Daemon {
 
   func startUnit(_ name: String, _ spec: VRRPGroupSpec) throws {
     let sink = vrrpEventSink
-    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp")) { event in
+    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp"), scripts: scripts) {
+      event in
       sink.yield(event)
     }
     try service.start()
@@ -171,7 +174,7 @@ actor Daemon {
     }
     // After VRRP (whose notify_stop scripts get a second to run): nothing a script started
     // outlives the daemon.
-    await ScriptRunner.shared.terminateAll()
+    await scripts.terminateAll()
     if let reconciler {
       let policy: StopPolicy =
         switch config.globalDefs.lvsFlushOnStop {

@@ -77,9 +77,9 @@ extension Daemon {
     for event in report.quorumEvents where !event.initial {
       logger.notice(
         "ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")
-      let scripts = mapping.quorumScripts[event.service]
-      if let script = event.up ? scripts?.up : scripts?.down {
-        script.run { [logger] exit in
+      let quorum = mapping.quorumScripts[event.service]
+      if let script = event.up ? quorum?.up : quorum?.down {
+        script.run(on: self.scripts) { [logger] exit in
           if case .failedToStart = exit { logger.error("quorum script \(script): \(exit)") }
         }
       }
