@@ -31,9 +31,12 @@ final class CommandLineTests: XCTestCase {
     throw XCTSkip("lvskeeper executable not found next to the test bundle (build the package first)")
   }
 
-  func run(_ arguments: [String]) throws -> Outcome {
+  func run(_ arguments: [String]) throws -> Outcome { try Self.runBinary(arguments) }
+
+  /// Runs the built executable to completion and collects its output.
+  static func runBinary(_ arguments: [String]) throws -> Outcome {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try Self.executable())
+    process.executableURL = URL(fileURLWithPath: try executable())
     process.arguments = arguments
     let out = Pipe()
     let err = Pipe()

@@ -123,6 +123,55 @@ final class DaemonScriptsTests: XCTestCase {
       "scripts outlived the daemon: \(Self.processes(matching: "sleep 30"))")
   }
 
+  /// A reload that would run an unsafe root script is refused with the reason and FILE:LINE:COL,
+  /// and the daemon keeps running its configuration; `check-config` refuses the same file.
+  func testEnableScriptSecurityRefusesAReloadAndKeepsTheRunningConfig() throws {
+    let safe = try script("safe.sh", "exit 0")
+    let unsafe = try script("unsafe.sh", "exit 0")
+    chmod(unsafe, 0o777)
+    let config = scratch + "/lvskeeper.conf"
+    func write(_ path: String) throws {
+      try """
+        global_defs {
+          router_id scripts
+          enable_script_security
+        }
+        vrrp_script chk {
+          script "\(path)"
+        }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+    try write(safe)
+    let socket = scratch + "/control.sock"
+    let binary = try CommandLineTests.executable()
+    let daemon = Process()
+    daemon.executableURL = URL(fileURLWithPath: binary)
+    daemon.arguments = ["run", "-f", config, "--control-socket", socket, "--log-level", "error"]
+    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try daemon.run()
+    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+    XCTAssertTrue(wait(15) { FileManager.default.fileExists(atPath: socket) }, "no control socket")
+
+    try write(unsafe)
+    let reload = try CommandLineTests.runBinary(["reload", "--control-socket", socket])
+    XCTAssertEqual(reload.status, 1, reload.stderr)
+    XCTAssertTrue(
+      reload.stderr.contains("lvskeeper.conf:5:1")
+        && reload.stderr.contains("runs as root but \(unsafe) is writable by everyone (enable_script_security)"),
+      reload.stderr)
+    let check = try CommandLineTests.runBinary(["check-config", "-f", config])
+    XCTAssertNotEqual(check.status, 0)
+    let status = try CommandLineTests.runBinary(["status", "--control-socket", socket])
+    XCTAssertEqual(status.status, 0, "the daemon still answers: \(status.stderr)")
+    XCTAssertTrue(daemon.isRunning)
+
+    try write(safe)
+    let good = try CommandLineTests.runBinary(["reload", "--control-socket", socket])
+    XCTAssertEqual(good.status, 0, good.stderr)
+    kill(daemon.processIdentifier, SIGTERM)
+    XCTAssertTrue(wait(15) { !daemon.isRunning })
+  }
+
   /// Live (not zombie) processes whose command line contains `text`.
   static func processes(matching text: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
