@@ -80,55 +80,53 @@ public struct ScriptIdentity: Hashable, Sendable, CustomStringConvertible {
     var uid: uid_t
     var gid: gid_t
     var home: String
+
+    init(_ entry: passwd) {
+      name = String(cString: entry.pw_name)
+      uid = entry.pw_uid
+      gid = entry.pw_gid
+      home = String(cString: entry.pw_dir)
+    }
   }
 
   static func user(named name: String) -> PasswdEntry? {
-    lookupPasswd { pwd, buffer, size, result in getpwnam_r(name, pwd, buffer, size, result) }
+    lookup(passwd(), PasswdEntry.init) { pwd, buffer, size, result in
+      getpwnam_r(name, pwd, buffer, size, result)
+    }
   }
 
   static func user(uid: uid_t) -> PasswdEntry? {
-    lookupPasswd { pwd, buffer, size, result in getpwuid_r(uid, pwd, buffer, size, result) }
-  }
-
-  private static func lookupPasswd(
-    _ call: (
-      UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int,
-      UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
-    ) -> Int32
-  ) -> PasswdEntry? {
-    var size = 4096
-    while size <= 1 << 20 {
-      var pwd = passwd()
-      var result: UnsafeMutablePointer<passwd>? = nil
-      let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
-      defer { buffer.deallocate() }
-      let status = call(&pwd, buffer, size, &result)
-      if status == ERANGE {
-        size *= 4
-        continue
-      }
-      guard status == 0, let entry = result?.pointee else { return nil }
-      return PasswdEntry(
-        name: String(cString: entry.pw_name), uid: entry.pw_uid, gid: entry.pw_gid,
-        home: String(cString: entry.pw_dir))
+    lookup(passwd(), PasswdEntry.init) { pwd, buffer, size, result in
+      getpwuid_r(uid, pwd, buffer, size, result)
     }
-    return nil
   }
 
   static func groupID(name: String) -> gid_t? {
+    lookup(group(), \.gr_gid) { entry, buffer, size, result in getgrnam_r(name, entry, buffer, size, result) }
+  }
+
+  /// One reentrant account look-up (getpwnam_r and friends), retried with a larger buffer on
+  /// ERANGE; `convert` reads the entry (its strings point into the buffer) before the buffer goes.
+  private static func lookup<Entry, Value>(
+    _ empty: Entry, _ convert: (Entry) -> Value,
+    _ call: (
+      UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int,
+      UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
+    ) -> Int32
+  ) -> Value? {
     var size = 4096
     while size <= 1 << 22 {
-      var entry = group()
-      var result: UnsafeMutablePointer<group>? = nil
+      var entry = empty
+      var result: UnsafeMutablePointer<Entry>? = nil
       let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: size)
       defer { buffer.deallocate() }
-      let status = getgrnam_r(name, &entry, buffer, size, &result)
+      let status = call(&entry, buffer, size, &result)
       if status == ERANGE {
         size *= 4
         continue
       }
       guard status == 0, let found = result?.pointee else { return nil }
-      return found.gr_gid
+      return convert(found)
     }
     return nil
   }
