@@ -1,3 +1,4 @@
+import KeeperCore
 import Logging
 
 /// Everything one running instance owns: its machine, send socket, announcement timers and counters.
@@ -45,7 +46,7 @@ final class InstanceRuntime {
     } catch {
       throw .system(instance: spec.name, error)
     }
-    let group = spec.multicastGroup ?? (ipv6 ? IPAddress.vrrpGroupV6 : IPAddress.vrrpGroupV4)
+    let group = spec.multicastGroup ?? (ipv6 ? IPAddress.vrrpMulticast6 : IPAddress.vrrpMulticast4)
     destinations = spec.unicastPeers.isEmpty ? [group] : spec.unicastPeers
     expectation = ReceiveExpectation(
       version: spec.version, vrid: spec.vrid, advertInterval: spec.wireInterval,

@@ -1,5 +1,5 @@
-import KeeperCore
 import Foundation
+import KeeperCore
 import Logging
 
 #if canImport(Glibc)
@@ -226,7 +226,7 @@ public final class VRRPService: @unchecked Sendable {
         }
       }
     }
-    deliver(result.verdict, vrid: result.vrid, source: source ?? .v4([0, 0, 0, 0]), members: members)
+    deliver(result.verdict, vrid: result.vrid, source: source ?? .unspecified4, members: members)
   }
 
   private func deliver(_ verdict: ReceiveVerdict, vrid: UInt8?, source: IPAddress, members: [Int]) {
