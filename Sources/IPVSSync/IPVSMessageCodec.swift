@@ -38,9 +38,9 @@ struct IPVSMessageCodec {
   var portID: UInt32
 
   func message(_ command: UInt8, flags: UInt16 = Netlink.request | Netlink.ack, sequence: UInt32)
-    -> GenericNetlinkMessage
+    -> NetlinkMessage
   {
-    GenericNetlinkMessage(
+    NetlinkMessage.generic(
       family: family, flags: flags, sequence: sequence, portID: portID, command: command,
       version: IPVSCommand.genlVersion)
   }
@@ -135,7 +135,7 @@ struct IPVSMessageCodec {
   }
 
   static func putService(
-    _ m: inout GenericNetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?
+    _ m: inout NetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?
   ) {
     m.put(IPVSAttr.svcAF, u16: key.family.kernelValue)
     switch key {
