@@ -33,7 +33,8 @@ let package = Package(
     .systemLibrary(name: "CLinuxEvents"),
     // fork/exec of one script run, async-signal-safe in the child (KeeperCore's ScriptRunner).
     .target(name: "CScriptSpawn"),
-    // The types that cross modules, once: the IP address, script commands, users and the one script runner.
+    // The types that cross modules, once: the IP address, the netlink message builder, script commands,
+    // users and the one script runner.
     .target(name: "KeeperCore", dependencies: ["CScriptSpawn", "CLinuxEvents"]),
     .target(name: "KeeperConfig", dependencies: ["KeeperCore"]),
     .target(name: "CThreadControl"),
