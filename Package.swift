@@ -33,7 +33,8 @@ let package = Package(
     .systemLibrary(name: "CLinuxEvents"),
     // fork/exec of one script run, async-signal-safe in the child (KeeperCore's ScriptRunner).
     .target(name: "CScriptSpawn"),
-    // The types that cross modules, once: script commands, users and the one script runner.
+    // The types that cross modules, once: the IP address, the netlink message builder, script commands,
+    // users and the one script runner.
     .target(name: "KeeperCore", dependencies: ["CScriptSpawn", "CLinuxEvents"]),
     .target(name: "KeeperConfig", dependencies: ["KeeperCore"]),
     .target(name: "CThreadControl"),
@@ -56,11 +57,11 @@ let package = Package(
         logging,
       ]
     ),
-    .target(name: "IPVSSync", dependencies: ["CNetlink", logging]),
+    .target(name: "IPVSSync", dependencies: ["CNetlink", "KeeperCore", logging]),
     .executableTarget(
       name: "lvskeeper",
       dependencies: [
-        "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", logging,
+        "KeeperCore", "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -68,16 +69,16 @@ let package = Package(
       ] + nio
     ),
     // The kernel test suite: built with --static-swift-stdlib and run inside the qemu VM (vm/).
-    .executableTarget(name: "IPVSKernelTests", dependencies: ["IPVSSync"]),
+    .executableTarget(name: "IPVSKernelTests", dependencies: ["IPVSSync", "KeeperCore"]),
     // Runs VRRP instances standalone from a JSON spec; driven by the namespace tests.
     .executableTarget(name: "VRRPHarness", dependencies: ["VRRP", logging]),
     // Drives many checkers at once for the checker benchmark (bench/).
     .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
     .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig", "KeeperCore"]),
     .testTarget(name: "KeeperCoreTests", dependencies: ["KeeperCore"]),
-    .testTarget(name: "VRRPTests", dependencies: ["VRRP"], exclude: ["Fixtures"]),
+    .testTarget(name: "VRRPTests", dependencies: ["VRRP", "KeeperCore"], exclude: ["Fixtures"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
-    .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync"]),
-    .testTarget(name: "lvskeeperTests", dependencies: ["lvskeeper", "KeeperConfig"]),
+    .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync", "KeeperCore"]),
+    .testTarget(name: "lvskeeperTests", dependencies: ["lvskeeper", "KeeperConfig", "KeeperCore"]),
   ]
 )

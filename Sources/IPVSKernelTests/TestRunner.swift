@@ -1,4 +1,5 @@
 import IPVSSync
+import KeeperCore
 
 #if canImport(Glibc)
   import Glibc

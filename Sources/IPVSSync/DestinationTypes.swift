@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// How IPVS forwards packets to a real server (`IP_VS_CONN_F_*` forwarding values).
 public enum ForwardingMethod: UInt32, Sendable, Hashable, CustomStringConvertible {
   case masquerade = 0

@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// What the kernel reports about IPVS itself (`IPVS_CMD_GET_INFO`).
 public struct IPVSInfo: Sendable, Hashable {
   /// Packed version, e.g. 0x010201 for 1.2.1.

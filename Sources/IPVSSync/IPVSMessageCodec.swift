@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// Numbers from `<linux/ip_vs.h>` (stable UAPI), spelled out so the codec stays pure Swift.
 enum IPVSCommand {
   static let newService: UInt8 = 1, setService: UInt8 = 2, delService: UInt8 = 3, getService: UInt8 = 4
@@ -36,9 +38,9 @@ struct IPVSMessageCodec {
   var portID: UInt32
 
   func message(_ command: UInt8, flags: UInt16 = Netlink.request | Netlink.ack, sequence: UInt32)
-    -> GenericNetlinkMessage
+    -> NetlinkMessage
   {
-    GenericNetlinkMessage(
+    NetlinkMessage.generic(
       family: family, flags: flags, sequence: sequence, portID: portID, command: command,
       version: IPVSCommand.genlVersion)
   }
@@ -80,7 +82,7 @@ struct IPVSMessageCodec {
     m.nest(IPVSAttr.dest) { d in
       d.put(IPVSAttr.destAddr, payload: key.address.kernelBytes)
       d.put(IPVSAttr.destPort, be16: key.port)
-      d.put(IPVSAttr.destAF, u16: key.address.family.rawValue)
+      d.put(IPVSAttr.destAF, u16: key.address.family.kernelValue)
       guard let a = attributes else { return }
       d.put(IPVSAttr.destFwd, u32: a.forwarding.rawValue)
       d.put(IPVSAttr.destWeight, u32: a.weight)
@@ -133,9 +135,9 @@ struct IPVSMessageCodec {
   }
 
   static func putService(
-    _ m: inout GenericNetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?
+    _ m: inout NetlinkMessage, _ key: ServiceKey, _ attributes: ServiceAttributes?
   ) {
-    m.put(IPVSAttr.svcAF, u16: key.family.rawValue)
+    m.put(IPVSAttr.svcAF, u16: key.family.kernelValue)
     switch key {
     case .fwmark(let mark, _):
       m.put(IPVSAttr.svcFwmark, u32: mark)
@@ -158,7 +160,7 @@ struct IPVSMessageCodec {
   // MARK: decoding
 
   static func decodeService(_ a: NetlinkAttributes) -> KernelService? {
-    guard let rawFamily = a.u16(IPVSAttr.svcAF), let family = IPVSAddressFamily(rawValue: rawFamily) else {
+    guard let rawFamily = a.u16(IPVSAttr.svcAF), let family = IPVSAddressFamily(kernelValue: rawFamily) else {
       return nil
     }
     let key: ServiceKey
@@ -202,7 +204,7 @@ struct IPVSMessageCodec {
       switch type {
       case IPVSAttr.destAddr: rawAddress = raw
       case IPVSAttr.destAF:
-        family = NetlinkAttributes.integer(raw).flatMap { (v: UInt16) in IPVSAddressFamily(rawValue: v) }
+        family = NetlinkAttributes.integer(raw).flatMap { (v: UInt16) in IPVSAddressFamily(kernelValue: v) }
       case IPVSAttr.destPort: port = NetlinkAttributes.integer(raw).map { (v: UInt16) in v.byteSwapped }
       case IPVSAttr.destFwd: attributes.forwarding = ForwardingMethod(rawValue: u32 & 0x7) ?? .masquerade
       case IPVSAttr.destWeight: attributes.weight = u32

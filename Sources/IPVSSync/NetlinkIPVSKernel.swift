@@ -1,4 +1,5 @@
 import CNetlink
+import KeeperCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -60,15 +61,14 @@ public final class NetlinkIPVSKernel: IPVSKernel {
   }
 
   static func dumpDestinations(of service: ServiceKey, _ c: NetlinkConnection) throws(IPVSKernelError)
-    -> [ReceivedMessage]
+    -> [NetlinkReply]
   {
     try c.request("dump destinations of \(service)", command: IPVSCommand.getDest, dump: true) {
       $0.nest(IPVSAttr.service) { IPVSMessageCodec.putService(&$0, service, nil) }
     }
   }
 
-  static func decodeDestinations(_ messages: [ReceivedMessage], of service: ServiceKey) -> [KernelDestination]
-  {
+  static func decodeDestinations(_ messages: [NetlinkReply], of service: ServiceKey) -> [KernelDestination] {
     messages.compactMap { m in
       m.attributes.nested(IPVSAttr.dest).flatMap {
         IPVSMessageCodec.decodeDestination($0, serviceFamily: service.family)
@@ -195,13 +195,13 @@ final class NetlinkConnection: @unchecked Sendable {
   /// is only built for an error: a reconcile of 1,000 services makes 1,000 dumps.
   func request(
     _ name: @autoclosure () -> String, command: UInt8, dump: Bool = false,
-    attributes: (inout GenericNetlinkMessage) -> Void = { _ in }
-  ) throws(IPVSKernelError) -> [ReceivedMessage] {
+    attributes: (inout NetlinkMessage) -> Void = { _ in }
+  ) throws(IPVSKernelError) -> [NetlinkReply] {
     let seq = nextSequence()
     var message = codec.message(command, flags: Netlink.request | (dump ? Netlink.dump : 0), sequence: seq)
     attributes(&message)
     try send(message.bytes, name())
-    var replies: [ReceivedMessage] = []
+    var replies: [NetlinkReply] = []
     while true {
       for m in try receive(name()) where m.sequence == seq {
         if m.type == Netlink.error {
@@ -258,7 +258,7 @@ final class NetlinkConnection: @unchecked Sendable {
   /// replies (for the benchmark).
   var profile: DumpProfile?
 
-  private func receive(_ name: @autoclosure () -> String) throws(IPVSKernelError) -> [ReceivedMessage] {
+  private func receive(_ name: @autoclosure () -> String) throws(IPVSKernelError) -> [NetlinkReply] {
     while true {
       let started = profile == nil ? nil : ContinuousClock.now
       let count = receiveBuffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
@@ -266,7 +266,7 @@ final class NetlinkConnection: @unchecked Sendable {
       // make the next recv copy the whole 128 KiB buffer (copy-on-write).
       if count >= 0, let started, var p = profile {
         let received = ContinuousClock.now
-        let messages = ReceivedMessage.split(Array(receiveBuffer[0..<count])[...])
+        let messages = NetlinkReply.split(Array(receiveBuffer[0..<count])[...])
         p.recv += received - started
         p.split += ContinuousClock.now - received
         p.bytes += count
@@ -274,7 +274,7 @@ final class NetlinkConnection: @unchecked Sendable {
         profile = p
         return messages
       }
-      if count >= 0 { return ReceivedMessage.split(Array(receiveBuffer[0..<count])[...]) }
+      if count >= 0 { return NetlinkReply.split(Array(receiveBuffer[0..<count])[...]) }
       let e = errno
       if e == EINTR { continue }
       if e == EAGAIN || e == EWOULDBLOCK { throw .timedOut(operation: name(), seconds: timeoutSeconds) }

@@ -1,3 +1,8 @@
+import KeeperCore
+
+/// IPVS's address family is the shared one; its `kernelValue` is what `IPVS_*_ATTR_AF` carries.
+public typealias IPVSAddressFamily = AddressFamily
+
 /// A transport protocol of a virtual service. Raw values are the `IPPROTO_*` numbers.
 public enum IPVSProtocol: UInt16, Sendable, Hashable, Comparable, CustomStringConvertible {
   case tcp = 6
@@ -39,7 +44,7 @@ public enum ServiceKey: Sendable, Hashable, Comparable, CustomStringConvertible 
   private var sortKey: (Int, [UInt8], UInt32, UInt16) {
     switch self {
     case .inet(let address, let port, let proto): (0, address.bytes, UInt32(port), proto.rawValue)
-    case .fwmark(let mark, let family): (1, [], mark, family.rawValue)
+    case .fwmark(let mark, let family): (1, [], mark, family.kernelValue)
     }
   }
 

@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// Turns the statement tree into the model: dispatches top-level blocks, then applies global
 /// defaults and checks everything that spans blocks (names, references, VRIDs, interfaces).
 struct ConfigAssembler {

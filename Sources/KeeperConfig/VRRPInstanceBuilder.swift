@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// A `vrrp_instance` as written, before global defaults and cross checks are applied.
 struct VRRPInstanceDraft {
   var name: String

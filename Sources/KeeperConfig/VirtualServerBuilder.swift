@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// A real server's identity within its virtual server.
 private struct RealServerKey: Hashable {
   var address: IPAddress

@@ -1,3 +1,5 @@
+import KeeperCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -25,7 +27,9 @@ public final class AddressOwner: @unchecked Sendable {
   /// Adds the address; returns false when it was already there (adopted).
   @discardableResult
   public func add(_ vip: VirtualAddressSpec, defaultDevice: String) throws(SystemCallError) -> Bool {
-    let code = try request(type: 20, flags: 0x400 | 0x200, vip: vip, defaultDevice: defaultDevice)
+    let code = try request(
+      type: Netlink.newAddress, flags: Netlink.create | Netlink.exclusive, vip: vip,
+      defaultDevice: defaultDevice)
     if code == EEXIST { return false }
     guard code == 0 else { throw SystemCallError("RTM_NEWADDR \(vip.address)", code: code) }
     return true
@@ -34,15 +38,18 @@ public final class AddressOwner: @unchecked Sendable {
   /// Removes the address; returns false when it was not there.
   @discardableResult
   public func remove(_ vip: VirtualAddressSpec, defaultDevice: String) throws(SystemCallError) -> Bool {
-    let code = try request(type: 21, flags: 0, vip: vip, defaultDevice: defaultDevice)
+    let code = try request(type: Netlink.deleteAddress, flags: 0, vip: vip, defaultDevice: defaultDevice)
     if code == EADDRNOTAVAIL || code == ENOENT || code == ENODEV { return false }
     guard code == 0 else { throw SystemCallError("RTM_DELADDR \(vip.address)", code: code) }
     return true
   }
 
-  /// Whether the address is configured on its device now.
+  /// Whether the address is configured on its device now. getifaddrs(3) names a labelled IPv4
+  /// address by its label (`eth0:vip`), so that is the name to look under.
   public func isPresent(_ vip: VirtualAddressSpec, defaultDevice: String) -> Bool {
-    InterfaceFacts.addresses(of: vip.device ?? defaultDevice, ipv6: !vip.address.isIPv4).contains(vip.address)
+    let device = vip.device ?? defaultDevice
+    let name = vip.address.isIPv4 ? vip.label ?? device : device
+    return InterfaceFacts.addresses(of: name, ipv6: !vip.address.isIPv4).contains(vip.address)
   }
 
   static func scopeCode(_ name: String?) -> UInt8 {
@@ -55,57 +62,44 @@ public final class AddressOwner: @unchecked Sendable {
     }
   }
 
+  /// The RTM_NEWADDR / RTM_DELADDR request for `vip` on interface `index`. Attributes come in the
+  /// order `ip addr add` sends them (IFA_LOCAL, IFA_BROADCAST, IFA_LABEL, IFA_ADDRESS); broadcast and
+  /// label are IPv4-only. IFA_F_NODAD for IPv6 VIPs so they are usable at once, as keepalived does.
+  static func message(
+    type: UInt16, flags: UInt16, sequence: UInt32, vip: VirtualAddressSpec, interfaceIndex: UInt32
+  ) -> NetlinkMessage {
+    let ipv6 = !vip.address.isIPv4
+    var message = NetlinkMessage.interfaceAddress(
+      type: type, flags: flags | Netlink.request | Netlink.ack, sequence: sequence, portID: 0,
+      header: InterfaceAddressHeader(
+        family: vip.address.family, prefixLength: vip.prefixLength, flags: ipv6 ? 0x02 : 0,
+        scope: scopeCode(vip.scope), interfaceIndex: interfaceIndex))
+    message.put(InterfaceAddressAttribute.local, payload: vip.address.bytes)
+    if let broadcast = vip.broadcast, !ipv6 {
+      message.put(InterfaceAddressAttribute.broadcast, payload: broadcast.bytes)
+    }
+    if let label = vip.label, !ipv6 { message.put(InterfaceAddressAttribute.label, string: label) }
+    message.put(InterfaceAddressAttribute.address, payload: vip.address.bytes)
+    return message
+  }
+
   /// Sends one request and returns the errno of its acknowledgement (0 for success).
   private func request(type: UInt16, flags: UInt16, vip: VirtualAddressSpec, defaultDevice: String)
     throws(SystemCallError) -> Int32
   {
-    let device = vip.device ?? defaultDevice
-    let index = try Socket.interfaceIndex(device)
-    let ipv6 = !vip.address.isIPv4
+    let index = try Socket.interfaceIndex(vip.device ?? defaultDevice)
     sequence &+= 1
-    // struct ifaddrmsg { u8 family, prefixlen, flags, scope; u32 index }; IFA_F_NODAD for IPv6 VIPs
-    // so they are usable at once, as keepalived does.
-    var body: [UInt8] = [
-      UInt8(ipv6 ? AF_INET6 : AF_INET), vip.prefixLength, ipv6 ? 0x02 : 0, Self.scopeCode(vip.scope),
-    ]
-    body += withUnsafeBytes(of: index.littleEndian) { Array($0) }
-    body += attribute(2, vip.address.bytes)  // IFA_LOCAL
-    body += attribute(1, vip.address.bytes)  // IFA_ADDRESS
-    if let broadcast = vip.broadcast, !ipv6 { body += attribute(4, broadcast.bytes) }  // IFA_BROADCAST
-    if let label = vip.label, !ipv6 { body += attribute(3, Array(label.utf8) + [0]) }  // IFA_LABEL
-    var message: [UInt8] = []
-    message += withUnsafeBytes(of: UInt32(16 + body.count).littleEndian) { Array($0) }
-    message += withUnsafeBytes(of: type.littleEndian) { Array($0) }
-    message += withUnsafeBytes(of: (flags | 0x1 | 0x4).littleEndian) { Array($0) }  // REQUEST | ACK
-    message += withUnsafeBytes(of: sequence.littleEndian) { Array($0) }
-    message += [0, 0, 0, 0]
-    message += body
+    let message = Self.message(type: type, flags: flags, sequence: sequence, vip: vip, interfaceIndex: index)
+      .bytes
     let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     guard sent == message.count else { throw SystemCallError("send rtnetlink") }
     var reply = [UInt8](repeating: 0, count: 8192)
     while true {
       let n = recv(fd, &reply, reply.count, 0)
       guard n >= 0 else { throw SystemCallError("recv rtnetlink") }
-      var offset = 0
-      while offset + 16 <= n {
-        let length = Int(reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) })
-        let kind = reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self) }
-        let seq = reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self) }
-        if kind == 2 && seq == sequence && offset + 20 <= n {  // NLMSG_ERROR carries -errno
-          return -reply.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self) }
-        }
-        guard length >= 16 else { break }
-        offset += (length + 3) & ~3
+      for answer in NetlinkReply.split(reply[0..<n]) where answer.sequence == sequence {
+        if let code = answer.errorCode { return code }  // NLMSG_ERROR carries -errno, 0 for the ack
       }
     }
-  }
-
-  private func attribute(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
-    let length = UInt16(4 + payload.count)
-    var out = withUnsafeBytes(of: length.littleEndian) { Array($0) }
-    out += withUnsafeBytes(of: type.littleEndian) { Array($0) }
-    out += payload
-    while out.count % 4 != 0 { out.append(0) }
-    return out
   }
 }

@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// VRRP protocol version: 2 (RFC 3768, interval in seconds) or 3 (RFC 5798, interval in centiseconds).
 public enum VRRPVersion: UInt8, Sendable, Codable {
   case v2 = 2

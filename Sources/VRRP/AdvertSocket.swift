@@ -1,3 +1,5 @@
+import KeeperCore
+
 #if canImport(Glibc)
   import Glibc
 #endif

@@ -1,3 +1,5 @@
+import KeeperCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -64,8 +66,7 @@ final class Announcer {
       try Socket.set(icmpSocket, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, Int32(255), "IPV6_MULTICAST_HOPS")
       try Socket.set(icmpSocket, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, UInt32(index), "IPV6_MULTICAST_IF")
     }
-    let allNodes = IPAddress.v6([0xff, 0x02] + [UInt8](repeating: 0, count: 13) + [1])
     try Socket.send(
-      icmpSocket, Self.neighbourAdvertPayload(mac: mac, address: address), to: allNodes, scope: index)
+      icmpSocket, Self.neighbourAdvertPayload(mac: mac, address: address), to: .allNodes6, scope: index)
   }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import KeeperCore
 
 /// The RFC 2402 IPsec Authentication Header that keepalived puts between the IPv4 header and a VRRPv2
 /// advert for `auth_type AH` (keepalived 2.2 `vrrp.c` `vrrp_build_ipsecah` / `vrrp_in_chk_ipsecah`).

@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// The RFC 5798 section 6.4 states of a VRRP instance.
 public enum VRRPState: String, Sendable, Codable, CustomStringConvertible {
   case initialize = "INIT"

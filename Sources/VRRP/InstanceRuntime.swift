@@ -1,3 +1,4 @@
+import KeeperCore
 import Logging
 
 /// Everything one running instance owns: its machine, send socket, announcement timers and counters.
@@ -6,8 +7,8 @@ import Logging
 final class InstanceRuntime {
   let spec: VRRPInstanceSpec
   var machine: InstanceMachine
-  let sender: AdvertSender
-  let announcer: Announcer
+  let sender: any AdvertSending
+  let announcer: any AddressAnnouncing
   let expectation: ReceiveExpectation
   let destinations: [IPAddress]
   var counters = VRRPCounters()
@@ -25,27 +26,27 @@ final class InstanceRuntime {
   /// would make the kernel pick one after the ICV was computed.
   var ipIdentification: UInt16 = 0
 
-  init(spec: VRRPInstanceSpec) throws(VRRPRuntimeError) {
+  init(spec: VRRPInstanceSpec, network: any VRRPNetwork) throws(VRRPRuntimeError) {
     self.spec = spec
     let ipv6 = spec.isIPv6
     let source: IPAddress
     if let configured = spec.sourceAddress {
       source = configured
     } else {
-      let all = InterfaceFacts.addresses(of: spec.interface, ipv6: ipv6)
+      let all = network.addresses(of: spec.interface, ipv6: ipv6)
       guard let first = ipv6 ? all.first(where: \.isLinkLocal) ?? all.first : all.first else {
         throw .noSourceAddress(instance: spec.name, interface: spec.interface)
       }
       source = first
     }
     do {
-      sender = try AdvertSender(
+      sender = try network.makeSender(
         interface: spec.interface, source: source, authenticationHeader: spec.ahKey != nil)
-      announcer = try Announcer(interface: spec.interface)
+      announcer = try network.makeAnnouncer(interface: spec.interface)
     } catch {
       throw .system(instance: spec.name, error)
     }
-    let group = spec.multicastGroup ?? (ipv6 ? IPAddress.vrrpGroupV6 : IPAddress.vrrpGroupV4)
+    let group = spec.multicastGroup ?? (ipv6 ? IPAddress.vrrpMulticast6 : IPAddress.vrrpMulticast4)
     destinations = spec.unicastPeers.isEmpty ? [group] : spec.unicastPeers
     expectation = ReceiveExpectation(
       version: spec.version, vrid: spec.vrid, advertInterval: spec.wireInterval,
@@ -94,7 +95,7 @@ final class InstanceRuntime {
   }
 
   /// Installs every virtual and excluded address; already-present ones are adopted.
-  func installAddresses(_ owner: AddressOwner, logger: Logger) {
+  func installAddresses(_ owner: any AddressOwning, logger: Logger) {
     for vip in spec.virtualAddresses + spec.excludedAddresses {
       do {
         if try !owner.add(vip, defaultDevice: spec.interface) {
@@ -108,7 +109,7 @@ final class InstanceRuntime {
   }
 
   /// Removes every virtual and excluded address, including ones a killed earlier run left behind.
-  func removeAddresses(_ owner: AddressOwner, logger: Logger) {
+  func removeAddresses(_ owner: any AddressOwning, logger: Logger) {
     for vip in spec.virtualAddresses + spec.excludedAddresses {
       do {
         if try owner.remove(vip, defaultDevice: spec.interface) && !ownsAddresses {

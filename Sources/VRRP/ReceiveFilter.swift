@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// Why a received VRRP packet was discarded (RFC 5798 7.1, keepalived's checks).
 public enum DropReason: String, Sendable, CaseIterable, Codable {
   case ttl = "ttl_not_255"

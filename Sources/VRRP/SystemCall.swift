@@ -1,3 +1,5 @@
+import KeeperCore
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -48,8 +50,8 @@ enum Socket {
   ) -> R {
     var storage = sockaddr_storage()
     let length: Int
-    switch address {
-    case .v4(let bytes):
+    let bytes = address.bytes
+    if address.isIPv4 {
       length = MemoryLayout<sockaddr_in>.size
       withUnsafeMutableBytes(of: &storage) { raw in
         var sin = sockaddr_in()
@@ -58,7 +60,7 @@ enum Socket {
         withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: bytes) }
         raw.storeBytes(of: sin, as: sockaddr_in.self)
       }
-    case .v6(let bytes):
+    } else {
       length = MemoryLayout<sockaddr_in6>.size
       withUnsafeMutableBytes(of: &storage) { raw in
         var sin6 = sockaddr_in6()

@@ -11,6 +11,7 @@ import Logging
 /// is touched only by the loop thread; `status()` reads a snapshot published under a lock.
 public final class VRRPService: @unchecked Sendable {
   public let spec: VRRPGroupSpec
+  private let network: any VRRPNetwork
   private let logger: Logger
   private let onEvent: @Sendable (VRRPStateEvent) -> Void
   private let lock = NSLock()
@@ -24,20 +25,21 @@ public final class VRRPService: @unchecked Sendable {
 
   // Loop-thread state.
   private var instances: [InstanceRuntime] = []
-  private var receivers: [(AdvertReceiver, [Int])] = []
+  private var receivers: [(any AdvertReceiving, [Int])] = []
   private var scripts: [String: ScriptTracker] = [:]
-  private var owner: AddressOwner?
+  private var owner: (any AddressOwning)?
   private var unmatchedDrops = VRRPCounters()
   private var nextTrackSample: Duration = .zero
   private var propagating = false
   private var loopScheduling: ThreadScheduling?
-  private var linkMonitor: LinkMonitor?
+  private var linkMonitor: (any LinkEventSource)?
   private let scriptRunner: ScriptRunner
 
-  /// Validates the spec; nothing touches the system until `start()`.
+  /// Validates the spec; nothing touches the system until `start()`, and then only through `network`.
   /// - Parameter scripts: runs vrrp_scripts and notify scripts (the daemon's one runner).
   public init(
-    spec: VRRPGroupSpec, logger: Logger = Logger(label: "lvskeeper.vrrp"), scripts: ScriptRunner = .shared,
+    spec: VRRPGroupSpec, network: any VRRPNetwork = SystemVRRPNetwork(),
+    logger: Logger = Logger(label: "lvskeeper.vrrp"), scripts: ScriptRunner = .shared,
     onEvent: @escaping @Sendable (VRRPStateEvent) -> Void = { _ in }
   ) throws(VRRPSpecError) {
     for instance in spec.instances {
@@ -54,6 +56,7 @@ public final class VRRPService: @unchecked Sendable {
       }
     }
     self.spec = spec
+    self.network = network
     self.logger = logger
     self.scriptRunner = scripts
     self.onEvent = onEvent
@@ -63,7 +66,7 @@ public final class VRRPService: @unchecked Sendable {
   public func start() throws(VRRPRuntimeError) {
     guard thread == nil else { throw .alreadyStarted }
     do {
-      owner = try AddressOwner()
+      owner = try network.makeAddressOwner()
     } catch {
       throw .system(instance: "*", error)
     }
@@ -73,7 +76,7 @@ public final class VRRPService: @unchecked Sendable {
           "\(instanceSpec.name): initial state MASTER is incompatible with AH authentication; starting as BACKUP"
         )
       }
-      let runtime = try InstanceRuntime(spec: instanceSpec)
+      let runtime = try InstanceRuntime(spec: instanceSpec, network: network)
       runtime.syncGroup = (spec.syncGroups ?? []).firstIndex { $0.members.contains(instanceSpec.name) }
       instances.append(runtime)
     }
@@ -85,12 +88,13 @@ public final class VRRPService: @unchecked Sendable {
       let first = instances[members[0]].spec
       let groups = Set(members.compactMap { instances[$0].multicastGroup })
       do {
-        let receiver = try AdvertReceiver(
-          interface: first.interface, ipv6: first.isIPv6, groups: groups.sorted())
+        let receiver = try network.makeReceiver(
+          interface: first.interface, ipv6: first.isIPv6, groups: groups.sorted(), authenticationHeader: false
+        )
         receivers.append((receiver, members))
         // keepalived's AH adverts are IP protocol 51: a second socket on the link for them.
         if members.contains(where: { instances[$0].spec.ahKey != nil }) {
-          let ahReceiver = try AdvertReceiver(
+          let ahReceiver = try network.makeReceiver(
             interface: first.interface, ipv6: false, groups: groups.sorted(), authenticationHeader: true)
           receivers.append((ahReceiver, members))
         }
@@ -104,7 +108,7 @@ public final class VRRPService: @unchecked Sendable {
       tracker.start()
     }
     do {
-      linkMonitor = try LinkMonitor()
+      linkMonitor = try network.makeLinkEvents()
     } catch {
       logger.warning("link events unavailable, tracked interfaces are sampled every 100 ms: \(error)")
     }
@@ -229,7 +233,7 @@ public final class VRRPService: @unchecked Sendable {
         }
       }
     }
-    deliver(result.verdict, vrid: result.vrid, source: source ?? .v4([0, 0, 0, 0]), members: members)
+    deliver(result.verdict, vrid: result.vrid, source: source ?? .unspecified4, members: members)
   }
 
   private func deliver(_ verdict: ReceiveVerdict, vrid: UInt8?, source: IPAddress, members: [Int]) {
@@ -353,11 +357,11 @@ public final class VRRPService: @unchecked Sendable {
     for (index, runtime) in instances.enumerated() {
       var signals: [TrackSignal] = [
         .interface(
-          name: runtime.spec.interface, up: InterfaceFacts.isLinkUp(runtime.spec.interface), weight: nil)
+          name: runtime.spec.interface, up: network.isLinkUp(runtime.spec.interface), weight: nil)
       ]
       for tracked in runtime.spec.trackInterfaces {
         signals.append(
-          .interface(name: tracked.name, up: InterfaceFacts.isLinkUp(tracked.name), weight: tracked.weight))
+          .interface(name: tracked.name, up: network.isLinkUp(tracked.name), weight: tracked.weight))
       }
       for tracked in runtime.spec.trackScripts {
         guard let tracker = scripts[tracked.name] else { continue }

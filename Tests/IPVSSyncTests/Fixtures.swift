@@ -1,3 +1,5 @@
+import KeeperCore
+
 @testable import IPVSSync
 
 func ip(_ s: String) -> IPAddress { IPAddress(s)! }

@@ -1,3 +1,4 @@
+import KeeperCore
 import XCTest
 
 @testable import IPVSSync
@@ -89,7 +90,7 @@ final class GoldenMessageTests: XCTestCase {
 
   /// A reply the kernel would send for one destination, decoded back (the reverse direction).
   func testDecodeDestinationReplyWithStats64() {
-    var m = GenericNetlinkMessage(family: 0x1c, flags: 0, sequence: 9, portID: 0, command: 5, version: 1)
+    var m = NetlinkMessage.generic(family: 0x1c, flags: 0, sequence: 9, portID: 0, command: 5, version: 1)
     m.nest(IPVSAttr.dest) { d in
       d.put(IPVSAttr.destAddr, payload: IPAddress("2001:db8::5")!.kernelBytes)
       d.put(IPVSAttr.destPort, be16: 443)
@@ -104,7 +105,7 @@ final class GoldenMessageTests: XCTestCase {
         s.put(4, payload: littleEndianBytes(UInt64(123_456_789_012)))
       }
     }
-    let messages = ReceivedMessage.split(m.bytes[...])
+    let messages = NetlinkReply.split(m.bytes[...])
     XCTAssertEqual(messages.count, 1)
     let decoded = messages[0].attributes.nested(IPVSAttr.dest).flatMap {
       IPVSMessageCodec.decodeDestination($0, serviceFamily: .inet6)
@@ -122,7 +123,7 @@ final class GoldenMessageTests: XCTestCase {
   /// Kernels before 4.1 send only the legacy stats: 32-bit counters, 64-bit byte counts. A
   /// repeated attribute counts once, the last one, as ever.
   func testDecodeLegacyStatsAndRepeatedAttribute() {
-    var m = GenericNetlinkMessage(family: 0x1c, flags: 0, sequence: 9, portID: 0, command: 5, version: 1)
+    var m = NetlinkMessage.generic(family: 0x1c, flags: 0, sequence: 9, portID: 0, command: 5, version: 1)
     m.nest(IPVSAttr.dest) { d in
       d.put(IPVSAttr.destAddr, payload: IPAddress("192.0.2.5")!.kernelBytes)
       d.put(IPVSAttr.destPort, be16: 80)
@@ -135,7 +136,7 @@ final class GoldenMessageTests: XCTestCase {
         s.put(10, u32: 42)
       }
     }
-    let decoded = ReceivedMessage.split(m.bytes[...]).first?.attributes.nested(IPVSAttr.dest).flatMap {
+    let decoded = NetlinkReply.split(m.bytes[...]).first?.attributes.nested(IPVSAttr.dest).flatMap {
       IPVSMessageCodec.decodeDestination($0, serviceFamily: .inet)
     }
     XCTAssertEqual(decoded?.attributes.weight, 9)
@@ -151,7 +152,7 @@ final class GoldenMessageTests: XCTestCase {
     let reply: [UInt8] =
       [36, 0, 0, 0, 2, 0, 0, 1, 77, 0, 0, 0, 0, 0, 0, 0] + [0xfe, 0xff, 0xff, 0xff]
       + [20, 0, 0, 0, 0x1c, 0, 5, 0, 77, 0, 0, 0, 0x34, 0x12, 0, 0]
-    let m = ReceivedMessage.split(reply[...])
+    let m = NetlinkReply.split(reply[...])
     XCTAssertEqual(m.first?.errorCode, 2)
     XCTAssertEqual(m.first?.erroredSequence, 77)
   }

@@ -1,3 +1,4 @@
+import KeeperCore
 import XCTest
 
 @testable import VRRP

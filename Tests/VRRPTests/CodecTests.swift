@@ -1,3 +1,4 @@
+import KeeperCore
 import XCTest
 
 @testable import VRRP
@@ -90,7 +91,7 @@ final class CodecTests: XCTestCase {
         VRRPAdvert(
           version: .v2, vrid: 1, priority: 100, advertInterval: 3,
           addresses: [ip("192.0.2.1")], authentication: .password("longerthan8")), ip("192.0.2.10"),
-        IPAddress.vrrpGroupV4, false
+        IPAddress.vrrpMulticast4, false
       ),
       (
         "v3 v4 many",
@@ -103,13 +104,13 @@ final class CodecTests: XCTestCase {
         "v3 v4 as v2",
         VRRPAdvert(
           version: .v3, vrid: 9, priority: 1, advertInterval: 1,
-          addresses: [ip("203.0.113.5")]), ip("203.0.113.1"), IPAddress.vrrpGroupV4, true
+          addresses: [ip("203.0.113.5")]), ip("203.0.113.1"), IPAddress.vrrpMulticast4, true
       ),
       (
         "v3 v6",
         VRRPAdvert(
           version: .v3, vrid: 3, priority: 50, advertInterval: 10,
-          addresses: [ip("2001:db8::1"), ip("2001:db8::2")]), ip("fe80::1"), IPAddress.vrrpGroupV6, false
+          addresses: [ip("2001:db8::1"), ip("2001:db8::2")]), ip("fe80::1"), IPAddress.vrrpMulticast6, false
       ),
     ]
     for (name, advert, source, destination, asV2) in cases {
@@ -126,7 +127,7 @@ final class CodecTests: XCTestCase {
     let good = VRRPAdvert(
       version: .v3, vrid: 5, priority: 100, advertInterval: 100, addresses: [ip("10.0.0.1")]
     )
-    .encode(source: ip("10.0.0.2"), destination: IPAddress.vrrpGroupV4)
+    .encode(source: ip("10.0.0.2"), destination: IPAddress.vrrpMulticast4)
     var badSum = good
     badSum[7] ^= 0xff
     var v4 = good
@@ -141,13 +142,13 @@ final class CodecTests: XCTestCase {
     ]
     for (name, bytes, error) in cases {
       XCTAssertThrowsError(
-        try VRRPAdvert.decode(bytes, source: ip("10.0.0.2"), destination: IPAddress.vrrpGroupV4), name
+        try VRRPAdvert.decode(bytes, source: ip("10.0.0.2"), destination: IPAddress.vrrpMulticast4), name
       ) {
         XCTAssertEqual($0 as? AdvertDecodeError, error, name)
       }
     }
     XCTAssertThrowsError(
-      try VRRPAdvert.decode(badSum, source: ip("10.0.0.2"), destination: IPAddress.vrrpGroupV4)
+      try VRRPAdvert.decode(badSum, source: ip("10.0.0.2"), destination: IPAddress.vrrpMulticast4)
     ) {
       guard case .badChecksum = $0 as? AdvertDecodeError else { return XCTFail("\($0)") }
     }

@@ -1,10 +1,11 @@
+import KeeperCore
 import XCTest
 
 @testable import VRRP
 
 final class ReceiveFilterTests: XCTestCase {
   let peer = IPAddress("10.0.0.9")!
-  let group = IPAddress.vrrpGroupV4
+  let group = IPAddress.vrrpMulticast4
 
   func expectation(
     _ version: VRRPVersion = .v2, vrid: UInt8 = 10, interval: UInt16 = 1, auth: VRRPAuthentication = .none,

@@ -2,6 +2,7 @@ import Foundation
 import HealthCheck
 import IPVSSync
 import KeeperConfig
+import KeeperCore
 import Logging
 import NIOPosix
 import XCTest
@@ -58,7 +59,7 @@ final class DaemonDryRunTests: XCTestCase {
       """
   }
 
-  static let service = ServiceKey.inet(address: IPVSSync.IPAddress("10.10.10.10")!, port: 80, protocol: .tcp)
+  static let service = ServiceKey.inet(address: IPAddress("10.10.10.10")!, port: 80, protocol: .tcp)
 
   func testDryRunDaemonChecksReloadsAndStops() async throws {
     let listener = try TCPListener()

@@ -1,5 +1,6 @@
 import Dispatch
 import IPVSSync
+import KeeperCore
 import Logging
 import Synchronization
 import XCTest

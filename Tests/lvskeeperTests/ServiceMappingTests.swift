@@ -2,14 +2,15 @@ import Foundation
 import HealthCheck
 import IPVSSync
 import KeeperConfig
+import KeeperCore
 import XCTest
 
 @testable import lvskeeper
 
 /// `ServiceMapping` over the shipped configurations: what the reconciler and the checkers get.
 final class ServiceMappingTests: XCTestCase {
-  static func ip(_ text: String) -> IPVSSync.IPAddress {
-    guard let address = IPVSSync.IPAddress(text) else { preconditionFailure("bad test address \(text)") }
+  static func ip(_ text: String) -> IPAddress {
+    guard let address = IPAddress(text) else { preconditionFailure("bad test address \(text)") }
     return address
   }
 
@@ -214,7 +215,7 @@ final class ServiceMappingTests: XCTestCase {
       ("2001:db8::1", "2001:db8::3", ["2001:db8::1", "2001:db8::2", "2001:db8::3"]),
     ]
     for item in cases {
-      guard let first = KeeperConfig.IPAddress(item.first), let last = KeeperConfig.IPAddress(item.last)
+      guard let first = IPAddress(item.first), let last = IPAddress(item.last)
       else {
         XCTFail("bad case \(item)")
         continue

@@ -8,8 +8,8 @@ import XCTest
 
 /// `VRRPMapping` over the shipped configurations: which units run and what each instance gets.
 final class VRRPMappingTests: XCTestCase {
-  static func ip(_ text: String) -> VRRP.IPAddress {
-    guard let address = VRRP.IPAddress(text) else { preconditionFailure("bad test address \(text)") }
+  static func ip(_ text: String) -> IPAddress {
+    guard let address = IPAddress(text) else { preconditionFailure("bad test address \(text)") }
     return address
   }
 

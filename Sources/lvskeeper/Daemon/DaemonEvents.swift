@@ -2,6 +2,7 @@ import Foundation
 import HealthCheck
 import IPVSSync
 import KeeperConfig
+import KeeperCore
 import VRRP
 
 /// What the daemon does with the parts' events: each becomes an input of the reconciler, a log
@@ -51,7 +52,7 @@ extension Daemon {
     return SyncDaemonConfig(
       role: master ? .master : .backup, interface: sync.interface, syncID: UInt32(clamping: sync.syncID),
       maxLength: sync.maxLength.map { UInt16(clamping: $0) },
-      group: sync.group.flatMap { IPVSSync.IPAddress($0.description) },
+      group: sync.group,
       port: UInt16(clamping: sync.port), ttl: sync.ttl.map { UInt8(clamping: $0) })
   }
 

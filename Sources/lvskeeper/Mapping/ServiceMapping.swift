@@ -28,10 +28,10 @@ struct ServiceMapping: Sendable {
       let attributes = Self.attributes(virtualServer)
       for key in keys {
         let realServers = try virtualServer.realServers.map { try Self.realServerSpec($0) }
-        let sorry = try virtualServer.sorryServer.map { sorry in
+        let sorry = virtualServer.sorryServer.map { sorry in
           let forwarding = Self.forwarding(sorry.forwarding)
           return SorryServerSpec(
-            key: try Self.destinationKey(sorry.address, sorry.port, virtualServer.location), weight: 1,
+            key: Self.destinationKey(sorry.address, sorry.port), weight: 1,
             forwarding: forwarding.method, tunnel: forwarding.tunnel, inhibit: sorry.inhibit)
         }
         services.append(
@@ -49,7 +49,7 @@ struct ServiceMapping: Sendable {
         let id = HealthCheck.RealServerID(
           "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))"
         )
-        let destination = try Self.destinationKey(realServer.address, realServer.port, realServer.location)
+        let destination = Self.destinationKey(realServer.address, realServer.port)
         destinations[id, default: []] += keys.map { IPVSSync.RealServerID(service: $0, server: destination) }
         monitored.append(
           MonitoredServer(
@@ -87,13 +87,10 @@ struct ServiceMapping: Sendable {
           location: virtualServer.location, message: "virtual_server without address and port")
       }
       return [
-        .inet(
-          address: try ipvsAddress(address, virtualServer.location), port: UInt16(clamping: port),
-          protocol: proto)
+        .inet(address: address, port: UInt16(clamping: port), protocol: proto)
       ]
     case .fwmark:
-      let family: IPVSAddressFamily = virtualServer.ipFamily == .inet6 ? .inet6 : .inet
-      return [.fwmark(key.fwmark ?? 0, family: family)]
+      return [.fwmark(key.fwmark ?? 0, family: virtualServer.ipFamily ?? .inet)]
     case .group:
       guard let name = key.group, let group = groups[name] else {
         throw MappingError(
@@ -102,16 +99,12 @@ struct ServiceMapping: Sendable {
       var keys: [ServiceKey] = []
       for member in group.members {
         if let mark = member.fwmark {
-          let family = member.family ?? virtualServer.ipFamily ?? .inet
-          keys.append(.fwmark(mark, family: family == .inet6 ? .inet6 : .inet))
+          keys.append(.fwmark(mark, family: member.family ?? virtualServer.ipFamily ?? .inet))
           continue
         }
         guard let first = member.first, let port = member.port else { continue }
         for address in expand(first, member.last ?? first) {
-          keys.append(
-            .inet(
-              address: try ipvsAddress(address, member.location), port: UInt16(clamping: port),
-              protocol: proto))
+          keys.append(.inet(address: address, port: UInt16(clamping: port), protocol: proto))
         }
       }
       return keys
@@ -119,9 +112,7 @@ struct ServiceMapping: Sendable {
   }
 
   /// Addresses from `first` to `last` inclusive, varying the last 16 bits as keepalived's ranges do.
-  static func expand(_ first: KeeperConfig.IPAddress, _ last: KeeperConfig.IPAddress) -> [KeeperConfig
-    .IPAddress]
-  {
+  static func expand(_ first: IPAddress, _ last: IPAddress) -> [IPAddress] {
     let count = first.bytes.count
     guard count == last.bytes.count, first.bytes[..<(count - 2)] == last.bytes[..<(count - 2)] else {
       return [first]
@@ -133,7 +124,7 @@ struct ServiceMapping: Sendable {
       var bytes = first.bytes
       bytes[count - 2] = UInt8(value >> 8)
       bytes[count - 1] = UInt8(value & 0xff)
-      return KeeperConfig.IPAddress(bytes: bytes)
+      return IPAddress(bytes: bytes)
     }
   }
 
@@ -160,7 +151,7 @@ struct ServiceMapping: Sendable {
   static func realServerSpec(_ realServer: RealServer) throws -> RealServerSpec {
     let forwarding = forwarding(realServer.forwarding)
     return RealServerSpec(
-      key: try destinationKey(realServer.address, realServer.port, realServer.location),
+      key: destinationKey(realServer.address, realServer.port),
       weight: UInt32(clamping: realServer.weight), forwarding: forwarding.method, tunnel: forwarding.tunnel,
       upperThreshold: UInt32(clamping: realServer.upperThreshold ?? 0),
       lowerThreshold: UInt32(clamping: realServer.lowerThreshold ?? 0),
@@ -202,20 +193,8 @@ struct ServiceMapping: Sendable {
     }
   }
 
-  static func destinationKey(_ address: KeeperConfig.IPAddress, _ port: Int, _ location: SourceLocation)
-    throws
-    -> DestinationKey
-  {
-    DestinationKey(address: try ipvsAddress(address, location), port: UInt16(clamping: port))
-  }
-
-  static func ipvsAddress(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws
-    -> IPVSSync.IPAddress
-  {
-    guard let converted = IPVSSync.IPAddress(address.description) else {
-      throw MappingError(location: location, message: "address \(address) cannot be used by IPVS")
-    }
-    return converted
+  static func destinationKey(_ address: IPAddress, _ port: Int) -> DestinationKey {
+    DestinationKey(address: address, port: UInt16(clamping: port))
   }
 
   // MARK: health
@@ -288,7 +267,7 @@ struct ServiceMapping: Sendable {
     }
   }
 
-  static func hostPort(_ address: KeeperConfig.IPAddress?, _ port: Int) -> String {
+  static func hostPort(_ address: IPAddress?, _ port: Int) -> String {
     guard let address else { return "?:\(port)" }
     return address.family == .inet6 ? "[\(address)]:\(port)" : "\(address):\(port)"
   }

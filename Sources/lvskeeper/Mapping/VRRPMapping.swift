@@ -1,4 +1,5 @@
 import KeeperConfig
+import KeeperCore
 import VRRP
 
 /// Maps the configuration's VRRP blocks onto independently runnable units.
@@ -87,15 +88,14 @@ enum VRRPMapping {
       spec.authType = auth.type == .ah ? .ah : .pass
       spec.authPass = auth.password
     }
-    spec.virtualAddresses = try instance.virtualIPAddresses.map { try vip($0) }
-    spec.excludedAddresses = try instance.excludedVirtualIPAddresses.map { try vip($0) }
+    spec.virtualAddresses = instance.virtualIPAddresses.map(vip)
+    spec.excludedAddresses = instance.excludedVirtualIPAddresses.map(vip)
     let isIPv6 = instance.virtualIPAddresses.first?.address.family == .inet6
-    spec.multicastGroup = try address(
-      isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4, instance.location)
+    spec.multicastGroup = isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4
     if let source = instance.unicastSourceIP ?? instance.multicastSourceIP {
-      spec.sourceAddress = try address(source, instance.location)
+      spec.sourceAddress = source
     }
-    spec.unicastPeers = try instance.unicastPeers.map { try address($0, instance.location) }
+    spec.unicastPeers = instance.unicastPeers
     spec.garpMasterDelay = instance.garpMasterDelay
     spec.garpMasterRepeat = instance.garpMasterRepeat
     spec.garpMasterRefresh = instance.garpMasterRefresh
@@ -113,20 +113,10 @@ enum VRRPMapping {
     tracked.weight.map { tracked.reverse ? -$0 : $0 }
   }
 
-  private static func vip(_ vip: VirtualIPAddress) throws -> VirtualAddressSpec {
+  private static func vip(_ vip: VirtualIPAddress) -> VirtualAddressSpec {
     VirtualAddressSpec(
-      address: try address(vip.address, vip.location), prefixLength: UInt8(clamping: vip.prefixLength),
-      device: vip.device, label: vip.label,
-      broadcast: try vip.broadcast.map { try address($0, vip.location) },
-      scope: vip.scope)
+      address: vip.address, prefixLength: UInt8(clamping: vip.prefixLength), device: vip.device,
+      label: vip.label, broadcast: vip.broadcast, scope: vip.scope)
   }
 
-  private static func address(_ address: KeeperConfig.IPAddress, _ location: SourceLocation) throws
-    -> VRRP.IPAddress
-  {
-    guard let converted = VRRP.IPAddress(address.description) else {
-      throw MappingError(location: location, message: "address \(address) cannot be used by VRRP")
-    }
-    return converted
-  }
 }

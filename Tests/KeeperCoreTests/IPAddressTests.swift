@@ -1,0 +1,92 @@
+import Foundation
+import KeeperCore
+import XCTest
+
+/// The one address type every module shares: text in and out, order, Codable, kernel forms.
+final class IPAddressTests: XCTestCase {
+  func testParsesCanonicalTextAndRejectsTheRest() {
+    let cases: [(text: String, canonical: String?, family: AddressFamily?)] = [
+      ("10.0.0.1", "10.0.0.1", .inet),
+      ("2001:0db8:0000::0001", "2001:db8::1", .inet6),
+      ("::ffff:192.0.2.1", "::ffff:192.0.2.1", .inet6),
+      ("fe80::1", "fe80::1", .inet6),
+      ("10.0.0", nil, nil),
+      ("10.0.0.1/24", nil, nil),
+      ("eth0", nil, nil),
+      ("", nil, nil),
+    ]
+    for item in cases {
+      let address = IPAddress(item.text)
+      XCTAssertEqual(address?.description, item.canonical, item.text)
+      XCTAssertEqual(address?.family, item.family, item.text)
+    }
+  }
+
+  func testOrdersIPv4BeforeIPv6ThenByBytes() {
+    let texts = ["2001:db8::1", "10.0.0.10", "::1", "10.0.0.9", "192.0.2.1"]
+    let sorted = texts.compactMap(IPAddress.init).sorted().map(\.description)
+    XCTAssertEqual(sorted, ["10.0.0.9", "10.0.0.10", "192.0.2.1", "::1", "2001:db8::1"])
+  }
+
+  func testCodableAsTextAndFamilyAsItsConfigWord() throws {
+    let address = try XCTUnwrap(IPAddress("2001:db8::5"))
+    let data = try JSONEncoder().encode([address])
+    XCTAssertEqual(String(decoding: data, as: UTF8.self), #"["2001:db8::5"]"#)
+    XCTAssertEqual(try JSONDecoder().decode([IPAddress].self, from: data), [address])
+    XCTAssertThrowsError(try JSONDecoder().decode([IPAddress].self, from: Data(#"["nope"]"#.utf8)))
+    XCTAssertEqual(
+      String(decoding: try JSONEncoder().encode([AddressFamily.inet6]), as: UTF8.self), #"["inet6"]"#)
+    XCTAssertEqual(AddressFamily(rawValue: "inet"), .inet)
+  }
+
+  func testKernelForms() throws {
+    XCTAssertEqual(AddressFamily.inet.kernelValue, UInt16(AF_INET))
+    XCTAssertEqual(AddressFamily.inet6.kernelValue, UInt16(AF_INET6))
+    XCTAssertEqual(AddressFamily(kernelValue: 10), .inet6)
+    XCTAssertNil(AddressFamily(kernelValue: 17))
+    XCTAssertLessThan(AddressFamily.inet, .inet6)
+    let v4 = try XCTUnwrap(IPAddress("10.0.0.1"))
+    XCTAssertEqual(v4.kernelBytes, [10, 0, 0, 1] + [UInt8](repeating: 0, count: 12))
+    XCTAssertEqual(IPAddress(kernelBytes: v4.kernelBytes, family: .inet), v4)
+    XCTAssertNil(IPAddress(kernelBytes: [1, 2, 3], family: .inet))
+    XCTAssertNil(IPAddress(bytes: [1, 2, 3, 4, 5]))
+  }
+
+  func testConstantsAndClassification() {
+    XCTAssertEqual(IPAddress.vrrpMulticast4.description, "224.0.0.18")
+    XCTAssertEqual(IPAddress.vrrpMulticast6.description, "ff02::12")
+    XCTAssertEqual(IPAddress.allNodes6.description, "ff02::1")
+    XCTAssertEqual(IPAddress.ipvsSyncMulticast4.description, "224.0.0.81")
+    XCTAssertTrue(IPAddress.vrrpMulticast6.isMulticast)
+    XCTAssertTrue(IPAddress("169.254.1.1")?.isLinkLocal ?? false)
+    XCTAssertTrue(IPAddress("fe80::1")?.isLinkLocal ?? false)
+    XCTAssertFalse(IPAddress("10.0.0.1")?.isLinkLocal ?? true)
+    XCTAssertEqual(IPAddress("10.0.0.255")?.advanced(by: 2)?.description, "10.0.1.1")
+    XCTAssertNil(IPAddress("255.255.255.255")?.advanced(by: 1))
+  }
+}
+
+/// The shared netlink builder: header length kept up to date, attributes and nests 4-byte aligned.
+final class NetlinkMessageTests: XCTestCase {
+  func testNestsAndPadsAttributesAfterAnInterfaceAddressHeader() {
+    var message = NetlinkMessage.interfaceAddress(
+      type: Netlink.newAddress, flags: Netlink.request, sequence: 2, portID: 0,
+      header: InterfaceAddressHeader(family: .inet, prefixLength: 24, flags: 0, scope: 253, interfaceIndex: 3)
+    )
+    message.nest(9) { nested in
+      nested.put(1, u8: 7)
+      nested.put(2, string: "ab")
+    }
+    let expected: [UInt8] =
+      [44, 0, 0, 0, 20, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0]  // nlmsghdr
+      + [2, 24, 0, 253, 3, 0, 0, 0]  // ifaddrmsg
+      + [20, 0, 9, 0]  // nest
+      + [5, 0, 1, 0, 7, 0, 0, 0]  // u8, padded
+      + [7, 0, 2, 0, 0x61, 0x62, 0, 0]  // "ab\0", padded
+    XCTAssertEqual(message.bytes, expected)
+    let reply = NetlinkReply.split(message.bytes[...])
+    XCTAssertEqual(reply.count, 1)
+    XCTAssertEqual(reply.first?.type, Netlink.newAddress)
+    XCTAssertEqual(reply.first?.sequence, 2)
+  }
+}

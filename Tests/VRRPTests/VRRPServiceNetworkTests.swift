@@ -1,0 +1,97 @@
+import Foundation
+import KeeperCore
+import XCTest
+
+@testable import VRRP
+
+/// A whole VRRPService on the in-memory network: no privileges, no namespaces. The loop thread runs
+/// for real (its own clock, VRRPv3 at 100 ms adverts), the network double records what it did.
+final class VRRPServiceNetworkTests: XCTestCase {
+  static let interface = "test0"
+  static let source = IPAddress("10.0.0.2")!
+  static let peer = IPAddress("10.0.0.3")!
+  static let vip = IPAddress("10.0.0.100")!
+
+  static func spec(priority: UInt8 = 100) -> VRRPGroupSpec {
+    var instance = VRRPInstanceSpec(name: "VI_1", interface: interface, vrid: 51)
+    instance.version = .v3
+    instance.advertInterval = 0.1
+    instance.priority = priority
+    instance.sourceAddress = source
+    instance.virtualAddresses = [VirtualAddressSpec(address: vip, prefixLength: 24)]
+    instance.garpMasterRepeat = 2
+    instance.garpMasterDelay = 0
+    return VRRPGroupSpec(instances: [instance])
+  }
+
+  /// The priority of an advert the service sent, or nil for anything else.
+  static func sentPriority(_ event: InMemoryVRRPNetwork.Event) -> UInt8? {
+    guard case .sent(let payload, let from, let to) = event else { return nil }
+    return try? VRRPAdvert.decode(payload, source: from, destination: to).priority
+  }
+
+  func testBackupBecomesMasterAddsAndAnnouncesTheVIPThenStopResignsAndRemovesIt() throws {
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: Self.spec(), network: network)
+    try service.start()
+    let added = InMemoryVRRPNetwork.Event.added(Self.vip, device: Self.interface)
+    let announced = InMemoryVRRPNetwork.Event.announced(Self.vip, interface: Self.interface)
+    // Backup first: nothing owned, no advert, until the master-down timer (3 x 100 ms + skew) fires.
+    XCTAssertTrue(
+      network.wait(for: .seconds(5)) { $0.contains(added) && $0.filter { $0 == announced }.count == 2 })
+    XCTAssertTrue(network.wait(for: .seconds(2)) { $0.contains { Self.sentPriority($0) == 100 } })
+    let asMaster = network.events
+    let addIndex = try XCTUnwrap(asMaster.firstIndex(of: added))
+    XCTAssertFalse(asMaster[..<addIndex].contains { if case .removed = $0 { true } else { false } })
+    XCTAssertEqual(asMaster.filter { $0 == announced }.count, 2, "garp_master_repeat 2")
+    XCTAssertEqual(network.addresses(on: Self.interface), [Self.vip])
+    for case .sent(_, let from, let to) in asMaster {
+      XCTAssertEqual(from, Self.source)
+      XCTAssertEqual(to, IPAddress.vrrpMulticast4)
+    }
+
+    service.stop()
+    let afterStop = network.events[asMaster.count...]
+    XCTAssertTrue(
+      afterStop.contains { Self.sentPriority($0) == 0 }, "a priority-0 advert on stop: \(afterStop)")
+    XCTAssertEqual(afterStop.last, .removed(Self.vip, device: Self.interface))
+    XCTAssertEqual(network.addresses(on: Self.interface), [])
+  }
+
+  func testMasterYieldsToAHigherPriorityAdvertAndRemovesTheVIP() throws {
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: Self.spec(), network: network)
+    try service.start()
+    defer { service.stop() }
+    let added = InMemoryVRRPNetwork.Event.added(Self.vip, device: Self.interface)
+    let removed = InMemoryVRRPNetwork.Event.removed(Self.vip, device: Self.interface)
+    XCTAssertTrue(network.wait(for: .seconds(5)) { $0.contains(added) })
+
+    let advert = VRRPAdvert(version: .v3, vrid: 51, priority: 200, advertInterval: 10, addresses: [Self.vip])
+    network.inject(
+      ReceivedPacket(
+        source: Self.peer, destination: .vrrpMulticast4, hopLimit: 255,
+        payload: advert.encode(source: Self.peer, destination: .vrrpMulticast4)),
+      interface: Self.interface)
+    XCTAssertTrue(network.wait(for: .seconds(2)) { $0.contains(removed) })
+    XCTAssertEqual(network.addresses(on: Self.interface), [])
+
+    // A Backup that stops neither resigns nor removes anything again.
+    let beforeStop = network.events.count
+    service.stop()
+    let afterStop = network.events[beforeStop...]
+    XCTAssertFalse(afterStop.contains { Self.sentPriority($0) == 0 }, "\(afterStop)")
+    XCTAssertFalse(afterStop.contains(removed))
+    XCTAssertEqual(service.status().instances.first?.counters.received, 1, "the injected advert was counted")
+  }
+
+  func testAnInterfaceGoingDownFaultsTheMasterAndRemovesTheVIP() throws {
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: Self.spec(), network: network)
+    try service.start()
+    defer { service.stop() }
+    XCTAssertTrue(network.wait(for: .seconds(5)) { $0.contains(.added(Self.vip, device: Self.interface)) })
+    network.setLink(Self.interface, up: false)
+    XCTAssertTrue(network.wait(for: .seconds(2)) { $0.contains(.removed(Self.vip, device: Self.interface)) })
+  }
+}
