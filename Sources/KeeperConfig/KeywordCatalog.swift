@@ -41,7 +41,9 @@ enum KeywordCatalog {
   ]
 
   static let unsupported: Set<String> = [
-    "omega", "ha_suspend", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "static_ipaddress",
+    "omega", "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "vrrp_gna_interval",
+    "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
+    "static_ipaddress",
     "static_routes",
     "static_rules", "linkbeat_interfaces", "track_group", "bfd_instance", "vrrp_track_process", "garp_group",
     "SSL", "startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout",
@@ -54,6 +56,14 @@ enum KeywordCatalog {
 
   /// Unsupported keywords whose error says what lvskeeper lacks to honour them.
   static let unsupportedReasons: [String: String] = [
+    "dont_track_primary":
+      "lvskeeper's VRRP always tracks the link of the instance's interface (keepalived's dont_track_primary ignores it)",
+    "vrrp_garp_interval":
+      "lvskeeper's VRRP does not pace gratuitous ARPs per interface (keepalived's vrrp_garp_interval)",
+    "vrrp_gna_interval":
+      "lvskeeper's VRRP does not pace unsolicited neighbour adverts per interface (keepalived's vrrp_gna_interval)",
+    "lvs_sync_daemon_interface":
+      "the sync daemon is started only by 'lvs_sync_daemon IF INSTANCE' in global_defs; move the interface there",
     "omega":
       "keepalived's omega runs the quorum_up/quorum_down and notify_up/notify_down scripts while shutting down; lvskeeper runs them only on health changes",
     "ha_suspend":

@@ -58,6 +58,7 @@ final class SampleConfigTests: XCTestCase {
       [
         "4:3: unknown keyword 'VI_2' in vrrp_sync_group (instance names belong inside 'group { }')",
         "5:3: unknown keyword 'VI_3' in vrrp_sync_group (instance names belong inside 'group { }')",
+        "11:5: unsupported keyword 'lvs_sync_daemon_interface' in vrrp_instance: the sync daemon is started only by",
       ]
     ),
     "keepalived.conf.vrrp.routes": (
