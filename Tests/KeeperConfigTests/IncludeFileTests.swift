@@ -45,6 +45,16 @@ final class IncludeFileTests: XCTestCase {
       ])
   }
 
+  func testIncludeVariantsThatMatchNothing() throws {
+    let scratch = try ScratchDirectory()
+    let variants = ["include", "includer", "includem", "includew", "includeb", "includea"]
+    let main = try scratch.write("main.conf", variants.map { "\($0) none-*.conf" }.joined(separator: "\n"))
+    guard case .failure(let errors) = load(main) else { return XCTFail("expected errors") }
+    XCTAssertEqual(
+      errors.diagnostics.map { "\($0.line) \($0.severity.rawValue)" },
+      ["1 warning", "2 warning", "3 error", "4 error", "5 error", "6 error"])
+  }
+
   func testDirectoryAsConfigurationOrLiteralIncludeIsAnError() throws {
     let scratch = try ScratchDirectory()
     try FileManager.default.createDirectory(atPath: scratch.path + "/sub", withIntermediateDirectories: true)

@@ -34,6 +34,8 @@ final class KeywordEffectTests: XCTestCase {
           lthreshold 10
           HTTP_GET {
             connect_ip 2001:db8::2
+            bindto 2001:db8::3
+            bind_port 5000
             nb_get_retry 4
             http_protocol 1.1
             url {
@@ -82,6 +84,8 @@ final class KeywordEffectTests: XCTestCase {
     let checkers = mapping.monitored.flatMap(\.checkers)
     guard case .http(let http)? = checkers.first?.spec else { return XCTFail("\(checkers)") }
     XCTAssertEqual(http.target.address, "2001:db8::2")
+    XCTAssertEqual(http.target.bindAddress, "2001:db8::3")
+    XCTAssertEqual(http.target.bindPort, 5000)
     XCTAssertEqual(http.version, .http11)
     XCTAssertEqual(checkers.first?.schedule.retry, 4)
     guard case .misc(let misc)? = checkers.last?.spec else { return XCTFail("\(checkers)") }
@@ -93,6 +97,9 @@ final class KeywordEffectTests: XCTestCase {
       """
       global_defs {
         vrrp_mcast_group6 ff02::1:2
+        vrrp_garp_master_delay 7
+        vrrp_garp_master_repeat 4
+        vrrp_garp_master_refresh 60
         vrrp_garp_master_refresh_repeat 3
         vrrp_rlimit_rtime 20000
         lvs_flush_onstop
@@ -125,6 +132,9 @@ final class KeywordEffectTests: XCTestCase {
     let v6 = try VRRPMapping.instanceSpec(config.vrrpInstances[0], global: config.globalDefs)
     XCTAssertEqual(v6.multicastGroup, VRRP.IPAddress("ff02::1:2"))
     XCTAssertEqual(v6.preemptDelay, 4)
+    XCTAssertEqual(v6.garpMasterDelay, 7)
+    XCTAssertEqual(v6.garpMasterRepeat, 4)
+    XCTAssertEqual(v6.garpMasterRefresh, 60)
     XCTAssertEqual(v6.garpMasterRefreshRepeat, 3)
     XCTAssertEqual(v6.excludedAddresses.count, 1)
     let v4 = try VRRPMapping.instanceSpec(config.vrrpInstances[1], global: config.globalDefs)
