@@ -45,14 +45,40 @@ final class IncludeFileTests: XCTestCase {
       ])
   }
 
+  /// keepalived's include variants (lib/parser.c include_t): R, M, W and B checks.
   func testIncludeVariantsThatMatchNothing() throws {
     let scratch = try ScratchDirectory()
+    try scratch.write("a.conf", "\n")
+    try FileManager.default.createDirectory(
+      atPath: scratch.path + "/d.conf", withIntermediateDirectories: true)
     let variants = ["include", "includer", "includem", "includew", "includeb", "includea"]
-    let main = try scratch.write("main.conf", variants.map { "\($0) none-*.conf" }.joined(separator: "\n"))
-    guard case .failure(let errors) = load(main) else { return XCTFail("expected errors") }
-    XCTAssertEqual(
-      errors.diagnostics.map { "\($0.line) \($0.severity.rawValue)" },
-      ["1 warning", "2 warning", "3 error", "4 error", "5 error", "6 error"])
+    // Per variant: a wildcard that matches nothing, braces that match nothing, braces of which one
+    // alternative matches nothing, and a wildcard that matches a directory.
+    let patterns = ["none-*.conf", "{x,y}.conf", "{a,zz}.conf", "d*.conf"]
+    var lines: [String] = []
+    for variant in variants { for pattern in patterns { lines.append("\(variant) \(pattern)") } }
+    let main = try scratch.write("main.conf", lines.joined(separator: "\n"))
+    let diagnostics: [Diagnostic]
+    switch load(main) {
+    case .success(let loaded): diagnostics = loaded.warnings
+    case .failure(let errors): diagnostics = errors.diagnostics
+    }
+    var seen: [String: String] = [:]
+    for diagnostic in diagnostics { seen[lines[diagnostic.line - 1]] = diagnostic.severity.rawValue }
+    let expected: [String: [String?]] = [
+      "include": ["warning", "warning", nil, "warning"],
+      "includer": ["warning", "warning", nil, "error"],
+      "includem": ["warning", "error", nil, "warning"],
+      "includew": ["error", "warning", nil, "warning"],
+      "includeb": ["warning", "error", "error", "warning"],
+      "includea": ["error", "error", "error", "error"],
+    ]
+    for variant in variants {
+      for (pattern, want) in zip(patterns, expected[variant] ?? []) {
+        let line = "\(variant) \(pattern)"
+        XCTAssertEqual(seen[line], want, line)
+      }
+    }
   }
 
   func testDirectoryAsConfigurationOrLiteralIncludeIsAnError() throws {
