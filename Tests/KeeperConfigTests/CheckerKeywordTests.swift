@@ -35,6 +35,13 @@ final class CheckerKeywordTests: XCTestCase {
     XCTAssertEqual(try checker("fwmark 0", type: "HTTP_GET").fwmark, 0)
   }
 
+  func testBindIfOnAnInterfaceThisHostLacksIsAWarning() throws {
+    let loaded = try XCTUnwrap(loadValid(service("bind_if eth9")))
+    XCTAssertEqual(
+      loaded.warnings.map(\.description),
+      ["test.conf:3:5: warning: interface 'eth9' for bind_if of SSL_GET does not exist on this host"])
+  }
+
   func testBindIfMustBeAnInterfaceName() {
     XCTAssertEqual(
       loadErrors(service("bind_if averyveryverylongname0")).map(\.description),
