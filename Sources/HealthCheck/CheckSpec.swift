@@ -1,19 +1,30 @@
 import KeeperCore
 
 /// Where a checker connects: the real server's address and port, possibly overridden by
-/// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`).
+/// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`),
+/// the device the socket is bound to (`bind_if`, SO_BINDTODEVICE) and the mark its packets carry
+/// (`fwmark`, SO_MARK), as keepalived's checker sockets.
 /// Invariant: `address` is a numeric IPv4 or IPv6 literal (resolution is the config's job).
 public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
   public var address: String
   public var port: UInt16
   public var bindAddress: String?
   public var bindPort: UInt16?
+  /// An interface name; the probe's connection uses only this device.
+  public var bindInterface: String?
+  /// The firewall mark of the probe's packets (policy routing, nftables); nil or 0 sets none.
+  public var fwmark: UInt32?
 
-  public init(address: String, port: UInt16, bindAddress: String? = nil, bindPort: UInt16? = nil) {
+  public init(
+    address: String, port: UInt16, bindAddress: String? = nil, bindPort: UInt16? = nil,
+    bindInterface: String? = nil, fwmark: UInt32? = nil
+  ) {
     self.address = address
     self.port = port
     self.bindAddress = bindAddress
     self.bindPort = bindPort
+    self.bindInterface = bindInterface
+    self.fwmark = fwmark
   }
 
   public var description: String {
@@ -63,20 +74,28 @@ public struct HTTPCheck: Hashable, Sendable {
   public var urls: [URLCheck]
   public var connectTimeout: Duration
   public var version: HTTPVersionChoice
-  /// Host header and TLS SNI for urls without their own `virtualhost`.
+  /// Host header for urls without their own `virtualhost`.
   public var virtualHost: String?
+  /// SSL_GET sends TLS SNI only when this is set (keepalived's `enable_sni`), naming `sniName`,
+  /// else the url's `virtualhost`, else `virtualHost`; an IP address is never sent as SNI.
+  public var enableSNI: Bool
+  /// keepalived's `sni_name`: the SNI for every url.
+  public var sniName: String?
   /// Largest body read when a digest is needed; a larger body fails the check.
   public var maxBodyBytes: Int
 
   public init(
     target: CheckTarget, urls: [URLCheck], connectTimeout: Duration = .seconds(5),
-    version: HTTPVersionChoice = .http10, virtualHost: String? = nil, maxBodyBytes: Int = 8 << 20
+    version: HTTPVersionChoice = .http10, virtualHost: String? = nil, enableSNI: Bool = false,
+    sniName: String? = nil, maxBodyBytes: Int = 8 << 20
   ) {
     self.target = target
     self.urls = urls
     self.connectTimeout = connectTimeout
     self.version = version
     self.virtualHost = virtualHost
+    self.enableSNI = enableSNI
+    self.sniName = sniName
     self.maxBodyBytes = maxBodyBytes
   }
 }

@@ -43,7 +43,7 @@ struct HTTPProbe: Probe {
     headers.add(name: "User-Agent", value: "lvskeeper")
     headers.add(name: "Connection", value: "close")
     let head = HTTPRequestHead(version: version, method: .GET, uri: url.path, headers: headers)
-    let sniHost = url.virtualHost ?? check.virtualHost
+    let sniHost = check.enableSNI ? check.sniName ?? url.virtualHost ?? check.virtualHost : nil
     let serverName = sniHost.flatMap { $0.split(separator: ":").first.map(String.init) }
       .flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
     let tls = self.tls

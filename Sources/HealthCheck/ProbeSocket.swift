@@ -13,17 +13,58 @@ enum ProbeError: Error, CustomStringConvertible {
   case badAddress(String)
   case timedOut(Duration)
   case closedEarly(String)
+  case noDevice(String)
 
   var description: String {
     switch self {
     case .badAddress(let a): return "bad address \(a)"
     case .timedOut(let d): return "timed out after \(d.formattedSeconds)"
     case .closedEarly(let what): return "connection closed \(what)"
+    case .noDevice(let name): return "bind_if \(name): no such device"
     }
   }
 }
 
-/// Builds client sockets for probes: connect address, `bindto`, and the connect timeout.
+/// keepalived's checker `fwmark` (SO_MARK) and `bind_if` (SO_BINDTODEVICE), set on a probe's
+/// socket before bind and connect, in keepalived's order (layer4.c: mark, then device).
+/// Invariant: `mark` is never 0 (0 means no mark, as in keepalived).
+struct ProbeSocketOptions: Sendable, Hashable {
+  var device: String?
+  var mark: UInt32?
+
+  static let none = ProbeSocketOptions(device: nil, mark: nil)
+
+  init(device: String?, mark: UInt32?) {
+    self.device = device
+    self.mark = mark == 0 ? nil : mark
+  }
+
+  init(_ target: CheckTarget) {
+    self.init(device: target.bindInterface, mark: target.fwmark)
+  }
+
+  /// Sets the options on `fd`; nil when they are set, else why the probe fails.
+  func apply(to fd: Int32) -> String? {
+    if var value = mark {
+      if setsockopt(fd, SOL_SOCKET, SO_MARK, &value, socklen_t(MemoryLayout<UInt32>.size)) != 0 {
+        return "fwmark \(value): \(String(cString: strerror(errno)))"
+      }
+    }
+    if let device {
+      let result = device.withCString { name in
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1))
+      }
+      if result != 0 { return "bind_if \(device): \(String(cString: strerror(errno)))" }
+    }
+    return nil
+  }
+
+  /// SO_BINDTOIFINDEX (Linux 5.7): the device by index, for sockets that take integer options only.
+  static let bindToIfIndex: Int32 = 62
+}
+
+/// Builds client sockets for probes: connect address, `bindto`, `bind_if`, `fwmark`, and the
+/// connect timeout.
 enum ProbeSocket {
   static func remoteAddress(_ target: CheckTarget) throws -> SocketAddress {
     do {
@@ -50,6 +91,19 @@ enum ProbeSocket {
     var bootstrap = ClientBootstrap(group: loop)
       .connectTimeout(.nanoseconds(max(1, timeout.nanoseconds)))
       .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+    // NIO sets integer socket options only: the device goes by index, looked up per probe so
+    // that an interface created after the configuration was loaded is found.
+    let options = ProbeSocketOptions(target)
+    if let mark = options.mark {
+      bootstrap = bootstrap.channelOption(
+        socketOption(SO_MARK), value: SocketOptionValue(mark))
+    }
+    if let device = options.device {
+      let index = if_nametoindex(device)
+      guard index != 0 else { throw ProbeError.noDevice(device) }
+      bootstrap = bootstrap.channelOption(
+        socketOption(ProbeSocketOptions.bindToIfIndex), value: SocketOptionValue(index))
+    }
     if let local = try localAddress(target) {
       bootstrap = bootstrap.channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1).bind(
         to: local)
@@ -89,6 +143,11 @@ enum ProbeSocket {
       connect.whenSuccess { $0.close(promise: nil) }
     }
     return promise.futureResult
+  }
+
+  private static func socketOption(_ name: Int32) -> ChannelOptions.Types.SocketOption {
+    ChannelOptions.Types.SocketOption(
+      level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: name))
   }
 
   /// Describes an error for a reason string, naming connection refusal and timeouts plainly.

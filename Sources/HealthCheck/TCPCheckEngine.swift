@@ -42,12 +42,14 @@ struct RawSocketAddress: @unchecked Sendable {
 struct TCPCheckJob: Sendable {
   let remote: RawSocketAddress
   let local: RawSocketAddress?
+  let options: ProbeSocketOptions
   let timeout: Duration
   let timeoutReason: String
 
-  init(remote: SocketAddress, local: SocketAddress?, timeout: Duration) {
+  init(remote: SocketAddress, local: SocketAddress?, options: ProbeSocketOptions = .none, timeout: Duration) {
     self.remote = RawSocketAddress(remote)
     self.local = local.map(RawSocketAddress.init)
+    self.options = options
     self.timeout = timeout
     self.timeoutReason = "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s"
   }
@@ -217,7 +219,8 @@ final class TCPCheckEngine: Sendable {
 
   // MARK: the engine thread
 
-  private static func start() -> Result<TCPCheckEngine, TCPCheckEngineError> {
+  /// A new engine with its own thread; the process uses `shared`, tests may start their own.
+  static func start() -> Result<TCPCheckEngine, TCPCheckEngineError> {
     let ep = epoll_create1(Int32(EPOLL_CLOEXEC))
     guard ep >= 0 else { return .failure(TCPCheckEngineError(call: "epoll_create1", errnoCode: errno)) }
     let ev = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -339,6 +342,11 @@ final class TCPCheckEngine: Sendable {
       job.remote.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else {
       finish(index, .down(reason: Self.reason(errno)), at: now, in: &s, notices: &notices)
+      return
+    }
+    if let failure = job.options.apply(to: fd) {
+      close(fd)
+      finish(index, .down(reason: failure), at: now, in: &s, notices: &notices)
       return
     }
     if let local = job.local {

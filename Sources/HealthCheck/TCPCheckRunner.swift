@@ -38,6 +38,7 @@ final class TCPCheckRunner: CheckRunner {
       TCPCheckJob(
         remote: try ProbeSocket.remoteAddress(check.target),
         local: try ProbeSocket.localAddress(check.target),
+        options: ProbeSocketOptions(check.target),
         timeout: check.connectTimeout)
     }.mapError { $0 as? ProbeError ?? .badAddress(check.target.address) }
   }

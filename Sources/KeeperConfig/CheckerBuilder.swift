@@ -61,7 +61,7 @@ struct CheckerBuilder {
     var urls: [(ConfigNode, URLCheck)] = []
     var httpProtocol = HTTPCheckSpec.ProtocolVersion.http10
     var enableSNI = false
-    var fastRecovery = false
+    var sniName: String?
     var miscPath: ScriptCommand?
     var miscTimeout: Double?
     var miscDynamic = false
@@ -75,9 +75,9 @@ struct CheckerBuilder {
       case ("connect_port", _) where type != .misc: connectPort = portValue(child) ?? connectPort
       case ("bindto", _) where type != .misc: bindTo = reader.addressValue(child) ?? bindTo
       case ("bind_port", _) where type != .misc: bindPort = portValue(child) ?? bindPort
-      case ("bind_if", _) where type != .misc: bindInterface = reader.stringValue(child) ?? bindInterface
+      case ("bind_if", _) where type != .misc: bindInterface = interfaceName(child) ?? bindInterface
       case ("fwmark", _) where type != .misc:
-        fwmark = reader.integerValue(child, 1...Int(UInt32.max)).map { UInt32($0) } ?? fwmark
+        fwmark = reader.integerValue(child, 0...Int(UInt32.max)).map { UInt32($0) } ?? fwmark
       case ("url", _) where isHTTP:
         if let url = url(child) { urls.append((child, url)) }
       case ("http_protocol", _) where isHTTP:
@@ -87,8 +87,22 @@ struct CheckerBuilder {
           continue
         }
         httpProtocol = version
-      case ("fast_recovery", _) where isHTTP: fastRecovery = reader.flag(child) ?? fastRecovery
+      case ("fast_recovery", _) where isHTTP:
+        // keepalived checks one url per delay_loop unless fast_recovery is set, in which case a
+        // checker that is not up checks its urls back to back. lvskeeper always checks every url
+        // in one pass, so fast_recovery is what it does; asking for the paced mode is an error.
+        if reader.flag(child) == false {
+          log.error(
+            "'fast_recovery off' is not available: lvskeeper checks every url of a checker in one pass, with no delay between urls (keepalived's fast_recovery)",
+            at: child.location)
+        }
       case ("enable_sni", .ssl): enableSNI = reader.flag(child) ?? enableSNI
+      case ("sni_name", .ssl):
+        // As keepalived: naming the SNI also enables it.
+        if let name = reader.stringValue(child) {
+          sniName = name
+          enableSNI = true
+        }
       case ("misc_path", .misc): miscPath = reader.commandLine(child) ?? miscPath
       case ("misc_timeout", .misc): miscTimeout = reader.secondsValue(child, 0.001...86400) ?? miscTimeout
       case ("misc_dynamic", .misc): miscDynamic = reader.flag(child) ?? miscDynamic
@@ -132,7 +146,7 @@ struct CheckerBuilder {
         return url
       }
       spec.http = HTTPCheckSpec(
-        urls: resolved, httpProtocol: httpProtocol, enableSNI: enableSNI, fastRecovery: fastRecovery)
+        urls: resolved, httpProtocol: httpProtocol, enableSNI: enableSNI, sniName: sniName)
     case .misc:
       guard var path = miscPath else {
         log.error("MISC_CHECK has no 'misc_path'", at: node.location)
@@ -150,6 +164,16 @@ struct CheckerBuilder {
       break
     }
     return spec
+  }
+
+  /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.
+  private func interfaceName(_ node: ConfigNode) -> String? {
+    guard let name = reader.stringValue(node) else { return nil }
+    guard (1...15).contains(name.utf8.count), !name.contains("/"), name != ".", name != ".." else {
+      log.error("invalid interface name '\(name)' (1 to 15 bytes, no '/')", at: node.arguments[0].location)
+      return nil
+    }
+    return name
   }
 
   private func portValue(_ node: ConfigNode) -> Int? {

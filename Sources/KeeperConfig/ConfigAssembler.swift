@@ -137,12 +137,12 @@ struct ConfigAssembler {
       unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource,
       authentication: authentication,
       trackInterfaces: draft.trackInterfaces, trackScripts: draft.trackScripts, trackFiles: draft.trackFiles,
-      dontTrackPrimary: draft.dontTrackPrimary, notify: draft.notify,
+      notify: draft.notify,
       garpMasterDelay: draft.garpMasterDelay ?? defs.vrrpGarpMasterDelay,
       garpMasterRepeat: draft.garpMasterRepeat ?? defs.vrrpGarpMasterRepeat,
       garpMasterRefresh: draft.garpMasterRefresh ?? defs.vrrpGarpMasterRefresh,
       garpMasterRefreshRepeat: draft.garpMasterRefreshRepeat ?? defs.vrrpGarpMasterRefreshRepeat,
-      accept: draft.accept, lvsSyncDaemonInterface: draft.lvsSyncDaemonInterface, syncGroup: nil,
+      accept: draft.accept, syncGroup: nil,
       location: node.location)
   }
 }

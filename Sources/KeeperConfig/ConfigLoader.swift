@@ -39,7 +39,7 @@ public struct ConfigLoader: Sendable {
     let log = DiagnosticLog()
     let preprocessor = Preprocessor(configID: configID, log: log)
     preprocessor.processFile(path: path, includedFrom: nil)
-    return try finish(preprocessor.lines, log: log)
+    return try finish(preprocessor, log: log)
   }
 
   /// Loads configuration text as if it were the file `fileName` (includes resolve relative to its directory).
@@ -47,11 +47,14 @@ public struct ConfigLoader: Sendable {
     let log = DiagnosticLog()
     let preprocessor = Preprocessor(configID: configID, log: log)
     preprocessor.processText(Array(text.utf8), file: fileName)
-    return try finish(preprocessor.lines, log: log)
+    return try finish(preprocessor, log: log)
   }
 
-  private func finish(_ lines: [SourceLine], log: DiagnosticLog) throws(ConfigErrors) -> LoadedConfig {
-    let tokens = Tokenizer(log: log).tokens(of: lines)
+  private func finish(_ preprocessor: Preprocessor, log: DiagnosticLog) throws(ConfigErrors) -> LoadedConfig {
+    // After a cap stopped reading, the lines are a truncated text: parsing them would only add
+    // errors about blocks cut short.
+    if preprocessor.stopped { throw ConfigErrors(diagnostics: log.sorted) }
+    let tokens = Tokenizer(log: log).tokens(of: preprocessor.lines)
     var parser = SyntaxParser(tokens: tokens, log: log)
     let nodes = parser.parse()
     let available = interfaces ?? Self.hostInterfaces()

@@ -132,6 +132,11 @@ struct CrossReferenceCheck {
       if server.realServers.isEmpty && server.sorryServer == nil {
         log.warning("virtual_server \(id) has no real_server", at: server.location)
       }
+      for checker in server.realServers.flatMap(\.checkers) {
+        if let device = checker.bindInterface {
+          warnIfMissing(device, what: "bind_if of \(checker.type.rawValue)", at: checker.location)
+        }
+      }
     }
   }
 }

@@ -41,7 +41,10 @@ enum KeywordCatalog {
   ]
 
   static let unsupported: Set<String> = [
-    "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "static_ipaddress", "static_routes",
+    "omega", "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "vrrp_gna_interval",
+    "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
+    "static_ipaddress",
+    "static_routes",
     "static_rules", "linkbeat_interfaces", "track_group", "bfd_instance", "vrrp_track_process", "garp_group",
     "SSL", "startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout",
     "use_vmac", "vmac_xmit_base", "use_ipvlan", "virtual_routes", "virtual_rules", "track_process",
@@ -49,6 +52,22 @@ enum KeywordCatalog {
     "regex_stack", "regex_min_offset", "regex_max_offset", "nftables_ipvs", "ipvs_nftables",
     "vrrp_ipvlan", "vrrp_mcast_group", "lvs_id", "lvs_sync_daemon_inst", "vrrp_gratuitous_arp_repeat",
     "vrrp_garp_rate", "vrrp_track_file_owner",
+  ]
+
+  /// Unsupported keywords whose error says what lvskeeper lacks to honour them.
+  static let unsupportedReasons: [String: String] = [
+    "dont_track_primary":
+      "lvskeeper's VRRP always tracks the link of the instance's interface (keepalived's dont_track_primary ignores it)",
+    "vrrp_garp_interval":
+      "lvskeeper's VRRP does not pace gratuitous ARPs per interface (keepalived's vrrp_garp_interval)",
+    "vrrp_gna_interval":
+      "lvskeeper's VRRP does not pace unsolicited neighbour adverts per interface (keepalived's vrrp_gna_interval)",
+    "lvs_sync_daemon_interface":
+      "the sync daemon is started only by 'lvs_sync_daemon IF INSTANCE' in global_defs; move the interface there",
+    "omega":
+      "keepalived's omega runs the quorum_up/quorum_down and notify_up/notify_down scripts while shutting down; lvskeeper runs them only on health changes",
+    "ha_suspend":
+      "keepalived's ha_suspend suspends the service's checkers while its virtual address is not on this host; lvskeeper's health checker is not told which addresses are local",
   ]
 
   static let unsupportedCheckers: Set<String> = [

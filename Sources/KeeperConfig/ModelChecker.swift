@@ -51,8 +51,10 @@ public struct HTTPCheckSpec: Codable, Equatable, Sendable {
 
   public var urls: [URLCheck]
   public var httpProtocol: ProtocolVersion = .http10
+  /// Send TLS SNI (SSL_GET): `sniName`, else the url's virtualhost, else the cascaded virtualhost.
   public var enableSNI = false
-  public var fastRecovery = false
+  /// keepalived's `sni_name`; setting it enables SNI.
+  public var sniName: String?
 }
 
 /// One `url { path; digest; status_code; virtualhost }`.

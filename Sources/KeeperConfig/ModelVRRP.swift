@@ -122,7 +122,6 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var trackInterfaces: [TrackedObject] = []
   public var trackScripts: [TrackedObject] = []
   public var trackFiles: [TrackedObject] = []
-  public var dontTrackPrimary = false
   public var notify = VRRPNotify()
   /// Default from `global_defs` (`vrrp_garp_master_delay` etc.).
   public var garpMasterDelay: Double
@@ -131,8 +130,6 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var garpMasterRefreshRepeat: Int
   /// Accept packets to the VIPs when master (keepalived's default unless vrrp_strict).
   public var accept = true
-  /// Deprecated per-instance form of `lvs_sync_daemon`.
-  public var lvsSyncDaemonInterface: String?
   /// The sync group this instance belongs to (filled in).
   public var syncGroup: String?
   public var location: SourceLocation

@@ -130,10 +130,8 @@ public struct VirtualServer: Codable, Equatable, Sendable {
   public var quorumDown: ScriptCommand?
   public var sorryServer: SorryServer?
   public var alpha = false
-  public var omega = false
   public var inhibitOnFailure = false
   public var virtualhost: String?
-  public var haSuspend = false
   /// lvskeeper extension: seconds a real server removed from the configuration keeps weight 0
   /// (draining existing connections) before it is deleted from IPVS.
   public var drainTimeout: Double = 60

@@ -34,8 +34,8 @@ extension Preprocessor {
       log.error("~\(kind)( is missing its closing ')'", at: location)
       return true
     }
-    guard depth < Self.maxExpansionDepth else {
-      log.error("~\(kind) nested deeper than \(Self.maxExpansionDepth) levels", at: location)
+    guard depth < limits.maxExpansionDepth else {
+      exceeded(.expansionDepth(limits.maxExpansionDepth), at: location)
       return true
     }
     let spec = String(decoding: line.bytes[(open + 1)..<close], as: UTF8.self)
@@ -44,7 +44,12 @@ extension Preprocessor {
     guard let assignments = repetitionAssignments(kind: kind, spec: spec, location: location) else {
       return true
     }
-    for assignment in assignments {
+    repetitionCount += assignments.count
+    guard repetitionCount <= limits.maxRepetitions else {
+      exceeded(.repetitions(limits.maxRepetitions), at: location)
+      return true
+    }
+    for assignment in assignments where !stopped {
       for (name, value) in assignment { parameters[name] = Array(value.utf8) }
       processLine(rest, depth: depth + 1, rawLevel: false)
     }
@@ -78,7 +83,15 @@ extension Preprocessor {
         "~\(kind)(\(spec)): step must be non-zero and the sequence under 1000000 values", at: location)
       return nil
     }
+    // The length is known before the values are made: a sequence over the remaining budget is
+    // refused without building it.
+    let count = (step > 0 ? end >= start : end <= start) ? (end - start) / step + 1 : 0
+    guard repetitionCount + count <= limits.maxRepetitions else {
+      exceeded(.repetitions(limits.maxRepetitions), at: location)
+      return nil
+    }
     var result: [[(String, String)]] = []
+    result.reserveCapacity(count)
     var value = start
     while step > 0 ? value <= end : value >= end {
       result.append([(variable, kind == "SEQx" ? String(value, radix: 16) : String(value))])

@@ -13,44 +13,68 @@ import Foundation
 ///
 /// Invariant: every emitted line carries the file and line (and per-byte columns) it came from.
 final class Preprocessor {
-  static let maxIncludeDepth = 16
-  static let maxExpansionDepth = 32
-  static let maxSubstitutions = 10_000
-
   let configID: String
   let log: DiagnosticLog
+  let limits: ConfigLimits
   private(set) var lines: [SourceLine] = []
   var parameters: [String: [UInt8]] = [:]
   private var pending: (name: String, value: [UInt8], location: SourceLocation)?
-  private var directoryStack: [String] = []
+  var directoryStack: [String] = []
+  /// Canonical paths of the files being read, outermost first (for include loops).
+  var fileStack: [String] = []
+  /// Work done so far, against `limits`.
+  private var emittedBytes = 0
+  var bytesRead = 0
+  var includedFiles = 0
+  private var substitutionCount = 0
+  private var expansionBytes = 0
+  var repetitionCount = 0
+  /// Set when a cap of `limits` is hit: nothing more is read or emitted.
+  private(set) var stopped = false
 
-  init(configID: String, log: DiagnosticLog) {
+  init(configID: String, log: DiagnosticLog, limits: ConfigLimits = .standard) {
     self.configID = configID
     self.log = log
+    self.limits = limits
+  }
+
+  /// Reports that `cap` was reached at `location` and stops all further reading.
+  func exceeded(_ cap: ConfigCap, at location: SourceLocation) {
+    guard !stopped else { return }
+    stopped = true
+    log.error("configuration too large: \(cap.message); reading stopped", at: location)
   }
 
   /// Reads `path` (the main file, or an included one) and appends its lines.
   func processFile(path: String, includedFrom: SourceLocation?) {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      let reason = FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
-      if let includedFrom {
-        log.error("cannot read included file '\(path)': \(reason)", at: includedFrom)
+    guard !stopped else { return }
+    let location = includedFrom ?? SourceLocation(file: path, line: 1, column: 1)
+    switch RegularFileReader.contents(of: path, limit: limits.maxBytes - bytesRead) {
+    case .success(let bytes):
+      bytesRead += bytes.count
+      processText(bytes, file: path)
+    case .failure(.tooLarge):
+      exceeded(.bytesRead(limits.maxBytes), at: location)
+    case .failure(let failure):
+      if includedFrom != nil {
+        log.error("cannot read included file '\(path)': \(failure.reason)", at: location)
       } else {
-        log.error(
-          "cannot read configuration file: \(reason)", at: SourceLocation(file: path, line: 1, column: 1))
+        log.error("cannot read configuration file: \(failure.reason)", at: location)
       }
-      return
     }
-    processText([UInt8](data), file: path)
   }
 
   /// Appends the lines of `bytes` as if they were the content of `file`.
   func processText(_ bytes: [UInt8], file: String) {
     directoryStack.append((file as NSString).deletingLastPathComponent)
-    defer { directoryStack.removeLast() }
+    fileStack.append(Self.canonical(file))
+    defer {
+      directoryStack.removeLast()
+      fileStack.removeLast()
+    }
     var lineNumber = 0
     var start = 0
-    while start <= bytes.count {
+    while start <= bytes.count && !stopped {
       var end = start
       while end < bytes.count && bytes[end] != Byte.newline { end += 1 }
       if start == bytes.count && end == start { break }
@@ -60,7 +84,7 @@ final class Preprocessor {
       processRawLine(raw, file: file, line: lineNumber)
       start = end + 1
     }
-    if let pending, pending.location.file == file {
+    if let pending, pending.location.file == file, !stopped {
       log.error(
         "multi-line definition of '$\(pending.name)' is not terminated (last line ends with '\\')",
         at: pending.location)
@@ -100,81 +124,25 @@ final class Preprocessor {
     pending = nil
   }
 
-  // MARK: include
-
-  private static let includePrefix = Array("include".utf8)
-
-  private static let includeKeywords: Set<String> = [
-    "include", "includer", "includem", "includew", "includeb", "includea",
-  ]
-
-  /// Handles an include line; include detection precedes conditionals and substitution, as in keepalived.
-  private func handleInclude(_ line: SourceLine) -> Bool {
-    // Fast path: most lines do not start with "include".
-    guard let start = line.bytes.firstIndex(where: { !Byte.isSpace($0) }),
-      line.bytes[start...].starts(with: Self.includePrefix)
-    else { return false }
-    let words = splitWords(line)
-    guard let first = words.first, Self.includeKeywords.contains(first.text) else { return false }
-    let location = line.location(at: first.start)
-    guard words.count >= 2 else {
-      log.error("'\(first.text)' needs a file name or pattern", at: location)
-      return true
+  /// Appends one finished line, within the caps on lines and bytes.
+  private func emit(_ line: SourceLine) {
+    guard !stopped else { return }
+    guard lines.count < limits.maxLines else {
+      exceeded(.lines(limits.maxLines), at: line.location(at: 0))
+      return
     }
-    if words.count > 2 {
-      log.error(
-        "'\(first.text)' takes exactly one file name or pattern", at: line.location(at: words[2].start))
-      return true
+    emittedBytes += line.bytes.count + 1
+    guard emittedBytes <= limits.maxBytes else {
+      exceeded(.bytes(limits.maxBytes), at: line.location(at: 0))
+      return
     }
-    let patternLocation = line.location(at: words[1].start)
-    var pattern = words[1].text
-    if pattern.count >= 2, let quote = pattern.first, quote == "\"" || quote == "'", pattern.last == quote {
-      pattern = String(pattern.dropFirst().dropLast())
-    }
-    if !pattern.hasPrefix("/"), let directory = directoryStack.last, !directory.isEmpty {
-      pattern = directory + "/" + pattern
-    }
-    let matches = Self.expandGlob(pattern)
-    if matches.isEmpty {
-      if first.text == "include" || first.text == "includer" {
-        log.warning("include pattern '\(words[1].text)' matched no files", at: patternLocation)
-      } else {
-        log.error("include pattern '\(words[1].text)' matched no files", at: patternLocation)
-      }
-      return true
-    }
-    if directoryStack.count > Self.maxIncludeDepth {
-      log.error(
-        "includes nested deeper than \(Self.maxIncludeDepth) levels (include loop?)", at: patternLocation)
-      return true
-    }
-    for match in matches {
-      var isDirectory: ObjCBool = false
-      if FileManager.default.fileExists(atPath: match, isDirectory: &isDirectory), isDirectory.boolValue {
-        log.warning("include pattern matched directory '\(match)'; skipped", at: patternLocation)
-        continue
-      }
-      processFile(path: match, includedFrom: patternLocation)
-    }
-    return true
-  }
-
-  /// glob(3) with csh-style braces, sorted like the shell; a pattern with no magic matches itself only if it exists.
-  static func expandGlob(_ pattern: String) -> [String] {
-    let globBrace: Int32 = 1 << 10  // GLOB_BRACE (GNU extension)
-    var result = glob_t()
-    defer { globfree(&result) }
-    guard glob(pattern, globBrace, nil, &result) == 0 else { return [] }
-    var paths: [String] = []
-    for index in 0..<Int(result.gl_pathc) {
-      if let pointer = result.gl_pathv[index] { paths.append(String(cString: pointer)) }
-    }
-    return paths
+    lines.append(line)
   }
 
   // MARK: conditionals, definitions, substitution
 
   func processLine(_ input: SourceLine, depth: Int, rawLevel: Bool) {
+    guard !stopped else { return }
     var line = input
     guard applyConditional(&line), let first = line.bytes.firstIndex(where: { !Byte.isSpace($0) }) else {
       return
@@ -182,7 +150,7 @@ final class Preprocessor {
     if line.bytes[first] == Byte.dollar, defineParameter(line, at: first, rawLevel: rawLevel) { return }
     if line.bytes[first] == Byte.tilde, expandRepetition(line, at: first, depth: depth) { return }
     guard line.bytes.contains(Byte.dollar) else {
-      lines.append(line)
+      emit(line)
       return
     }
     substituteAndEmit(line, depth: depth)
@@ -245,12 +213,22 @@ final class Preprocessor {
         index = reference.end
         continue
       }
+      // Every cap is checked before the longer line is built.
+      let location = line.location(at: index)
       substitutions += 1
-      if substitutions > Self.maxSubstitutions {
-        log.error(
-          "parameter substitution does not terminate (recursive definition?)", at: line.location(at: index))
-        return
+      substitutionCount += 1
+      expansionBytes += value.count
+      let newLength = line.bytes.count - (reference.end - index) + value.count
+      if substitutions > limits.maxSubstitutionsPerLine {
+        return exceeded(.substitutionsPerLine(limits.maxSubstitutionsPerLine), at: location)
       }
+      if substitutionCount > limits.maxSubstitutions {
+        return exceeded(.substitutions(limits.maxSubstitutions), at: location)
+      }
+      if expansionBytes > limits.maxExpansionBytes {
+        return exceeded(.expansionBytes(limits.maxExpansionBytes), at: location)
+      }
+      if newLength > limits.maxLineBytes { return exceeded(.lineBytes(limits.maxLineBytes), at: location) }
       var columns = line.columns ?? (0..<line.bytes.count).map { $0 + 1 }
       let column = line.column(at: index)
       line.bytes.replaceSubrange(index..<reference.end, with: value)
@@ -265,17 +243,15 @@ final class Preprocessor {
     if substitutions > 0, line.bytes.first(where: { !Byte.isSpace($0) }) == Byte.at {
       guard applyConditional(&line) else { return }
     }
-    lines.append(line)
+    emit(line)
   }
 
   private func splitAndProcess(_ line: SourceLine, depth: Int) {
-    guard depth < Self.maxExpansionDepth else {
-      log.error(
-        "parameter expansion nested deeper than \(Self.maxExpansionDepth) levels", at: line.location(at: 0))
-      return
+    guard depth < limits.maxExpansionDepth else {
+      return exceeded(.expansionDepth(limits.maxExpansionDepth), at: line.location(at: 0))
     }
     var start = 0
-    while start <= line.bytes.count {
+    while start <= line.bytes.count && !stopped {
       var end = start
       while end < line.bytes.count && line.bytes[end] != Byte.newline { end += 1 }
       let piece = SourceLine(

@@ -14,6 +14,8 @@ struct StatementReader {
       log.error(
         "unsupported checker '\(name)': lvskeeper cannot run this health check (supported: \(KeywordCatalog.supportedCheckers))",
         at: node.location)
+    } else if let reason = KeywordCatalog.unsupportedReasons[name] {
+      log.error("unsupported keyword '\(name)' in \(context): \(reason)", at: node.location)
     } else if KeywordCatalog.unsupported.contains(name) {
       log.error(
         "unsupported keyword '\(name)' in \(context): lvskeeper does not implement it", at: node.location)

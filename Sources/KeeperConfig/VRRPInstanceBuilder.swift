@@ -30,14 +30,12 @@ struct VRRPInstanceDraft {
   var trackScriptNodes: [ConfigNode] = []
   var trackFiles: [TrackedObject] = []
   var trackFileNodes: [ConfigNode] = []
-  var dontTrackPrimary = false
   var notify = VRRPNotify()
   var garpMasterDelay: Double?
   var garpMasterRepeat: Int?
   var garpMasterRefresh: Double?
   var garpMasterRefreshRepeat: Int?
   var accept = true
-  var lvsSyncDaemonInterface: String?
 }
 
 /// Reads `vrrp_instance NAME { ... }` into a draft.
@@ -121,7 +119,6 @@ struct VRRPInstanceBuilder {
     case "track_file":
       draft.trackFiles += tracking.trackedObjects(node, weightRange: -254...254)
       draft.trackFileNodes += node.children ?? []
-    case "dont_track_primary": draft.dontTrackPrimary = reader.flag(node) ?? draft.dontTrackPrimary
     case "garp_master_delay":
       draft.garpMasterDelay = reader.secondsValue(node, 0...255) ?? draft.garpMasterDelay
     case "garp_master_repeat":
@@ -135,13 +132,6 @@ struct VRRPInstanceBuilder {
     case "no_accept":
       if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "no_accept") {
         draft.accept = false
-      }
-    case "lvs_sync_daemon_interface":
-      if let value = reader.stringValue(node) {
-        draft.lvsSyncDaemonInterface = value
-        log.warning(
-          "'lvs_sync_daemon_interface' in vrrp_instance is deprecated; use 'lvs_sync_daemon' in global_defs",
-          at: node.location)
       }
     default:
       reader.reject(node, in: "vrrp_instance")

@@ -101,9 +101,7 @@ struct VirtualServerBuilder {
         sorry = (address, port, child)
       case "sorry_server_inhibit": sorryInhibit = reader.flag(child) ?? sorryInhibit
       case "sorry_server_lvs_method": sorryMethod = forwardingMethod(child) ?? sorryMethod
-      case "omega": server.omega = reader.flag(child) ?? server.omega
       case "inhibit_on_failure": server.inhibitOnFailure = reader.flag(child) ?? server.inhibitOnFailure
-      case "ha_suspend": server.haSuspend = reader.flag(child) ?? server.haSuspend
       case "drain_timeout": server.drainTimeout = reader.secondsValue(child, 0...86400) ?? server.drainTimeout
       default: reader.reject(child, in: "virtual_server")
       }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import XCTest
 
-/// A small TCP server on 127.0.0.1:<random> that misbehaves in one chosen way.
+/// A small TCP server on 127.0.0.1:<random> (or `host`) that misbehaves in one chosen way.
 final class MisbehavingServer: @unchecked Sendable {
   enum Behaviour: Sendable {
     /// Accepts and never answers.
@@ -24,7 +24,7 @@ final class MisbehavingServer: @unchecked Sendable {
   /// The client addresses of accepted connections, in order ("ip" only).
   let peers = PeerLog()
 
-  init(_ behaviour: Behaviour, group: any EventLoopGroup) throws {
+  init(_ behaviour: Behaviour, group: any EventLoopGroup, host: String = "127.0.0.1") throws {
     let peers = self.peers
     channel = try ServerBootstrap(group: group)
       .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -35,7 +35,7 @@ final class MisbehavingServer: @unchecked Sendable {
           try child.pipeline.syncOperations.addHandler(MisbehavingHandler(behaviour))
         }
       }
-      .bind(host: "127.0.0.1", port: 0).wait()
+      .bind(host: host, port: 0).wait()
   }
 
   func close() { try? channel.close().wait() }

@@ -69,6 +69,59 @@ final class NginxTests: XCTestCase {
     XCTAssertFalse(try wrongWay.run(on: group.next()).wait().isUp)
   }
 
+  /// SSL_GET sends SNI only with enable_sni (keepalived's check_ssl.c), naming sni_name, else the
+  /// url's virtualhost, else the checker's; nginx logs the name it received ($ssl_server_name).
+  func testSNIIsSentOnlyWhenEnabled() throws {
+    let nginx = try NginxInstance()
+    let tls = try HTTPProbe.insecureClientContext.get()
+    let target = CheckTarget(address: "127.0.0.1", port: nginx.tlsPort)
+    struct SNICase {
+      var path: String
+      var urlHost: String?
+      var checkHost: String?
+      var enableSNI: Bool
+      var sniName: String?
+      var logged: String
+    }
+    let cases = [
+      SNICase(path: "/off", urlHost: "b.example", checkHost: nil, enableSNI: false, logged: "- b.example"),
+      SNICase(
+        path: "/url", urlHost: "b.example", checkHost: "a.example", enableSNI: true,
+        logged: "b.example b.example"),
+      SNICase(
+        path: "/checker", urlHost: nil, checkHost: "a.example", enableSNI: true, logged: "a.example a.example"
+      ),
+      SNICase(
+        path: "/named", urlHost: "b.example", checkHost: nil, enableSNI: true, sniName: "c.example",
+        logged: "c.example b.example"),
+      SNICase(path: "/nohost", urlHost: nil, checkHost: nil, enableSNI: true, logged: "- 127.0.0.1"),
+    ]
+    for c in cases {
+      let check = HTTPCheck(
+        target: target,
+        urls: [
+          URLCheck(path: c.path, statusCodes: StatusCodeSet(parsing: "200-499")!, virtualHost: c.urlHost)
+        ],
+        connectTimeout: .seconds(3), virtualHost: c.checkHost, enableSNI: c.enableSNI, sniName: c.sniName)
+      let outcome = try HTTPProbe(check: check, tls: tls).run(on: group.next()).wait()
+      XCTAssertTrue(outcome.isUp, "\(c.path): \(outcome)")
+    }
+    XCTAssertEqual(
+      nginx.accessLog(), cases.map { "\(nginx.tlsPort) \($0.logged) \($0.path)" })
+  }
+
+  /// keepalived's fast_recovery checks a recovering checker's urls back to back instead of one per
+  /// delay_loop; lvskeeper always does: one probe requests every url, in order, and is up.
+  func testEveryURLIsCheckedInOnePass() throws {
+    let nginx = try NginxInstance()
+    let target = CheckTarget(address: "127.0.0.1", port: nginx.port)
+    let urls = ["/", "/index.html", "/"].map { URLCheck(path: $0) }
+    let probe = HTTPProbe(check: HTTPCheck(target: target, urls: urls, connectTimeout: .seconds(3)), tls: nil)
+    XCTAssertEqual(try probe.run(on: group.next()).wait(), .up(weight: nil))
+    XCTAssertEqual(
+      nginx.accessLog().map { $0.split(separator: " ").last.map(String.init) }, ["/", "/index.html", "/"])
+  }
+
   /// The monitor sees nginx go away and come back, through retry and rise/fall, with events
   /// for every subscriber of the shared probe, and runs notify scripts.
   func testMonitorFollowsNginxStopAndStart() async throws {

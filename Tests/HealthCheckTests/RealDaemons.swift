@@ -112,7 +112,8 @@ final class NginxInstance {
       error_log \(d)/error.log;
       events { worker_connections 1024; }
       http {
-        access_log off;
+        log_format sni '$server_port $ssl_server_name $host $request_uri';
+        access_log \(d)/access.log sni;
         default_type text/plain;
         client_body_temp_path \(d)/tmp-body;
         proxy_temp_path \(d)/tmp-proxy;
@@ -139,6 +140,12 @@ final class NginxInstance {
       stop()
       throw XCTSkipFailure("nginx did not start: \(log)")
     }
+  }
+
+  /// The access log so far: one "PORT SNI HOST URI" line per request ("-" where there is none).
+  func accessLog() -> [String] {
+    let text = (try? String(contentsOfFile: "\(dir.path)/access.log", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").map(String.init)
   }
 
   func stop() {

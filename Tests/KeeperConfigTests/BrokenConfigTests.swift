@@ -111,7 +111,9 @@ final class BrokenConfigTests: XCTestCase {
       fragment: "multi-line definition of '$X' is not terminated"),
     Case(
       name: "recursive parameter", text: "$A=$A\nglobal_defs {\n router_id $A\n}\n", line: 3, column: 12,
-      fragment: "parameter substitution does not terminate"),
+      fragment:
+        "more than 10000 parameter substitutions in one line (cap: substitutions per line; recursive definition?)"
+    ),
     Case(
       name: "bad sequence", text: "~SEQ(X, a, 3) router_id x\n", line: 1, column: 1,
       fragment: "~SEQ(X, a, 3): expected (var, [start, [step,]] end)"),

@@ -98,7 +98,7 @@ final class GrammarTests: XCTestCase {
     let main = try scratch.write("loop.conf", "include loop.conf\n")
     XCTAssertThrowsError(try testLoader().load(path: main)) { error in
       XCTAssertTrue(
-        (error as? ConfigErrors)?.errors.first?.message.contains("nested deeper") ?? false, "\(error)")
+        (error as? ConfigErrors)?.errors.first?.message.contains("include loop") ?? false, "\(error)")
     }
   }
 

@@ -34,7 +34,10 @@ final class SampleConfigTests: XCTestCase {
     "keepalived.conf.inhibit": ("host", nil),
     "keepalived.conf.misc_check": ("host", nil),
     "keepalived.conf.misc_check_arg": ("host", nil),
-    "keepalived.conf.quorum": ("host", nil),
+    // omega (notify scripts while shutting down) is not implemented: an error, not ignored.
+    "keepalived.conf.quorum": (
+      "host", ["30:3: unsupported keyword 'omega' in virtual_server: keepalived's omega"]
+    ),
     "keepalived.conf.sample": ("host", nil),
     "keepalived.conf.status_code": ("host", nil),
     "keepalived.conf.track_interface": (
@@ -55,6 +58,7 @@ final class SampleConfigTests: XCTestCase {
       [
         "4:3: unknown keyword 'VI_2' in vrrp_sync_group (instance names belong inside 'group { }')",
         "5:3: unknown keyword 'VI_3' in vrrp_sync_group (instance names belong inside 'group { }')",
+        "11:5: unsupported keyword 'lvs_sync_daemon_interface' in vrrp_instance: the sync daemon is started only by",
       ]
     ),
     "keepalived.conf.vrrp.routes": (
@@ -118,11 +122,14 @@ final class SampleConfigTests: XCTestCase {
 
   func testSampleModelsKeepTheirMeaning() throws {
     let loader = ConfigLoader(configID: "host", interfaces: testInterfaces)
-    let quorum = try loader.load(path: Self.directory + "/keepalived.conf.quorum").configuration
-      .virtualServers[0]
+    // Without its omega line (an error in lvskeeper) the quorum sample keeps its meaning.
+    let quorumText = try String(contentsOfFile: Self.directory + "/keepalived.conf.quorum", encoding: .utf8)
+      .split(separator: "\n", omittingEmptySubsequences: false)
+      .filter { $0.trimmingCharacters(in: .whitespaces) != "omega" }.joined(separator: "\n")
+    let quorum = try loader.load(text: quorumText).configuration.virtualServers[0]
     XCTAssertEqual(quorum.quorum, 7)
     XCTAssertEqual(quorum.hysteresis, 2)
-    XCTAssertTrue(quorum.alpha && quorum.omega)
+    XCTAssertTrue(quorum.alpha)
     XCTAssertEqual(quorum.realServers.count, 10)
     XCTAssertEqual(quorum.realServers[0].checkers[0].connectPort, 80)
     XCTAssertEqual(quorum.quorumUp?.argv, ["/usr/local/sbin/quorum-up.sh"])

@@ -111,6 +111,39 @@ final class ServiceMappingTests: XCTestCase {
     XCTAssertEqual(mapping.destinations.count, 4)
   }
 
+  /// bind_if, fwmark, enable_sni and sni_name reach the probe's target and HTTP check.
+  func testCheckerSocketOptionsAndSNIReachTheProbe() throws {
+    let text = """
+      virtual_server 10.0.0.1 443 {
+        real_server 10.0.1.1 443 {
+          SSL_GET {
+            bind_if eth1
+            fwmark 42
+            sni_name c.example
+            url {
+              path /
+            }
+          }
+          TCP_CHECK {
+            bind_if eth2
+          }
+        }
+      }
+      """
+    let config = try ConfigLoader(configID: "t", interfaces: ["eth1", "eth2"]).load(text: text).configuration
+    let mapping = try ServiceMapping(config)
+    let checkers = try XCTUnwrap(mapping.monitored.first?.checkers)
+    guard case .https(let https) = checkers.first?.spec, case .tcp(let tcp) = checkers.last?.spec else {
+      return XCTFail("unexpected checkers \(checkers)")
+    }
+    XCTAssertEqual(
+      https.target,
+      CheckTarget(address: "10.0.1.1", port: 443, bindInterface: "eth1", fwmark: 42))
+    XCTAssertTrue(https.enableSNI)
+    XCTAssertEqual(https.sniName, "c.example")
+    XCTAssertEqual(tcp.target, CheckTarget(address: "10.0.1.1", port: 443, bindInterface: "eth2"))
+  }
+
   func testNATBackupMapsTheSameTable() throws {
     let master = try ServiceMapping(try ShippedConfigs.load("nat-master.conf").configuration)
     let backup = try ServiceMapping(try ShippedConfigs.load("nat-backup.conf").configuration)

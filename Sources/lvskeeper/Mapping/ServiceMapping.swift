@@ -206,7 +206,8 @@ struct ServiceMapping: Sendable {
   {
     let target = CheckTarget(
       address: spec.connectIP.description, port: UInt16(clamping: spec.connectPort),
-      bindAddress: spec.bindTo?.description, bindPort: spec.bindPort.map { UInt16(clamping: $0) })
+      bindAddress: spec.bindTo?.description, bindPort: spec.bindPort.map { UInt16(clamping: $0) },
+      bindInterface: spec.bindInterface, fwmark: spec.fwmark)
     let timeout = duration(spec.connectTimeout)
     let checker: CheckerSpec
     switch spec.type {
@@ -223,7 +224,8 @@ struct ServiceMapping: Sendable {
       let check = HTTPCheck(
         target: target, urls: urls, connectTimeout: timeout,
         version: http?.httpProtocol == .http11 ? .http11 : .http10,
-        virtualHost: realServer.virtualhost ?? virtualServer.virtualhost)
+        virtualHost: realServer.virtualhost ?? virtualServer.virtualhost, enableSNI: http?.enableSNI ?? false,
+        sniName: http?.sniName)
       checker = spec.type == .ssl ? .https(check) : .http(check)
     case .mysql:
       checker = .mysql(
