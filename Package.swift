@@ -38,8 +38,7 @@ let package = Package(
     .target(
       name: "VRRP",
       dependencies: [
-        "CNetlink", "CThreadControl", "ScriptLine", logging,
-        .product(name: "Crypto", package: "swift-crypto"),
+        "CNetlink", "CThreadControl", "ScriptLine", logging, .product(name: "Crypto", package: "swift-crypto"),
       ]
     ),
     .target(
