@@ -119,6 +119,15 @@ final class DaemonLifecycleTests: XCTestCase {
     let report = try XCTUnwrap(try daemon.request(.status).status)
     XCTAssertEqual(report.daemon.lastReload?.succeeded, false)
     XCTAssertEqual(report.virtualServices.first?.key, "TCP 10.20.30.40:80", "the running config is kept")
+    // Abandoned parses do not pile up: with two still running, the next reload is refused at once.
+    let secondRefusal = try await offPool { try daemon.request(.reload, timeout: 30) }
+    XCTAssertTrue(secondRefusal.error?.contains("took longer than") ?? false, "\(secondRefusal)")
+    let capped = try await offPool { try daemon.request(.reload, timeout: 30) }
+    XCTAssertFalse(capped.ok)
+    XCTAssertTrue(
+      capped.error?.hasPrefix(
+        "2 earlier reloads are still reading the configuration past their deadline (reload 1 from ")
+        ?? false, "\(capped)")
     daemon.send(SIGTERM)
     XCTAssertEqual(daemon.waitExit(timeout: .seconds(30)), 0, daemon.log)
   }

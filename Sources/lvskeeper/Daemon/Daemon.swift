@@ -65,6 +65,10 @@ actor Daemon {
   /// VRRP drop counts already added to `lvskeeper_vrrp_dropped_packets_total`, by unit object,
   /// instance and reason (a restarted unit counts from zero again).
   var publishedDrops: [DropCounterKey: UInt64] = [:]
+  /// Reloads asked for since start (names abandoned parses in messages).
+  var reloadsStarted = 0
+  /// Reload parses running on their threads, including ones abandoned at their deadline.
+  nonisolated let parsesInFlight = PendingParts()
   /// The parts of a stop still running (named in the log when the stop times out).
   nonisolated let pendingStop = PendingParts()
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.

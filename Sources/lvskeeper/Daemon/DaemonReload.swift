@@ -18,8 +18,12 @@ struct PreparedReload: Sendable {
 /// `status`, `stop` and the watchdog keep answering however long they take; past
 /// `reloadTimeout` the reload is refused (the parse is abandoned, its result ignored). One
 /// reload at a time: a reload asked for while one is in progress is refused, not queued, and says
-/// so (the caller may ask again; the configuration file is read afresh then).
+/// so (the caller may ask again; the configuration file is read afresh then). Abandoned parses
+/// still running are capped at `maximumAbandonedParses`: past that, reloads are refused until
+/// one ends, so a parse that hangs for good (an include that never answers) cannot pile up threads.
 extension Daemon {
+  static let maximumAbandonedParses = 2
+
   /// Returns once the new configuration is in force, IPVS included, or refused.
   func reload() async -> ReloadOutcome {
     if stopping {
@@ -28,6 +32,14 @@ extension Daemon {
     if reloading {
       let message = "a reload is already in progress; try again when it has finished"
       logger.warning("reload refused: \(message)")
+      return ReloadOutcome(at: Date(), succeeded: false, message: message)
+    }
+    let abandoned = parsesInFlight.names
+    if abandoned.count >= Self.maximumAbandonedParses {
+      let message =
+        "\(abandoned.count) earlier reloads are still reading the configuration past their deadline "
+        + "(\(abandoned.joined(separator: ", "))); reload refused until one ends or lvskeeper restarts"
+      logger.error("reload refused: \(message)")
       return ReloadOutcome(at: Date(), succeeded: false, message: message)
     }
     reloading = true
@@ -69,8 +81,12 @@ extension Daemon {
   private func attemptReload() async -> ReloadOutcome {
     // 1. Everything that can fail, before anything changes, off the actor and bounded.
     let (path, configID, limit) = (options.configPath, options.configID, options.reloadTimeout)
+    reloadsStarted += 1
+    let (parses, parse) = (parsesInFlight, "reload \(reloadsStarted) from \(Date().formatted(.iso8601))")
+    parses.begin(parse)
     let prepared = await Deadline.runBlocking(limit, name: "lvskeeper.reload-parse") {
-      Self.prepare(path: path, configID: configID)
+      defer { parses.end(parse) }
+      return Self.prepare(path: path, configID: configID)
     }
     guard let prepared else {
       return ReloadOutcome(
