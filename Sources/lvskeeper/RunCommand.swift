@@ -170,8 +170,9 @@ struct RunCommand: AsyncParsableCommand {
     // Signals come from SignalService (trapped since before start), not gracefulShutdownSignals,
     // which would trap them only once the group runs and leave SIGHUP to someone else.
     var configuration = ServiceGroupConfiguration(services: services, logger: logger)
-    configuration.maximumGracefulShutdownDuration = daemonOptions.stopTimeout + DaemonOptions.stopGrace / 2
-    // No maximumCancellationDuration: it ends in fatalError; ShutdownBound exits cleanly instead.
+    // Escalates to cancellation a second before ShutdownBound's exit. No maximumCancellationDuration:
+    // it ends in fatalError; ShutdownBound exits with a log line naming what hung instead.
+    configuration.maximumGracefulShutdownDuration = daemonOptions.stopHardBound - .seconds(1)
     let group = ServiceGroup(configuration: configuration)
     groupReference.set(group)
     do {
