@@ -77,24 +77,31 @@ final class DaemonLifecycleTests: XCTestCase {
   // MARK: a daemon that always answers
 
   func testStatusStopAndWatchdogKeepWorkingDuringASlowReload() async throws {
+    // The reload's parse blocks until the test opens the gate: no race with a timer.
+    let gate = scratch + "/gate"
+    XCTAssertEqual(mkfifo(gate, 0o600), 0)
     let daemon = try start(
-      "slow", environment: ["LVSKEEPER_TEST_RELOAD_DELAY": "8", "WATCHDOG_USEC": "1000000"])
+      "slow", environment: ["LVSKEEPER_TEST_RELOAD_GATE": gate, "WATCHDOG_USEC": "1000000"])
     try daemon.waitReady()
     let reload = Task { try await offPool { try daemon.request(.reload, timeout: 60) } }
     XCTAssertNotNil(daemon.notification("RELOADING=1"), daemon.log)
 
-    // The reload is parsing (it cannot finish for 8 s): status answers meanwhile, and says the
-    // last reload is not the one in progress.
-    let status = try await offPool { try daemon.request(.status, timeout: 5) }
+    // The reload is parsing and cannot finish: status answers meanwhile, and its last reload is
+    // not the one in progress.
+    let status = try await offPool { try daemon.request(.status, timeout: 30) }
     XCTAssertTrue(status.ok)
-    XCTAssertNil(status.status?.daemon.lastReload, "answered before the reload finished")
+    XCTAssertNil(status.status?.daemon.lastReload, "answered while the reload parses")
     // The watchdog keeps pinging while the reload parses.
-    XCTAssertNotNil(daemon.notification("WATCHDOG=1", timeout: .seconds(5)), daemon.log)
+    XCTAssertNotNil(daemon.notification("WATCHDOG=1", timeout: .seconds(30)), daemon.log)
     // A second reload meanwhile is refused, not queued.
-    let second = try await offPool { try daemon.request(.reload, timeout: 5) }
+    let second = try await offPool { try daemon.request(.reload, timeout: 30) }
     XCTAssertFalse(second.ok)
     XCTAssertEqual(second.error, "a reload is already in progress; try again when it has finished")
 
+    // Let the parse go on: the first reload completes.
+    let writer = open(gate, O_WRONLY)
+    XCTAssertGreaterThanOrEqual(writer, 0)
+    close(writer)
     let first: ControlResponse
     do { first = try await reload.value } catch {
       XCTFail("the reload got no answer: \(error); log:\n\(daemon.log)")
@@ -110,8 +117,10 @@ final class DaemonLifecycleTests: XCTestCase {
   }
 
   func testAReloadPastItsDeadlineIsRefusedAndTheConfigKept() async throws {
+    let gate = scratch + "/gate"  // never opened: every reload's parse hangs
+    XCTAssertEqual(mkfifo(gate, 0o600), 0)
     let daemon = try start(
-      "deadline", arguments: ["--reload-timeout", "1"], environment: ["LVSKEEPER_TEST_RELOAD_DELAY": "600"])
+      "deadline", arguments: ["--reload-timeout", "1"], environment: ["LVSKEEPER_TEST_RELOAD_GATE": gate])
     try daemon.waitReady()
     let refused = try await offPool { try daemon.request(.reload, timeout: 30) }
     XCTAssertFalse(refused.ok)
@@ -133,8 +142,10 @@ final class DaemonLifecycleTests: XCTestCase {
   }
 
   func testSIGTERMDuringAReloadThatNeverFinishesExitsWithinTheBound() throws {
+    let gate = scratch + "/gate"  // never opened: the reload's parse hangs
+    XCTAssertEqual(mkfifo(gate, 0o600), 0)
     let daemon = try start(
-      "term", arguments: ["--stop-timeout", "2"], environment: ["LVSKEEPER_TEST_RELOAD_DELAY": "600"])
+      "term", arguments: ["--stop-timeout", "2"], environment: ["LVSKEEPER_TEST_RELOAD_GATE": gate])
     try daemon.waitReady()
     daemon.send(SIGHUP)
     XCTAssertNotNil(daemon.notification("RELOADING=1"), daemon.log)

@@ -60,7 +60,7 @@ extension Daemon {
 
   /// Reads, checks and maps the configuration at `path`. Pure of daemon state; runs off the actor.
   nonisolated static func prepare(path: String, configID: String?) -> Result<PreparedReload, ReloadRefusal> {
-    if let delay = TestHooks.reloadDelay { Thread.sleep(forTimeInterval: delay.timeInterval) }
+    TestHooks.passReloadGate()
     let loaded: LoadedConfig
     do {
       loaded = try ConfigLoader(configID: configID).load(path: path)
