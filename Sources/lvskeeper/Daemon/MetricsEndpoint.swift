@@ -47,6 +47,7 @@ private final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
   typealias InboundIn = HTTPServerRequestPart
   typealias OutboundOut = HTTPServerResponsePart
 
+  private static let refreshLimit: Duration = .seconds(1)
   private let registry: PrometheusCollectorRegistry
   private let refresh: @Sendable () async -> Void
 
@@ -66,7 +67,8 @@ private final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
     let (registry, refresh) = (self.registry, self.refresh)
     let promise = context.eventLoop.makePromise(of: [UInt8].self)
     promise.completeWithTask {
-      await refresh()
+      // Bounded: a busy daemon answers with the counters as they stood, not never.
+      _ = await Deadline.run(Self.refreshLimit, refresh)
       return registry.emitToBuffer()
     }
     let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
