@@ -97,6 +97,17 @@ final class ListenerLimitsTests: XCTestCase {
     XCTAssertTrue(taken, "the second and third reloads were not taken up")
     let extra = try connect(control.path)
     XCTAssertTrue(waitClosed(extra), "no slot free: closed at once")
+    // `lvskeeper status` says so instead of "not valid JSON".
+    let refused = try await offPool { () -> String in
+      do {
+        _ = try ControlClient(path: control.path).send(ControlRequest(command: .status))
+        return "answered"
+      } catch { return "\(error)" }
+    }
+    XCTAssertEqual(
+      refused,
+      "control socket: the daemon closed the connection without answering (all control connections busy, or stopping)"
+    )
     for _ in 0..<3 { release.signal() }
     let answer = String(decoding: try TestSockets.readToEnd(answering), as: UTF8.self)
     XCTAssertTrue(answer.contains("\"message\":\"reload\""), answer)
