@@ -169,6 +169,20 @@ final class DaemonLifecycleTests: XCTestCase {
       daemon.log)
   }
 
+  func testASecondSIGTERMDuringAHungStopExitsAtOnce() throws {
+    let daemon = try start(
+      "insist", arguments: ["--stop-timeout", "120"], environment: ["LVSKEEPER_TEST_HANG_STOP": "checkers"])
+    try daemon.waitReady()
+    daemon.send(SIGTERM)
+    XCTAssertNotNil(daemon.notification("STOPPING=1"), daemon.log)
+    daemon.send(SIGTERM)
+    // Far below the 120 s stop timeout: the second signal ends it.
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(60)), ExitStatus.stopTimedOut, daemon.log)
+    XCTAssertTrue(
+      daemon.log.contains("SIGTERM again while stopping: exiting now; still stopping: "),
+      daemon.log)
+  }
+
   func testAStopThatWedgesTheDaemonEndsAtTheHardBoundAndSaysSo() throws {
     let daemon = try start(
       "wedged", arguments: ["--stop-timeout", "1"], environment: ["LVSKEEPER_TEST_HANG_STOP": "daemon"])

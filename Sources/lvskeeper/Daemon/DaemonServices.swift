@@ -72,8 +72,10 @@ struct SignalService: Service {
         Task { [daemon] in _ = await daemon.reload() }
       default:
         if stopping {
+          let stuck = daemon.pendingStop.names
           logger.critical(
-            "\(signal) again while stopping: exiting now, still stopping: \(daemon.pendingStop.names)")
+            "\(signal) again while stopping: exiting now; still stopping: \(stuck.isEmpty ? "(none begun yet)" : stuck.joined(separator: ", "))"
+          )
           _exit(ExitStatus.stopTimedOut)
         }
         stopping = true
