@@ -10,7 +10,7 @@ import XCTest
 /// A real `lvskeeper run` process with a temporary control socket and its own systemd notify
 /// socket: tests wait for its READY=1, RELOADING=1 and WATCHDOG=1 datagrams instead of sleeping,
 /// and read its log (stderr, kept in a file) after the fact.
-final class DaemonProcess: @unchecked Sendable {  // every stored property is immutable; Process and the listener are used from one test at a time
+final class DaemonProcess: @unchecked Sendable {  // all stored properties are immutable
   let process = Process()
   let socket: String
   let logPath: String

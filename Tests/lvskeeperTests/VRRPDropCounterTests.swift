@@ -204,7 +204,7 @@ final class VRRPDropCounterTests: XCTestCase {
     return unsafeBitCast(symbol, to: SetNS.self)(fd, cloneNewNet) == 0
   }
 
-  private final class NamespaceSocket: @unchecked Sendable {  // written by one thread before `done` is signalled
+  private final class NamespaceSocket: @unchecked Sendable {  // written before `done` is signalled
     var fd: Int32 = -1
   }
 
