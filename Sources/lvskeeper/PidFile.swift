@@ -25,8 +25,12 @@ final class PidFile: Sendable {
     self.identity = identity
   }
 
-  /// Takes the lock and writes our pid. Throws `.held` naming the running daemon's pid.
-  static func acquire(path: String, socket: String) throws(PidFileError) -> PidFile {
+  /// Takes the lock and writes our pid. A lock held by another process is waited for up to
+  /// `wait` (a daemon killed just before may not have finished exiting: a restart right after
+  /// `kill -9` must not fail), then `.held` names that daemon's pid.
+  static func acquire(path: String, socket: String, wait: Duration = .seconds(2)) async throws(PidFileError)
+    -> PidFile
+  {
     let directory = (path as NSString).deletingLastPathComponent
     if !directory.isEmpty {
       try? FileManager.default.createDirectory(
@@ -37,12 +41,18 @@ final class PidFile: Sendable {
     for _ in 0..<8 {
       let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
       guard fd >= 0 else { throw .system("cannot open pid file \(path)", errno) }
-      guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      if flock(fd, LOCK_EX | LOCK_NB) != 0 {
         let code = errno
+        guard code == EWOULDBLOCK else {
+          close(fd)
+          throw .system("cannot lock pid file \(path)", code)
+        }
         let holder = readPid(fd)
-        close(fd)
-        if code == EWOULDBLOCK { throw .held(pid: holder, socket: socket, pidFile: path) }
-        throw .system("cannot lock pid file \(path)", code)
+        // A blocking flock on a thread of its own, so the wait needs no polling. When it times
+        // out the thread stays blocked on `fd`, which is therefore not closed: the process is
+        // about to exit anyway.
+        let locked = await Deadline.runBlocking(wait, name: "lvskeeper.pid-lock") { flock(fd, LOCK_EX) == 0 }
+        guard locked == true else { throw .held(pid: holder, socket: socket, pidFile: path) }
       }
       guard let opened = FileIdentity(fd: fd), FileIdentity(path: path) == opened else {
         close(fd)

@@ -75,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
     // Before anything else binds or changes: a second daemon on the same socket stops here.
     let lock: PidFile
     do {
-      lock = try PidFile.acquire(
+      lock = try await PidFile.acquire(
         path: pidFile ?? PidFile.defaultPath(forSocket: controlSocket), socket: controlSocket)
     } catch {
       DiagnosticOutput.standardError("lvskeeper: \(error)")

@@ -216,6 +216,20 @@ final class DaemonLifecycleTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: first.socket + ".pid"))
   }
 
+  /// kill -9 leaves the pid file and the socket behind; the lock goes with the process, so a
+  /// restart right away (as the VM lab does) takes over, even if the old process is still exiting.
+  func testARestartRightAfterKill9TakesOver() throws {
+    let first = try start("killed")
+    try first.waitReady()
+    first.send(SIGKILL)
+    let second = try start("restarted", socket: first.socket)
+    try second.waitReady()
+    XCTAssertEqual(try second.request(.status).status?.daemon.pid, second.pid)
+    XCTAssertEqual(try String(contentsOfFile: first.socket + ".pid", encoding: .utf8), "\(second.pid)\n")
+    second.send(SIGTERM)
+    XCTAssertEqual(second.waitExit(timeout: .seconds(30)), 0, second.log)
+  }
+
   func testStopLeavesASocketThatIsNotOursAlone() throws {
     let daemon = try start("foreign", arguments: ["--pid-file", "\(scratch)/foreign.lock"])
     try daemon.waitReady()
