@@ -29,6 +29,8 @@ public final class VRRPService: @unchecked Sendable {
   private var scripts: [String: ScriptTracker] = [:]
   private var owner: (any AddressOwning)?
   private var unmatchedDrops = VRRPCounters()
+  /// A flood of bad packets costs one log line per reason per 10 s, not one per packet.
+  private var dropLog = DropLogLimiter()
   private var nextTrackSample: Duration = .zero
   private var propagating = false
   private var loopScheduling: ThreadScheduling?
@@ -163,6 +165,7 @@ public final class VRRPService: @unchecked Sendable {
     publish()
     while !lock.withLock({ stopRequested }) {
       let current = now
+      logDropSummaries(now: current)
       if current >= nextTrackSample { sampleTracking(now: current) }
       for index in instances.indices {
         apply(instances[index].machine.tick(now: current), to: index, now: current)
@@ -262,11 +265,26 @@ public final class VRRPService: @unchecked Sendable {
       } else {
         unmatchedDrops.drop(reason)
       }
-      if [.advertInterval, .authentication, .checksum, .replay].contains(reason) {
-        logger.warning("VRRP packet from \(source) dropped: \(reason.rawValue) (\(detail))")
-      } else {
-        logger.debug("VRRP packet from \(source) dropped: \(reason.rawValue) (\(detail))")
+      if dropLog.record(reason, now: current) {
+        logger.log(
+          level: Self.logLevel(reason),
+          "VRRP packet from \(source) dropped: \(reason.rawValue) (\(detail)); more of these are counted in status and summarised at most every \(dropLog.interval)"
+        )
       }
+    }
+  }
+
+  /// Misconfiguration a peer shows (auth, interval, checksum, replay) is a warning; noise that any
+  /// shared segment carries (other VRIDs, TTL) is debug.
+  private static func logLevel(_ reason: DropReason) -> Logger.Level {
+    [.advertInterval, .authentication, .checksum, .replay].contains(reason) ? .warning : .debug
+  }
+
+  private func logDropSummaries(now: Duration) {
+    for (reason, count) in dropLog.dueSummaries(now: now) {
+      logger.log(
+        level: Self.logLevel(reason),
+        "VRRP: \(count) more packet(s) dropped (\(reason.rawValue)) in the last \(dropLog.interval)")
     }
   }
 

@@ -6,6 +6,8 @@ import Logging
 import Metrics
 import NIOPosix
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
   import Glibc
@@ -29,6 +31,18 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9650).")
   var metricsListen: String?
 
+  @Option(help: "The pid file held locked while this daemon runs (default: the control socket path + .pid).")
+  var pidFile: String?
+
+  @Option(
+    help:
+      "Seconds a stop waits for VRRP and checkers before giving up on them (the process exits 5 s later at most)."
+  )
+  var stopTimeout: Double = 10
+
+  @Option(help: "Seconds a reload may take to read and check the configuration before it is refused.")
+  var reloadTimeout: Double = 30
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = "info"
 
@@ -43,10 +57,6 @@ struct RunCommand: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "lvskeeper")
-    guard let loaded = DiagnosticOutput.load(options) else { throw ExitCode(1) }
-    if let (before, after) = DescriptorLimit.raiseToHardLimit(), after != before {
-      logger.info("open-file limit raised from \(before) to \(after) (probes in flight each hold one)")
-    }
 
     var metricsTarget: (host: String, port: Int)?
     if let metricsListen {
@@ -58,22 +68,45 @@ struct RunCommand: AsyncParsableCommand {
       }
       metricsTarget = (String(metricsListen[..<colon]).trimmingCharacters(in: ["[", "]"]), port)
     }
+    guard stopTimeout > 0, reloadTimeout > 0 else {
+      DiagnosticOutput.standardError("lvskeeper: --stop-timeout and --reload-timeout must be positive")
+      throw ExitCode(1)
+    }
+    // Before anything else binds or changes: a second daemon on the same socket stops here.
+    let lock: PidFile
+    do {
+      lock = try await PidFile.acquire(
+        path: pidFile ?? PidFile.defaultPath(forSocket: controlSocket), socket: controlSocket)
+    } catch {
+      DiagnosticOutput.standardError("lvskeeper: \(error)")
+      throw ExitCode(1)
+    }
+    defer { lock.release() }
+    // Trapped now, before anything starts: a signal in the start window waits for the group.
+    let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+
+    guard let loaded = DiagnosticOutput.load(options) else { throw ExitCode(1) }
+    if let (before, after) = DescriptorLimit.raiseToHardLimit(), after != before {
+      logger.info("open-file limit raised from \(before) to \(after) (probes in flight each hold one)")
+    }
     let registry = PrometheusCollectorRegistry()
     if metricsTarget != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
 
-    let daemonOptions = DaemonOptions(
+    var daemonOptions = DaemonOptions(
       configPath: options.config, configID: options.configID, dryRun: dryRun, controlSocket: controlSocket)
+    daemonOptions.stopTimeout = SchedulingMath.duration(stopTimeout)
+    daemonOptions.reloadTimeout = SchedulingMath.duration(reloadTimeout)
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {
       daemon = try Daemon(options: daemonOptions, loaded: loaded, logger: logger, notifier: notifier)
-      try await daemon.start()
     } catch {
       DiagnosticOutput.standardError("lvskeeper: cannot start: \(error)")
       notifier.status("cannot start: \(error)")
       throw ExitCode(1)
     }
 
+    // The control socket before the parts start, so READY=1 (sent by start) means it answers.
     let (stopRequests, stopContinuation) = AsyncStream.makeStream(of: Void.self)
     let control: ControlServer
     do {
@@ -94,53 +127,60 @@ struct RunCommand: AsyncParsableCommand {
         }
       }
     } catch {
-      logger.error("control socket \(controlSocket) unavailable: \(error); status/reload/stop will not work")
-      await daemon.stop()
+      DiagnosticOutput.standardError("lvskeeper: control socket \(controlSocket) unavailable: \(error)")
+      notifier.status("cannot start: control socket \(controlSocket): \(error)")
       throw ExitCode(1)
     }
-    var metricsEndpoint: MetricsEndpoint?
+    do {
+      try await daemon.start()
+    } catch {
+      DiagnosticOutput.standardError("lvskeeper: cannot start: \(error)")
+      notifier.status("cannot start: \(error)")
+      await control.close()
+      throw ExitCode(1)
+    }
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+      .init(service: ListenerService(name: "control socket", close: { await control.close() }))
+    ]
     if let metricsTarget {
       do {
-        metricsEndpoint = try await MetricsEndpoint.start(
+        let endpoint = try await MetricsEndpoint.start(
           host: metricsTarget.host, port: metricsTarget.port, registry: registry,
-          group: MultiThreadedEventLoopGroup.singleton)
+          group: MultiThreadedEventLoopGroup.singleton, refresh: { await daemon.publishDropMetrics() })
         logger.info("metrics on http://\(metricsListen ?? "")/metrics")
+        services.append(.init(service: ListenerService(name: "metrics", close: { await endpoint.close() })))
       } catch {
         logger.error("metrics endpoint \(metricsListen ?? ""): \(error)")
       }
     }
-
-    let signals = SignalWatch { signal in
-      if signal == SIGHUP {
-        Task { _ = await daemon.reload() }
-      } else {
-        stopContinuation.yield()
-      }
+    // Shut down in reverse order: the director first (priority-0 adverts, VIPs), the listeners
+    // last, so `status` answers through the stop.
+    let bound = ShutdownBound(pending: daemon.pendingStop, logger: logger)
+    let director = DirectorService(daemon: daemon, bound: bound, hardBound: daemonOptions.stopHardBound)
+    let groupReference = ServiceGroupReference()
+    services.insert(
+      .init(service: SignalService(signals: signals, daemon: daemon, group: groupReference, logger: logger)),
+      at: 0)
+    services += [
+      .init(
+        service: StopRequestService(requests: stopRequests, logger: logger),
+        successTerminationBehavior: .gracefullyShutdownGroup),
+      .init(service: director),
+    ]
+    // Signals come from SignalService (trapped since before start), not gracefulShutdownSignals,
+    // which would trap them only once the group runs and leave SIGHUP to someone else.
+    var configuration = ServiceGroupConfiguration(services: services, logger: logger)
+    // Escalates to cancellation a second before ShutdownBound's exit. No maximumCancellationDuration:
+    // it ends in fatalError; ShutdownBound exits with a log line naming what hung instead.
+    configuration.maximumGracefulShutdownDuration = daemonOptions.stopHardBound - .seconds(1)
+    let group = ServiceGroup(configuration: configuration)
+    groupReference.set(group)
+    do {
+      try await group.run()
+    } catch {
+      logger.error("shutdown: \(error)")
     }
-    for await _ in stopRequests { break }
-    signals.cancel()
-    // A second TERM during a hung stop exits at once: the operator insists.
-    signal(SIGTERM, SIG_DFL)
-    await daemon.stop()
-    await control.close()
-    await metricsEndpoint?.close()
+    bound.disarm()
+    guard director.finishedCleanly else { throw ExitCode(ExitStatus.stopTimedOut) }
   }
-}
-
-/// SIGHUP, SIGTERM and SIGINT delivered on a dispatch queue instead of as async-signal handlers.
-final class SignalWatch: @unchecked Sendable {  // sources are immutable after init; cancel is thread-safe
-  private let sources: [any DispatchSourceSignal]
-
-  init(handler: @escaping @Sendable (Int32) -> Void) {
-    let queue = DispatchQueue(label: "lvskeeper.signals")
-    sources = [SIGHUP, SIGTERM, SIGINT].map { number in
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-      source.setEventHandler { handler(number) }
-      source.resume()
-      return source
-    }
-  }
-
-  func cancel() { for source in sources { source.cancel() } }
 }

@@ -28,7 +28,8 @@ final class StatusRendererTests: XCTestCase {
         name: "VI_1", interface: "eth0", virtualRouterID: 51, state: "MASTER", configuredPriority: 150,
         effectivePriority: 130, masterAddress: "192.168.10.2", lastTransitionAt: at,
         lastTransitionReason: "BACKUP -> MASTER at priority 150",
-        virtualAddresses: ["192.168.10.100/24", "10.0.0.1/24"]),
+        virtualAddresses: ["192.168.10.100/24", "10.0.0.1/24"],
+        droppedPackets: ["ttl_not_255": 2, "auth_mismatch": 17]),
       InstanceStatus(
         name: "VI_2", interface: "eth1", virtualRouterID: 52, state: "BACKUP", configuredPriority: 100,
         effectivePriority: 100, masterAddress: nil, lastTransitionAt: nil, lastTransitionReason: nil,
@@ -59,7 +60,7 @@ final class StatusRendererTests: XCTestCase {
           server("10.0.0.21:3306", forwarding: "Route", configured: 1, kernel: nil, health: "draining")
         ]),
     ],
-    pendingOperations: [])
+    pendingOperations: [], vrrpUnmatchedDrops: ["unknown_vrid": 4])
 
   func testRendersEveryPartInIpvsadmLayout() {
     let lines = StatusRenderer.render(Self.report).components(separatedBy: "\n")
@@ -74,7 +75,9 @@ final class StatusRendererTests: XCTestCase {
         "  VI_1             MASTER  eth0 vrid 51 prio 130 (configured 150) master 192.168.10.2",
         "    since 2023-11-14T22:13:20Z: BACKUP -> MASTER at priority 150",
         "    vips 192.168.10.100/24 10.0.0.1/24",
+        "    dropped 17 auth_mismatch, 2 ttl_not_255",
         "  VI_2             BACKUP  eth1 vrid 52 prio 100",
+        "  dropped, no instance matched: 4 unknown_vrid",
         "",
         "IP Virtual Server table (configured by lvskeeper)",
         "Prot LocalAddress:Port Scheduler Flags",
@@ -111,6 +114,7 @@ final class StatusRendererTests: XCTestCase {
     report.daemon.dryRun = true
     report.daemon.lastReload = ReloadOutcome(at: Self.at, succeeded: true, message: "VRRP unchanged")
     report.vrrpInstances = []
+    report.vrrpUnmatchedDrops = [:]
     report.virtualServices = []
     report.pendingOperations = [
       OperationStatus(operation: "add service TCP 10.0.0.1:80", error: "dry run: not applied", attempts: 0),
@@ -142,5 +146,17 @@ final class StatusRendererTests: XCTestCase {
     XCTAssertEqual(try ControlCoding.decoder().decode(StatusReport.self, from: data), Self.report)
     let text = String(decoding: data, as: UTF8.self)
     XCTAssertTrue(text.contains("\"startedAt\" : \"2023-11-14T22:13:20Z\""), text)
+    XCTAssertTrue(text.contains("\"auth_mismatch\" : 17"), text)
+    XCTAssertTrue(text.contains("\"vrrpUnmatchedDrops\" : {"), text)
+  }
+
+  /// A newer `lvskeeper status` reads the answer of an older daemon, which has no drop counters.
+  func testAnAnswerWithoutDropCountersStillDecodes() throws {
+    var old = Self.report
+    old.vrrpUnmatchedDrops = nil
+    for index in old.vrrpInstances.indices { old.vrrpInstances[index].droppedPackets = nil }
+    let data = try ControlCoding.encoder().encode(old)
+    XCTAssertFalse(String(decoding: data, as: UTF8.self).contains("ropped"))
+    XCTAssertEqual(try ControlCoding.decoder().decode(StatusReport.self, from: data), old)
   }
 }

@@ -50,6 +50,21 @@ final class SystemdNotifierTests: XCTestCase {
     try? FileManager.default.removeItem(atPath: scratch)
   }
 
+  /// systemd drains its socket at once, but a receiver that does not (here: never) must cost lost
+  /// datagrams, not a blocked sender: the watchdog pings from the daemon's actor, and a blocked
+  /// send there wedged the whole daemon (found by the slow-reload test, queue length 10).
+  func testAFullQueueLosesDatagramsInsteadOfBlockingTheSender() async throws {
+    let listener = try NotifyListener(path: scratch + "/full.sock")
+    defer { listener.close() }
+    let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.path])
+    let lost = await Deadline.runBlocking(.seconds(30), name: "notify-flood") {
+      (0..<100).filter { _ in !notifier.send("WATCHDOG=1") }.count
+    }
+    let count = try XCTUnwrap(lost, "sending to a full queue blocked")
+    XCTAssertGreaterThan(count, 0, "the queue never filled; the test proves nothing")
+    XCTAssertEqual(listener.receive(), "WATCHDOG=1", "the first ones arrived")
+  }
+
   func testEveryMessageReachesAFilesystemSocket() throws {
     try assertProtocol(socketPath: scratch + "/notify.sock")
   }

@@ -50,16 +50,27 @@ struct ControlClient {
     guard connected == 0 else { throw .connect(path: path, errno: errno) }
     var payload = (try? ControlCoding.encoder().encode(request)) ?? Data()
     payload.append(UInt8(ascii: "\n"))
-    let written = payload.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    guard written == payload.count else { throw .io("write: \(String(cString: strerror(errno)))") }
+    // The listener closes a newcomer at once when every slot is being answered (ListenerLimits):
+    // that shows as EPIPE on the write (MSG_NOSIGNAL: no SIGPIPE), ECONNRESET or an empty answer.
+    let closedUnanswered = ControlClientError.io(
+      "the daemon closed the connection without answering (all control connections busy, or stopping)")
+    let written = payload.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    guard written == payload.count else {
+      if errno == EPIPE || errno == ECONNRESET { throw closedUnanswered }
+      throw .io("write: \(String(cString: strerror(errno)))")
+    }
     var answer = Data()
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
       let count = read(fd, &chunk, chunk.count)
       if count == 0 { break }
-      guard count > 0 else { throw .io("read: \(String(cString: strerror(errno)))") }
+      guard count > 0 else {
+        if errno == ECONNRESET && answer.isEmpty { throw closedUnanswered }
+        throw .io("read: \(String(cString: strerror(errno)))")
+      }
       answer.append(contentsOf: chunk[..<count])
     }
+    guard !answer.isEmpty else { throw closedUnanswered }
     guard let response = try? ControlCoding.decoder().decode(ControlResponse.self, from: answer) else {
       throw .malformedResponse
     }

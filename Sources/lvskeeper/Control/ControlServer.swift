@@ -15,15 +15,22 @@ final class ControlServer: Sendable {
 
   private let channel: any Channel
   let path: String
+  /// The socket file this server put at `path`; `close` unlinks only that file, never one that
+  /// replaced it.
+  private let identity: FileIdentity?
 
-  private init(channel: any Channel, path: String) {
+  private init(channel: any Channel, path: String, identity: FileIdentity?) {
     self.channel = channel
     self.path = path
+    self.identity = identity
   }
 
-  static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws
-    -> ControlServer
-  {
+  /// Listens at `path`. The listener and all its connections run on one loop of `group`, where
+  /// their `ConnectionTable` lives.
+  static func start(
+    path: String, group: any EventLoopGroup, limits: ListenerLimits = .standard(),
+    handler: @escaping Handler
+  ) async throws -> ControlServer {
     let directory = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -40,10 +47,18 @@ final class ControlServer: Sendable {
     let staging = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     defer { rmdir(staging) }
     let staged = staging + "/s"
-    let channel = try await ServerBootstrap(group: group)
+    let loop = group.next()
+    let table = NIOLoopBoundBox.makeBoxSendingValue(
+      ConnectionTable(cap: limits.connectionCap), eventLoop: loop)
+    let channel = try await ServerBootstrap(group: loop)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
-        channel.pipeline.addHandler(ControlConnectionHandler(handler: handler))
+        channel.eventLoop.makeCompletedFuture {
+          let pipeline = channel.pipeline.syncOperations
+          if try pipeline.addListenerLimits(limits, table: table, channel: channel) {
+            try pipeline.addHandler(ControlConnectionHandler(handler: handler))
+          }
+        }
       }
       .bind(unixDomainSocketPath: staged)
       .get()
@@ -53,12 +68,13 @@ final class ControlServer: Sendable {
       try? await channel.close()
       throw ControlServerError(what: "cannot put the control socket at \(path)", errnoCode: e)
     }
-    return ControlServer(channel: channel, path: path)
+    return ControlServer(channel: channel, path: path, identity: FileIdentity(path: path))
   }
 
+  /// Stops listening and removes the socket file, if the file at `path` is still ours.
   func close() async {
     try? await channel.close()
-    unlink(path)
+    if let identity, FileIdentity(path: path) == identity { unlink(path) }
   }
 }
 
@@ -88,6 +104,7 @@ private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked 
     received += buffer.readBytes(length: buffer.readableBytes) ?? []
     if let newline = received.firstIndex(of: UInt8(ascii: "\n")) {
       answered = true
+      context.triggerUserOutboundEvent(RequestComplete(), promise: nil)
       respond(context: context, line: Array(received[..<newline]))
     } else if received.count > Self.maximumRequestBytes {
       answered = true

@@ -17,6 +17,13 @@ struct DaemonOptions: Sendable {
   var controlSocket = ControlCoding.defaultSocketPath
   /// Stop gives up waiting for parts after this long, so a hung script never blocks shutdown.
   var stopTimeout: Duration = .seconds(10)
+  /// A reload whose parse and checks take longer is refused; the running configuration stays.
+  var reloadTimeout: Duration = .seconds(30)
+
+  /// The process exits at this bound after a stop begins, whatever still hangs.
+  var stopHardBound: Duration { stopTimeout + Self.stopGrace }
+  /// Time after `stopTimeout` for the IPVS stop policy, the listeners and the exit itself.
+  static let stopGrace: Duration = .seconds(5)
 }
 
 /// Why the daemon could not start.
@@ -55,7 +62,18 @@ actor Daemon {
   /// Background reconciles on `kernelQueue`, coalesced: at most one waits at any time.
   nonisolated let backgroundReconciles: CoalescingReconciles
   private var tasks: [Task<Void, Never>] = []
-  private var stopping = false
+  private(set) var stopping = false
+  /// True while a reload is being parsed and applied; a second reload meanwhile is refused.
+  var reloading = false
+  /// VRRP drop counts already added to `lvskeeper_vrrp_dropped_packets_total`, by unit object,
+  /// instance and reason (a restarted unit counts from zero again).
+  var publishedDrops: [DropCounterKey: UInt64] = [:]
+  /// Reloads asked for since start (names abandoned parses in messages).
+  var reloadsStarted = 0
+  /// Reload parses running on their threads, including ones abandoned at their deadline.
+  nonisolated let parsesInFlight = PendingParts()
+  /// The parts of a stop still running (named in the log when the stop times out).
+  nonisolated let pendingStop = PendingParts()
   /// VRRP events arrive on the VRRP thread; one stream keeps them in order into the actor.
   private let vrrpEvents: AsyncStream<VRRPStateEvent>
   private let vrrpEventSink: AsyncStream<VRRPStateEvent>.Continuation
@@ -154,23 +172,49 @@ actor Daemon {
   // MARK: stop
 
   /// SIGTERM or `lvskeeper stop`: priority-0 adverts and VIPs removed (VRRP), checkers stopped, IPVS
-  /// left as it is unless `lvs_flush_on_stop`. Bounded by `stopTimeout` even if a part hangs.
-  func stop() async {
-    guard !stopping else { return }
+  /// left as it is unless `lvs_flush_on_stop`. Returns within `stopTimeout` plus the time the IPVS
+  /// stop policy takes (itself bounded by `stopGrace`) even if a part hangs: every part stops on a
+  /// thread of its own and a part still running at the deadline is abandoned and logged. Returns
+  /// false when something did not finish.
+  @discardableResult
+  func stop() async -> Bool {
+    guard !stopping else { return true }
     stopping = true
     notifier.stopping()
     logger.info("stopping")
+    if TestHooks.daemonHangsOnStop { TestHooks.hangForever() }
     for task in tasks { task.cancel() }
-    let units = self.units.values.map(\.service)
-    let monitor = self.monitor
-    let finished = await Self.withDeadline(options.stopTimeout) {
-      await withTaskGroup(of: Void.self) { tasks in
-        for unit in units { tasks.addTask { unit.stop() } }
-        tasks.addTask { monitor.stop() }
-      }
+    var parts: [(name: String, stop: @Sendable () -> Void)] = units.sorted(by: { $0.key < $1.key }).map {
+      let service = $0.value.service
+      return ("VRRP unit \($0.key)", { service.stop() })
     }
-    if !finished {
-      logger.error("stop: VRRP or checkers did not finish within \(options.stopTimeout); exiting anyway")
+    let monitor = self.monitor
+    let checkersHang = TestHooks.checkersHangOnStop
+    parts.append(
+      (
+        "health checkers",
+        {
+          if checkersHang { TestHooks.hangForever() }
+          monitor.stop()
+        }
+      ))
+    let all = DispatchGroup()
+    for part in parts {
+      pendingStop.begin(part.name)
+      all.enter()
+      let thread = Thread { [pendingStop] in
+        part.stop()
+        pendingStop.end(part.name)
+        all.leave()
+      }
+      thread.name = "lvskeeper.stop"
+      thread.start()
+    }
+    var clean = await Deadline.wait(for: all, options.stopTimeout)
+    if !clean {
+      logger.error(
+        "stop: \(pendingStop.names.joined(separator: ", ")) did not finish within \(options.stopTimeout); going on without"
+      )
     }
     // After VRRP (whose notify_stop scripts get a second to run): nothing a script started
     // outlives the daemon.
@@ -182,39 +226,28 @@ actor Daemon {
         case .all: .flushAll
         case .virtualServers: .removeOwned
         }
-      record(
-        reconciler.stop(policy),
-        reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
+      pendingStop.begin("IPVS stop policy")
+      let queue = kernelQueue
+      let report = await Deadline.race(DaemonOptions.stopGrace / 2, timedOut: nil) { finish in
+        queue.async { finish(reconciler.stop(policy)) }
+      }
+      if let report {
+        pendingStop.end("IPVS stop policy")
+        record(report, reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
+      } else {
+        clean = false
+        logger.error("stop: the IPVS stop policy did not finish within \(DaemonOptions.stopGrace / 2)")
+      }
     }
-    try? await group.shutdownGracefully()
-    logger.info("stopped")
+    let group = self.group
+    _ = await Deadline.run(.seconds(1)) { try? await group.shutdownGracefully() }
+    logger.info(clean ? "stopped" : "stopped, leaving behind: \(pendingStop.names.joined(separator: ", "))")
+    return clean
   }
 
   /// Runs `body` but returns after `limit` whatever happens; true when `body` finished in time.
   static func withDeadline(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
-    let done = Task.detached { await body() }
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-      if await Self.isFinished(done) { return true }
-      try? await Task.sleep(for: .milliseconds(20))
-    }
-    return false
-  }
-
-  private static func isFinished(_ task: Task<Void, Never>) async -> Bool {
-    await withTaskGroup(of: Bool.self) { group in
-      group.addTask {
-        await task.value
-        return true
-      }
-      group.addTask {
-        try? await Task.sleep(for: .milliseconds(1))
-        return false
-      }
-      let first = await group.next() ?? false
-      group.cancelAll()
-      return first
-    }
+    await Deadline.run(limit, body)
   }
 
   // MARK: watchdog

@@ -30,6 +30,12 @@ enum DaemonMetrics {
     if failed { Counter(label: "lvskeeper_ipvs_errors_total").increment() }
   }
 
+  static func vrrpDropped(instance: String, reason: String, count: UInt64) {
+    Counter(
+      label: "lvskeeper_vrrp_dropped_packets_total", dimensions: [("instance", instance), ("reason", reason)]
+    ).increment(by: Int64(clamping: count))
+  }
+
   static func reload(succeeded: Bool) {
     Counter(label: "lvskeeper_config_reloads_total", dimensions: [("result", succeeded ? "ok" : "refused")])
       .increment()

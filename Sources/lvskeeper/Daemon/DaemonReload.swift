@@ -3,11 +3,47 @@ import IPVSSync
 import KeeperConfig
 import VRRP
 
+/// A configuration read, checked and mapped into the parts' specs: everything of a reload that can
+/// fail, done before anything changes.
+struct PreparedReload: Sendable {
+  var loaded: LoadedConfig
+  var mapping: ServiceMapping
+  var units: [String: VRRPGroupSpec]
+}
+
 /// SIGHUP and `lvskeeper reload`: check the new configuration completely, then apply only the
 /// differences. A refused reload keeps everything running on the old configuration.
+///
+/// The parse, validation and mapping run on a thread of their own, not on the daemon's actor, so
+/// `status`, `stop` and the watchdog keep answering however long they take; past
+/// `reloadTimeout` the reload is refused (the parse is abandoned, its result ignored). One
+/// reload at a time: a reload asked for while one is in progress is refused, not queued, and says
+/// so (the caller may ask again; the configuration file is read afresh then). Abandoned parses
+/// still running are capped at `maximumAbandonedParses`: past that, reloads are refused until
+/// one ends, so a parse that hangs for good (an include that never answers) cannot pile up threads.
 extension Daemon {
-  /// Returns once the new configuration is in force, IPVS included.
+  static let maximumAbandonedParses = 2
+
+  /// Returns once the new configuration is in force, IPVS included, or refused.
   func reload() async -> ReloadOutcome {
+    if stopping {
+      return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping")
+    }
+    if reloading {
+      let message = "a reload is already in progress; try again when it has finished"
+      logger.warning("reload refused: \(message)")
+      return ReloadOutcome(at: Date(), succeeded: false, message: message)
+    }
+    let abandoned = parsesInFlight.names
+    if abandoned.count >= Self.maximumAbandonedParses {
+      let message =
+        "\(abandoned.count) earlier reloads are still reading the configuration past their deadline "
+        + "(\(abandoned.joined(separator: ", "))); reload refused until one ends or lvskeeper restarts"
+      logger.error("reload refused: \(message)")
+      return ReloadOutcome(at: Date(), succeeded: false, message: message)
+    }
+    reloading = true
+    defer { reloading = false }
     notifier.reloading()
     let outcome = await attemptReload()
     lastReload = outcome
@@ -22,23 +58,49 @@ extension Daemon {
     return outcome
   }
 
-  private func attemptReload() async -> ReloadOutcome {
-    // 1. Everything that can fail, before anything changes.
+  /// Reads, checks and maps the configuration at `path`. Pure of daemon state; runs off the actor.
+  nonisolated static func prepare(path: String, configID: String?) -> Result<PreparedReload, ReloadRefusal> {
+    TestHooks.passReloadGate()
     let loaded: LoadedConfig
     do {
-      loaded = try ConfigLoader(configID: options.configID).load(path: options.configPath)
+      loaded = try ConfigLoader(configID: configID).load(path: path)
     } catch {
       let first = error.diagnostics.first { $0.severity == .error }?.description ?? "\(error)"
-      return ReloadOutcome(at: Date(), succeeded: false, message: first)
+      return .failure(ReloadRefusal(message: first))
     }
+    do {
+      return .success(
+        PreparedReload(
+          loaded: loaded, mapping: try ServiceMapping(loaded.configuration),
+          units: try VRRPMapping.units(loaded.configuration)))
+    } catch {
+      return .failure(ReloadRefusal(message: "\(error)"))
+    }
+  }
+
+  private func attemptReload() async -> ReloadOutcome {
+    // 1. Everything that can fail, before anything changes, off the actor and bounded.
+    let (path, configID, limit) = (options.configPath, options.configID, options.reloadTimeout)
+    reloadsStarted += 1
+    let (parses, parse) = (parsesInFlight, "reload \(reloadsStarted) from \(Date().formatted(.iso8601))")
+    parses.begin(parse)
+    let prepared = await Deadline.runBlocking(limit, name: "lvskeeper.reload-parse") {
+      defer { parses.end(parse) }
+      return Self.prepare(path: path, configID: configID)
+    }
+    guard let prepared else {
+      return ReloadOutcome(
+        at: Date(), succeeded: false,
+        message: "reading and checking the configuration took longer than \(limit); abandoned")
+    }
+    let loaded: LoadedConfig
     let newMapping: ServiceMapping
     let newUnits: [String: VRRPGroupSpec]
-    do {
-      newMapping = try ServiceMapping(loaded.configuration)
-      newUnits = try VRRPMapping.units(loaded.configuration)
-    } catch {
-      return ReloadOutcome(at: Date(), succeeded: false, message: "\(error)")
+    switch prepared {
+    case .failure(let refusal): return ReloadOutcome(at: Date(), succeeded: false, message: refusal.message)
+    case .success(let ready): (loaded, newMapping, newUnits) = (ready.loaded, ready.mapping, ready.units)
     }
+    if stopping { return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping") }
     let wantsKernel =
       !newMapping.ipvs.services.isEmpty || loaded.configuration.globalDefs.lvsSyncDaemon != nil
     var openedKernel: (any IPVSKernel)?
@@ -53,12 +115,24 @@ extension Daemon {
     // 2. Commit: VRRP units that changed restart; unchanged ones keep their state.
     var restarted: [String] = []
     var failures: [String] = []
+    var stuck: Set<String> = []
     for (name, unit) in units where newUnits[name] != unit.spec {
-      unit.service.stop()
       units[name] = nil
+      // VRRPService.stop() blocks until its loop ends: off the actor, and bounded.
+      let service = unit.service
+      let stopped = await Deadline.runBlocking(options.stopTimeout, name: "lvskeeper.reload-stop") {
+        service.stop()
+        return true
+      }
+      if stopped == nil {
+        stuck.insert(name)
+        failures.append("\(name): its old VRRP loop did not stop within \(options.stopTimeout)")
+      }
       if newUnits[name] == nil { restarted.append("-\(name)") }
     }
-    for (name, spec) in newUnits.sorted(by: { $0.key < $1.key }) where units[name] == nil {
+    if stopping { return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping") }
+    for (name, spec) in newUnits.sorted(by: { $0.key < $1.key })
+    where units[name] == nil && !stuck.contains(name) {
       do {
         try startUnit(name, spec)
         restarted.append("+\(name)")
@@ -91,4 +165,9 @@ extension Daemon {
     }
     return ReloadOutcome(at: Date(), succeeded: true, message: vrrpChange)
   }
+}
+
+/// Why a new configuration was not taken: its first error.
+struct ReloadRefusal: Error, Sendable {
+  var message: String
 }

@@ -11,8 +11,10 @@ extension Daemon {
       pid: getpid(), configPath: options.configPath, startedAt: startedAt, dryRun: options.dryRun,
       lastReload: lastReload)
     var instances: [InstanceStatus] = []
+    var unmatched: [String: UInt64] = [:]
     for (_, unit) in units.sorted(by: { $0.key < $1.key }) {
       let status = unit.service.status()
+      unmatched.merge(status.unmatchedDrops, uniquingKeysWith: +)
       for instance in status.instances {
         let spec = unit.spec.instances.first { $0.name == instance.name }
         let transition = transitions[instance.name]
@@ -25,12 +27,34 @@ extension Daemon {
             lastTransitionReason: transition?.reason
               ?? (instance.faultReasons.isEmpty ? nil : instance.faultReasons.joined(separator: ", ")),
             virtualAddresses: (spec?.virtualAddresses ?? []).map { "\($0.address)/\($0.prefixLength)" },
-            threadScheduling: status.loopScheduling?.description))
+            threadScheduling: status.loopScheduling?.description,
+            droppedPackets: instance.counters.dropped))
       }
     }
     return StatusReport(
       daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(table),
-      pendingOperations: pendingOperations())
+      pendingOperations: pendingOperations(), vrrpUnmatchedDrops: unmatched)
+  }
+
+  /// Brings `lvskeeper_vrrp_dropped_packets_total` up to the VRRP units' own counters; runs
+  /// before each scrape, so the VRRP loop never touches the metrics registry per packet.
+  func publishDropMetrics() {
+    var seen: [DropCounterKey: UInt64] = [:]
+    for unit in units.values {
+      let status = unit.service.status()
+      let unitID = ObjectIdentifier(unit.service)
+      var counts = status.instances.map { ($0.name, $0.counters.dropped) }
+      counts.append((DropCounterKey.unmatched, status.unmatchedDrops))
+      for (instance, dropped) in counts {
+        for (reason, count) in dropped {
+          let key = DropCounterKey(unit: unitID, instance: instance, reason: reason)
+          let delta = count - min(count, publishedDrops[key] ?? 0)
+          if delta > 0 { DaemonMetrics.vrrpDropped(instance: instance, reason: reason, count: delta) }
+          seen[key] = count
+        }
+      }
+    }
+    publishedDrops = seen
   }
 
   /// One read of the owned services, off the actor (a netlink dump can take its deadline).
@@ -112,4 +136,13 @@ extension Daemon {
     }
     return pending
   }
+}
+
+/// One series of `lvskeeper_vrrp_dropped_packets_total` within one VRRP unit's lifetime.
+struct DropCounterKey: Hashable, Sendable {
+  /// The instance label of drops no instance could be blamed for.
+  static let unmatched = "-"
+  var unit: ObjectIdentifier
+  var instance: String
+  var reason: String
 }

@@ -15,14 +15,24 @@ final class MetricsEndpoint: Sendable {
 
   var boundAddress: SocketAddress? { channel.localAddress }
 
-  static func start(host: String, port: Int, registry: PrometheusCollectorRegistry, group: any EventLoopGroup)
-    async throws -> MetricsEndpoint
-  {
-    let channel = try await ServerBootstrap(group: group)
+  /// Listens on HOST:PORT. The listener and its connections run on one loop of `group`, where
+  /// their `ConnectionTable` lives. `refresh` runs before each scrape (counters kept elsewhere).
+  static func start(
+    host: String, port: Int, registry: PrometheusCollectorRegistry, group: any EventLoopGroup,
+    limits: ListenerLimits = .standard(), refresh: @escaping @Sendable () async -> Void = {}
+  ) async throws -> MetricsEndpoint {
+    let loop = group.next()
+    let table = NIOLoopBoundBox.makeBoxSendingValue(
+      ConnectionTable(cap: limits.connectionCap), eventLoop: loop)
+    let channel = try await ServerBootstrap(group: loop)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
-        channel.pipeline.configureHTTPServerPipeline().flatMap {
-          channel.pipeline.addHandler(MetricsHTTPHandler(registry: registry))
+        channel.eventLoop.makeCompletedFuture {
+          let pipeline = channel.pipeline.syncOperations
+          if try pipeline.addListenerLimits(limits, table: table, channel: channel) {
+            try pipeline.configureHTTPServerPipeline()
+            try pipeline.addHandler(MetricsHTTPHandler(registry: registry, refresh: refresh))
+          }
         }
       }
       .bind(host: host, port: port)
@@ -37,14 +47,38 @@ private final class MetricsHTTPHandler: ChannelInboundHandler, Sendable {
   typealias InboundIn = HTTPServerRequestPart
   typealias OutboundOut = HTTPServerResponsePart
 
+  private static let refreshLimit: Duration = .seconds(1)
   private let registry: PrometheusCollectorRegistry
+  private let refresh: @Sendable () async -> Void
 
-  init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+  init(registry: PrometheusCollectorRegistry, refresh: @escaping @Sendable () async -> Void) {
+    self.registry = registry
+    self.refresh = refresh
+  }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard case .head(let request) = unwrapInboundIn(data) else { return }
+    context.triggerUserOutboundEvent(RequestComplete(), promise: nil)
     let found = request.method == .GET && (request.uri == "/metrics" || request.uri.hasPrefix("/metrics?"))
-    let body = found ? registry.emitToBuffer() : Array("not found; try /metrics\n".utf8)
+    guard found else {
+      respond(context: context, request: request, found: false, body: Array("not found; try /metrics\n".utf8))
+      return
+    }
+    let (registry, refresh) = (self.registry, self.refresh)
+    let promise = context.eventLoop.makePromise(of: [UInt8].self)
+    promise.completeWithTask {
+      // Bounded: a busy daemon answers with the counters as they stood, not never.
+      _ = await Deadline.run(Self.refreshLimit, refresh)
+      return registry.emitToBuffer()
+    }
+    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+    promise.futureResult.whenSuccess { body in
+      let (this, context) = loopBound.value
+      this.respond(context: context, request: request, found: true, body: body)
+    }
+  }
+
+  private func respond(context: ChannelHandlerContext, request: HTTPRequestHead, found: Bool, body: [UInt8]) {
     var headers = HTTPHeaders()
     headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
     headers.add(name: "Content-Length", value: String(body.count))

@@ -40,6 +40,8 @@ struct SystemdNotifier: Sendable {
   func watchdog() { send("WATCHDOG=1") }
 
   /// Sends one datagram; failures are ignored, as sd_notify's are: the daemon must not depend on them.
+  /// Never blocks: a receiver whose queue is full (net.unix.max_dgram_qlen, 10 by default) loses
+  /// the datagram instead of wedging the caller, which is the daemon's actor for watchdog pings.
   @discardableResult
   func send(_ message: String) -> Bool {
     guard let socketPath else { return false }
@@ -60,7 +62,8 @@ struct SystemdNotifier: Sendable {
     let sent = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
         payload.withUnsafeBytes {
-          sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), socketAddress, length)
+          sendto(
+            fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), socketAddress, length)
         }
       }
     }

@@ -32,6 +32,12 @@ enum StatusRenderer {
         out += "    vips \(instance.virtualAddresses.joined(separator: " "))\n"
       }
       if let thread = instance.threadScheduling { out += "    thread \(thread)\n" }
+      if let dropped = instance.droppedPackets, !dropped.isEmpty {
+        out += "    dropped \(counts(dropped))\n"
+      }
+    }
+    if let unmatched = report.vrrpUnmatchedDrops, !unmatched.isEmpty {
+      out += "  dropped, no instance matched: \(counts(unmatched))\n"
     }
     out += "\nIP Virtual Server table (configured by lvskeeper)\n"
     out += "Prot LocalAddress:Port Scheduler Flags\n"
@@ -66,6 +72,11 @@ enum StatusRenderer {
       out += op.error.map { ": \($0)\n" } ?? "\n"
     }
     return out
+  }
+
+  /// `3 auth_mismatch, 1 ttl_not_255`, by reason name.
+  private static func counts(_ byReason: [String: UInt64]) -> String {
+    byReason.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
   }
 
   private static func pad(_ text: String, _ width: Int) -> String {

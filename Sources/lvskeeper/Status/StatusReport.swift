@@ -10,6 +10,9 @@ struct StatusReport: Codable, Sendable, Equatable {
   var virtualServices: [ServiceStatus]
   /// IPVS operations that failed and wait to be retried (or, with --dry-run, that were not applied).
   var pendingOperations: [OperationStatus]
+  /// VRRP packets dropped that no instance could be blamed for (an unknown VRID, a short packet),
+  /// by reason. Optional, so a newer client reads an older daemon's answer.
+  var vrrpUnmatchedDrops: [String: UInt64]? = nil
 }
 
 /// The process as a whole: what it runs and how the last reload went.
@@ -44,6 +47,9 @@ struct InstanceStatus: Codable, Sendable, Equatable {
   var virtualAddresses: [String]
   /// How the instance's VRRP thread is scheduled, as the kernel reports it ("SCHED_RR 50").
   var threadScheduling: String? = nil
+  /// Received packets this instance dropped since its unit started, by reason (`auth_mismatch`,
+  /// `ttl_not_255`, ...; see VRRP's `DropReason`).
+  var droppedPackets: [String: UInt64]? = nil
 }
 
 /// One virtual service: configured, and as the kernel holds it.
