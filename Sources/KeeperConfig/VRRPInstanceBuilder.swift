@@ -130,9 +130,11 @@ struct VRRPInstanceBuilder {
     case "accept":
       if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "accept") { draft.accept = true }
     case "no_accept":
-      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "no_accept") {
-        draft.accept = false
-      }
+      // keepalived drops traffic to the addresses of a non-owner master only through the
+      // firewall rules of vrrp_iptables/vrrp_nftables, which lvskeeper does not manage.
+      log.error(
+        "unsupported keyword 'no_accept' in vrrp_instance: lvskeeper does not filter traffic to the virtual addresses (they always accept it, as with 'accept')",
+        at: node.location)
     default:
       reader.reject(node, in: "vrrp_instance")
     }

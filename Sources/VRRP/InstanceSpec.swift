@@ -43,20 +43,55 @@ public struct VirtualAddressSpec: Sendable, Codable, Equatable, Hashable {
 public struct TrackedInterfaceSpec: Sendable, Codable, Equatable {
   public var name: String
   public var weight: Int?
-  public init(name: String, weight: Int? = nil) {
+  /// `weight N reverse` (see `TrackSignal`).
+  public var reverse: Bool
+  public init(name: String, weight: Int? = nil, reverse: Bool = false) {
     self.name = name
     self.weight = weight
+    self.reverse = reverse
+  }
+
+  enum CodingKeys: String, CodingKey { case name, weight, reverse }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try c.decode(String.self, forKey: .name),
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight),
+      reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false)
   }
 }
 
 /// `track_file` entry: the file holds an integer multiplied by `weight` (default 1) and added to the
-/// priority; with weight 0 a non-zero value means Fault.
+/// priority; with weight 0 a non-zero value means Fault. `initialValue` (`init_file`) is written
+/// when the unit starts if the file does not exist, or always with `overwrite`.
 public struct TrackedFileSpec: Sendable, Codable, Equatable {
   public var path: String
   public var weight: Int?
-  public init(path: String, weight: Int? = nil) {
+  /// `weight N reverse` (see `TrackSignal`).
+  public var reverse: Bool
+  public var initialValue: Int?
+  public var overwrite: Bool
+  public init(
+    path: String, weight: Int? = nil, reverse: Bool = false, initialValue: Int? = nil, overwrite: Bool = false
+  ) {
     self.path = path
     self.weight = weight
+    self.reverse = reverse
+    self.initialValue = initialValue
+    self.overwrite = overwrite
+  }
+
+  enum CodingKeys: String, CodingKey { case path, weight, reverse, initialValue, overwrite }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      path: try c.decode(String.self, forKey: .path),
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight),
+      reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false,
+      initialValue: try c.decodeIfPresent(Int.self, forKey: .initialValue),
+      overwrite: try c.decodeIfPresent(Bool.self, forKey: .overwrite) ?? false)
   }
 }
 
@@ -73,10 +108,16 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
   public var rise: Int
   public var fall: Int
   public var weight: Int
+  /// `weight N reverse` in the vrrp_script (see `TrackSignal`).
+  public var reverse: Bool
+  /// `init_fail`: the script counts as failed until it succeeds `rise` times. Without it the
+  /// script counts for nothing (no fault, no weight) until its first result, as keepalived's
+  /// INIT state.
+  public var initFail: Bool
 
   public init(
     name: String, script: RunnableScript, interval: Double = 1, timeout: Double? = nil, rise: Int = 1,
-    fall: Int = 1, weight: Int = 0
+    fall: Int = 1, weight: Int = 0, reverse: Bool = false, initFail: Bool = false
   ) {
     self.name = name
     self.script = script
@@ -85,10 +126,12 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
     self.rise = rise
     self.fall = fall
     self.weight = weight
+    self.reverse = reverse
+    self.initFail = initFail
   }
 
   enum CodingKeys: String, CodingKey {
-    case name, script, command, interval, timeout, rise, fall, weight, user
+    case name, script, command, interval, timeout, rise, fall, weight, reverse, user, initFail
   }
 
   /// Specs written as JSON (the VRRP harness) give `command` and an optional `user`.
@@ -107,7 +150,9 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
       timeout: try c.decodeIfPresent(Double.self, forKey: .timeout),
       rise: try c.decodeIfPresent(Int.self, forKey: .rise) ?? 1,
       fall: try c.decodeIfPresent(Int.self, forKey: .fall) ?? 1,
-      weight: try c.decodeIfPresent(Int.self, forKey: .weight) ?? 0)
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight) ?? 0,
+      reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false,
+      initFail: try c.decodeIfPresent(Bool.self, forKey: .initFail) ?? false)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -119,6 +164,8 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
     try c.encode(rise, forKey: .rise)
     try c.encode(fall, forKey: .fall)
     try c.encode(weight, forKey: .weight)
+    try c.encode(initFail, forKey: .initFail)
+    try c.encode(reverse, forKey: .reverse)
   }
 }
 
@@ -126,9 +173,22 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
 public struct TrackedScriptSpec: Sendable, Codable, Equatable {
   public var name: String
   public var weight: Int?
-  public init(name: String, weight: Int? = nil) {
+  /// `weight N reverse` on the track_script entry; with no weight there, the script's own applies.
+  public var reverse: Bool
+  public init(name: String, weight: Int? = nil, reverse: Bool = false) {
     self.name = name
     self.weight = weight
+    self.reverse = reverse
+  }
+
+  enum CodingKeys: String, CodingKey { case name, weight, reverse }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      name: try c.decode(String.self, forKey: .name),
+      weight: try c.decodeIfPresent(Int.self, forKey: .weight),
+      reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false)
   }
 }
 

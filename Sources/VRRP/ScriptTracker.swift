@@ -7,12 +7,14 @@ import KeeperCore
 /// counts as a failure; whatever a run leaves in its group is killed when it exits, so a script
 /// with a background child keeps its rhythm (`ScriptRun.killGroupOnExit`).
 ///
-/// Invariant: `isUp` only changes through `RiseFall`; at most one run is in flight; nothing is
-/// started after `stop()`.
+/// Invariant: `isUp` only changes through `RiseFall` (starting down, as keepalived's rise count
+/// does); at most one run is in flight; nothing is started after `stop()`.
 final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
   let spec: VRRPScriptSpec
   private let lock = NSLock()
   private var verdict: RiseFall
+  /// False until the first run ends (keepalived's INIT), unless `init_fail`.
+  private var known: Bool
   private var stopped = false
   private let queue: DispatchQueue
   private let runner: ScriptRunner
@@ -21,10 +23,12 @@ final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
     self.spec = spec
     self.runner = runner
     verdict = RiseFall(rise: spec.rise, fall: spec.fall)
+    known = spec.initFail
     queue = DispatchQueue(label: "vrrp_script \(spec.name)")
   }
 
-  var isUp: Bool { lock.withLock { verdict.isUp } }
+  /// nil while the script has no result yet and `init_fail` is off: it counts for nothing.
+  var isUp: Bool? { lock.withLock { known ? verdict.isUp : nil } }
 
   func start() { queue.async { self.runOnce() } }
 
@@ -35,7 +39,10 @@ final class ScriptTracker: @unchecked Sendable {  // mutable state under `lock`
     let started = ContinuousClock.now
     let timeout = SecondsDuration.from(spec.timeout ?? spec.interval)
     spec.script.run(timeout: timeout, killGroupOnExit: true, on: runner) { [self] exit in
-      lock.withLock { _ = verdict.record(success: exit == .exited(0)) }
+      lock.withLock {
+        _ = verdict.record(success: exit == .exited(0))
+        known = true
+      }
       let next = started + SecondsDuration.from(spec.interval)
       let wait = max(.zero, next - ContinuousClock.now)
       queue.asyncAfter(deadline: .now() + .nanoseconds(Int(wait / .nanoseconds(1)))) { self.runOnce() }

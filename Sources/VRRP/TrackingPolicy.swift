@@ -1,8 +1,10 @@
-/// The current reading of one tracked object, as the trackers sampled it.
+/// The current reading of one tracked object, as the trackers sampled it. `reverse` is keepalived's
+/// `weight N reverse`: a weighted object's contribution is negated (applied under the same
+/// condition), and a weight-0 object faults in the opposite condition (up, or a zero file).
 public enum TrackSignal: Sendable, Equatable {
-  case interface(name: String, up: Bool, weight: Int?)
-  case script(name: String, up: Bool, weight: Int)
-  case file(path: String, value: Int, weight: Int)
+  case interface(name: String, up: Bool, weight: Int?, reverse: Bool = false)
+  case script(name: String, up: Bool, weight: Int, reverse: Bool = false)
+  case file(path: String, value: Int, weight: Int, reverse: Bool = false)
 }
 
 /// Folds tracked objects into an effective priority and a fault flag, as keepalived.conf(5) defines
@@ -21,28 +23,27 @@ public enum TrackingPolicy {
     var reasons: [String] = []
     for signal in signals {
       switch signal {
-      case .interface(let name, let up, let weight):
+      case .interface(let name, let up, let weight, let reverse):
         let w = weight ?? 0
         if w == 0 {
-          if !up { reasons.append("interface \(name) down") }
-        } else if w > 0 && up {
-          delta += w
-        } else if w < 0 && !up {
-          delta += w
+          if up == reverse { reasons.append("interface \(name) \(up ? "up (reverse)" : "down")") }
+        } else if (w > 0) == up {
+          delta += reverse ? -w : w
         }
-      case .script(let name, let up, let weight):
+      case .script(let name, let up, let weight, let reverse):
         if weight == 0 {
-          if !up { reasons.append("script \(name) failed") }
-        } else if weight > 0 && up {
-          delta += weight
-        } else if weight < 0 && !up {
-          delta += weight
+          if up == reverse { reasons.append("script \(name) \(up ? "succeeded (reverse)" : "failed")") }
+        } else if (weight > 0) == up {
+          delta += reverse ? -weight : weight
         }
-      case .file(let path, let value, let weight):
+      case .file(let path, let value, let weight, let reverse):
         if weight == 0 {
-          if value != 0 { reasons.append("file \(path) holds \(value)") }
+          if (value != 0) != reverse {
+            reasons.append("file \(path) holds \(value)\(reverse ? " (reverse)" : "")")
+          }
         } else {
-          let contribution = value * weight
+          // keepalived caps a file's contribution at -254 (fault) and 253.
+          let contribution = max(-254, min(253, value * weight * (reverse ? -1 : 1)))
           if contribution <= -254 { reasons.append("file \(path) weight \(contribution)") }
           delta += contribution
         }

@@ -104,6 +104,7 @@ public final class VRRPService: @unchecked Sendable {
         throw .system(instance: first.name, error)
       }
     }
+    writeInitialTrackFiles()
     for script in spec.scripts ?? [] {
       let tracker = ScriptTracker(spec: script, runner: scriptRunner)
       scripts[script.name] = tracker
@@ -119,6 +120,27 @@ public final class VRRPService: @unchecked Sendable {
     loopThread.name = "vrrp"
     thread = loopThread
     loopThread.start()
+  }
+
+  /// `init_file`: a tracked file gets its initial value when it does not exist yet (or always,
+  /// with `overwrite`), before the first sample reads it.
+  private func writeInitialTrackFiles() {
+    var written: Set<String> = []
+    for instance in spec.instances {
+      for file in instance.trackFiles where !written.contains(file.path) {
+        guard let value = file.initialValue else { continue }
+        written.insert(file.path)
+        if !file.overwrite && access(file.path, F_OK) == 0 { continue }
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+          logger.error("init_file \(file.path): \(String(cString: strerror(errno)))")
+          continue
+        }
+        let text = Array("\(value)\n".utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+      }
+    }
   }
 
   /// Resigns every Master with a priority-0 advert, removes the VIPs and ends the loop; blocks until done.
@@ -379,16 +401,23 @@ public final class VRRPService: @unchecked Sendable {
       ]
       for tracked in runtime.spec.trackInterfaces {
         signals.append(
-          .interface(name: tracked.name, up: network.isLinkUp(tracked.name), weight: tracked.weight))
+          .interface(
+            name: tracked.name, up: network.isLinkUp(tracked.name), weight: tracked.weight,
+            reverse: tracked.reverse))
       }
       for tracked in runtime.spec.trackScripts {
-        guard let tracker = scripts[tracked.name] else { continue }
-        signals.append(
-          .script(name: tracked.name, up: tracker.isUp, weight: tracked.weight ?? tracker.spec.weight))
+        guard let tracker = scripts[tracked.name], let up = tracker.isUp else { continue }
+        // The entry's own `weight [reverse]`, else the script's.
+        let (weight, reverse) =
+          tracked.weight.map { ($0, tracked.reverse) } ?? (tracker.spec.weight, tracker.spec.reverse)
+        signals.append(.script(name: tracked.name, up: up, weight: weight, reverse: reverse))
       }
       for tracked in runtime.spec.trackFiles {
-        let value = readSmallFile(tracked.path).flatMap { Int($0) } ?? 0
-        signals.append(.file(path: tracked.path, value: value, weight: tracked.weight ?? 1))
+        // keepalived reads the file with strtol(…, 0): a leading number (decimal, 0x hex, 0 octal),
+        // 0 for a missing or unreadable file or text that is not a number, capped at ±254.
+        let value = readSmallFile(tracked.path).map { max(-254, min(254, strtol($0, nil, 0))) } ?? 0
+        signals.append(
+          .file(path: tracked.path, value: value, weight: tracked.weight ?? 1, reverse: tracked.reverse))
       }
       let outcome = TrackingPolicy.evaluate(base: runtime.spec.priority, signals: signals)
       runtime.machine.setEffectivePriority(outcome.priority)

@@ -6,7 +6,7 @@ import XCTest
 /// "Every accepted keyword has an effect and a test that shows it, or it is an error": every
 /// keyword the parser accepts must name the test that proves its effect, or be on the explicit
 /// warning list (`KeywordCatalog.ignored`: mail, SNMP, D-Bus, process tuning, logging, which cannot
-/// change which servers carry traffic), or be listed below as owned by other work.
+/// change which servers carry traffic)).
 ///
 /// The accepted keywords are read from the parser's own source (the `case "..."` labels of every
 /// `switch` on a statement's name, and `.name == "..."` tests), so a keyword added to a builder
@@ -28,7 +28,9 @@ final class KeywordCatalogTests: XCTestCase {
     }
   }
 
-  static let proofs: [String: Proof] = [
+  static let proofs: [String: Proof] = baseProofs.merging(scriptAndTrackingProofs) { first, _ in first }
+
+  static let baseProofs: [String: Proof] = [
     // top level and blocks
     "global_defs": Proof("ModelDefaultsTests.testGlobalDefsAndInstanceOverrides", reach: .model),
     "virtual_server": Proof("ServiceMappingTests.testNATMasterVirtualServices", reach: .mapping),
@@ -217,31 +219,65 @@ final class KeywordCatalogTests: XCTestCase {
     "server_public_key": Proof("MySQLKeyMappingTests.testKeyReachesTheChecker", reach: .mapping),
   ]
 
-  /// Keywords of the script runner work (the lead's): they will point at ScriptRunnerTests or
-  /// ScriptSecurityTests. Tolerated here while those tests do not exist on this branch; once one
-  /// does, the keyword must move to `proofs`.
-  static let scriptRunnerOwned: [String: String] = [
-    "script_user": "ScriptSecurityTests", "enable_script_security": "ScriptSecurityTests",
-    "notify": "ScriptRunnerTests", "notify_master": "ScriptRunnerTests", "notify_backup": "ScriptRunnerTests",
-    "notify_fault": "ScriptRunnerTests", "notify_stop": "ScriptRunnerTests", "notify_up": "ScriptRunnerTests",
-    "notify_down": "ScriptRunnerTests", "quorum_up": "ScriptRunnerTests", "quorum_down": "ScriptRunnerTests",
-    "misc_path": "ScriptRunnerTests", "misc_timeout": "ScriptRunnerTests",
-    "misc_dynamic": "ScriptRunnerTests",
+  /// Keywords of the script runner, the VRRP tracking and the accept mode, proven by tests in
+  /// the KeeperCore, VRRP and lvskeeper suites (the daemon runs the scripts and reads the files).
+  static let scriptAndTrackingProofs: [String: Proof] = [
+    "script_user": Proof(
+      "ScriptRunnerTests.testScriptUserDefaultsAndOverrides",
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "enable_script_security": Proof(
+      "ScriptSecurityConfigTests.testUnsafeRootScriptIsAnErrorWithSecurityAndAWarningWithout",
+      "DaemonScriptsTests.testEnableScriptSecurityRefusesAReloadAndKeepsTheRunningConfig", reach: .behaviour),
+    "notify": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "notify_master": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "notify_stop": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "notify_backup": Proof("VRRPMappingTests.testDRPairIsOneUnicastVersion3Instance", reach: .mapping),
+    "notify_fault": Proof("VRRPMappingTests.testDRPairIsOneUnicastVersion3Instance", reach: .mapping),
+    "notify_up": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
+    "notify_down": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
+    "quorum_up": Proof(
+      "DaemonScriptsTests.testQuorumScriptsRunAsScriptUserOnQuorumChanges", reach: .behaviour),
+    "quorum_down": Proof(
+      "DaemonScriptsTests.testQuorumScriptsRunAsScriptUserOnQuorumChanges", reach: .behaviour),
+    "misc_path": Proof("MiscCheckTests.testExitCodesAndDynamicWeight", reach: .behaviour),
+    "misc_timeout": Proof("MiscCheckTests.testTimeoutKillsWholeProcessGroup", reach: .behaviour),
+    "misc_dynamic": Proof("MiscCheckTests.testExitCodesAndDynamicWeight", reach: .behaviour),
     // vrrp_script fields
-    "script": "ScriptRunnerTests", "interval": "ScriptRunnerTests", "timeout": "ScriptRunnerTests",
-    "rise": "ScriptRunnerTests", "fall": "ScriptRunnerTests", "init_fail": "ScriptRunnerTests",
-  ]
-
-  /// Accepted keywords that reach the model but that the daemon on this branch does not act on,
-  /// in parts this branch does not own. Each is a known defect reported to their owner; the test
-  /// fails when a keyword here gains a proof (move it) or stops being accepted (drop it).
-  static let knownGaps: [String: String] = [
-    "track_file": "VRRPMapping does not hand the instance's track_file to VRRP (VRRPInstanceSpec.trackFiles)",
-    "vrrp_track_file": "VRRPMapping does not hand vrrp_track_file blocks to VRRP",
-    "file": "vrrp_track_file field; see vrrp_track_file",
-    "init_file": "vrrp_track_file field; see vrrp_track_file",
-    "accept": "VRRPInstanceSpec has no accept mode: lvskeeper never filters traffic to its addresses",
-    "no_accept": "VRRPInstanceSpec has no accept mode: no_accept cannot drop traffic to the addresses",
+    "script": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "interval": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon", reach: .behaviour),
+    "timeout": Proof(
+      "DaemonScriptsTests.testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon",
+      "ScriptRunnerTests.testTimeoutKillsTheWholeGroupAndBackgroundChildrenDoNotHoldTheNextRun",
+      reach: .behaviour),
+    "rise": Proof(
+      "TrackingTests.testRiseFall", "VRRPMappingTests.testNATPairIsOneSyncGroupUnitHoldingBothInstances",
+      reach: .mapping),
+    "fall": Proof(
+      "TrackingTests.testRiseFall", "VRRPMappingTests.testNATPairIsOneSyncGroupUnitHoldingBothInstances",
+      reach: .mapping),
+    "init_fail": Proof(
+      "VRRPServiceNetworkTests.testScriptWithoutAResultCountsForNothingUnlessInitFail",
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
+    // track files
+    "track_file": Proof(
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
+      "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
+    "vrrp_track_file": Proof(
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
+      "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
+    "file": Proof(
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
+      "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
+    "init_file": Proof(
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
+      "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
+    "accept": Proof("VRRPKeywordTests.testAcceptIsTheOnlyModeAndNoAcceptIsAnError", reach: .model),
+    "no_accept": Proof("VRRPKeywordTests.testAcceptIsTheOnlyModeAndNoAcceptIsAnError", reach: .model),
   ]
 
   // MARK: reading the parser's keywords from its source
@@ -336,19 +372,15 @@ final class KeywordCatalogTests: XCTestCase {
     }
   }
 
-  func testEveryAcceptedKeywordHasAProofOrIsOwnedElsewhere() throws {
+  func testEveryAcceptedKeywordHasAProof() throws {
     let keywords = try Self.parserKeywords()
     let tests = try Self.testNames()
-    let testClasses = Set(tests.map { String($0.split(separator: ".")[0]) })
     for keyword in keywords.sorted() {
       if let proof = Self.proofs[keyword] {
         for test in proof.tests {
           XCTAssertTrue(tests.contains(test), "\(keyword): the test \(test) does not exist")
         }
-      } else if let owner = Self.scriptRunnerOwned[keyword] {
-        XCTAssertFalse(
-          testClasses.contains(owner), "\(keyword): \(owner) exists now; name the test in `proofs`")
-      } else if Self.knownGaps[keyword] == nil {
+      } else {
         XCTFail(
           "\(keyword) is accepted but has no test proving its effect (add one to `proofs`) and is not an error"
         )
@@ -357,12 +389,8 @@ final class KeywordCatalogTests: XCTestCase {
         KeywordCatalog.ignored.contains(keyword) || KeywordCatalog.unsupported.contains(keyword),
         "\(keyword) is both parsed and listed in KeywordCatalog")
     }
-    for keyword in Set(Self.proofs.keys).union(Self.scriptRunnerOwned.keys).union(Self.knownGaps.keys)
-    where !keywords.contains(keyword) {
+    for keyword in Self.proofs.keys where !keywords.contains(keyword) {
       XCTFail("\(keyword) is in this catalog but the parser does not accept it")
-    }
-    for (keyword, _) in Self.knownGaps where Self.proofs[keyword] != nil {
-      XCTFail("\(keyword) has a proof now: remove it from knownGaps")
     }
   }
 

@@ -12,6 +12,32 @@ final class TrackingTests: XCTestCase {
         true
       ),
       ("interface up with +10", 100, [.interface(name: "eth1", up: true, weight: 10)], 110, false),
+      (
+        "interface up with +10 reverse", 100, [.interface(name: "eth1", up: true, weight: 10, reverse: true)],
+        90, false
+      ),
+      (
+        "interface up, no weight, reverse faults", 100,
+        [.interface(name: "eth1", up: true, weight: nil, reverse: true)], 100, true
+      ),
+      (
+        "script up -20 reverse adds nothing", 100, [.script(name: "c", up: true, weight: -20, reverse: true)],
+        100, false
+      ),
+      (
+        "script down -20 reverse adds 20", 100, [.script(name: "c", up: false, weight: -20, reverse: true)],
+        120, false
+      ),
+      (
+        "script ok, weight 0 reverse faults", 100, [.script(name: "c", up: true, weight: 0, reverse: true)],
+        100, true
+      ),
+      ("file 3 x weight 5 reverse", 100, [.file(path: "/f", value: 3, weight: 5, reverse: true)], 85, false),
+      (
+        "file 0, weight 0 reverse faults", 100, [.file(path: "/f", value: 0, weight: 0, reverse: true)], 100,
+        true
+      ),
+      ("file contribution capped at 253", 1, [.file(path: "/f", value: 254, weight: 254)], 254, false),
       ("interface down with +10", 100, [.interface(name: "eth1", up: false, weight: 10)], 100, false),
       ("interface down with -30", 100, [.interface(name: "eth1", up: false, weight: -30)], 70, false),
       ("script down weight 0 faults", 100, [.script(name: "chk", up: false, weight: 0)], 100, true),

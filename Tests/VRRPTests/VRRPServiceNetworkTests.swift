@@ -94,4 +94,77 @@ final class VRRPServiceNetworkTests: XCTestCase {
     network.setLink(Self.interface, up: false)
     XCTAssertTrue(network.wait(for: .seconds(2)) { $0.contains(.removed(Self.vip, device: Self.interface)) })
   }
+
+  func state(_ service: VRRPService) -> VRRPState? { service.status().instances.first?.state }
+
+  func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition() { return true }
+      Thread.sleep(forTimeInterval: 0.02)
+    }
+    return condition()
+  }
+
+  /// `track_file` with `init_file`: the unit writes the initial value, a non-zero value with
+  /// weight 0 faults the instance, `reverse` turns that around, and a weighted file moves the
+  /// priority by value x weight.
+  func testTrackFileInitValueWeightZeroAndReverse() throws {
+    let directory = NSTemporaryDirectory() + "lvsk-trackfile-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/state"
+    var spec = Self.spec()
+    spec.instances[0].trackFiles = [TrackedFileSpec(path: path, weight: 0, initialValue: 0)]
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: spec, network: network)
+    try service.start()
+    defer { service.stop() }
+    XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "0\n", "init_file wrote the value")
+    XCTAssertTrue(wait(5) { self.state(service) == .master })
+    try "1\n".write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertTrue(wait(5) { self.state(service) == .fault }, "a non-zero value with weight 0 faults")
+    XCTAssertEqual(network.addresses(on: Self.interface), [])
+
+    // reverse: a zero value faults, a non-zero one is fine; an existing file is not overwritten.
+    try "7 trailing text\n".write(toFile: path, atomically: true, encoding: .utf8)
+    var reversed = Self.spec()
+    reversed.instances[0].trackFiles = [
+      TrackedFileSpec(path: path, weight: 0, reverse: true, initialValue: 0)
+    ]
+    let second = try VRRPService(spec: reversed, network: InMemoryVRRPNetwork())
+    try second.start()
+    defer { second.stop() }
+    XCTAssertTrue(wait(5) { self.state(second) == .master })
+    XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "7 trailing text\n")
+    try "0\n".write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertTrue(wait(5) { self.state(second) == .fault }, "reverse: zero faults")
+  }
+
+  /// A script that has not finished its first run counts for nothing without `init_fail` (the
+  /// instance comes up), and as failed with it (Fault until it succeeds).
+  func testScriptWithoutAResultCountsForNothingUnlessInitFail() throws {
+    let directory = NSTemporaryDirectory() + "lvsk-initfail-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let gate = directory + "/go"
+    let script = try RunnableScript(parsing: "/bin/sh -c 'while [ ! -e \(gate) ]; do sleep 0.05; done'")
+    for initFail in [false, true] {
+      var spec = Self.spec()
+      spec.instances[0].trackScripts = [TrackedScriptSpec(name: "chk")]
+      spec.scripts = [
+        VRRPScriptSpec(name: "chk", script: script, interval: 1, timeout: 30, weight: 0, initFail: initFail)
+      ]
+      let service = try VRRPService(spec: spec, network: InMemoryVRRPNetwork())
+      try service.start()
+      if initFail {
+        XCTAssertTrue(wait(5) { self.state(service) == .fault }, "init_fail: failed until it succeeds")
+        XCTAssertTrue(FileManager.default.createFile(atPath: gate, contents: nil))
+        XCTAssertTrue(wait(5) { self.state(service) == .master }, "up after its first success")
+      } else {
+        XCTAssertTrue(wait(5) { self.state(service) == .master }, "a pending script counts for nothing")
+      }
+      service.stop()
+    }
+  }
 }

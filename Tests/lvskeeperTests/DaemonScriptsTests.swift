@@ -64,6 +64,7 @@ final class DaemonScriptsTests: XCTestCase {
     let notify = try script(
       "notify.sh", "echo \"$(id -un) $(id -gn) $*\" >> \(output)/notify\nsleep 3031 &")
     let master = try script("master.sh", "id -un > \(output)/master")
+    let stop = try script("stop.sh", "id -un > \(output)/stop")
     let check = try script("chk.sh", "echo run >> \(output)/runs\nsleep 3011 & sleep 3012")
     let config = scratch + "/lvskeeper.conf"
     try """
@@ -88,6 +89,7 @@ final class DaemonScriptsTests: XCTestCase {
       track_script { chk }
       notify "\(notify)"
       notify_master "\(master)" root
+      notify_stop "\(stop)"
     }
     """.write(toFile: config, atomically: true, encoding: .utf8)
 
@@ -118,6 +120,7 @@ final class DaemonScriptsTests: XCTestCase {
     kill(daemon.processIdentifier, SIGTERM)
     XCTAssertTrue(wait(15) { !daemon.isRunning }, "daemon did not stop")
     XCTAssertTrue(read("notify").contains("INSTANCE VI_1 STOP"), read("notify"))
+    XCTAssertEqual(read("stop"), "nobody\n", "notify_stop ran at stop, as script_user")
     XCTAssertTrue(
       wait(3) { Self.processes(matching: "sleep 30").isEmpty },
       "scripts outlived the daemon: \(Self.processes(matching: "sleep 30"))")
@@ -132,14 +135,14 @@ final class DaemonScriptsTests: XCTestCase {
     let config = scratch + "/lvskeeper.conf"
     func write(_ path: String) throws {
       try """
-        global_defs {
-          router_id scripts
-          enable_script_security
-        }
-        vrrp_script chk {
-          script "\(path)"
-        }
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+      global_defs {
+        router_id scripts
+        enable_script_security
+      }
+      vrrp_script chk {
+        script "\(path)"
+      }
+      """.write(toFile: config, atomically: true, encoding: .utf8)
     }
     try write(safe)
     let socket = scratch + "/control.sock"
@@ -157,7 +160,8 @@ final class DaemonScriptsTests: XCTestCase {
     XCTAssertEqual(reload.status, 1, reload.stderr)
     XCTAssertTrue(
       reload.stderr.contains("lvskeeper.conf:5:1")
-        && reload.stderr.contains("runs as root but \(unsafe) is writable by everyone (enable_script_security)"),
+        && reload.stderr.contains(
+          "runs as root but \(unsafe) is writable by everyone (enable_script_security)"),
       reload.stderr)
     let check = try CommandLineTests.runBinary(["check-config", "-f", config])
     XCTAssertNotEqual(check.status, 0)
@@ -168,6 +172,67 @@ final class DaemonScriptsTests: XCTestCase {
     try write(safe)
     let good = try CommandLineTests.runBinary(["reload", "--control-socket", socket])
     XCTAssertEqual(good.status, 0, good.stderr)
+    kill(daemon.processIdentifier, SIGTERM)
+    XCTAssertTrue(wait(15) { !daemon.isRunning })
+  }
+
+  /// quorum_up and quorum_down run as script_user when the live weight crosses the quorum.
+  func testQuorumScriptsRunAsScriptUserOnQuorumChanges() throws {
+    let steady = try TCPListener()
+    steady.acceptInBackground()
+    defer { steady.close() }
+    let flappingPort = try TestSockets.closedLoopbackPort()
+    let quorum = try script("quorum.sh", "echo \"$(id -un) $1\" >> \(output)/quorum")
+    let config = scratch + "/lvskeeper.conf"
+    try """
+    global_defs {
+      router_id quorum
+      script_user nobody
+    }
+    virtual_server 10.20.30.40 80 {
+      delay_loop 1
+      lb_kind NAT
+      protocol TCP
+      quorum 2
+      quorum_up "\(quorum) UP"
+      quorum_down "\(quorum) DOWN"
+      real_server 127.0.0.1 \(steady.port) {
+        TCP_CHECK {
+          connect_timeout 1
+          retry 0
+        }
+      }
+      real_server 127.0.0.1 \(flappingPort) {
+        TCP_CHECK {
+          connect_timeout 1
+          retry 0
+        }
+      }
+    }
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+    let daemon = Process()
+    daemon.executableURL = URL(fileURLWithPath: try CommandLineTests.executable())
+    daemon.arguments = [
+      "run", "--dry-run", "-f", config, "--control-socket", scratch + "/control.sock", "--log-level", "error",
+    ]
+    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try daemon.run()
+    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+
+    // Real servers start alive (no `alpha`): the quorum holds until the second server's first
+    // check fails, then quorum_down runs; a listener for it brings quorum_up.
+    XCTAssertTrue(wait(20) { self.read("quorum") == "nobody DOWN\n" }, "quorum_down: \(read("quorum"))")
+    let listener = Process()
+    listener.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+    listener.arguments = [
+      "-c",
+      "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+        + "s.bind(('127.0.0.1',\(flappingPort)))\ns.listen(64)\ntime.sleep(120)",
+    ]
+    try listener.run()
+    defer { if listener.isRunning { listener.terminate() } }
+    XCTAssertTrue(
+      wait(20) { self.read("quorum") == "nobody DOWN\nnobody UP\n" }, "quorum_up: \(read("quorum"))")
     kill(daemon.processIdentifier, SIGTERM)
     XCTAssertTrue(wait(15) { !daemon.isRunning })
   }

@@ -2,6 +2,7 @@ import Foundation
 import HealthCheck
 import IPVSSync
 import KeeperConfig
+import KeeperCore
 import VRRP
 import XCTest
 
@@ -130,7 +131,7 @@ final class KeywordEffectTests: XCTestCase {
       """)
     XCTAssertEqual(config.globalDefs.lvsFlushOnStop, .all)
     let v6 = try VRRPMapping.instanceSpec(config.vrrpInstances[0], global: config.globalDefs)
-    XCTAssertEqual(v6.multicastGroup, VRRP.IPAddress("ff02::1:2"))
+    XCTAssertEqual(v6.multicastGroup, IPAddress("ff02::1:2"))
     XCTAssertEqual(v6.preemptDelay, 4)
     XCTAssertEqual(v6.garpMasterDelay, 7)
     XCTAssertEqual(v6.garpMasterRepeat, 4)
@@ -138,7 +139,7 @@ final class KeywordEffectTests: XCTestCase {
     XCTAssertEqual(v6.garpMasterRefreshRepeat, 3)
     XCTAssertEqual(v6.excludedAddresses.count, 1)
     let v4 = try VRRPMapping.instanceSpec(config.vrrpInstances[1], global: config.globalDefs)
-    XCTAssertEqual(v4.sourceAddress, VRRP.IPAddress("10.0.0.3"))
+    XCTAssertEqual(v4.sourceAddress, IPAddress("10.0.0.3"))
     XCTAssertEqual(v4.garpMasterDelay, 2)
     XCTAssertEqual(v4.garpMasterRepeat, 3)
     XCTAssertEqual(v4.garpMasterRefresh, 30)

@@ -136,7 +136,8 @@ final class VRRPMappingTests: XCTestCase {
     let unit = try XCTUnwrap(try VRRPMapping.units(config.configuration)["vrrp_instance VI_1"])
     let instance = try XCTUnwrap(unit.instances.first)
     XCTAssertEqual(
-      instance.trackScripts, [TrackedScriptSpec(name: "chk_a", weight: -25)], "reverse inverts the weight")
+      instance.trackScripts, [TrackedScriptSpec(name: "chk_a", weight: 25, reverse: true)],
+      "reverse travels with the weight (TrackingPolicy negates it while up)")
     XCTAssertEqual(instance.trackInterfaces, [TrackedInterfaceSpec(name: "lo", weight: -30)])
     XCTAssertEqual(unit.scripts?.map(\.name), ["chk_a"])
     XCTAssertEqual(unit.scripts?.first?.weight, 10)
@@ -160,5 +161,69 @@ final class VRRPMappingTests: XCTestCase {
       try VRRPMapping.units(v3Config.configuration)["vrrp_instance VI_1"]?.instances.first)
     XCTAssertNil(v3Instance.authPass)
     XCTAssertEqual(v3Instance.authentication, .none)
+  }
+
+  /// track_file, vrrp_track_file's weight/reverse/init_file, a sync group's tracking on every
+  /// member (weights ignored), a vrrp_script's `weight N reverse` and `init_fail`.
+  func testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec() throws {
+    let text = """
+      vrrp_script chk {
+          script "/bin/true"
+          weight 10 reverse
+          init_fail
+      }
+      vrrp_track_file tf {
+          file /run/lvsk-test-track
+          weight 3 reverse
+          init_file 5 overwrite
+      }
+      vrrp_instance VI_1 {
+          interface lo
+          virtual_router_id 7
+          priority 100
+          virtual_ipaddress { 192.0.2.7/32 }
+          track_file { tf }
+          track_script { chk weight -5 reverse }
+      }
+      vrrp_instance VI_2 {
+          interface lo
+          virtual_router_id 8
+          priority 100
+          virtual_ipaddress { 192.0.2.8/32 }
+      }
+      vrrp_sync_group G {
+          group {
+              VI_1
+              VI_2
+          }
+          track_script { chk weight 30 }
+          track_file { tf weight 2 }
+          track_interface { lo weight 5 }
+      }
+      """
+    let config = try KeeperConfig.ConfigLoader(interfaces: ["lo"]).load(text: text, fileName: "t.conf")
+      .configuration
+    let unit = try XCTUnwrap(try VRRPMapping.units(config)["sync_group G"])
+    let first = try XCTUnwrap(unit.instances.first { $0.name == "VI_1" })
+    let second = try XCTUnwrap(unit.instances.first { $0.name == "VI_2" })
+    XCTAssertEqual(
+      first.trackFiles,
+      [
+        TrackedFileSpec(
+          path: "/run/lvsk-test-track", weight: 3, reverse: true, initialValue: 5, overwrite: true),
+        TrackedFileSpec(
+          path: "/run/lvsk-test-track", weight: 0, reverse: false, initialValue: 5, overwrite: true),
+      ])
+    XCTAssertEqual(
+      first.trackScripts,
+      [TrackedScriptSpec(name: "chk", weight: -5, reverse: true), TrackedScriptSpec(name: "chk", weight: 0)])
+    XCTAssertEqual(first.trackInterfaces, [TrackedInterfaceSpec(name: "lo", weight: nil)])
+    XCTAssertEqual(
+      second.trackScripts, [TrackedScriptSpec(name: "chk", weight: 0)], "group tracking on every member")
+    XCTAssertEqual(second.trackFiles.map(\.weight), [0])
+    let script = try XCTUnwrap(unit.scripts?.first)
+    XCTAssertEqual([script.weight], [10])
+    XCTAssertTrue(script.reverse)
+    XCTAssertTrue(script.initFail)
   }
 }

@@ -9,14 +9,20 @@ import VRRP
 /// units whose spec changed, so unchanged instances keep their state and do not re-elect.
 enum VRRPMapping {
   static func units(_ config: KeeperConfiguration) throws -> [String: VRRPGroupSpec] {
+    let files = Dictionary(
+      config.vrrpTrackFiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     var specs: [String: VRRPInstanceSpec] = [:]
     for instance in config.vrrpInstances {
-      specs[instance.name] = try instanceSpec(instance, global: config.globalDefs)
+      specs[instance.name] = try instanceSpec(instance, global: config.globalDefs, files: files)
     }
     var units: [String: VRRPGroupSpec] = [:]
     var grouped: Set<String> = []
     for group in config.syncGroups {
-      let members = group.instances.compactMap { specs[$0] }
+      let members = group.instances.compactMap { name -> VRRPInstanceSpec? in
+        guard var spec = specs[name] else { return nil }
+        addGroupTracking(group, to: &spec, files)
+        return spec
+      }
       grouped.formUnion(group.instances)
       let notify = try notifySpec(group.notify, config.globalDefs, group.location)
       units["sync_group \(group.name)"] = VRRPGroupSpec(
@@ -52,7 +58,8 @@ enum VRRPMapping {
       }
       return VRRPScriptSpec(
         name: script.name, script: runnable, interval: script.interval, timeout: script.timeout,
-        rise: script.rise, fall: script.fall, weight: script.weight)
+        rise: script.rise, fall: script.fall, weight: script.weight, reverse: script.weightReverse,
+        initFail: script.initFail)
     }
   }
 
@@ -69,7 +76,9 @@ enum VRRPMapping {
       any: try ScriptMapping.runnable(notify.notify, global, location))
   }
 
-  static func instanceSpec(_ instance: VRRPInstance, global: GlobalDefs) throws -> VRRPInstanceSpec {
+  static func instanceSpec(
+    _ instance: VRRPInstance, global: GlobalDefs, files: [String: VRRPTrackFile] = [:]
+  ) throws -> VRRPInstanceSpec {
     guard let vrid = UInt8(exactly: instance.virtualRouterID),
       let priority = UInt8(exactly: instance.priority)
     else {
@@ -101,16 +110,42 @@ enum VRRPMapping {
     spec.garpMasterRefresh = instance.garpMasterRefresh
     spec.garpMasterRefreshRepeat = instance.garpMasterRefreshRepeat
     spec.trackInterfaces = instance.trackInterfaces.map {
-      TrackedInterfaceSpec(name: $0.name, weight: signed($0))
+      TrackedInterfaceSpec(name: $0.name, weight: $0.weight, reverse: $0.reverse)
     }
-    spec.trackScripts = instance.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: signed($0)) }
+    spec.trackScripts = instance.trackScripts.map {
+      TrackedScriptSpec(name: $0.name, weight: $0.weight, reverse: $0.reverse)
+    }
+    spec.trackFiles = instance.trackFiles.compactMap { trackedFile($0, files) }
     spec.notify = try notifySpec(instance.notify, global, instance.location)
     return spec
   }
 
-  /// `weight N reverse` on a tracked object inverts the sense of the adjustment (keepalived.conf(5)).
-  private static func signed(_ tracked: TrackedObject) -> Int? {
-    tracked.weight.map { tracked.reverse ? -$0 : $0 }
+  /// A `track_file` entry with its `vrrp_track_file` block: the entry's `weight [reverse]`, else
+  /// the block's; `init_file` travels along so the unit writes it at start.
+  static func trackedFile(_ tracked: TrackedObject, _ files: [String: VRRPTrackFile]) -> TrackedFileSpec? {
+    guard let file = files[tracked.name] else { return nil }
+    let (weight, reverse) = tracked.weight.map { ($0, tracked.reverse) } ?? (file.weight, file.weightReverse)
+    return TrackedFileSpec(
+      path: file.file, weight: weight, reverse: reverse, initialValue: file.initValue,
+      overwrite: file.initOverwrite)
+  }
+
+  /// keepalived applies a sync group's `track_interface`, `track_script` and `track_file` to every
+  /// member, ignoring their weights (without `sync_group_tracking_weight`): a failure faults the
+  /// member, and the group follows.
+  static func addGroupTracking(
+    _ group: VRRPSyncGroup, to spec: inout VRRPInstanceSpec, _ files: [String: VRRPTrackFile]
+  ) {
+    spec.trackInterfaces += group.trackInterfaces.map { TrackedInterfaceSpec(name: $0.name, weight: nil) }
+    spec.trackScripts += group.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: 0) }
+    spec.trackFiles += group.trackFiles.compactMap { tracked in
+      trackedFile(tracked, files).map {
+        var fault = $0
+        fault.weight = 0
+        fault.reverse = false
+        return fault
+      }
+    }
   }
 
   private static func vip(_ vip: VirtualIPAddress) -> VirtualAddressSpec {
