@@ -6,7 +6,7 @@ import XCTest
 /// "Every accepted keyword has an effect and a test that shows it, or it is an error": every
 /// keyword the parser accepts must name the test that proves its effect, or be on the explicit
 /// warning list (`KeywordCatalog.ignored`: mail, SNMP, D-Bus, process tuning, logging, which cannot
-/// change which servers carry traffic)).
+/// change which servers carry traffic).
 ///
 /// The accepted keywords are read from the parser's own source (the `case "..."` labels of every
 /// `switch` on a statement's name, and `.name == "..."` tests), so a keyword added to a builder
