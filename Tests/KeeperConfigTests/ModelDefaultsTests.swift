@@ -139,7 +139,7 @@ final class ModelDefaultsTests: XCTestCase {
         advert_int 0.25
         garp_master_repeat 3
         nopreempt
-        no_accept
+        accept
         virtual_ipaddress {
           192.168.1.1/24 brd 192.168.1.255 dev eth1 scope link label eth1:a
         }
@@ -167,7 +167,7 @@ final class ModelDefaultsTests: XCTestCase {
     XCTAssertEqual(vi.garpMasterDelay, 1)
     XCTAssertEqual(vi.garpMasterRepeat, 3)
     XCTAssertFalse(vi.preempt)
-    XCTAssertFalse(vi.accept)
+    XCTAssertTrue(vi.accept)
     let vip = vi.virtualIPAddresses[0]
     XCTAssertEqual(vip.broadcast?.description, "192.168.1.255")
     XCTAssertEqual(vip.device, "eth1")
