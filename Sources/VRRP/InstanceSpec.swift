@@ -38,12 +38,16 @@ public struct VirtualAddressSpec: Sendable, Codable, Equatable, Hashable {
   }
 }
 
-/// `track_interface` entry: link down means Fault unless a weight is given, in which case the
-/// weight (may be negative) is added to the priority while the link is up (positive) or down (negative).
-public struct TrackedInterfaceSpec: Sendable, Codable, Equatable {
+/// A tracked interface or script by name, with the entry's `weight N [reverse]` (see
+/// `TrackSignal`).
+///
+/// `track_interface`: link down means Fault unless a weight is given, in which case the weight
+/// (may be negative) is added to the priority while the link is up (positive) or down (negative).
+/// `track_script`: `weight` overrides the script's own; with no weight there, the script's own
+/// weight and reverse apply.
+public struct TrackedObjectSpec: Sendable, Codable, Equatable {
   public var name: String
   public var weight: Int?
-  /// `weight N reverse` (see `TrackSignal`).
   public var reverse: Bool
   public init(name: String, weight: Int? = nil, reverse: Bool = false) {
     self.name = name
@@ -61,6 +65,11 @@ public struct TrackedInterfaceSpec: Sendable, Codable, Equatable {
       reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false)
   }
 }
+
+/// `track_interface` entry.
+public typealias TrackedInterfaceSpec = TrackedObjectSpec
+/// `track_script` entry.
+public typealias TrackedScriptSpec = TrackedObjectSpec
 
 /// `track_file` entry: the file holds an integer multiplied by `weight` (default 1) and added to the
 /// priority; with weight 0 a non-zero value means Fault. `initialValue` (`init_file`) is written
@@ -166,29 +175,6 @@ public struct VRRPScriptSpec: Sendable, Codable, Equatable {
     try c.encode(weight, forKey: .weight)
     try c.encode(initFail, forKey: .initFail)
     try c.encode(reverse, forKey: .reverse)
-  }
-}
-
-/// `track_script` reference; `weight` overrides the script's own.
-public struct TrackedScriptSpec: Sendable, Codable, Equatable {
-  public var name: String
-  public var weight: Int?
-  /// `weight N reverse` on the track_script entry; with no weight there, the script's own applies.
-  public var reverse: Bool
-  public init(name: String, weight: Int? = nil, reverse: Bool = false) {
-    self.name = name
-    self.weight = weight
-    self.reverse = reverse
-  }
-
-  enum CodingKeys: String, CodingKey { case name, weight, reverse }
-
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: CodingKeys.self)
-    self.init(
-      name: try c.decode(String.self, forKey: .name),
-      weight: try c.decodeIfPresent(Int.self, forKey: .weight),
-      reverse: try c.decodeIfPresent(Bool.self, forKey: .reverse) ?? false)
   }
 }
 

@@ -93,17 +93,11 @@ final class DaemonScriptsTests: XCTestCase {
     }
     """.write(toFile: config, atomically: true, encoding: .utf8)
 
-    let daemon = Process()
-    daemon.executableURL = URL(fileURLWithPath: "/usr/bin/ip")
-    daemon.arguments = [
-      "netns", "exec", namespace, try CommandLineTests.executable(), "run", "-f", config, "--control-socket",
-      scratch + "/control.sock", "--log-level", "notice",
-    ]
-    let log = FileHandle(forWritingAtPath: "/dev/null")
-    daemon.standardOutput = log
-    daemon.standardError = log
-    try daemon.run()
-    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+    let daemon = try DaemonProcess(
+      scratch: scratch, name: "vrrp", arguments: ["-f", config, "--log-level", "notice"], namespace: namespace
+    )
+    defer { daemon.cleanUp() }
+    try daemon.waitReady()
 
     XCTAssertTrue(wait(15) { read("notify").contains("MASTER") }, "notify: \(read("notify"))")
     // `notify` runs as script_user with keepalived's arguments; the line's own user wins.
@@ -117,8 +111,8 @@ final class DaemonScriptsTests: XCTestCase {
     let runs = read("runs").split(separator: "\n").count - start
     XCTAssertGreaterThanOrEqual(runs, 3, "vrrp_script runs in 6 s")
 
-    kill(daemon.processIdentifier, SIGTERM)
-    XCTAssertTrue(wait(15) { !daemon.isRunning }, "daemon did not stop")
+    daemon.send(SIGTERM)
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0, "daemon did not stop: \(daemon.log)")
     XCTAssertTrue(read("notify").contains("INSTANCE VI_1 STOP"), read("notify"))
     XCTAssertEqual(read("stop"), "nobody\n", "notify_stop ran at stop, as script_user")
     XCTAssertTrue(
@@ -145,15 +139,11 @@ final class DaemonScriptsTests: XCTestCase {
       """.write(toFile: config, atomically: true, encoding: .utf8)
     }
     try write(safe)
-    let socket = scratch + "/control.sock"
-    let binary = try CommandLineTests.executable()
-    let daemon = Process()
-    daemon.executableURL = URL(fileURLWithPath: binary)
-    daemon.arguments = ["run", "-f", config, "--control-socket", socket, "--log-level", "error"]
-    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try daemon.run()
-    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
-    XCTAssertTrue(wait(15) { FileManager.default.fileExists(atPath: socket) }, "no control socket")
+    let daemon = try DaemonProcess(
+      scratch: scratch, name: "reload", arguments: ["-f", config, "--log-level", "error"])
+    defer { daemon.cleanUp() }
+    try daemon.waitReady()
+    let socket = daemon.socket
 
     try write(unsafe)
     let reload = try CommandLineTests.runBinary(["reload", "--control-socket", socket])
@@ -167,13 +157,13 @@ final class DaemonScriptsTests: XCTestCase {
     XCTAssertNotEqual(check.status, 0)
     let status = try CommandLineTests.runBinary(["status", "--control-socket", socket])
     XCTAssertEqual(status.status, 0, "the daemon still answers: \(status.stderr)")
-    XCTAssertTrue(daemon.isRunning)
+    XCTAssertTrue(daemon.process.isRunning)
 
     try write(safe)
     let good = try CommandLineTests.runBinary(["reload", "--control-socket", socket])
     XCTAssertEqual(good.status, 0, good.stderr)
-    kill(daemon.processIdentifier, SIGTERM)
-    XCTAssertTrue(wait(15) { !daemon.isRunning })
+    daemon.send(SIGTERM)
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0)
   }
 
   /// quorum_up and quorum_down run as script_user when the live weight crosses the quorum.
@@ -210,14 +200,10 @@ final class DaemonScriptsTests: XCTestCase {
       }
     }
     """.write(toFile: config, atomically: true, encoding: .utf8)
-    let daemon = Process()
-    daemon.executableURL = URL(fileURLWithPath: try CommandLineTests.executable())
-    daemon.arguments = [
-      "run", "--dry-run", "-f", config, "--control-socket", scratch + "/control.sock", "--log-level", "error",
-    ]
-    daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try daemon.run()
-    defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+    let daemon = try DaemonProcess(
+      scratch: scratch, name: "quorum", arguments: ["--dry-run", "-f", config, "--log-level", "error"])
+    defer { daemon.cleanUp() }
+    try daemon.waitReady()
 
     // Real servers start alive (no `alpha`): the quorum holds until the second server's first
     // check fails, then quorum_down runs; a listener for it brings quorum_up.
@@ -233,8 +219,8 @@ final class DaemonScriptsTests: XCTestCase {
     defer { if listener.isRunning { listener.terminate() } }
     XCTAssertTrue(
       wait(20) { self.read("quorum") == "nobody DOWN\nnobody UP\n" }, "quorum_up: \(read("quorum"))")
-    kill(daemon.processIdentifier, SIGTERM)
-    XCTAssertTrue(wait(15) { !daemon.isRunning })
+    daemon.send(SIGTERM)
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0)
   }
 
   /// Live (not zombie) processes whose command line contains `text`.
