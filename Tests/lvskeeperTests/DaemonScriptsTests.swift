@@ -17,27 +17,17 @@ final class DaemonScriptsTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
     chmod(scratch, 0o755)
     chmod(output, 0o777)  // scripts running as nobody write here
-    try sh("ip netns add \(namespace)")
-    try sh("ip -n \(namespace) link set lo up")
+    try shell("ip netns add \(namespace)")
+    try shell("ip -n \(namespace) link set lo up")
     // A veth pair inside the namespace (the dummy module is not on every kernel).
-    try sh("ip -n \(namespace) link add d0 type veth peer name d1")
-    try sh("ip -n \(namespace) addr add 10.78.0.1/24 dev d0")
-    try sh("ip -n \(namespace) link set d0 up && ip -n \(namespace) link set d1 up")
+    try shell("ip -n \(namespace) link add d0 type veth peer name d1")
+    try shell("ip -n \(namespace) addr add 10.78.0.1/24 dev d0")
+    try shell("ip -n \(namespace) link set d0 up && ip -n \(namespace) link set d1 up")
   }
 
   override func tearDown() {
-    _ = try? sh("ip netns del \(namespace)")
+    _ = try? shell("ip netns del \(namespace)")
     try? FileManager.default.removeItem(atPath: scratch)
-  }
-
-  @discardableResult
-  func sh(_ command: String) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
   }
 
   func script(_ name: String, _ body: String) throws -> String {

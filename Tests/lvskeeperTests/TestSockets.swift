@@ -179,3 +179,20 @@ final class TCPListener: @unchecked Sendable {  // fd is immutable; `closed` is 
 
   deinit { close() }
 }
+
+/// Runs `command` with /bin/sh and returns its output; throws with the output when it fails.
+@discardableResult
+func shell(_ command: String) throws -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/bin/sh")
+  process.arguments = ["-c", command]
+  let out = Pipe()
+  process.standardOutput = out
+  process.standardError = out
+  try process.run()
+  let data = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  let text = String(decoding: data, as: UTF8.self)
+  guard process.terminationStatus == 0 else { throw TestSockets.SocketError("\(command): \(text)") }
+  return text
+}

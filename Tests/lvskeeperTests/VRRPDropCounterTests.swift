@@ -23,14 +23,14 @@ final class VRRPDropCounterTests: XCTestCase {
     scratch = "/tmp/lvsk-drop-" + UUID().uuidString.prefix(8)
     try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     namespace = "lvsk-drop-\(getpid())"
-    _ = try? Self.sh("/usr/sbin/ip netns del \(namespace)")
-    try Self.sh("/usr/sbin/ip netns add \(namespace)")
-    try Self.sh("/usr/sbin/ip -n \(namespace) link set lo up")
+    _ = try? shell("/usr/sbin/ip netns del \(namespace)")
+    try shell("/usr/sbin/ip netns add \(namespace)")
+    try shell("/usr/sbin/ip -n \(namespace) link set lo up")
   }
 
   override func tearDown() {
     daemon?.cleanUp()
-    if !namespace.isEmpty { _ = try? Self.sh("/usr/sbin/ip netns del \(namespace)") }
+    if !namespace.isEmpty { _ = try? shell("/usr/sbin/ip netns del \(namespace)") }
     try? FileManager.default.removeItem(atPath: scratch)
   }
 
@@ -215,21 +215,5 @@ final class VRRPDropCounterTests: XCTestCase {
     }
     while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
     return ~UInt16(sum)
-  }
-
-  @discardableResult
-  static func sh(_ command: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else { throw TestSockets.SocketError("\(command): \(text)") }
-    return text
   }
 }
