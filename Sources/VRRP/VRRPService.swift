@@ -18,7 +18,8 @@ public final class VRRPService: @unchecked Sendable {
   private var snapshot = VRRPServiceStatus(instances: [], unmatchedDrops: [:])
   private var heartbeat = ContinuousClock.now
   private var stopRequested = false
-  private var finished = false
+  /// Signalled once when the loop thread has resigned everything and ended (stop waits on it).
+  private let finished = DispatchSemaphore(value: 0)
   private var thread: Thread?
   private var wakePipe: [Int32] = [-1, -1]
   private let epoch = ContinuousClock.now
@@ -151,7 +152,8 @@ public final class VRRPService: @unchecked Sendable {
       _ = write(wakePipe[1], &byte, 1)
     }
     guard thread != nil else { return }
-    while !lock.withLock({ finished }) { usleep(2_000) }
+    finished.wait()
+    finished.signal()  // a second stop() returns at once
     for tracker in scripts.values { tracker.stop() }
     for fd in wakePipe where fd >= 0 { close(fd) }
     wakePipe = [-1, -1]
@@ -225,7 +227,7 @@ public final class VRRPService: @unchecked Sendable {
       apply(instances[index].machine.stop(now: end), to: index, now: end)
     }
     publish()
-    lock.withLock { finished = true }
+    finished.signal()
   }
 
   private func handle(_ packet: ReceivedPacket, members: [Int]) {
