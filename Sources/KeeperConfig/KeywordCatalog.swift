@@ -41,7 +41,7 @@ enum KeywordCatalog {
   ]
 
   static let unsupported: Set<String> = [
-    "omega", "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "vrrp_gna_interval",
+    "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "vrrp_gna_interval",
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
     "static_ipaddress",
     "static_routes",
@@ -64,8 +64,6 @@ enum KeywordCatalog {
       "lvskeeper's VRRP does not pace unsolicited neighbour adverts per interface (keepalived's vrrp_gna_interval)",
     "lvs_sync_daemon_interface":
       "the sync daemon is started only by 'lvs_sync_daemon IF INSTANCE' in global_defs; move the interface there",
-    "omega":
-      "keepalived's omega runs the quorum_up/quorum_down and notify_up/notify_down scripts while shutting down; lvskeeper runs them only on health changes",
     "ha_suspend":
       "keepalived's ha_suspend suspends the service's checkers while its virtual address is not on this host; lvskeeper's health checker is not told which addresses are local",
   ]

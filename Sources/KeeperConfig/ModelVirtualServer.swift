@@ -130,6 +130,9 @@ public struct VirtualServer: Codable, Equatable, Sendable {
   public var quorumDown: ScriptCommand?
   public var sorryServer: SorryServer?
   public var alpha = false
+  /// `omega`: when the daemon stops, run `notify_down` of every real server that is up and
+  /// `quorum_down` if the quorum is up (keepalived runs them as it clears the virtual server).
+  public var omega = false
   public var inhibitOnFailure = false
   public var virtualhost: String?
   /// lvskeeper extension: seconds a real server removed from the configuration keeps weight 0

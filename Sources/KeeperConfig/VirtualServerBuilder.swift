@@ -89,6 +89,7 @@ struct VirtualServerBuilder {
         server.hysteresis = reader.integerValue(child, 0...Int(UInt32.max)) ?? server.hysteresis
       case "quorum_up": server.quorumUp = reader.script(child) ?? server.quorumUp
       case "quorum_down": server.quorumDown = reader.script(child) ?? server.quorumDown
+      case "omega": server.omega = reader.flag(child) ?? server.omega
       case "sorry_server":
         guard reader.plain(child), reader.expect(child, arguments: 1...2, usage: "sorry_server IP [PORT]")
         else { continue }

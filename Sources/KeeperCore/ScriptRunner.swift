@@ -124,25 +124,25 @@ public final class ScriptRunner: @unchecked Sendable {  // all state under `lock
     }
   }
 
-  /// Stop. Scripts get `settle` to end on their own (a notify_stop that was just started should
-  /// run), then SIGTERM to every script's process group (and to what notify scripts left
+  /// Stop. Scripts get `settle` to end on their own (a notify_stop that was just asked for still
+  /// starts and should run), then SIGTERM to every script's process group (and to what notify scripts left
   /// behind), then SIGKILL to what is still there `grace` later. Returns when all are reaped or
   /// `settle + grace` plus one second has passed. New runs are refused from now on.
   public func terminateAll(settle: Duration = .seconds(1), grace: Duration = .seconds(2)) {
     let semaphore = DispatchSemaphore(value: 0)
-    let (refused, hasWork) = lock.withLock {
+    let hasWork: Bool = lock.withLock {
       stopping = true
-      defer { pending.removeAll() }
-      guard started, !children.isEmpty else { return (pending, false) }
+      // Runs asked for before the stop (a notify_stop, omega's scripts) still start; they are
+      // in `pending` until the runner's thread forks them.
+      guard started, !children.isEmpty || !pending.isEmpty else { return false }
       let now = ContinuousClock.now
       // A group with nothing left but its lingering leader need not wait for the settle time.
-      terminateAt = children.values.allSatisfy(\.lingering) ? now : now + settle
+      terminateAt = pending.isEmpty && children.values.allSatisfy(\.lingering) ? now : now + settle
       stopDeadline = terminateAt.map { $0 + grace }
       nextLingerScan = now
       stopWaiters.append(semaphore)
-      return (pending, true)
+      return true
     }
-    for (_, completion) in refused { completion(.failedToStart("the daemon is stopping")) }
     guard hasWork else { return }
     wake()
     let limit = Int((settle + grace + .seconds(1)) / .milliseconds(1))
@@ -228,6 +228,7 @@ public final class ScriptRunner: @unchecked Sendable {  // all state under `lock
       }
       startPending()
       enforceDeadlines()
+      releaseStopWaitersIfDone()
     }
   }
 
@@ -351,15 +352,19 @@ public final class ScriptRunner: @unchecked Sendable {  // all state under `lock
     } else {
       exit = .signalled(status & 0x7f)
     }
+    lock.withLock { children[pidfd] = nil }
+    child.completion?(exit)
+  }
+
+  /// Stop: once nothing runs and nothing waits to start, `terminateAll` may return.
+  private func releaseStopWaitersIfDone() {
     let waiters: [DispatchSemaphore] = lock.withLock {
-      children[pidfd] = nil
-      guard children.isEmpty, stopping else { return [] }
+      guard stopping, !stopWaiters.isEmpty, children.isEmpty, pending.isEmpty else { return [] }
       stopDeadline = nil
       terminateAt = nil
       defer { stopWaiters.removeAll() }
       return stopWaiters
     }
-    child.completion?(exit)
     for waiter in waiters { waiter.signal() }
   }
 

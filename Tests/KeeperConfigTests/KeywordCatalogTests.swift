@@ -239,9 +239,10 @@ final class KeywordCatalogTests: XCTestCase {
     "notify_up": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
     "notify_down": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
     "quorum_up": Proof(
-      "DaemonScriptsTests.testQuorumScriptsRunAsScriptUserOnQuorumChanges", reach: .behaviour),
+      "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
+    "omega": Proof("DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
     "quorum_down": Proof(
-      "DaemonScriptsTests.testQuorumScriptsRunAsScriptUserOnQuorumChanges", reach: .behaviour),
+      "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
     "misc_path": Proof("MiscCheckTests.testExitCodesAndDynamicWeight", reach: .behaviour),
     "misc_timeout": Proof("MiscCheckTests.testTimeoutKillsWholeProcessGroup", reach: .behaviour),
     "misc_dynamic": Proof("MiscCheckTests.testExitCodesAndDynamicWeight", reach: .behaviour),
@@ -366,7 +367,7 @@ final class KeywordCatalogTests: XCTestCase {
     }
     // Keywords made errors are no longer accepted.
     for removed in [
-      "omega", "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "lvs_sync_daemon_interface",
+      "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "lvs_sync_daemon_interface",
     ] {
       XCTAssertFalse(keywords.contains(removed), removed)
     }

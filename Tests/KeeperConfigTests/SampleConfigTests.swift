@@ -34,10 +34,7 @@ final class SampleConfigTests: XCTestCase {
     "keepalived.conf.inhibit": ("host", nil),
     "keepalived.conf.misc_check": ("host", nil),
     "keepalived.conf.misc_check_arg": ("host", nil),
-    // omega (notify scripts while shutting down) is not implemented: an error, not ignored.
-    "keepalived.conf.quorum": (
-      "host", ["30:3: unsupported keyword 'omega' in virtual_server: keepalived's omega"]
-    ),
+    "keepalived.conf.quorum": ("host", nil),
     "keepalived.conf.sample": ("host", nil),
     "keepalived.conf.status_code": ("host", nil),
     "keepalived.conf.track_interface": (
@@ -122,11 +119,9 @@ final class SampleConfigTests: XCTestCase {
 
   func testSampleModelsKeepTheirMeaning() throws {
     let loader = ConfigLoader(configID: "host", interfaces: testInterfaces)
-    // Without its omega line (an error in lvskeeper) the quorum sample keeps its meaning.
     let quorumText = try String(contentsOfFile: Self.directory + "/keepalived.conf.quorum", encoding: .utf8)
-      .split(separator: "\n", omittingEmptySubsequences: false)
-      .filter { $0.trimmingCharacters(in: .whitespaces) != "omega" }.joined(separator: "\n")
     let quorum = try loader.load(text: quorumText).configuration.virtualServers[0]
+    XCTAssertTrue(quorum.omega)
     XCTAssertEqual(quorum.quorum, 7)
     XCTAssertEqual(quorum.hysteresis, 2)
     XCTAssertTrue(quorum.alpha)

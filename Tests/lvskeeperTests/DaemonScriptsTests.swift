@@ -156,8 +156,9 @@ final class DaemonScriptsTests: XCTestCase {
     XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0)
   }
 
-  /// quorum_up and quorum_down run as script_user when the live weight crosses the quorum.
-  func testQuorumScriptsRunAsScriptUserOnQuorumChanges() throws {
+  /// quorum_up and quorum_down run as script_user when the live weight crosses the quorum; with
+  /// `omega`, stopping the daemon runs notify_down of each live real server and quorum_down.
+  func testQuorumAndOmegaScriptsRunAsScriptUser() throws {
     let steady = try TCPListener()
     steady.acceptInBackground()
     defer { steady.close() }
@@ -176,7 +177,9 @@ final class DaemonScriptsTests: XCTestCase {
       quorum 2
       quorum_up "\(quorum) UP"
       quorum_down "\(quorum) DOWN"
+      omega
       real_server 127.0.0.1 \(steady.port) {
+        notify_down "\(quorum) RS_DOWN"
         TCP_CHECK {
           connect_timeout 1
           retry 0
@@ -211,6 +214,9 @@ final class DaemonScriptsTests: XCTestCase {
       wait(20) { self.read("quorum") == "nobody DOWN\nnobody UP\n" }, "quorum_up: \(read("quorum"))")
     daemon.send(SIGTERM)
     XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0)
+    // omega: the live server's notify_down and the holding quorum's quorum_down ran at stop.
+    let atStop = read("quorum").split(separator: "\n").dropFirst(2).sorted()
+    XCTAssertEqual(atStop, ["nobody DOWN", "nobody RS_DOWN"], read("quorum"))
   }
 
   /// Live (not zombie) processes whose command line contains `text`.

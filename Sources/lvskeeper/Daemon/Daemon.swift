@@ -184,6 +184,8 @@ actor Daemon {
     logger.info("stopping")
     if TestHooks.daemonHangsOnStop { TestHooks.hangForever() }
     for task in tasks { task.cancel() }
+    // Taken before the checkers stop: who is up and which quorums hold decides what omega runs.
+    let omegaScripts = omegaStopScripts()
     var parts: [(name: String, stop: @Sendable () -> Void)] = units.sorted(by: { $0.key < $1.key }).map {
       let service = $0.value.service
       return ("VRRP unit \($0.key)", { service.stop() })
@@ -216,7 +218,13 @@ actor Daemon {
         "stop: \(pendingStop.names.joined(separator: ", ")) did not finish within \(options.stopTimeout); going on without"
       )
     }
-    // After VRRP (whose notify_stop scripts get a second to run): nothing a script started
+    for script in omegaScripts {
+      logger.notice("omega: running \(script) at stop")
+      script.run(on: scripts) { [logger] exit in
+        if case .failedToStart = exit { logger.error("omega script \(script): \(exit)") }
+      }
+    }
+    // After VRRP and omega (their scripts get a second to run): nothing a script started
     // outlives the daemon.
     await scripts.terminateAll()
     if let reconciler {
@@ -243,6 +251,22 @@ actor Daemon {
     _ = await Deadline.run(.seconds(1)) { try? await group.shutdownGracefully() }
     logger.info(clean ? "stopped" : "stopped, leaving behind: \(pendingStop.names.joined(separator: ", "))")
     return clean
+  }
+
+  /// `omega`: keepalived runs, as it clears such a virtual server at shutdown, `notify_down` of
+  /// each real server that is up and `quorum_down` of a quorum that holds.
+  func omegaStopScripts() -> [RunnableScript] {
+    guard !mapping.omega.isEmpty else { return [] }
+    let up = Set(monitor.status().servers.filter(\.isUp).map(\.id))
+    let quorum = reconciler?.status().quorumUp ?? [:]
+    let notifyDown = Dictionary(
+      mapping.monitored.map { ($0.id, $0.notifyDown) }, uniquingKeysWith: { first, _ in first })
+    var scripts: [RunnableScript] = []
+    for service in mapping.omega {
+      scripts += service.servers.filter(up.contains).compactMap { notifyDown[$0] ?? nil }
+      scripts += service.services.filter { quorum[$0] == true }.compactMap { mapping.quorumScripts[$0]?.down }
+    }
+    return scripts
   }
 
   /// Runs `body` but returns after `limit` whatever happens; true when `body` finished in time.

@@ -15,6 +15,9 @@ struct ServiceMapping: Sendable {
   var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]]
   /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`).
   var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)]
+  /// Virtual servers with `omega`: their kernel services and real servers, whose down scripts
+  /// run when the daemon stops.
+  var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
 
   init(_ config: KeeperConfiguration) throws {
     var services: [VirtualServiceSpec] = []
@@ -23,6 +26,7 @@ struct ServiceMapping: Sendable {
     var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)] = [:]
     let groups = Dictionary(
       config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
     for virtualServer in config.virtualServers {
       let keys = try Self.serviceKeys(virtualServer, groups: groups)
       let attributes = Self.attributes(virtualServer)
@@ -45,12 +49,15 @@ struct ServiceMapping: Sendable {
           try ScriptMapping.runnable(virtualServer.quorumDown, config.globalDefs, virtualServer.location)
         )
       }
+      var ids: [HealthCheck.RealServerID] = []
+      defer { if virtualServer.omega { omega.append((keys, ids)) } }
       for realServer in virtualServer.realServers {
         let id = HealthCheck.RealServerID(
           "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))"
         )
         let destination = Self.destinationKey(realServer.address, realServer.port)
         destinations[id, default: []] += keys.map { IPVSSync.RealServerID(service: $0, server: destination) }
+        ids.append(id)
         monitored.append(
           MonitoredServer(
             id: id,
@@ -71,6 +78,7 @@ struct ServiceMapping: Sendable {
     self.monitored = monitored
     self.destinations = destinations
     self.quorumScripts = quorumScripts
+    self.omega = omega
   }
 
   // MARK: IPVS
