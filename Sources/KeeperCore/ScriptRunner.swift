@@ -6,50 +6,6 @@ import Dispatch
   import Glibc
 #endif
 
-/// How a script run ended.
-public enum ScriptExit: Equatable, Sendable, CustomStringConvertible {
-  case exited(Int32)
-  case signalled(Int32)
-  /// Killed (its whole process group) when its timeout passed.
-  case timedOut
-  /// Never ran: the program is missing, the identity could not be taken, or the daemon is stopping.
-  case failedToStart(String)
-
-  public var description: String {
-    switch self {
-    case .exited(let code): return "exit status \(code)"
-    case .signalled(let signal): return "killed by signal \(signal)"
-    case .timedOut: return "timed out, process group killed"
-    case .failedToStart(let why): return "could not start: \(why)"
-    }
-  }
-}
-
-/// One run of a script.
-public struct ScriptRun: Sendable {
-  public var argv: [String]
-  /// nil runs as the daemon's own user.
-  public var identity: ScriptIdentity?
-  /// Added to the clean environment (`ScriptRunner.baseEnvironment`).
-  public var environment: [String: String]
-  public var timeout: Duration?
-  /// Checks (`vrrp_script`, `MISC_CHECK`) set this: once the script has exited, whatever it left
-  /// running in its process group is killed, so a background child cannot pile up every interval
-  /// or hold the next run back. Notify scripts keep their background children until stop.
-  public var killGroupOnExit: Bool
-
-  public init(
-    argv: [String], identity: ScriptIdentity? = nil, environment: [String: String] = [:],
-    timeout: Duration? = nil, killGroupOnExit: Bool = false
-  ) {
-    self.argv = argv
-    self.identity = identity
-    self.environment = environment
-    self.timeout = timeout
-    self.killGroupOnExit = killGroupOnExit
-  }
-}
-
 /// The one way lvskeeper runs a script. Every run gets its own process group, default signal
 /// dispositions and an empty signal mask, stdio on /dev/null and no other descriptor, a clean
 /// environment, the configured uid, gid and supplementary groups, and SIGTERM should the daemon
@@ -422,61 +378,4 @@ public final class ScriptRunner: @unchecked Sendable {  // all state under `lock
 
 struct SpawnFailure: Error {
   var why: String
-}
-
-/// Which process groups have members, from /proc (field 5 of /proc/PID/stat is the group).
-enum ProcessGroups {
-  /// Group ids with at least one live member; with `excludingLeaders`, a group counts only for
-  /// members other than its leader (pid == group id), which may be an unreaped zombie.
-  static func occupied(excludingLeaders: Bool = true) -> Set<pid_t> {
-    var groups: Set<pid_t> = []
-    guard let directory = opendir("/proc") else { return groups }
-    defer { closedir(directory) }
-    while let entry = readdir(directory) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      guard let pid = pid_t(name) else { continue }
-      guard let stat = readStat(pid), let group = stat.group, stat.state != "Z" else { continue }
-      if excludingLeaders && group == pid { continue }
-      groups.insert(group)
-    }
-    return groups
-  }
-
-  private static func readStat(_ pid: pid_t) -> (state: Character, group: pid_t?)? {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let count = read(fd, &buffer, buffer.count)
-    guard count > 0 else { return nil }
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses: split after the last ')'.
-    let text = String(decoding: buffer.prefix(count), as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return nil }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 2, let state = fields[0].first else { return nil }
-    return (state, pid_t(fields[2]))
-  }
-}
-
-/// A pthread mutex, so KeeperCore needs no Foundation.
-final class NSLockLike: @unchecked Sendable {
-  private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-  init() {
-    mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    pthread_mutex_init(mutex, nil)
-  }
-
-  deinit {
-    pthread_mutex_destroy(mutex)
-    mutex.deallocate()
-  }
-
-  func withLock<T>(_ body: () throws -> T) rethrows -> T {
-    pthread_mutex_lock(mutex)
-    defer { pthread_mutex_unlock(mutex) }
-    return try body()
-  }
 }
