@@ -172,31 +172,34 @@ final class ScriptRunnerTests: XCTestCase {
     let start = clock.now
     for _ in 0..<4 {
       let exit = try await Self.run(
-        "echo run >> \(path("runs")); sleep 3011 & sleep 3012", timeout: .milliseconds(300),
+        "echo run >> \(path("runs")); sleep 3011.\(Self.tag) & sleep 3012.\(Self.tag)",
+        timeout: .milliseconds(300),
         killGroupOnExit: true)
       XCTAssertEqual(exit, .timedOut)
     }
     XCTAssertLessThan(clock.now - start, .seconds(20), "four runs, each ended by its 0.3 s timeout")
     XCTAssertEqual(try read("runs").split(separator: "\n").count, 4)
-    XCTAssertEqual(Self.processes(matching: "sleep 301"), [], "a sleep outlived its run")
+    XCTAssertEqual(Self.processes(matching: "sleep 301", tagged: true), [], "a sleep outlived its run")
 
     // A check that exits at once but leaves a child: the child is killed when the check exits.
-    let exit3 = try await Self.run("sleep 3013 & exit 0", killGroupOnExit: true)
+    let exit3 = try await Self.run("sleep 3013.\(Self.tag) & exit 0", killGroupOnExit: true)
     XCTAssertEqual(exit3, .exited(0))
     try await Task.sleep(for: .milliseconds(100))
-    XCTAssertEqual(Self.processes(matching: "sleep 3013"), [])
+    XCTAssertEqual(Self.processes(matching: "sleep 3013.\(Self.tag)"), [])
   }
 
   func testNotifyChildrenLingerUntilStopThenNothingOutlivesIt() async throws {
     let runner = ScriptRunner()
-    let exit4 = try await Self.run("sleep 3021 & echo $! > \(path("bg"))", on: runner)
+    let exit4 = try await Self.run("sleep 3021.\(Self.tag) & echo $! > \(path("bg"))", on: runner)
     XCTAssertEqual(exit4, .exited(0))
     let background = try XCTUnwrap(Int32(try read("bg")))
     XCTAssertTrue(
       Self.alive(background), "a notify script's background child keeps running, as in keepalived")
     // A script that ignores SIGTERM, still running at stop.
     let stubborn = ExitBox()
-    try RunnableScript(parsing: "trap '' TERM; sleep 3022; sleep 3022").run(on: runner) { stubborn.exit = $0 }
+    try RunnableScript(parsing: "trap '' TERM; sleep 3022.\(Self.tag); sleep 3022.\(Self.tag)").run(
+      on: runner
+    ) { stubborn.exit = $0 }
     try await Task.sleep(for: .milliseconds(200))
     XCTAssertEqual(runner.running, 2)
     let clock = ContinuousClock()
@@ -205,7 +208,7 @@ final class ScriptRunnerTests: XCTestCase {
     XCTAssertLessThan(clock.now - start, .seconds(3))
     XCTAssertEqual(stubborn.exit, .signalled(SIGKILL))
     XCTAssertFalse(Self.alive(background), "the background child outlived stop")
-    XCTAssertEqual(Self.processes(matching: "sleep 302"), [])
+    XCTAssertEqual(Self.processes(matching: "sleep 302", tagged: true), [])
     XCTAssertEqual(runner.running, 0)
     let exit5 = try await Self.run("true", on: runner)
     XCTAssertEqual(exit5, .failedToStart("the daemon is stopping"))
@@ -246,15 +249,20 @@ final class ScriptRunnerTests: XCTestCase {
     return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
   }
 
-  /// Live processes whose command line contains `text`.
-  static func processes(matching text: String) -> [Int32] {
+  /// Appended to every sleep's duration (`sleep 3011.TAG`), so the process checks see only this
+  /// test process's scripts, not those of another test run on the machine.
+  static let tag = String(getpid())
+
+  /// Live processes whose command line contains `text` (with `tagged`, followed by `.TAG`).
+  static func processes(matching text: String, tagged: Bool = false) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { pid in
       guard alive(pid), let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
         return false
       }
       let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-      return line.contains(text) && !line.contains("xctest")
+      guard let range = line.range(of: text), !line.contains("xctest") else { return false }
+      return !tagged || line[range.upperBound...].contains(".\(tag) ")
     }
   }
 }

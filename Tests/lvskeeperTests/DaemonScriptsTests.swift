@@ -52,10 +52,10 @@ final class DaemonScriptsTests: XCTestCase {
 
   func testScriptsRunAsConfiguredKeepTheirRhythmAndDieWithTheDaemon() throws {
     let notify = try script(
-      "notify.sh", "echo \"$(id -un) $(id -gn) $*\" >> \(output)/notify\nsleep 3031 &")
+      "notify.sh", "echo \"$(id -un) $(id -gn) $*\" >> \(output)/notify\nsleep 3031.\(tag) &")
     let master = try script("master.sh", "id -un > \(output)/master")
     let stop = try script("stop.sh", "id -un > \(output)/stop")
-    let check = try script("chk.sh", "echo run >> \(output)/runs\nsleep 3011 & sleep 3012")
+    let check = try script("chk.sh", "echo run >> \(output)/runs\nsleep 3011.\(tag) & sleep 3012.\(tag)")
     let config = scratch + "/lvskeeper.conf"
     try """
     global_defs {
@@ -106,8 +106,8 @@ final class DaemonScriptsTests: XCTestCase {
     XCTAssertTrue(read("notify").contains("INSTANCE VI_1 STOP"), read("notify"))
     XCTAssertEqual(read("stop"), "nobody\n", "notify_stop ran at stop, as script_user")
     XCTAssertTrue(
-      wait(3) { Self.processes(matching: "sleep 30").isEmpty },
-      "scripts outlived the daemon: \(Self.processes(matching: "sleep 30"))")
+      wait(3) { Self.processes(matching: "sleep 30", tag: tag).isEmpty },
+      "scripts outlived the daemon: \(Self.processes(matching: "sleep 30", tag: tag))")
   }
 
   /// A reload that would run an unsafe root script is refused with the reason and FILE:LINE:COL,
@@ -219,8 +219,12 @@ final class DaemonScriptsTests: XCTestCase {
     XCTAssertEqual(atStop, ["nobody DOWN", "nobody RS_DOWN"], read("quorum"))
   }
 
-  /// Live (not zombie) processes whose command line contains `text`.
-  static func processes(matching text: String) -> [String] {
+  /// Appended to the scripts' sleep durations (`sleep 3011.TAG`), so the process check sees only
+  /// this run's scripts, not those of another test run on the machine.
+  let tag = String(getpid())
+
+  /// Live (not zombie) processes whose command line starts with `text` and carries `.TAG`.
+  static func processes(matching text: String, tag: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).compactMap { pid in
       guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -228,7 +232,7 @@ final class DaemonScriptsTests: XCTestCase {
         let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
       else { return nil }
       let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-      return line.hasPrefix(text) ? "\(pid) \(line)" : nil
+      return line.hasPrefix(text) && line.contains(".\(tag)") ? "\(pid) \(line)" : nil
     }
   }
 }
