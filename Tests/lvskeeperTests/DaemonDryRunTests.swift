@@ -102,8 +102,9 @@ final class DaemonDryRunTests: XCTestCase {
       }
     }
 
-    // 1. Checks settle: the listening port up (after a real probe), both closed ports down, and
-    // the daemon has handled the down events (the monitor's own status can be a moment ahead).
+    // 1. Checks settle: the listening port up (after a real probe), both closed ports down, the
+    // daemon has handled the down events (the monitor's own status can be a moment ahead) and
+    // its background reconcile has applied them (under load it lags the health rows).
     let settled = try await waitForStatus(daemon) { report in
       let rows = Self.rows(report)
       let health = await daemon.monitor.status()
@@ -111,6 +112,7 @@ final class DaemonDryRunTests: XCTestCase {
         && rows[removedRow]?.health == "down"
         && rows[quiescedRow]?.lastCheck?.succeeded == false && rows[removedRow]?.lastCheck?.succeeded == false
         && Self.openChecker(health, openRow).map { $0.probes >= 1 && $0.isUp } == true
+        && rows[quiescedRow]?.kernelWeight == 0 && rows[removedRow]?.kernelWeight == nil
     }
     XCTAssertTrue(settled.daemon.dryRun)
     XCTAssertEqual(settled.daemon.configPath, configPath)
