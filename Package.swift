@@ -75,6 +75,8 @@ let package = Package(
     .executableTarget(name: "IPVSKernelTests", dependencies: ["IPVSSync", "KeeperCore"]),
     // Runs VRRP instances standalone from a JSON spec; driven by the namespace tests.
     .executableTarget(name: "VRRPHarness", dependencies: ["VRRP", logging]),
+    // Times the configuration loader for bench/config-parse.sh (release build).
+    .executableTarget(name: "ConfigParseBench", dependencies: ["KeeperConfig"]),
     // Drives many checkers at once for the checker benchmark (bench/).
     .executableTarget(name: "HealthBench", dependencies: ["HealthCheck", logging] + nio),
     .testTarget(name: "KeeperConfigTests", dependencies: ["KeeperConfig", "KeeperCore"]),

@@ -3,7 +3,7 @@
 # real server with a TCP_CHECK (50,000 checkers). lvskeeper is timed in-process (--timing) and
 # as a whole command; keepalived -t -f (config test) is timed on the same file when installed.
 # Usage: bench/config-parse.sh [VIRTUAL_SERVERS] [REAL_SERVERS]
-# Needs swiftc; the command-line figure needs a release lvskeeper (swift build -c release, or LVSKEEPER_BIN).
+# Builds the release ConfigParseBench product; the command-line figure needs a release lvskeeper (swift build -c release, or LVSKEEPER_BIN).
 set -eu
 cd "$(dirname "$0")/.."
 VS=${1:-1000}
@@ -12,10 +12,9 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 CONF="$WORK/large.conf"
 
-# The parser, optimized: Sources/KeeperConfig compiled with the driver by swiftc -O -wmo.
-DRIVER="$WORK/config-parse-driver"
-cp bench/config-parse-driver.swift "$WORK/main.swift"  # top-level code must live in main.swift
-swiftc -O -wmo -module-name ConfigParseBench -o "$DRIVER" Sources/KeeperConfig/*.swift "$WORK/main.swift"
+# The parser, optimized: the ConfigParseBench product (Sources/ConfigParseBench) in release.
+swift build -c release --product ConfigParseBench >/dev/null
+DRIVER="$(swift build -c release --show-bin-path)/ConfigParseBench"
 # The command line, when a release binary is given (LVSKEEPER_BIN) or already built.
 BIN=${LVSKEEPER_BIN:-.build/release/lvskeeper}
 

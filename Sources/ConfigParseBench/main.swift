@@ -1,7 +1,6 @@
-// Benchmark driver for bench/config-parse.sh: compiled together with Sources/KeeperConfig by
-// `swiftc -O -wmo` into one executable, so the parser is measured optimized without building the
-// whole package. Prints wall and CPU time of ConfigLoader.load(path:) for each run.
+// Benchmark driver for bench/config-parse.sh (built in release). Prints wall and CPU time of ConfigLoader.load(path:) for each run.
 import Foundation
+import KeeperConfig
 
 #if canImport(Glibc)
   import Glibc
@@ -15,7 +14,7 @@ func cpuMilliseconds() -> Double {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-  print("usage: config-parse-driver FILE [RUNS]")
+  print("usage: ConfigParseBench FILE [RUNS]")
   exit(2)
 }
 let runs = arguments.count > 2 ? Int(arguments[2]) ?? 3 : 3
