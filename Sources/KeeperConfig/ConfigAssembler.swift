@@ -129,7 +129,7 @@ struct ConfigAssembler {
       if copy.device.isEmpty { copy.device = interface }
       return copy
     }
-    return VRRPInstance(
+    var instance = VRRPInstance(
       name: draft.name, initialState: draft.state, interface: interface, virtualRouterID: vrid,
       priority: draft.priority, advertInterval: advert, version: version, preempt: draft.preempt,
       preemptDelay: draft.preemptDelay, virtualIPAddresses: draft.vips.map(withDevice),
@@ -144,6 +144,8 @@ struct ConfigAssembler {
       garpMasterRefreshRepeat: draft.garpMasterRefreshRepeat ?? defs.vrrpGarpMasterRefreshRepeat,
       accept: draft.accept, syncGroup: nil,
       location: node.location)
+    instance.dontTrackPrimary = draft.dontTrackPrimary
+    return instance
   }
 }
 

@@ -41,7 +41,7 @@ enum KeywordCatalog {
   ]
 
   static let unsupported: Set<String> = [
-    "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "vrrp_gna_interval",
+    "ha_suspend", "vrrp_garp_interval", "vrrp_gna_interval",
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
     "static_ipaddress",
     "static_routes",
@@ -56,8 +56,6 @@ enum KeywordCatalog {
 
   /// Unsupported keywords whose error says what lvskeeper lacks to honour them.
   static let unsupportedReasons: [String: String] = [
-    "dont_track_primary":
-      "lvskeeper's VRRP always tracks the link of the instance's interface (keepalived's dont_track_primary ignores it)",
     "vrrp_garp_interval":
       "lvskeeper's VRRP does not pace gratuitous ARPs per interface (keepalived's vrrp_garp_interval)",
     "vrrp_gna_interval":

@@ -113,6 +113,8 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   /// False when `nopreempt` is given.
   public var preempt = true
   public var preemptDelay: Double = 0
+  /// `dont_track_primary`: the instance's own interface going down does not fault it.
+  public var dontTrackPrimary = false
   public var virtualIPAddresses: [VirtualIPAddress] = []
   public var excludedVirtualIPAddresses: [VirtualIPAddress] = []
   public var unicastSourceIP: IPAddress?

@@ -17,6 +17,7 @@ struct VRRPInstanceDraft {
   var version: Int?
   var preempt = true
   var preemptDelay: Double = 0
+  var dontTrackPrimary = false
   var vips: [VirtualIPAddress] = []
   var excludedVIPs: [VirtualIPAddress] = []
   var unicastSource: IPAddress?
@@ -85,6 +86,7 @@ struct VRRPInstanceBuilder {
     case "preempt":
       if let value = reader.flag(node) { draft.preempt = value }
     case "preempt_delay": draft.preemptDelay = reader.secondsValue(node, 0...1000) ?? draft.preemptDelay
+    case "dont_track_primary": draft.dontTrackPrimary = reader.flag(node) ?? draft.dontTrackPrimary
     case "virtual_ipaddress": draft.vips += addresses(node)
     case "virtual_ipaddress_excluded": draft.excludedVIPs += addresses(node)
     case "unicast_src_ip": draft.unicastSource = reader.addressValue(node) ?? draft.unicastSource

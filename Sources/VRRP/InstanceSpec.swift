@@ -236,6 +236,9 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var trackInterfaces: [TrackedInterfaceSpec] = []
   public var trackScripts: [TrackedScriptSpec] = []
   public var trackFiles: [TrackedFileSpec] = []
+  /// keepalived's `dont_track_primary`: the instance's own interface is not tracked (its link going
+  /// down does not fault the instance).
+  public var dontTrackPrimary = false
   public var notify: NotifySpec = NotifySpec()
   public var v3ChecksumAsV2: Bool = false
 
@@ -302,7 +305,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
       authPass, authType
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat
-    case trackInterfaces, trackScripts, trackFiles, notify, v3ChecksumAsV2
+    case trackInterfaces, trackScripts, trackFiles, dontTrackPrimary, notify, v3ChecksumAsV2
   }
 
   public init(from decoder: any Decoder) throws {
@@ -317,6 +320,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     initialState = try c.decodeIfPresent(VRRPState.self, forKey: .initialState) ?? initialState
     preempt = try c.decodeIfPresent(Bool.self, forKey: .preempt) ?? preempt
     preemptDelay = try c.decodeIfPresent(Double.self, forKey: .preemptDelay) ?? preemptDelay
+    dontTrackPrimary = try c.decodeIfPresent(Bool.self, forKey: .dontTrackPrimary) ?? false
     authPass = try c.decodeIfPresent(String.self, forKey: .authPass)
     authType = try c.decodeIfPresent(VRRPAuthType.self, forKey: .authType) ?? .pass
     virtualAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .virtualAddresses) ?? []

@@ -397,10 +397,12 @@ public final class VRRPService: @unchecked Sendable {
   private func sampleTracking(now: Duration) {
     nextTrackSample = now + .milliseconds(100)
     for (index, runtime) in instances.enumerated() {
-      var signals: [TrackSignal] = [
-        .interface(
-          name: runtime.spec.interface, up: network.isLinkUp(runtime.spec.interface), weight: nil)
-      ]
+      var signals: [TrackSignal] =
+        runtime.spec.dontTrackPrimary
+        ? []
+        : [
+          .interface(name: runtime.spec.interface, up: network.isLinkUp(runtime.spec.interface), weight: nil)
+        ]
       for tracked in runtime.spec.trackInterfaces {
         signals.append(
           .interface(

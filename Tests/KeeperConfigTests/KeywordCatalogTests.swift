@@ -240,6 +240,9 @@ final class KeywordCatalogTests: XCTestCase {
     "notify_down": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
     "quorum_up": Proof(
       "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
+    "dont_track_primary": Proof(
+      "VRRPServiceNetworkTests.testDontTrackPrimaryIgnoresTheInstanceInterface",
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
     "omega": Proof("DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
     "quorum_down": Proof(
       "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
@@ -367,7 +370,7 @@ final class KeywordCatalogTests: XCTestCase {
     }
     // Keywords made errors are no longer accepted.
     for removed in [
-      "ha_suspend", "dont_track_primary", "vrrp_garp_interval", "lvs_sync_daemon_interface",
+      "ha_suspend", "vrrp_garp_interval", "lvs_sync_daemon_interface",
     ] {
       XCTAssertFalse(keywords.contains(removed), removed)
     }

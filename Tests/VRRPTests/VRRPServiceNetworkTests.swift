@@ -95,6 +95,22 @@ final class VRRPServiceNetworkTests: XCTestCase {
     XCTAssertTrue(network.wait(for: .seconds(2)) { $0.contains(.removed(Self.vip, device: Self.interface)) })
   }
 
+  /// `dont_track_primary`: the instance's own link going down does not fault it.
+  func testDontTrackPrimaryIgnoresTheInstanceInterface() throws {
+    var spec = Self.spec()
+    spec.instances[0].dontTrackPrimary = true
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: spec, network: network)
+    try service.start()
+    defer { service.stop() }
+    XCTAssertTrue(wait(5) { self.state(service) == .master })
+    network.setLink(Self.interface, up: false)
+    // Several tracking samples (every 100 ms) later it is still Master and owns the VIP.
+    Thread.sleep(forTimeInterval: 0.5)
+    XCTAssertEqual(state(service), .master)
+    XCTAssertEqual(network.addresses(on: Self.interface), [Self.vip])
+  }
+
   func state(_ service: VRRPService) -> VRRPState? { service.status().instances.first?.state }
 
   func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {

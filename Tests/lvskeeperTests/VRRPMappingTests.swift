@@ -184,6 +184,7 @@ final class VRRPMappingTests: XCTestCase {
           virtual_ipaddress { 192.0.2.7/32 }
           track_file { tf }
           track_script { chk weight -5 reverse }
+          dont_track_primary
       }
       vrrp_instance VI_2 {
           interface lo
@@ -218,6 +219,7 @@ final class VRRPMappingTests: XCTestCase {
       first.trackScripts,
       [TrackedScriptSpec(name: "chk", weight: -5, reverse: true), TrackedScriptSpec(name: "chk", weight: 0)])
     XCTAssertEqual(first.trackInterfaces, [TrackedInterfaceSpec(name: "lo", weight: nil)])
+    XCTAssertTrue(first.dontTrackPrimary)
     XCTAssertEqual(
       second.trackScripts, [TrackedScriptSpec(name: "chk", weight: 0)], "group tracking on every member")
     XCTAssertEqual(second.trackFiles.map(\.weight), [0])

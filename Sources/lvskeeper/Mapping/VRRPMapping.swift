@@ -92,6 +92,7 @@ enum VRRPMapping {
     spec.initialState = instance.initialState == .master ? .master : .backup
     spec.preempt = instance.preempt
     spec.preemptDelay = instance.preemptDelay
+    spec.dontTrackPrimary = instance.dontTrackPrimary
     // The config layer already dropped authentication for version 3 (and so for IPv6), like keepalived.
     if let auth = instance.authentication {
       spec.authType = auth.type == .ah ? .ah : .pass
