@@ -32,6 +32,10 @@ struct GlobalDefsBuilder {
       if let value = reader.secondsValue(node, 0...86400) { defs.vrrpGarpMasterRefresh = value }
     case "vrrp_garp_master_refresh_repeat":
       if let value = reader.integerValue(node, 1...255) { defs.vrrpGarpMasterRefreshRepeat = value }
+    case "vrrp_garp_interval":
+      if let value = reader.secondsValue(node, 0...1) { defs.vrrpGarpInterval = value }
+    case "vrrp_gna_interval":
+      if let value = reader.secondsValue(node, 0...1) { defs.vrrpGnaInterval = value }
     case "vrrp_mcast_group4":
       if let value = reader.addressValue(node) {
         if value.family == .inet && value.isMulticast {

@@ -41,7 +41,7 @@ enum KeywordCatalog {
   ]
 
   static let unsupported: Set<String> = [
-    "ha_suspend", "vrrp_garp_interval", "vrrp_gna_interval",
+    "ha_suspend",
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
     "static_ipaddress",
     "static_routes",
@@ -56,10 +56,6 @@ enum KeywordCatalog {
 
   /// Unsupported keywords whose error says what lvskeeper lacks to honour them.
   static let unsupportedReasons: [String: String] = [
-    "vrrp_garp_interval":
-      "lvskeeper's VRRP does not pace gratuitous ARPs per interface (keepalived's vrrp_garp_interval)",
-    "vrrp_gna_interval":
-      "lvskeeper's VRRP does not pace unsolicited neighbour adverts per interface (keepalived's vrrp_gna_interval)",
     "lvs_sync_daemon_interface":
       "the sync daemon is started only by 'lvs_sync_daemon IF INSTANCE' in global_defs; move the interface there",
     "ha_suspend":

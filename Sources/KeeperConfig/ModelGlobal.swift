@@ -38,6 +38,10 @@ public struct GlobalDefs: Codable, Equatable, Sendable {
   /// 0 means no periodic refresh.
   public var vrrpGarpMasterRefresh: Double = 0
   public var vrrpGarpMasterRefreshRepeat: Int = 1
+  /// Seconds between two gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) of an instance; 0 sends
+  /// a burst at once.
+  public var vrrpGarpInterval: Double = 0
+  public var vrrpGnaInterval: Double = 0
   public var vrrpMcastGroup4: IPAddress = IPAddress.vrrpMulticast4
   public var vrrpMcastGroup6: IPAddress = IPAddress.vrrpMulticast6
   public var scriptUser: ScriptUser?

@@ -18,6 +18,11 @@ final class InstanceRuntime {
   var ownsAddresses = false
   var garpDeadlines: [Duration] = []
   var garpRefreshDeadline: Duration?
+  /// Paced announcements (`announceInterval` > 0): addresses still to announce, and when the next
+  /// one goes out.
+  var pacedAnnouncements: [IPAddress] = []
+  var nextPacedAnnouncement: Duration?
+  var lastPacedAnnouncement: Duration?
   var syncGroup: Int?
   var loggedIntervalMismatch: UInt16?
   /// keepalived's AH sequence counter, shared by sending and receiving (AH instances only).
@@ -122,17 +127,42 @@ final class InstanceRuntime {
     ownsAddresses = false
   }
 
-  /// Sends one round of gratuitous ARP / unsolicited NA for every address of the instance.
-  func announce(logger: Logger) {
-    for vip in spec.virtualAddresses + spec.excludedAddresses {
-      do { try announcer.announce(vip.address) } catch { logger.warning("\(spec.name): \(error)") }
+  /// One round of gratuitous ARP / unsolicited NA for every address of the instance: sent at once,
+  /// or queued one `announceInterval` apart (keepalived's vrrp_garp_interval / vrrp_gna_interval).
+  func announce(now: Duration, logger: Logger) {
+    let addresses = (spec.virtualAddresses + spec.excludedAddresses).map(\.address)
+    guard spec.announceInterval > 0 else {
+      for address in addresses { send(address, logger: logger) }
+      return
     }
+    pacedAnnouncements += addresses
+    firePaced(now: now, logger: logger)
+  }
+
+  private func send(_ address: IPAddress, logger: Logger) {
+    do { try announcer.announce(address) } catch { logger.warning("\(spec.name): \(error)") }
+  }
+
+  /// Sends the next queued announcement when it is at least one interval after the previous one.
+  private func firePaced(now: Duration, logger: Logger) {
+    let interval = Duration.nanoseconds(Int64(spec.announceInterval * 1e9))
+    guard !pacedAnnouncements.isEmpty else {
+      nextPacedAnnouncement = nil
+      return
+    }
+    if let last = lastPacedAnnouncement, now < last + interval {
+      nextPacedAnnouncement = last + interval
+      return
+    }
+    send(pacedAnnouncements.removeFirst(), logger: logger)
+    lastPacedAnnouncement = now
+    nextPacedAnnouncement = pacedAnnouncements.isEmpty ? nil : now + interval
   }
 
   /// garp_master_repeat announcements now, again after garp_master_delay, then every
   /// garp_master_refresh (RFC 5798 6.4.1 asks for at least one on becoming Master).
   func scheduleAnnouncements(now: Duration, logger: Logger) {
-    for _ in 0..<max(1, spec.garpMasterRepeat) { announce(logger: logger) }
+    for _ in 0..<max(1, spec.garpMasterRepeat) { announce(now: now, logger: logger) }
     garpDeadlines = spec.garpMasterDelay > 0 ? [now + .milliseconds(Int(spec.garpMasterDelay * 1000))] : []
     garpRefreshDeadline =
       spec.garpMasterRefresh > 0 ? now + .milliseconds(Int(spec.garpMasterRefresh * 1000)) : nil
@@ -141,21 +171,24 @@ final class InstanceRuntime {
   func cancelAnnouncements() {
     garpDeadlines = []
     garpRefreshDeadline = nil
+    pacedAnnouncements = []
+    nextPacedAnnouncement = nil
   }
 
   func fireAnnouncements(now: Duration, logger: Logger) {
     if let first = garpDeadlines.first, first <= now {
       garpDeadlines.removeFirst()
-      for _ in 0..<max(1, spec.garpMasterRepeat) { announce(logger: logger) }
+      for _ in 0..<max(1, spec.garpMasterRepeat) { announce(now: now, logger: logger) }
     }
     if let refresh = garpRefreshDeadline, refresh <= now {
-      for _ in 0..<max(1, spec.garpMasterRefreshRepeat) { announce(logger: logger) }
+      for _ in 0..<max(1, spec.garpMasterRefreshRepeat) { announce(now: now, logger: logger) }
       garpRefreshDeadline = now + .milliseconds(Int(spec.garpMasterRefresh * 1000))
     }
+    firePaced(now: now, logger: logger)
   }
 
   var nextAnnouncement: Duration? {
-    [garpDeadlines.first, garpRefreshDeadline].compactMap { $0 }.min()
+    [garpDeadlines.first, garpRefreshDeadline, nextPacedAnnouncement].compactMap { $0 }.min()
   }
 
   func status() -> VRRPInstanceStatus {

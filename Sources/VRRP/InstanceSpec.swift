@@ -233,6 +233,9 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var garpMasterRepeat: Int = 5
   public var garpMasterRefresh: Double = 0
   public var garpMasterRefreshRepeat: Int = 1
+  /// Seconds between two announcements (`vrrp_garp_interval` for IPv4, `vrrp_gna_interval` for
+  /// IPv6); 0 sends each burst at once.
+  public var announceInterval: Double = 0
   public var trackInterfaces: [TrackedInterfaceSpec] = []
   public var trackScripts: [TrackedScriptSpec] = []
   public var trackFiles: [TrackedFileSpec] = []
@@ -304,7 +307,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay,
       authPass, authType
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
-    case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat
+    case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
     case trackInterfaces, trackScripts, trackFiles, dontTrackPrimary, notify, v3ChecksumAsV2
   }
 
@@ -321,6 +324,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     preempt = try c.decodeIfPresent(Bool.self, forKey: .preempt) ?? preempt
     preemptDelay = try c.decodeIfPresent(Double.self, forKey: .preemptDelay) ?? preemptDelay
     dontTrackPrimary = try c.decodeIfPresent(Bool.self, forKey: .dontTrackPrimary) ?? false
+    announceInterval = try c.decodeIfPresent(Double.self, forKey: .announceInterval) ?? 0
     authPass = try c.decodeIfPresent(String.self, forKey: .authPass)
     authType = try c.decodeIfPresent(VRRPAuthType.self, forKey: .authType) ?? .pass
     virtualAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .virtualAddresses) ?? []

@@ -240,6 +240,12 @@ final class KeywordCatalogTests: XCTestCase {
     "notify_down": Proof("NginxTests.testMonitorFollowsNginxStopAndStart", reach: .behaviour),
     "quorum_up": Proof(
       "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
+    "vrrp_garp_interval": Proof(
+      "VRRPServiceNetworkTests.testAnnouncementsArePacedByTheGarpInterval",
+      "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
+    "vrrp_gna_interval": Proof(
+      "VRRPServiceNetworkTests.testAnnouncementsArePacedByTheGarpInterval",
+      "KeywordEffectTests.testVRRPKeywordsReachTheInstanceSpec", reach: .mapping),
     "dont_track_primary": Proof(
       "VRRPServiceNetworkTests.testDontTrackPrimaryIgnoresTheInstanceInterface",
       "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
@@ -370,7 +376,7 @@ final class KeywordCatalogTests: XCTestCase {
     }
     // Keywords made errors are no longer accepted.
     for removed in [
-      "ha_suspend", "vrrp_garp_interval", "lvs_sync_daemon_interface",
+      "ha_suspend", "lvs_sync_daemon_interface",
     ] {
       XCTAssertFalse(keywords.contains(removed), removed)
     }

@@ -111,6 +111,22 @@ final class VRRPServiceNetworkTests: XCTestCase {
     XCTAssertEqual(network.addresses(on: Self.interface), [Self.vip])
   }
 
+  /// vrrp_garp_interval: the announcements of a burst go out one interval apart, not at once.
+  func testAnnouncementsArePacedByTheGarpInterval() throws {
+    var spec = Self.spec()
+    spec.instances[0].announceInterval = 0.3
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: spec, network: network)
+    try service.start()
+    defer { service.stop() }
+    let announced = InMemoryVRRPNetwork.Event.announced(Self.vip, interface: Self.interface)
+    XCTAssertTrue(network.wait(for: .seconds(5)) { $0.contains(announced) })
+    let first = ContinuousClock.now
+    XCTAssertEqual(network.events.filter { $0 == announced }.count, 1, "the second waits for the interval")
+    XCTAssertTrue(network.wait(for: .seconds(5)) { $0.filter { $0 == announced }.count == 2 })
+    XCTAssertGreaterThanOrEqual(ContinuousClock.now - first, .milliseconds(200), "paced, not a burst")
+  }
+
   func state(_ service: VRRPService) -> VRRPState? { service.status().instances.first?.state }
 
   func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {

@@ -104,6 +104,8 @@ final class KeywordEffectTests: XCTestCase {
         vrrp_garp_master_refresh_repeat 3
         vrrp_rlimit_rtime 20000
         lvs_flush_onstop
+        vrrp_garp_interval 0.1
+        vrrp_gna_interval 0.2
       }
       vrrp_instance V6 {
         interface eth0
@@ -133,6 +135,7 @@ final class KeywordEffectTests: XCTestCase {
     let v6 = try VRRPMapping.instanceSpec(config.vrrpInstances[0], global: config.globalDefs)
     XCTAssertEqual(v6.multicastGroup, IPAddress("ff02::1:2"))
     XCTAssertEqual(v6.preemptDelay, 4)
+    XCTAssertEqual(v6.announceInterval, 0.2, "vrrp_gna_interval paces an IPv6 instance")
     XCTAssertEqual(v6.garpMasterDelay, 7)
     XCTAssertEqual(v6.garpMasterRepeat, 4)
     XCTAssertEqual(v6.garpMasterRefresh, 60)
@@ -141,6 +144,7 @@ final class KeywordEffectTests: XCTestCase {
     let v4 = try VRRPMapping.instanceSpec(config.vrrpInstances[1], global: config.globalDefs)
     XCTAssertEqual(v4.sourceAddress, IPAddress("10.0.0.3"))
     XCTAssertEqual(v4.garpMasterDelay, 2)
+    XCTAssertEqual(v4.announceInterval, 0.1, "vrrp_garp_interval paces an IPv4 instance")
     XCTAssertEqual(v4.garpMasterRepeat, 3)
     XCTAssertEqual(v4.garpMasterRefresh, 30)
     XCTAssertEqual(v4.garpMasterRefreshRepeat, 2)

@@ -167,6 +167,10 @@ final class VRRPMappingTests: XCTestCase {
   /// member (weights ignored), a vrrp_script's `weight N reverse` and `init_fail`.
   func testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec() throws {
     let text = """
+      global_defs {
+          vrrp_garp_interval 0.25
+          vrrp_gna_interval 0.5
+      }
       vrrp_script chk {
           script "/bin/true"
           weight 10 reverse
@@ -220,6 +224,7 @@ final class VRRPMappingTests: XCTestCase {
       [TrackedScriptSpec(name: "chk", weight: -5, reverse: true), TrackedScriptSpec(name: "chk", weight: 0)])
     XCTAssertEqual(first.trackInterfaces, [TrackedInterfaceSpec(name: "lo", weight: nil)])
     XCTAssertTrue(first.dontTrackPrimary)
+    XCTAssertEqual(first.announceInterval, 0.25, "vrrp_garp_interval for an IPv4 instance")
     XCTAssertEqual(
       second.trackScripts, [TrackedScriptSpec(name: "chk", weight: 0)], "group tracking on every member")
     XCTAssertEqual(second.trackFiles.map(\.weight), [0])

@@ -102,6 +102,7 @@ enum VRRPMapping {
     spec.excludedAddresses = instance.excludedVirtualIPAddresses.map(vip)
     let isIPv6 = instance.virtualIPAddresses.first?.address.family == .inet6
     spec.multicastGroup = isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4
+    spec.announceInterval = isIPv6 ? global.vrrpGnaInterval : global.vrrpGarpInterval
     if let source = instance.unicastSourceIP ?? instance.multicastSourceIP {
       spec.sourceAddress = source
     }
