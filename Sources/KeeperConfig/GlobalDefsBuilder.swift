@@ -3,6 +3,9 @@ struct GlobalDefsBuilder {
   let reader: StatementReader
   var log: DiagnosticLog { reader.log }
 
+  private var startupTimeout: Double?
+  private var shutdownTimeout: Double?
+
   /// The `lvs_sync_daemon` statement, kept so validation can point at it.
   private(set) var syncDaemonNode: ConfigNode?
 
@@ -16,6 +19,9 @@ struct GlobalDefsBuilder {
       log.error("'global_defs' takes no arguments", at: node.arguments[0].location)
     }
     for child in children { applyStatement(child, to: &defs) }
+    // The timeouts may stand before or after their scripts.
+    if let startupTimeout { defs.startupScript?.timeout = startupTimeout }
+    if let shutdownTimeout { defs.shutdownScript?.timeout = shutdownTimeout }
   }
 
   private mutating func applyStatement(_ node: ConfigNode, to defs: inout GlobalDefs) {
@@ -58,6 +64,18 @@ struct GlobalDefsBuilder {
       }
     case "script_user":
       if let value = reader.scriptUser(node) { defs.scriptUser = value }
+    case "startup_script", "shutdown_script":
+      guard let command = reader.script(node) else { return }
+      let timeout = (node.name == "startup_script" ? defs.startupScript : defs.shutdownScript)?.timeout ?? 10
+      let script = LifecycleScript(command: command, timeout: timeout, location: node.location)
+      if node.name == "startup_script" { defs.startupScript = script } else { defs.shutdownScript = script }
+    case "startup_script_timeout", "shutdown_script_timeout":
+      guard let value = reader.secondsValue(node, 1...1000) else { return }
+      if node.name == "startup_script_timeout" {
+        startupTimeout = value
+      } else {
+        shutdownTimeout = value
+      }
     case "enable_script_security":
       if let value = reader.flag(node) { defs.enableScriptSecurity = value }
     case "lvs_sync_daemon":

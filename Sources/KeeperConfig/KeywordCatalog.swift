@@ -46,7 +46,7 @@ enum KeywordCatalog {
     "static_ipaddress",
     "static_routes",
     "static_rules", "linkbeat_interfaces", "track_group", "bfd_instance", "vrrp_track_process", "garp_group",
-    "SSL", "startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout",
+    "SSL",
     "use_vmac", "vmac_xmit_base", "use_ipvlan", "virtual_routes", "virtual_rules", "track_process",
     "track_bfd", "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
     "regex_stack", "regex_min_offset", "regex_max_offset", "nftables_ipvs", "ipvs_nftables",

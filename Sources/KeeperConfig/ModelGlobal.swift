@@ -45,6 +45,9 @@ public struct GlobalDefs: Codable, Equatable, Sendable {
   public var vrrpMcastGroup4: IPAddress = IPAddress.vrrpMulticast4
   public var vrrpMcastGroup6: IPAddress = IPAddress.vrrpMulticast6
   public var scriptUser: ScriptUser?
+  /// `startup_script` / `shutdown_script` with their `*_timeout` (default 10 s).
+  public var startupScript: LifecycleScript?
+  public var shutdownScript: LifecycleScript?
   public var enableScriptSecurity = false
   public var lvsSyncDaemon: LVSSyncDaemon?
   public var lvsTimeouts: LVSTimeouts?
@@ -97,4 +100,13 @@ public struct LVSTimeouts: Codable, Equatable, Sendable {
   public var tcp: Int?
   public var tcpFin: Int?
   public var udp: Int?
+}
+
+/// `startup_script SCRIPT [USER [GROUP]]` or `shutdown_script …` with its timeout: run once when
+/// the daemon starts (before VRRP and the checkers) or stops (after them), and waited for.
+public struct LifecycleScript: Codable, Equatable, Sendable {
+  public var command: ScriptCommand
+  /// Seconds; the script is killed (its process group) after this long.
+  public var timeout: Double = 10
+  public var location: SourceLocation
 }

@@ -62,6 +62,12 @@ struct ScriptSecurityCheck {
       add(notify.fault, "notify_fault of \(owner)", location)
       add(notify.stop, "notify_stop of \(owner)", location)
     }
+    if let startup = configuration.globalDefs.startupScript {
+      add(startup.command, "startup_script", startup.location)
+    }
+    if let shutdown = configuration.globalDefs.shutdownScript {
+      add(shutdown.command, "shutdown_script", shutdown.location)
+    }
     for script in configuration.vrrpScripts {
       add(script.script, "vrrp_script \(script.name)", script.location)
     }

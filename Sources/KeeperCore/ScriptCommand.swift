@@ -127,6 +127,18 @@ public struct RunnableScript: Codable, Hashable, Sendable, CustomStringConvertib
       completion: completion)
   }
 
+  /// One run, awaited.
+  public func run(
+    extra: [String] = [], timeout: Duration? = nil, killGroupOnExit: Bool = false,
+    on runner: ScriptRunner = .shared
+  ) async -> ScriptExit {
+    await withCheckedContinuation { continuation in
+      run(extra: extra, timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner) {
+        continuation.resume(returning: $0)
+      }
+    }
+  }
+
   public var description: String { "\(command.command) (as \(identity.userName))" }
 
   enum CodingKeys: String, CodingKey { case command, user, group }

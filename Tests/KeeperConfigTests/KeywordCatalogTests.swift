@@ -249,6 +249,10 @@ final class KeywordCatalogTests: XCTestCase {
     "dont_track_primary": Proof(
       "VRRPServiceNetworkTests.testDontTrackPrimaryIgnoresTheInstanceInterface",
       "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
+    "startup_script": Proof("DaemonScriptsTests.testStartupAndShutdownScripts", reach: .behaviour),
+    "startup_script_timeout": Proof("DaemonScriptsTests.testStartupAndShutdownScripts", reach: .behaviour),
+    "shutdown_script": Proof("DaemonScriptsTests.testStartupAndShutdownScripts", reach: .behaviour),
+    "shutdown_script_timeout": Proof("DaemonScriptsTests.testStartupAndShutdownScripts", reach: .model),
     "omega": Proof("DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),
     "quorum_down": Proof(
       "DaemonScriptsTests.testQuorumAndOmegaScriptsRunAsScriptUser", reach: .behaviour),

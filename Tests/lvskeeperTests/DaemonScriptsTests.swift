@@ -110,6 +110,35 @@ final class DaemonScriptsTests: XCTestCase {
       "scripts outlived the daemon: \(Self.processes(matching: "sleep 30", tag: tag))")
   }
 
+  /// startup_script runs (and is waited for) before the daemon is ready; shutdown_script at stop;
+  /// both as script_user, and a startup script that hangs is killed at its timeout.
+  func testStartupAndShutdownScripts() throws {
+    let lifecycle = try script(
+      "lifecycle.sh",
+      "echo \"$(id -un) $1\" >> \(output)/lifecycle\n[ \"$2\" = hang ] && sleep 3041.\(tag)\nexit 0")
+    let config = scratch + "/lvskeeper.conf"
+    try """
+    global_defs {
+      router_id lifecycle
+      script_user nobody
+      startup_script_timeout 1
+      startup_script "\(lifecycle) start hang"
+      shutdown_script "\(lifecycle) stop"
+    }
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+    let daemon = try DaemonProcess(
+      scratch: scratch, name: "lifecycle", arguments: ["-f", config, "--log-level", "notice"])
+    defer { daemon.cleanUp() }
+    try daemon.waitReady()
+    XCTAssertEqual(read("lifecycle"), "nobody start\n", "startup_script ran before READY=1")
+    XCTAssertTrue(
+      daemon.log.contains("timed out"), "the hanging startup script was killed at 1 s: \(daemon.log)")
+    XCTAssertTrue(Self.processes(matching: "sleep 3041", tag: tag).isEmpty)
+    daemon.send(SIGTERM)
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0)
+    XCTAssertEqual(read("lifecycle"), "nobody start\nnobody stop\n", "shutdown_script ran at stop")
+  }
+
   /// A reload that would run an unsafe root script is refused with the reason and FILE:LINE:COL,
   /// and the daemon keeps running its configuration; `check-config` refuses the same file.
   func testEnableScriptSecurityRefusesAReloadAndKeepsTheRunningConfig() throws {

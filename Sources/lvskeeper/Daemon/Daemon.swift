@@ -93,7 +93,12 @@ actor Daemon {
   // MARK: start
 
   /// Starts every part. Throws, having stopped what it started, when one cannot run.
-  func start() throws {
+  func start() async throws {
+    // keepalived runs startup_script once, before anything else starts, and waits for it.
+    if let startup = mapping.startupScript {
+      let exit = await startup.script.run(timeout: startup.timeout, on: scripts)
+      logger.notice("startup_script \(startup.script): \(exit)")
+    }
     let units = try VRRPMapping.units(config)
     if needsKernel(config, mapping) {
       kernel = try Self.openKernel(dryRun: options.dryRun)
@@ -224,8 +229,13 @@ actor Daemon {
         if case .failedToStart = exit { logger.error("omega script \(script): \(exit)") }
       }
     }
-    // After VRRP and omega (their scripts get a second to run): nothing a script started
-    // outlives the daemon.
+    // keepalived runs shutdown_script once everything else has stopped, and waits for it.
+    if let shutdown = mapping.shutdownScript {
+      let exit = await shutdown.script.run(timeout: shutdown.timeout, on: scripts)
+      logger.notice("shutdown_script \(shutdown.script): \(exit)")
+    }
+    // After VRRP, omega and shutdown_script (their scripts get a second to run): nothing a
+    // script started outlives the daemon.
     await scripts.terminateAll()
     if let reconciler {
       let policy: StopPolicy =

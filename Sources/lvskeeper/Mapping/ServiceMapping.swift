@@ -18,6 +18,9 @@ struct ServiceMapping: Sendable {
   /// Virtual servers with `omega`: their kernel services and real servers, whose down scripts
   /// run when the daemon stops.
   var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
+  /// `startup_script` and `shutdown_script`, resolved, with their timeouts.
+  var startupScript: (script: RunnableScript, timeout: Duration)?
+  var shutdownScript: (script: RunnableScript, timeout: Duration)?
 
   init(_ config: KeeperConfiguration) throws {
     var services: [VirtualServiceSpec] = []
@@ -79,6 +82,14 @@ struct ServiceMapping: Sendable {
     self.destinations = destinations
     self.quorumScripts = quorumScripts
     self.omega = omega
+    func lifecycle(_ script: LifecycleScript?) throws -> (RunnableScript, Duration)? {
+      guard let script,
+        let runnable = try ScriptMapping.runnable(script.command, config.globalDefs, script.location)
+      else { return nil }
+      return (runnable, .milliseconds(Int64(script.timeout * 1000)))
+    }
+    startupScript = try lifecycle(config.globalDefs.startupScript)
+    shutdownScript = try lifecycle(config.globalDefs.shutdownScript)
   }
 
   // MARK: IPVS
