@@ -46,6 +46,8 @@ extension Daemon {
     defer { reloading = false }
     notifier.reloading()
     let outcome = await attemptReload()
+    // The old model and mapping are gone by now (attemptReload's locals included).
+    HeapTrim.releaseFreePages()
     lastReload = outcome
     DaemonMetrics.reload(succeeded: outcome.succeeded)
     if outcome.succeeded {
@@ -140,7 +142,7 @@ extension Daemon {
         failures.append("\(name): \(error)")
       }
     }
-    config = loaded.configuration
+    globalDefs = loaded.configuration.globalDefs
     mapping = newMapping
     // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff.
     monitor.apply(newMapping.monitored)
