@@ -77,13 +77,15 @@ class Daemon:
         return subprocess.run([binary, command, "--control-socket", self.sock], capture_output=True, text=True)
 
     def settled_rss(self, limit=60):
-        # Settled: three samples a second apart within 1 % of each other (checkers warm up first).
+        # Settled: five samples a second apart within 1 % of each other, the first 10 s after the
+        # last first verdict (the burst of DOWN events and their reconciles has drained by then).
+        time.sleep(10)
         samples = []
         end = time.monotonic() + limit
         while time.monotonic() < end:
             samples.append(rss_kb(self.proc.pid))
-            last = samples[-3:]
-            if len(last) == 3 and max(last) - min(last) <= max(last) // 100:
+            last = samples[-5:]
+            if len(last) == 5 and max(last) - min(last) <= max(last) // 100:
                 break
             time.sleep(1)
         return samples[-1]

@@ -143,9 +143,12 @@ extension Daemon {
       }
     }
     globalDefs = loaded.configuration.globalDefs
+    // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff. A reload that
+    // leaves every real server's checkers as they were (a weight, a scheduler) skips the monitor:
+    // at 36k servers re-interning them is a sixth of the reload's CPU, and changes nothing.
+    let checkersChanged = newMapping.monitored != mapping.monitored
     mapping = newMapping
-    // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff.
-    monitor.apply(newMapping.monitored)
+    if checkersChanged { monitor.apply(newMapping.monitored) }
     if let openedKernel {
       kernel = openedKernel
       reconciler = IPVSReconciler(kernel: openedKernel)
