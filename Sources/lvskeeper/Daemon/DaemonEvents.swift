@@ -41,6 +41,10 @@ extension Daemon {
   }
 
   func periodicReconcile() {
+    // Bursts (a start's first verdicts, a flapping pool, the last drift repair's tables) leave
+    // freed pages in the arenas of the threads that allocated them; once per interval they go
+    // back to the kernel (see HeapTrim).
+    HeapTrim.releaseFreePages()
     reconcileInBackground(.driftRepair(reason: "periodic reconcile (drift repair)"))
   }
 

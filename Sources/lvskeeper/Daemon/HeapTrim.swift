@@ -2,7 +2,8 @@
   import Glibc
 #endif
 
-/// Hands the heap's free pages back to the kernel after a start or reload.
+/// Hands the heap's free pages back to the kernel after a start, a reload, and once per
+/// reconcile interval.
 ///
 /// A reload parses on a thread of its own, and glibc gives such threads their own malloc arenas;
 /// the old and new models coexist for a moment, and after the old one is freed glibc keeps the
