@@ -16,18 +16,51 @@ public final class HealthMonitor: Sendable {
   private let scripts: ScriptRunner
   private let onProbeStart: (@Sendable (Duration) -> Void)?
 
+  /// One real server of the last `apply`, by slot. Its checkers are a range of `checkerList`.
   private struct ServerEntry {
-    var server: MonitoredServer
-    var verdict: ServerVerdict
+    var id: RealServerID
+    var notifyUp: RunnableScript?
+    var notifyDown: RunnableScript?
     var reportedUp: Bool
     var reportedWeight: Int?
   }
+  /// One distinct checker (interned: one record however many servers use it), by slot. Its state
+  /// is what every server using it sees, so servers keep no per-checker copy.
+  private struct CheckerRecord {
+    var runner: any CheckRunner
+    var state: ServerVerdict.CheckerState
+  }
+  /// Flat tables, rebuilt by each `apply` except `records`, whose slots (and so runners and
+  /// their history) survive a reload for every checker still wanted.
+  /// Invariant: `slotOf[c] == i` exactly when `records[i]?.runner.checker == c`.
   private struct State {
-    var runners: [Checker: any CheckRunner] = [:]
-    var subscribers: [Checker: Set<RealServerID>] = [:]
-    var servers: [RealServerID: ServerEntry] = [:]
+    var slotOf: [Checker: Int32] = [:]
+    var records: [CheckerRecord?] = []
+    var freeSlots: [Int32] = []
+    var servers: [ServerEntry] = []
+    /// Server slot s uses the distinct checker slots `checkerList[checkerStart[s]..<checkerStart[s+1]]`.
+    var checkerStart: [Int32] = [0]
+    var checkerList: [Int32] = []
+    /// Checker slot c is used by the server slots `subscriberList[subscriberStart[c]..<subscriberStart[c+1]]`.
+    var subscriberStart: [Int32] = [0]
+    var subscriberList: [Int32] = []
     var stopped = false
     var timers: [ObjectIdentifier: ProbeTimer] = [:]
+
+    func checkers(of server: Int) -> ArraySlice<Int32> {
+      checkerList[Int(checkerStart[server])..<Int(checkerStart[server + 1])]
+    }
+    func subscribers(of slot: Int) -> ArraySlice<Int32> {
+      guard slot + 1 < subscriberStart.count else { return [] }
+      return subscriberList[Int(subscriberStart[slot])..<Int(subscriberStart[slot + 1])]
+    }
+    func states(of server: Int) -> [ServerVerdict.CheckerState] {
+      checkers(of: server).compactMap { records[Int($0)]?.state }
+    }
+    func downReason(of server: Int) -> String? {
+      ServerVerdict.downReason(
+        checkers(of: server).compactMap { records[Int($0)].map { ($0.runner.checker, $0.state) } })
+    }
   }
   private let state = Mutex(State())
 
@@ -57,42 +90,95 @@ public final class HealthMonitor: Sendable {
     var emitted: [HealthEvent] = []
     state.withLock { s in
       guard !s.stopped else { return }
-      let wanted = Set(servers.flatMap(\.checkers))
-      for (checker, runner) in s.runners where !wanted.contains(checker) {
-        toStop.append(runner)
-        s.runners[checker] = nil
-      }
-      for checker in wanted where s.runners[checker] == nil {
-        let runner = makeRunner(checker, timers: &s.timers)
-        s.runners[checker] = runner
-        toStart.append((runner, CheckerVerdict.firstDelay(for: checker.schedule, using: &rng)))
-      }
-      s.subscribers = [:]
-      let snapshots = RunnerSnapshot.of(Array(s.runners.values))
-      var entries: [RealServerID: ServerEntry] = [:]
+      // 1. Intern every wanted checker; a new one gets a slot (a freed one first) and a runner.
+      var wanted = [Bool](repeating: false, count: s.records.count)
+      var checkerStart: [Int32] = [0]
+      var checkerList: [Int32] = []
+      checkerStart.reserveCapacity(servers.count + 1)
+      checkerList.reserveCapacity(servers.count)
       for server in servers {
-        var states: [Checker: ServerVerdict.CheckerState] = [:]
+        let first = checkerList.count
         for checker in server.checkers {
-          s.subscribers[checker, default: []].insert(server.id)
-          if let runner = s.runners[checker], let v = snapshots[ObjectIdentifier(runner)]?.verdict {
-            states[checker] = .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
+          let slot: Int32
+          if let existing = s.slotOf[checker] {
+            slot = existing
+          } else {
+            let runner = makeRunner(checker, timers: &s.timers)
+            let v = runner.verdict
+            let record = CheckerRecord(
+              runner: runner, state: .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason))
+            if let free = s.freeSlots.popLast() {
+              slot = free
+              s.records[Int(free)] = record
+            } else {
+              slot = Int32(s.records.count)
+              s.records.append(record)
+              wanted.append(false)
+            }
+            s.slotOf[checker] = slot
+            toStart.append((runner, CheckerVerdict.firstDelay(for: checker.schedule, using: &rng)))
           }
+          wanted[Int(slot)] = true
+          if !checkerList[first...].contains(slot) { checkerList.append(slot) }
         }
-        let verdict = ServerVerdict(checkers: states)
+        checkerStart.append(Int32(checkerList.count))
+      }
+      // 2. Stop the checkers no server wants any more; their slots are reused.
+      for slot in s.records.indices where !wanted[slot] {
+        guard let record = s.records[slot] else { continue }
+        toStop.append(record.runner)
+        s.slotOf[record.runner.checker] = nil
+        s.records[slot] = nil
+        s.freeSlots.append(Int32(slot))
+      }
+      // 3. Every kept checker's state afresh, read in one pass over the engine.
+      let live = s.records.indices.filter { s.records[$0] != nil }
+      let snapshots = RunnerSnapshot.of(live.compactMap { s.records[$0]?.runner })
+      for (slot, snapshot) in zip(live, snapshots) {
+        let v = snapshot.verdict
+        s.records[slot]?.state = .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason)
+      }
+      // 4. Subscribers by checker, counted then filled (no set or array per checker).
+      var subscriberStart = [Int32](repeating: 0, count: s.records.count + 1)
+      for slot in checkerList { subscriberStart[Int(slot) + 1] += 1 }
+      for i in 1..<subscriberStart.count { subscriberStart[i] += subscriberStart[i - 1] }
+      var fill = subscriberStart
+      var subscriberList = [Int32](repeating: 0, count: checkerList.count)
+      for server in servers.indices {
+        for slot in checkerList[Int(checkerStart[server])..<Int(checkerStart[server + 1])] {
+          subscriberList[Int(fill[Int(slot)])] = Int32(server)
+          fill[Int(slot)] += 1
+        }
+      }
+      // 5. Servers: a kept one keeps what it last reported; a change through the reload is reported.
+      var previous: [RealServerID: Int] = [:]
+      previous.reserveCapacity(s.servers.count)
+      for (index, entry) in s.servers.enumerated() { previous[entry.id] = index }
+      let old = s.servers
+      s.checkerStart = checkerStart
+      s.checkerList = checkerList
+      s.subscriberStart = subscriberStart
+      s.subscriberList = subscriberList
+      var entries: [ServerEntry] = []
+      entries.reserveCapacity(servers.count)
+      for (index, server) in servers.enumerated() {
+        let states = s.states(of: index)
+        let (up, weight) = (ServerVerdict.isUp(states), ServerVerdict.weight(states))
         var entry = ServerEntry(
-          server: server, verdict: verdict, reportedUp: verdict.isUp, reportedWeight: verdict.weight)
-        if let old = s.servers[server.id] {
-          entry.reportedUp = old.reportedUp
-          entry.reportedWeight = old.reportedWeight
-          if old.reportedUp != verdict.isUp || old.reportedWeight != verdict.weight {
-            entry.reportedUp = verdict.isUp
-            entry.reportedWeight = verdict.weight
+          id: server.id, notifyUp: server.notifyUp, notifyDown: server.notifyDown, reportedUp: up,
+          reportedWeight: weight)
+        if let was = previous[server.id].map({ old[$0] }) {
+          entry.reportedUp = was.reportedUp
+          entry.reportedWeight = was.reportedWeight
+          if was.reportedUp != up || was.reportedWeight != weight {
+            entry.reportedUp = up
+            entry.reportedWeight = weight
             emitted.append(event(for: entry, reason: "reload", latency: nil))
           }
         } else {
           emitted.append(event(for: entry, reason: "initial", latency: nil))
         }
-        entries[server.id] = entry
+        entries.append(entry)
       }
       s.servers = entries
       // Yield under the lock and before any probe starts: a probe that fails at once must never
@@ -106,15 +192,18 @@ public final class HealthMonitor: Sendable {
   /// TCP checkers live on the process-wide engine: a monitor dropped without `stop()` must not
   /// leave them probing.
   deinit {
-    for runner in state.withLock({ Array($0.runners.values) }) { runner.stop() }
+    for runner in state.withLock({ $0.records.compactMap { $0?.runner } }) { runner.stop() }
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
   public func stop() {
     let runners = state.withLock { s -> [any CheckRunner] in
       s.stopped = true
-      defer { s.runners = [:] }
-      return Array(s.runners.values)
+      defer {
+        s.records = []
+        s.slotOf = [:]
+      }
+      return s.records.compactMap { $0?.runner }
     }
     for runner in runners { runner.stop() }
     continuation.finish()
@@ -123,17 +212,25 @@ public final class HealthMonitor: Sendable {
   /// A consistent copy of every server's and checker's state.
   public func status() -> HealthStatus {
     state.withLock { s in
-      let snapshots = RunnerSnapshot.of(Array(s.runners.values))
-      let servers = s.servers.values.sorted { $0.server.id.rawValue < $1.server.id.rawValue }.map { entry in
-        ServerStatus(
-          id: entry.server.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
-          reason: entry.verdict.downReason,
-          checkers: Array(Set(entry.server.checkers)).compactMap { c in
-            s.runners[c].flatMap { snapshots[ObjectIdentifier($0)] }?.status(
-              of: c, subscribers: s.subscribers[c]?.count ?? 0)
+      let live = s.records.indices.filter { s.records[$0] != nil }
+      var snapshots = [RunnerSnapshot?](repeating: nil, count: s.records.count)
+      for (slot, snapshot) in zip(live, RunnerSnapshot.of(live.compactMap { s.records[$0]?.runner })) {
+        snapshots[slot] = snapshot
+      }
+      let order = s.servers.indices.sorted { s.servers[$0].id.rawValue < s.servers[$1].id.rawValue }
+      let servers = order.map { index in
+        let entry = s.servers[index]
+        return ServerStatus(
+          id: entry.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
+          reason: s.downReason(of: index),
+          checkers: s.checkers(of: index).compactMap { slot in
+            s.records[Int(slot)].flatMap { record in
+              snapshots[Int(slot)]?.status(
+                of: record.runner.checker, subscribers: s.subscribers(of: Int(slot)).count)
+            }
           })
       }
-      return HealthStatus(servers: servers, probeCount: s.runners.count)
+      return HealthStatus(servers: servers, probeCount: live.count)
     }
   }
 
@@ -181,7 +278,7 @@ public final class HealthMonitor: Sendable {
 
   private func event(for entry: ServerEntry, reason: String, latency: Duration?) -> HealthEvent {
     HealthEvent(
-      server: entry.server.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
+      server: entry.id, isUp: entry.reportedUp, weight: entry.reportedWeight,
       reason: reason, latency: latency)
   }
 
@@ -194,12 +291,13 @@ public final class HealthMonitor: Sendable {
     var scripts: [RunnableScript] = []
     state.withLock { s in
       // A runner replaced by a reload must not speak for the new configuration.
-      guard !s.stopped, s.runners[runner.checker] === runner else { return }
-      for id in s.subscribers[runner.checker] ?? [] {
-        guard var entry = s.servers[id] else { continue }
-        entry.verdict.update(runner.checker, to: checkerState)
-        let up = entry.verdict.isUp
-        let weight = entry.verdict.weight
+      guard !s.stopped, let slot = s.slotOf[runner.checker].map(Int.init), s.records[slot]?.runner === runner
+      else { return }
+      s.records[slot]?.state = checkerState
+      for server in s.subscribers(of: slot).map(Int.init) {
+        var entry = s.servers[server]
+        let states = s.states(of: server)
+        let (up, weight) = (ServerVerdict.isUp(states), ServerVerdict.weight(states))
         if up != entry.reportedUp || weight != entry.reportedWeight {
           let flipped = up != entry.reportedUp
           entry.reportedUp = up
@@ -207,16 +305,16 @@ public final class HealthMonitor: Sendable {
           let reason =
             up
             ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")"
-            : (entry.verdict.downReason ?? "down")
+            : (s.downReason(of: server) ?? "down")
           let change = event(for: entry, reason: reason, latency: latency)
           emitted.append(change)
           // Under the lock, so concurrent runners' changes reach the stream in state order.
           continuation.yield(change)
-          if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
+          if flipped, let script = up ? entry.notifyUp : entry.notifyDown {
             scripts.append(script)
           }
+          s.servers[server] = entry
         }
-        s.servers[id] = entry
       }
     }
     for e in emitted {

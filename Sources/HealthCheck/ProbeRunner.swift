@@ -36,24 +36,26 @@ struct RunnerSnapshot {
       subscribers: subscribers)
   }
 
-  /// Snapshots of many runners; those on the TCP engine are read under one engine lock, so a
-  /// `status` of 50,000 checkers does not queue 50,000 times behind the engine thread.
-  static func of(_ runners: [any CheckRunner]) -> [ObjectIdentifier: RunnerSnapshot] {
-    var result: [ObjectIdentifier: RunnerSnapshot] = [:]
-    var onEngine: [(id: ObjectIdentifier, runner: TCPCheckRunner, handle: UInt64)] = []
-    for runner in runners {
+  /// Snapshots of many runners, in their order; those on the TCP engine are read under one engine
+  /// lock, so a `status` of 50,000 checkers does not queue 50,000 times behind the engine thread.
+  static func of(_ runners: [any CheckRunner]) -> [RunnerSnapshot] {
+    var result: [RunnerSnapshot?] = Array(repeating: nil, count: runners.count)
+    var onEngine: [(index: Int, handle: UInt64)] = []
+    var engine: TCPCheckEngine?
+    for (index, runner) in runners.enumerated() {
       if let tcp = runner as? TCPCheckRunner, let handle = tcp.handle {
-        onEngine.append((ObjectIdentifier(tcp), tcp, handle))
+        onEngine.append((index, handle))
+        engine = tcp.engine
       } else {
-        result[ObjectIdentifier(runner)] = runner.snapshot()
+        result[index] = runner.snapshot()
       }
     }
-    guard let engine = onEngine.first?.runner.engine else { return result }
-    for (entry, snap) in zip(onEngine, engine.snapshots(onEngine.map(\.handle))) {
-      result[entry.id] =
-        snap ?? .unprobed(entry.runner.checker)
+    if let engine {
+      for (entry, snap) in zip(onEngine, engine.snapshots(onEngine.map(\.handle))) {
+        result[entry.index] = snap
+      }
     }
-    return result
+    return zip(runners, result).map { runner, snap in snap ?? .unprobed(runner.checker) }
   }
 }
 

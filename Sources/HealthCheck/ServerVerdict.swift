@@ -18,14 +18,22 @@ public struct ServerVerdict: Hashable, Sendable {
 
   public init(checkers: [Checker: CheckerState]) { self.checkers = checkers }
 
-  public var isUp: Bool { checkers.values.allSatisfy(\.isUp) }
+  public var isUp: Bool { Self.isUp(checkers.values) }
 
-  public var weight: Int? { checkers.values.compactMap(\.weight).min() }
+  public var weight: Int? { Self.weight(checkers.values) }
 
   /// Why the server is down: the reasons of its down checkers, in a stable order.
-  public var downReason: String? {
-    let reasons = checkers.filter { !$0.value.isUp }
-      .map { "\($0.key.spec): \($0.value.reason ?? "down")" }
+  public var downReason: String? { Self.downReason(checkers.map { ($0.key, $0.value) }) }
+
+  /// The same rules over states held elsewhere (the monitor keeps one state per distinct
+  /// checker, shared by every server using it, rather than a dictionary per server).
+  static func isUp(_ states: some Sequence<CheckerState>) -> Bool { states.allSatisfy(\.isUp) }
+
+  static func weight(_ states: some Sequence<CheckerState>) -> Int? { states.compactMap(\.weight).min() }
+
+  static func downReason(_ states: some Sequence<(Checker, CheckerState)>) -> String? {
+    let reasons = states.filter { !$0.1.isUp }
+      .map { "\($0.0.spec): \($0.1.reason ?? "down")" }
       .sorted()
     return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
   }

@@ -99,7 +99,9 @@ struct RunCommand: AsyncParsableCommand {
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {
-      daemon = try Daemon(options: daemonOptions, loaded: loaded, logger: logger, notifier: notifier)
+      // `consume`: the model ends here, not at the end of this function; the daemon keeps only
+      // what it mapped from it (tens of MB fewer at 36k real servers).
+      daemon = try Daemon(options: daemonOptions, loaded: consume loaded, logger: logger, notifier: notifier)
     } catch {
       DiagnosticOutput.standardError("lvskeeper: cannot start: \(error)")
       notifier.status("cannot start: \(error)")

@@ -92,6 +92,41 @@ final class HealthMonitorTests: XCTestCase {
     XCTAssertNil(end, "events finish after stop")
   }
 
+  /// Checkers are interned in slots that a reload frees and reuses: the new checker in a reused
+  /// slot speaks only for its own servers, and a checker listed twice by one server is one.
+  func testReloadReusesFreedSlotsAndCountsADuplicateCheckerOnce() async throws {
+    let live = try MisbehavingServer(.hang, group: serverGroup)
+    defer { live.close() }
+    let closed = try MisbehavingServer.closedPort()
+    let monitor = HealthMonitor(group: group)
+    defer { monitor.stop() }
+    var it = monitor.events.makeAsyncIterator()
+
+    monitor.apply([MonitoredServer(id: RealServerID("old"), checkers: [tcp(live.port), tcp(live.port)])])
+    let first = try await next(&it)
+    XCTAssertEqual(first.reason, "initial")
+    XCTAssertTrue(first.isUp)
+    let before = monitor.status()
+    XCTAssertEqual(before.probeCount, 1)
+    XCTAssertEqual(before.servers.first?.checkers.count, 1, "a checker listed twice is one checker")
+    XCTAssertEqual(before.servers.first?.checkers.first?.subscribers, 1)
+
+    // The old checker's slot is freed and taken by the new server's checker.
+    monitor.apply([MonitoredServer(id: RealServerID("new"), checkers: [tcp(closed)])])
+    let initial = try await next(&it)
+    XCTAssertEqual(initial.server.rawValue, "new")
+    XCTAssertEqual(initial.reason, "initial")
+    let down = try await next(&it)
+    XCTAssertEqual(down.server.rawValue, "new")
+    XCTAssertFalse(down.isUp)
+    XCTAssertTrue(down.reason.contains("refused"), down.reason)
+    let after = monitor.status()
+    XCTAssertEqual(after.servers.map(\.id.rawValue), ["new"])
+    XCTAssertEqual(after.probeCount, 1)
+    XCTAssertEqual(after.servers.first?.checkers.first?.checker, tcp(closed))
+    XCTAssertEqual(after.servers.first?.reason, down.reason)
+  }
+
   func testDynamicWeightFlowsToEvents() async throws {
     let dir = try makeTempDir("lvsk-weight")
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -167,6 +167,9 @@ final class DaemonDryRunTests: XCTestCase {
     XCTAssertEqual(overSocket.status?.virtualServices.first?.key, "TCP 10.10.10.10:80")
 
     // 2. A good reload applies only the difference: the new weight, health kept.
+    let healthBefore = await daemon.monitor.status()
+    let probesBefore = try XCTUnwrap(Self.openChecker(healthBefore, openRow)?.probes)
+    let operationsBefore = await daemon.dryRunOperations
     try Self.config(open: open, quiesced: quiesced, removed: removed, openWeight: 7)
       .write(toFile: configPath, atomically: true, encoding: .utf8)
     let reloaded = try await Self.send(.reload, to: options.controlSocket)
@@ -184,6 +187,15 @@ final class DaemonDryRunTests: XCTestCase {
     XCTAssertTrue(
       afterReload.pendingOperations.map(\.operation).contains(
         "edit \(openRow) in TCP 10.10.10.10:80 weight 7 Masq"))
+    // Exactly one IPVS operation, and the checker is the same one, its history kept (a weight
+    // change leaves every checker as it was, so the reload does not touch the monitor).
+    let operationsAfter = await daemon.dryRunOperations
+    XCTAssertEqual(
+      Array(operationsAfter.dropFirst(operationsBefore.count)),
+      ["edit \(openRow) in TCP 10.10.10.10:80 weight 7 Masq"])
+    let healthAfter = await daemon.monitor.status()
+    let probesAfter = try XCTUnwrap(Self.openChecker(healthAfter, openRow)?.probes)
+    XCTAssertGreaterThanOrEqual(probesAfter, probesBefore, "the checker's history survives the reload")
 
     // 3. A broken file is refused with a file:line:col diagnostic; the running table is kept.
     let broken = Self.config(open: open, quiesced: quiesced, removed: removed, openWeight: 9)

@@ -43,7 +43,11 @@ actor Daemon {
   let group: MultiThreadedEventLoopGroup
   let startedAt = Date()
 
-  var config: KeeperConfiguration
+  /// Only the global settings outlive start and reload: the rest of the model is mapped into
+  /// `mapping` and the VRRP specs, then dropped (at 36k real servers it is tens of MB).
+  var globalDefs: GlobalDefs
+  /// The VRRP units of the configuration given at init, until `start` runs them.
+  private var initialUnits: Result<[String: VRRPGroupSpec], any Error>
   var mapping: ServiceMapping
   var units: [String: (spec: VRRPGroupSpec, service: VRRPService)] = [:]
   let monitor: HealthMonitor
@@ -82,7 +86,8 @@ actor Daemon {
     self.options = options
     self.logger = logger
     self.notifier = notifier
-    self.config = loaded.configuration
+    self.globalDefs = loaded.configuration.globalDefs
+    self.initialUnits = Result { try VRRPMapping.units(loaded.configuration) }
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"), scripts: scripts)
@@ -99,8 +104,9 @@ actor Daemon {
       let exit = await startup.script.run(timeout: startup.timeout, on: scripts)
       logger.notice("startup_script \(startup.script): \(exit)")
     }
-    let units = try VRRPMapping.units(config)
-    if needsKernel(config, mapping) {
+    let units = try initialUnits.get()
+    initialUnits = .success([:])
+    if needsKernel(mapping) {
       kernel = try Self.openKernel(dryRun: options.dryRun)
     }
     // VRRP first: after a restart the peer must hear adverts again within its master-down
@@ -116,10 +122,10 @@ actor Daemon {
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
-      reconciler.setDriftRepairInterval(SchedulingMath.duration(config.globalDefs.lvsReconcileInterval))
+      reconciler.setDriftRepairInterval(SchedulingMath.duration(globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       self.reconciler = reconciler
-      record(reconciler.start(flush: config.globalDefs.lvsFlush), reason: "start: adopt the kernel table")
+      record(reconciler.start(flush: globalDefs.lvsFlush), reason: "start: adopt the kernel table")
     }
     monitor.apply(mapping.monitored)
     let events = monitor.events
@@ -132,7 +138,7 @@ actor Daemon {
       Task { [weak self] in
         for await event in vrrpEvents { await self?.handle(event) }
       })
-    let interval = SchedulingMath.duration(config.globalDefs.lvsReconcileInterval)
+    let interval = SchedulingMath.duration(globalDefs.lvsReconcileInterval)
     tasks.append(
       Task { [weak self] in
         while !Task.isCancelled {
@@ -143,12 +149,14 @@ actor Daemon {
     if let period = notifier.watchdogInterval {
       tasks.append(Task { [weak self] in await self?.watchdogLoop(period: period) })
     }
+    // The parse's peak (syntax tree, model) is freed by now: return its pages.
+    HeapTrim.releaseFreePages()
     notifier.ready(status: summary())
     logger.info("started: \(summary())")
   }
 
-  private func needsKernel(_ config: KeeperConfiguration, _ mapping: ServiceMapping) -> Bool {
-    !mapping.ipvs.services.isEmpty || config.globalDefs.lvsSyncDaemon != nil
+  private func needsKernel(_ mapping: ServiceMapping) -> Bool {
+    !mapping.ipvs.services.isEmpty || globalDefs.lvsSyncDaemon != nil
   }
 
   static func openKernel(dryRun: Bool) throws -> any IPVSKernel {
@@ -239,7 +247,7 @@ actor Daemon {
     await scripts.terminateAll()
     if let reconciler {
       let policy: StopPolicy =
-        switch config.globalDefs.lvsFlushOnStop {
+        switch globalDefs.lvsFlushOnStop {
         case .none: .leave
         case .all: .flushAll
         case .virtualServers: .removeOwned
@@ -251,7 +259,7 @@ actor Daemon {
       }
       if let report {
         pendingStop.end("IPVS stop policy")
-        record(report, reason: "stop (lvs_flush_on_stop \(config.globalDefs.lvsFlushOnStop.rawValue))")
+        record(report, reason: "stop (lvs_flush_on_stop \(globalDefs.lvsFlushOnStop.rawValue))")
       } else {
         clean = false
         logger.error("stop: the IPVS stop policy did not finish within \(DaemonOptions.stopGrace / 2)")

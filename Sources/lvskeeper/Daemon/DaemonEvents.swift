@@ -35,19 +35,23 @@ extension Daemon {
       }
     DaemonMetrics.vrrpTransition(instance: event.instance, to: event.to.rawValue, code: code)
     logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
-    guard let reconciler, config.globalDefs.lvsSyncDaemon != nil else { return }
+    guard let reconciler, globalDefs.lvsSyncDaemon != nil else { return }
     reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
     reconcileInBackground(.everything(reason: "sync daemon follows \(event.instance) \(event.to)"))
   }
 
   func periodicReconcile() {
+    // Bursts (a start's first verdicts, a flapping pool, the last drift repair's tables) leave
+    // freed pages in the arenas of the threads that allocated them; once per interval they go
+    // back to the kernel (see HeapTrim).
+    HeapTrim.releaseFreePages()
     reconcileInBackground(.driftRepair(reason: "periodic reconcile (drift repair)"))
   }
 
   /// The connection sync daemon as `lvs_sync_daemon IF INSTANCE` asks: master while INSTANCE is
   /// master, backup otherwise, so established connections survive a failover.
   func syncDaemon(masterOf masters: Set<String>) -> SyncDaemonConfig? {
-    guard let sync = config.globalDefs.lvsSyncDaemon else { return nil }
+    guard let sync = globalDefs.lvsSyncDaemon else { return nil }
     let master = sync.vrrpInstance.map { masters.contains($0) } ?? true
     return SyncDaemonConfig(
       role: master ? .master : .backup, interface: sync.interface, syncID: UInt32(clamping: sync.syncID),
