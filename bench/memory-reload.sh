@@ -9,6 +9,7 @@
 #     from /proc/PID/stat around `lvskeeper reload`), the IPVS operations it logged, and RSS after.
 #  3. check-config's peak RSS on that file (/usr/bin/time -v) beside keepalived -t -f.
 # Usage: LVSKEEPER_BIN=<release lvskeeper> sh bench/memory-reload.sh
+#        (ONLY_PER_SERVER=1: part 1 only, about two minutes)
 # Build: swift build -c release --scratch-path .build-release --product lvskeeper
 set -eu
 cd "$(dirname "$0")/.."
@@ -126,6 +127,8 @@ for label, vs, rs in (("1", 1, 1), ("1,000", 100, 10), ("10,000", 1000, 10))[: i
     print(f"run --dry-run, {label:>6} real servers (TCP_CHECK, delay_loop 10): VmRSS {rss / 1024:.1f} MB")
 marginal = (results.get(10000, 0) - results.get(1000, 0)) / 9000
 print(f"marginal RSS per real server, 1,000 -> 10,000: {marginal:.2f} KB")
+if os.environ.get("ONLY_PER_SERVER"):
+    sys.exit(0)
 
 # 2. Reload at scale. delay_loop 300 keeps probing CPU small against the reload's own cost; the
 # idle CPU rate is measured before each reload and reported beside the raw figure.

@@ -191,14 +191,46 @@ public struct CheckSchedule: Hashable, Sendable {
 }
 
 /// A checker as configured: what to probe and when. Two equal `Checker`s share one probe.
+///
+/// A value type held in one immutable heap box: the daemon's mapping, the monitor's runner and
+/// its index all hold the same checker, and a copy costs a reference instead of the ~200 bytes
+/// of spec and schedule (one per real server, so it counts). The box also keeps the hash, so
+/// interning and comparing 36,000 checkers at a reload does not rehash every spec.
 public struct Checker: Hashable, Sendable {
-  public var spec: CheckerSpec
-  public var schedule: CheckSchedule
+  private final class Storage: Sendable {
+    let spec: CheckerSpec
+    let schedule: CheckSchedule
+    let hash: Int
+    init(spec: CheckerSpec, schedule: CheckSchedule) {
+      self.spec = spec
+      self.schedule = schedule
+      var hasher = Hasher()
+      hasher.combine(spec)
+      hasher.combine(schedule)
+      self.hash = hasher.finalize()
+    }
+  }
+  private var storage: Storage
+
+  public var spec: CheckerSpec {
+    get { storage.spec }
+    set { storage = Storage(spec: newValue, schedule: storage.schedule) }
+  }
+  public var schedule: CheckSchedule {
+    get { storage.schedule }
+    set { storage = Storage(spec: storage.spec, schedule: newValue) }
+  }
 
   public init(_ spec: CheckerSpec, schedule: CheckSchedule) {
-    self.spec = spec
-    self.schedule = schedule
+    storage = Storage(spec: spec, schedule: schedule)
   }
+
+  public static func == (lhs: Checker, rhs: Checker) -> Bool {
+    lhs.storage === rhs.storage
+      || (lhs.storage.hash == rhs.storage.hash && lhs.spec == rhs.spec && lhs.schedule == rhs.schedule)
+  }
+
+  public func hash(into hasher: inout Hasher) { hasher.combine(storage.hash) }
 }
 
 /// Names a real server within one virtual server; chosen by the daemon, opaque here.

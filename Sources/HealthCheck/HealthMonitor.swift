@@ -32,7 +32,8 @@ public final class HealthMonitor: Sendable {
   }
   /// Flat tables, rebuilt by each `apply` except `records`, whose slots (and so runners and
   /// their history) survive a reload for every checker still wanted.
-  /// Invariant: `slotOf[c] == i` exactly when `records[i]?.runner.checker == c`.
+  /// Invariant: `slotOf[c] == i` exactly when `records[i]?.runner.checker == c`. A `Checker` key
+  /// is a reference to the box the runner's checker shares, with its hash cached there.
   private struct State {
     var slotOf: [Checker: Int32] = [:]
     var records: [CheckerRecord?] = []
@@ -246,9 +247,9 @@ public final class HealthMonitor: Sendable {
     let probe: any Probe
     if case .tcp(let check) = checker.spec {
       switch (TCPCheckEngine.shared, TCPCheckRunner.job(for: check)) {
-      case (.success(let engine), .success(let job)):
+      case (.success(let engine), .success):
         return TCPCheckRunner(
-          checker: checker, job: job, engine: engine, loop: loop, onProbeStart: onProbeStart,
+          checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart,
           onChange: onChange)
       case (.failure(let error), _): probe = FailingProbe(reason: error.description)
       case (_, .failure(let error)): probe = FailingProbe(reason: error.description)

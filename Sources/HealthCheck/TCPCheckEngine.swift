@@ -40,19 +40,34 @@ struct RawSocketAddress: @unchecked Sendable {
 
 /// What one TCP_CHECK probe connects to, resolved once per checker.
 struct TCPCheckJob: Sendable {
+  /// `bindto`/`bind_port` and the socket options, which few checkers set: kept out of line (nil
+  /// when none is set) so the engine's slot, one per checker, does not carry ~60 empty bytes.
+  final class Binding: Sendable {
+    let local: RawSocketAddress?
+    let options: ProbeSocketOptions
+    init(local: RawSocketAddress?, options: ProbeSocketOptions) {
+      self.local = local
+      self.options = options
+    }
+  }
+
   let remote: RawSocketAddress
-  let local: RawSocketAddress?
-  let options: ProbeSocketOptions
+  let binding: Binding?
   let timeout: Duration
-  let timeoutReason: String
+
+  var local: RawSocketAddress? { binding?.local }
+  var options: ProbeSocketOptions { binding?.options ?? .none }
 
   init(remote: SocketAddress, local: SocketAddress?, options: ProbeSocketOptions = .none, timeout: Duration) {
     self.remote = RawSocketAddress(remote)
-    self.local = local.map(RawSocketAddress.init)
-    self.options = options
+    self.binding =
+      local == nil && options == .none
+      ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
     self.timeout = timeout
-    self.timeoutReason = "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s"
   }
+
+  /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
+  var timeoutReason: String { "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s" }
 }
 
 /// Runs every TCP_CHECK of the process on one thread: its own schedule of probe starts, the

@@ -11,21 +11,23 @@ final class TCPCheckRunner: CheckRunner {
   private let onProbeStart: (@Sendable (Duration) -> Void)?
   private let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
 
+  /// No job is kept here: it is resolved from `checker` at `start` and lives only in the engine's
+  /// slot, so an idle runner does not carry a second copy of it (one runner per checker).
   private enum Registration {
-    /// Not started; the job moves into the engine's slot at `start` (one copy per checker).
-    case idle(TCPCheckJob)
+    case idle
     case running(handle: UInt64)
     case stopped
   }
   private let registration: Mutex<Registration>
 
+  /// `checker` must be a TCP_CHECK whose `job(for:)` succeeds (the monitor checks that first).
   init(
-    checker: Checker, job: TCPCheckJob, engine: TCPCheckEngine, loop: any EventLoop,
+    checker: Checker, engine: TCPCheckEngine, loop: any EventLoop,
     onProbeStart: (@Sendable (Duration) -> Void)?,
     onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
   ) {
     self.checker = checker
-    self.registration = Mutex(.idle(job))
+    self.registration = Mutex(.idle)
     self.engine = engine
     self.loop = loop
     self.onProbeStart = onProbeStart
@@ -55,7 +57,12 @@ final class TCPCheckRunner: CheckRunner {
 
   func start(after delay: Duration) {
     registration.withLock { r in
-      guard case .idle(let job) = r else { return }
+      guard case .idle = r else { return }
+      // Resolved before, in the monitor; a failure here cannot happen, and would leave it unprobed.
+      guard case .tcp(let check) = checker.spec, case .success(let job) = Self.job(for: check) else {
+        r = .stopped
+        return
+      }
       let observer = TCPCheckEngine.Observer(onProbeStart: onProbeStart) { [weak self] transition, latency in
         guard let self else { return }
         self.onChange(self, transition, latency)

@@ -120,6 +120,28 @@ final class CheckPolicyTests: XCTestCase {
     XCTAssertEqual(v.downReason, "TCP_CHECK 10.0.0.1:81: refused")
     XCTAssertTrue(ServerVerdict(checkers: [:]).isUp, "a server without checkers is up")
   }
+
+  /// `Checker` shares one box between copies: it must still behave as a value.
+  func testCheckerIsAValueThoughItsCopiesShareStorage() {
+    func tcp(_ port: UInt16) -> CheckerSpec {
+      .tcp(TCPCheck(target: CheckTarget(address: "10.0.0.1", port: port)))
+    }
+    let a = Checker(tcp(80), schedule: CheckSchedule())
+    let twin = Checker(tcp(80), schedule: CheckSchedule())
+    XCTAssertEqual(a, twin, "built apart, equal by content")
+    XCTAssertEqual(a.hashValue, twin.hashValue)
+    XCTAssertEqual(Set([a, twin]).count, 1)
+    var b = a
+    b.spec = tcp(81)
+    var c = a
+    c.schedule = CheckSchedule(delayLoop: .seconds(5))
+    XCTAssertEqual(a.spec, tcp(80), "a copy's change leaves the original alone")
+    XCTAssertEqual(a.schedule, CheckSchedule())
+    XCTAssertNotEqual(a, b)
+    XCTAssertNotEqual(a, c)
+    XCTAssertEqual(c.spec, a.spec)
+    XCTAssertEqual(Set([a, b, c, twin]).count, 3)
+  }
 }
 
 extension Duration {

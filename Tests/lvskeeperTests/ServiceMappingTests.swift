@@ -183,7 +183,7 @@ final class ServiceMappingTests: XCTestCase {
     // One health id per real server; it drives the destination in both kernel services of the group.
     let id = HealthCheck.RealServerID("group WEB -> 192.168.20.31:0")
     let destinations = try XCTUnwrap(
-      mapping.destinations[id], "ids: \(mapping.destinations.keys.map(\.rawValue).sorted())")
+      mapping.destinations[id], "ids: \(mapping.destinations.ids.map(\.rawValue).sorted())")
     XCTAssertEqual(destinations.map(\.service), [http, https])
     let web = try XCTUnwrap(mapping.monitored.first { $0.id == id })
     XCTAssertEqual(
@@ -236,7 +236,7 @@ final class ServiceMappingTests: XCTestCase {
       ])
     XCTAssertTrue(mapping.ipvs.services.allSatisfy { $0.realServers.map(\.weight) == [2] })
     XCTAssertEqual(mapping.monitored.count, 1, "one checker per real server, however many kernel services")
-    XCTAssertEqual(mapping.destinations.values.first?.count, 5)
+    XCTAssertEqual(mapping.destinations.all.first?.destinations.count, 5)
   }
 
   func testRangeExpansionVariesTheLastSixteenBits() {

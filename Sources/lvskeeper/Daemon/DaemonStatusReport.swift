@@ -73,7 +73,7 @@ extension Daemon {
     let health = Dictionary(
       monitor.status().servers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var healthIDs: [IPVSSync.RealServerID: HealthCheck.RealServerID] = [:]
-    for (id, destinations) in mapping.destinations {
+    for (id, destinations) in mapping.destinations.all {
       for destination in destinations { healthIDs[destination] = id }
     }
     return mapping.ipvs.services.map { service in

@@ -12,7 +12,7 @@ struct ServiceMapping: Sendable {
   var ipvs: IPVSSpec
   var monitored: [MonitoredServer]
   /// Health id → the IPVS destinations whose weight follows it.
-  var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]]
+  var destinations: HealthDestinations
   /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`).
   var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)]
   /// Virtual servers with `omega`: their kernel services and real servers, whose down scripts
@@ -25,7 +25,7 @@ struct ServiceMapping: Sendable {
   init(_ config: KeeperConfiguration) throws {
     var services: [VirtualServiceSpec] = []
     var monitored: [MonitoredServer] = []
-    var destinations: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
+    var destinations = HealthDestinations()
     var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)] = [:]
     let groups = Dictionary(
       config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -52,6 +52,7 @@ struct ServiceMapping: Sendable {
           try ScriptMapping.runnable(virtualServer.quorumDown, config.globalDefs, virtualServer.location)
         )
       }
+      destinations.addVirtualServer(keys)
       var ids: [HealthCheck.RealServerID] = []
       defer { if virtualServer.omega { omega.append((keys, ids)) } }
       for realServer in virtualServer.realServers {
@@ -59,7 +60,7 @@ struct ServiceMapping: Sendable {
           "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))"
         )
         let destination = Self.destinationKey(realServer.address, realServer.port)
-        destinations[id, default: []] += keys.map { IPVSSync.RealServerID(service: $0, server: destination) }
+        destinations.add(id, destination)
         ids.append(id)
         monitored.append(
           MonitoredServer(

@@ -1,0 +1,52 @@
+import HealthCheck
+import IPVSSync
+
+/// Health id → the IPVS destinations whose weight follows it: the real server's destination in
+/// each kernel service its virtual server expands to.
+///
+/// Stored as the virtual server's list of kernel services (one list per virtual server) and, per
+/// health id, an index into those lists plus the destination, rather than an array per real server:
+/// at 36,000 real servers that array was one allocation each. Invariant: `self[id]` lists the
+/// destinations in the order they were added, as the dictionary of arrays it replaces did.
+struct HealthDestinations: Sendable {
+  private struct Entry: Sendable {
+    var services: Int32
+    var server: DestinationKey
+  }
+  private var serviceLists: [[ServiceKey]] = []
+  private var entries: [HealthCheck.RealServerID: Entry] = [:]
+  /// Destinations of an id added again (two real servers with the same id), after its first ones.
+  private var repeated: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
+
+  /// Starts a virtual server whose real servers follow in `add`, expanded to `services`.
+  mutating func addVirtualServer(_ services: [ServiceKey]) { serviceLists.append(services) }
+
+  /// `id`'s destination `server` in every service of the virtual server added last.
+  mutating func add(_ id: HealthCheck.RealServerID, _ server: DestinationKey) {
+    let services = Int32(serviceLists.count - 1)
+    guard entries[id] != nil else {
+      entries[id] = Entry(services: services, server: server)
+      return
+    }
+    repeated[id, default: []] += serviceLists[Int(services)].map {
+      IPVSSync.RealServerID(service: $0, server: server)
+    }
+  }
+
+  subscript(_ id: HealthCheck.RealServerID) -> [IPVSSync.RealServerID]? {
+    guard let entry = entries[id] else { return nil }
+    let first = serviceLists[Int(entry.services)].map {
+      IPVSSync.RealServerID(service: $0, server: entry.server)
+    }
+    return repeated[id].map { first + $0 } ?? first
+  }
+
+  var count: Int { entries.count }
+
+  var ids: [HealthCheck.RealServerID] { Array(entries.keys) }
+
+  /// Every id with its destinations, in no particular order.
+  var all: [(id: HealthCheck.RealServerID, destinations: [IPVSSync.RealServerID])] {
+    entries.keys.compactMap { id in self[id].map { (id, $0) } }
+  }
+}
