@@ -60,7 +60,7 @@ public struct ConfigLoader: Sendable {
     let nodes = parser.parse()
     let available = interfaces ?? Self.hostInterfaces()
     let assembler = ConfigAssembler(log: log, hostName: hostName, interfaces: available)
-    let configuration = assembler.assemble(nodes)
+    let configuration = assembler.assemble(consume nodes)
     if log.errorCount > 0 {
       throw ConfigErrors(diagnostics: log.sorted)
     }
