@@ -7,7 +7,9 @@ struct ConfigAssembler {
   let hostName: String
   let interfaces: Set<String>?
 
-  func assemble(_ nodes: [ConfigNode]) -> KeeperConfiguration {
+  /// Takes the tree by value and releases each top-level block's subtree once its part of the model
+  /// is built, so the whole tree and the whole model are never alive together.
+  func assemble(_ nodes: consuming [ConfigNode]) -> KeeperConfiguration {
     let reader = StatementReader(log: log)
     let tracking = VRRPTrackingReader(reader: reader)
     let instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking)
@@ -17,7 +19,9 @@ struct ConfigAssembler {
     var configuration = KeeperConfiguration(globalDefs: defs)
     var drafts: [VRRPInstanceDraft] = []
     var names = UniqueNames(log: log)
-    for node in nodes {
+    for index in nodes.indices {
+      let node = nodes[index]
+      defer { nodes[index].children = nil }
       switch node.name {
       case "global_defs": globalBuilder.apply(node, to: &defs)
       case "vrrp_script":

@@ -54,12 +54,13 @@ public struct ConfigLoader: Sendable {
     // After a cap stopped reading, the lines are a truncated text: parsing them would only add
     // errors about blocks cut short.
     if preprocessor.stopped { throw ConfigErrors(diagnostics: log.sorted) }
-    let tokens = Tokenizer(log: log).tokens(of: preprocessor.lines)
-    var parser = SyntaxParser(tokens: tokens, log: log)
+    // The lines move into the parser, which releases them as it reads; the tree goes once the
+    // model is built, so at most two of lines, tree and model are alive at a time.
+    var parser = SyntaxParser(lines: preprocessor.takeLines(), log: log)
     let nodes = parser.parse()
     let available = interfaces ?? Self.hostInterfaces()
     let assembler = ConfigAssembler(log: log, hostName: hostName, interfaces: available)
-    let configuration = assembler.assemble(nodes)
+    let configuration = assembler.assemble(consume nodes)
     if log.errorCount > 0 {
       throw ConfigErrors(diagnostics: log.sorted)
     }

@@ -11,29 +11,54 @@ struct ConfigNode {
   var isBlock: Bool { children != nil }
 }
 
-/// Builds the statement tree from tokens. A statement runs to the end of its line; a `{` on the
-/// same or the next line opens its block; a `}` anywhere closes the innermost block.
+/// Builds the statement tree from logical lines. A statement runs to the end of its line; a `{`
+/// on the same or the next line opens its block; a `}` anywhere closes the innermost block.
 /// Unbalanced braces in either direction are errors at the offending brace.
+///
+/// Lines are tokenized as the parser reaches them and their bytes released once read, so a large
+/// configuration never holds a token array for the whole file beside its lines and its tree.
 struct SyntaxParser {
   static let maxDepth = 64
 
-  let tokens: [Token]
   let log: DiagnosticLog
+  private var lines: [SourceLine]
+  private var nextLine = 0
+  /// The tokens of the line being read; `position` indexes them.
+  private var lineTokens: [Token] = []
   private var position = 0
+  private let tokenizer = Tokenizer(log: nil)
 
-  init(tokens: [Token], log: DiagnosticLog) {
-    self.tokens = tokens
+  init(lines: [SourceLine], log: DiagnosticLog) {
+    self.lines = lines
     self.log = log
   }
 
+  /// Parses every line. Tokenizer errors are reported first, as when all lines were tokenized
+  /// before parsing (the order of first mention ranks files in `DiagnosticLog.sorted`).
   mutating func parse() -> [ConfigNode] {
-    parseBody(opener: nil, depth: 0)
+    Tokenizer(log: log).reportUnterminatedQuotes(in: lines)
+    let nodes = parseBody(opener: nil, depth: 0)
+    lines = []
+    return nodes
+  }
+
+  /// The token at `position`, reading further lines when the current one is used up; nil at the end.
+  private mutating func current() -> Token? {
+    while position == lineTokens.count {
+      guard nextLine < lines.count else { return nil }
+      lineTokens.removeAll(keepingCapacity: true)
+      position = 0
+      tokenizer.append(lines[nextLine], to: &lineTokens)
+      lines[nextLine].bytes = []
+      lines[nextLine].columns = nil
+      nextLine += 1
+    }
+    return lineTokens[position]
   }
 
   private mutating func parseBody(opener: ConfigNode?, depth: Int) -> [ConfigNode] {
     var nodes: [ConfigNode] = []
-    while position < tokens.count {
-      let token = tokens[position]
+    while let token = current() {
       switch token.kind {
       case .close:
         position += 1
@@ -50,12 +75,12 @@ struct SyntaxParser {
       case .word:
         var node = ConfigNode(keyword: token, arguments: [], children: nil)
         position += 1
-        while position < tokens.count, tokens[position].kind == .word, !tokens[position].startsLine {
-          node.arguments.append(tokens[position])
-          position += 1
-        }
-        if position < tokens.count, tokens[position].kind == .open {
-          let brace = tokens[position]
+        // The arguments are the words after the keyword on its own line: one exact allocation.
+        var end = position
+        while end < lineTokens.count, lineTokens[end].kind == .word { end += 1 }
+        if end > position { node.arguments = Array(lineTokens[position..<end]) }
+        position = end
+        if let brace = current(), brace.kind == .open {
           position += 1
           if depth + 1 >= Self.maxDepth {
             log.error("blocks nested deeper than \(Self.maxDepth) levels", at: brace.location)
@@ -77,8 +102,8 @@ struct SyntaxParser {
   /// Skips to the brace that closes the block just opened, without recursion.
   private mutating func skipBlock() {
     var open = 1
-    while position < tokens.count && open > 0 {
-      switch tokens[position].kind {
+    while open > 0, let token = current() {
+      switch token.kind {
       case .open: open += 1
       case .close: open -= 1
       case .word: break

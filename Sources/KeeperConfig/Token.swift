@@ -8,29 +8,54 @@ struct Token {
     case close
   }
 
-  var kind: Kind
+  // A large configuration holds one token per word: the location is kept as its parts (32-bit
+  // line and column; ConfigLimits caps both far below 2^31) and the one-byte fields come last,
+  // so a token is 48 bytes instead of 64.
   var text: String
-  var location: SourceLocation
+  private var file: String
+  private var line: Int32
+  private var column: Int32
+  var kind: Kind
   /// True for the first token of a logical line: a statement ends where the next line begins.
   var startsLine: Bool
   var quoted: Bool
+
+  init(kind: Kind, text: String, location: SourceLocation, startsLine: Bool, quoted: Bool) {
+    self.text = text
+    self.file = location.file
+    self.line = Int32(clamping: location.line)
+    self.column = Int32(clamping: location.column)
+    self.kind = kind
+    self.startsLine = startsLine
+    self.quoted = quoted
+  }
+
+  var location: SourceLocation { SourceLocation(file: file, line: Int(line), column: Int(column)) }
 }
 
 /// Splits logical lines into tokens following keepalived's quoting rules: `"` and `'` group
 /// whitespace into one word and may join adjacent text (`ab" c"d` is `ab cd`); inside quotes the
 /// shell-like escapes of keepalived.conf(5) apply; an unquoted `{` or `}` is always its own token
 /// except in an unresolved `${NAME}`.
+///
+/// Lines are tokenized one at a time as the parser reaches them (no token array for the whole
+/// file); a quiet tokenizer (`log` nil) reports nothing, so its caller reports the errors first.
 struct Tokenizer {
-  let log: DiagnosticLog
+  let log: DiagnosticLog?
 
-  func tokens(of lines: [SourceLine]) -> [Token] {
-    var tokens: [Token] = []
-    tokens.reserveCapacity(lines.count * 3)
-    for line in lines { append(line, to: &tokens) }
-    return tokens
+  /// Reports every unterminated quote of `lines`, in line order. Only a line holding a quote can
+  /// have one, so only those lines are tokenized here.
+  func reportUnterminatedQuotes(in lines: [SourceLine]) {
+    guard log != nil else { return }
+    var scratch: [Token] = []
+    for line in lines where line.bytes.contains(where: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }) {
+      scratch.removeAll(keepingCapacity: true)
+      append(line, to: &scratch)
+    }
   }
 
-  private func append(_ line: SourceLine, to tokens: inout [Token]) {
+  /// Appends the tokens of one logical line.
+  func append(_ line: SourceLine, to tokens: inout [Token]) {
     let bytes = line.bytes
     var index = 0
     var first = true
@@ -95,7 +120,7 @@ struct Tokenizer {
             index += 1
           }
           if !closed {
-            log.error("unterminated quoted string", at: line.location(at: quoteStart))
+            log?.error("unterminated quoted string", at: line.location(at: quoteStart))
           }
         case Byte.dollar where index + 1 < bytes.count && bytes[index + 1] == Byte.openBrace:
           // An undefined ${NAME} stays as written (keepalived.conf(5), parameter substitution).

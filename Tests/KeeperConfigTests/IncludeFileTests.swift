@@ -155,4 +155,19 @@ final class IncludeFileTests: XCTestCase {
     guard case .success(let loaded) = load(main) else { return XCTFail("expected a valid configuration") }
     XCTAssertEqual(loaded.configuration.globalDefs.routerID, "via_link")
   }
+
+  /// The parser tokenizes lines as it reaches them; an unterminated quote in an included file is
+  /// still reported as if every line had been tokenized before parsing: that file is mentioned
+  /// first, so its diagnostics sort before a brace error earlier in the main file.
+  func testTokenizerErrorInIncludedFileKeepsItsPlaceBeforeParserErrors() throws {
+    let scratch = try ScratchDirectory()
+    let included = try scratch.write("b.conf", "vrrp_script s {\n script \"/bin/true\n}\n")
+    let main = try scratch.write("main.conf", "}\ninclude b.conf\n")
+    let descriptions = errorDescriptions(main)
+    XCTAssertEqual(
+      Array(descriptions.prefix(1)), ["\(included):2:9: error: unterminated quoted string"], "\(descriptions)"
+    )
+    XCTAssertEqual(
+      descriptions.last, "\(main):1:1: error: unbalanced '}': no block is open here", "\(descriptions)")
+  }
 }
