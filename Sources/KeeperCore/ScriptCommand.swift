@@ -114,6 +114,16 @@ public struct RunnableScript: Codable, Hashable, Sendable, CustomStringConvertib
     try self.init(ScriptCommand(parsing: text, user: user), scriptUser: nil)
   }
 
+  /// One run of this script: keepalived's extra arguments appended, as the resolved identity.
+  public func scriptRun(
+    extra: [String] = [], environment: [String: String] = [:], timeout: Duration? = nil,
+    killGroupOnExit: Bool = false
+  ) -> ScriptRun {
+    ScriptRun(
+      argv: command.argv(extra: extra), identity: identity, environment: environment, timeout: timeout,
+      killGroupOnExit: killGroupOnExit)
+  }
+
   /// Starts one run on `runner`; `completion` is called on the runner's thread.
   public func run(
     extra: [String] = [], environment: [String: String] = [:], timeout: Duration? = nil,
@@ -121,9 +131,7 @@ public struct RunnableScript: Codable, Hashable, Sendable, CustomStringConvertib
     completion: @escaping @Sendable (ScriptExit) -> Void = { _ in }
   ) {
     runner.run(
-      ScriptRun(
-        argv: command.argv(extra: extra), identity: identity, environment: environment, timeout: timeout,
-        killGroupOnExit: killGroupOnExit),
+      scriptRun(extra: extra, environment: environment, timeout: timeout, killGroupOnExit: killGroupOnExit),
       completion: completion)
   }
 
@@ -132,11 +140,7 @@ public struct RunnableScript: Codable, Hashable, Sendable, CustomStringConvertib
     extra: [String] = [], timeout: Duration? = nil, killGroupOnExit: Bool = false,
     on runner: ScriptRunner = .shared
   ) async -> ScriptExit {
-    await withCheckedContinuation { continuation in
-      run(extra: extra, timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner) {
-        continuation.resume(returning: $0)
-      }
-    }
+    await runner.run(scriptRun(extra: extra, timeout: timeout, killGroupOnExit: killGroupOnExit))
   }
 
   public var description: String { "\(command.command) (as \(identity.userName))" }

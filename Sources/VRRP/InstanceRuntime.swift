@@ -145,7 +145,7 @@ final class InstanceRuntime {
 
   /// Sends the next queued announcement when it is at least one interval after the previous one.
   private func firePaced(now: Duration, logger: Logger) {
-    let interval = Duration.nanoseconds(Int64(spec.announceInterval * 1e9))
+    let interval = SecondsDuration.from(spec.announceInterval)
     guard !pacedAnnouncements.isEmpty else {
       nextPacedAnnouncement = nil
       return

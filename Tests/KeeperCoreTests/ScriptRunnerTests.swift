@@ -43,11 +43,7 @@ final class ScriptRunnerTests: XCTestCase {
     on runner: ScriptRunner = .shared
   ) async throws -> ScriptExit {
     let script = try RunnableScript(ScriptCommand(parsing: line, user: user), scriptUser: nil)
-    return await withCheckedContinuation { continuation in
-      script.run(timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner) {
-        continuation.resume(returning: $0)
-      }
-    }
+    return await script.run(timeout: timeout, killGroupOnExit: killGroupOnExit, on: runner)
   }
 
   func testRunsAsTheConfiguredUserWithItsGroups() async throws {
