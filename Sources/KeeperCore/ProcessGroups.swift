@@ -4,9 +4,9 @@
 
 /// Which process groups have members, from /proc (field 5 of /proc/PID/stat is the group).
 enum ProcessGroups {
-  /// Group ids with at least one live member; with `excludingLeaders`, a group counts only for
-  /// members other than its leader (pid == group id), which may be an unreaped zombie.
-  static func occupied(excludingLeaders: Bool = true) -> Set<pid_t> {
+  /// Group ids with at least one live member other than the group's leader (pid == group id):
+  /// the runner keeps a script's leader unreaped, so only the others say the group is in use.
+  static func occupied() -> Set<pid_t> {
     var groups: Set<pid_t> = []
     guard let directory = opendir("/proc") else { return groups }
     defer { closedir(directory) }
@@ -16,7 +16,7 @@ enum ProcessGroups {
       }
       guard let pid = pid_t(name) else { continue }
       guard let stat = readStat(pid), let group = stat.group, stat.state != "Z" else { continue }
-      if excludingLeaders && group == pid { continue }
+      if group == pid { continue }
       groups.insert(group)
     }
     return groups

@@ -36,14 +36,6 @@ public struct ScriptCommand: Codable, Hashable, Sendable, CustomStringConvertibl
     self.user = user
   }
 
-  /// An explicit argument vector, run without a shell. Nil when empty.
-  public init?(arguments: [String], user: ScriptUser? = nil) {
-    guard let first = arguments.first, !first.isEmpty else { return nil }
-    self.command = arguments.joined(separator: " ")
-    self.argv = arguments
-    self.user = user
-  }
-
   public init(command: String, argv: [String], user: ScriptUser?) {
     self.command = command
     self.argv = argv

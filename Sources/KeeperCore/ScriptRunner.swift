@@ -265,7 +265,7 @@ public final class ScriptRunner: @unchecked Sendable {  // all state under `lock
     let decision: (kill: Bool, linger: Bool)? = lock.withLock {
       guard let child = children[pidfd], !child.lingering else { return nil }
       if child.killGroupOnExit || child.timedOut || stopping { return (true, false) }
-      return (false, ProcessGroups.occupied(excludingLeaders: true).contains(child.pid))
+      return (false, ProcessGroups.occupied().contains(child.pid))
     }
     guard let decision else { return }
     if decision.kill, let pid = lock.withLock({ children[pidfd]?.pid }) {
