@@ -19,6 +19,18 @@ struct HTTPProbe: Probe {
   }
 
   func run(on loop: any EventLoop) -> EventLoopFuture<ProbeOutcome> {
+    if tls == nil {
+      // HTTP_GET runs on the check engine, as the monitor's periodic HTTP checkers do.
+      switch (TCPCheckEngine.shared, TCPCheckRunner.job(for: .http(check))) {
+      case (.failure(let error), _): return loop.makeSucceededFuture(.down(reason: error.description))
+      case (_, .failure(let error)?): return loop.makeSucceededFuture(.down(reason: error.description))
+      case (.success(let engine), .success(let job)?):
+        let promise = loop.makePromise(of: ProbeOutcome.self)
+        engine.probeOnce(job) { promise.succeed($0) }
+        return promise.futureResult
+      case (_, nil): break
+      }
+    }
     var result = loop.makeSucceededFuture(ProbeOutcome.up(weight: nil))
     for url in check.urls {
       result = result.flatMap { outcome in

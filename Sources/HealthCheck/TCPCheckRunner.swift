@@ -46,7 +46,10 @@ final class TCPCheckRunner: CheckRunner {
   static func job(for spec: CheckerSpec) -> Result<TCPCheckJob, ProbeError>? {
     switch spec {
     case .tcp(let check): return job(for: check)
-    case .http, .https, .mysql, .misc: return nil
+    case .http(let check):
+      return job(
+        target: check.target, timeout: check.connectTimeout, template: HTTPTemplate(check: check, tls: false))
+    case .https, .mysql, .misc: return nil
     }
   }
 

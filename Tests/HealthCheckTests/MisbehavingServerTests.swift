@@ -78,6 +78,34 @@ final class MisbehavingServerTests: XCTestCase {
         name: "http garbage", server: .respond("SSH-2.0-OpenSSH\r\n"), kind: .http, expectUp: false,
         reasonContains: "bad HTTP response", maxSeconds: 1),
       Case(
+        name: "http huge headers",
+        server: .respond(
+          "HTTP/1.0 200 OK\r\nX-Filler: \(String(repeating: "a", count: 100_000))\r\n\r\nhello"),
+        kind: .http, expectUp: false, reasonContains: "response head larger than", maxSeconds: 1),
+      Case(
+        name: "http endless body, no digest", server: .endless(head: "HTTP/1.0 200 OK\r\n\r\n"), kind: .http,
+        expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(
+        name: "http endless body with digest", server: .endless(head: "HTTP/1.0 200 OK\r\n\r\n"), kind: .http,
+        url: URLCheck(path: "/", digest: helloMD5), expectUp: false, reasonContains: "body larger than",
+        maxSeconds: 3),
+      Case(
+        name: "http chunked body digest",
+        server: .respond(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\n\r\n"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: true, reasonContains: "",
+        maxSeconds: 1),
+      Case(
+        name: "http body to end of stream",
+        server: .respond("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: true, reasonContains: "",
+        maxSeconds: 1),
+      Case(
+        name: "http body shorter than its Content-Length",
+        server: .respond("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: false,
+        reasonContains: "closed before the response", maxSeconds: 1),
+      Case(
         name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out",
         maxSeconds: 3),
       Case(
