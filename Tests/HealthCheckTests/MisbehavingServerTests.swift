@@ -15,7 +15,7 @@ final class MisbehavingServerTests: XCTestCase {
     try? probeGroup.syncShutdownGracefully()
   }
 
-  enum Kind { case tcp, http, mysql }
+  enum Kind { case tcp, http, https, mysql }
 
   struct Case {
     var name: String
@@ -106,6 +106,15 @@ final class MisbehavingServerTests: XCTestCase {
         kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: false,
         reasonContains: "closed before the response", maxSeconds: 1),
       Case(
+        name: "ssl hang (no ServerHello)", server: .hang, kind: .https, expectUp: false,
+        reasonContains: "timed out", maxSeconds: 3),
+      Case(
+        name: "ssl to a plain HTTP server", server: .respond(ok), kind: .https, expectUp: false,
+        reasonContains: "TLS handshake failed", maxSeconds: 1),
+      Case(
+        name: "ssl reset", server: .reset, kind: .https, expectUp: false,
+        reasonContains: "reset|TLS handshake failed|closed", maxSeconds: 1),
+      Case(
         name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out",
         maxSeconds: 3),
       Case(
@@ -140,7 +149,10 @@ final class MisbehavingServerTests: XCTestCase {
       switch c.kind {
       case .tcp: probe = TCPProbe(check: TCPCheck(target: target, connectTimeout: timeout))
       case .http:
-        probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
+        probe = HTTPProbe(
+          check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: false)
+      case .https:
+        probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: true)
       case .mysql: probe = MySQLProbe(check: MySQLCheck(target: target, connectTimeout: timeout))
       }
       let clock = ContinuousClock()
@@ -169,15 +181,22 @@ final class MisbehavingServerTests: XCTestCase {
     let probes: [any Probe] = [
       HTTPProbe(
         check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       HTTPProbe(
         check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       MySQLProbe(check: MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
       HTTPProbe(
         check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       TCPProbe(check: TCPCheck(target: target(refused), connectTimeout: timeout)),
+      // SSL_GET: a handshake that never gets an answer, and one the server resets.
+      HTTPProbe(
+        check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: true),
+      HTTPProbe(
+        check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: true),
     ]
     // Warm up lazily created descriptors (eventfds, timers) before counting.
     _ = try probes[0].run(on: probeGroup.next()).wait()
@@ -232,7 +251,7 @@ final class ConnectOptionsTests: XCTestCase {
       XCTAssertTrue(try TCPProbe(check: TCPCheck(target: target)).run(on: probeGroup.next()).wait().isUp)
       XCTAssertEqual(waitForPeer(server, after: seen), expected, "TCP bindto \(bind ?? "-")")
       seen = server.peers.all.count
-      let http = HTTPProbe(check: HTTPCheck(target: target, urls: [URLCheck(path: "/")]), tls: nil)
+      let http = HTTPProbe(check: HTTPCheck(target: target, urls: [URLCheck(path: "/")]), tls: false)
       XCTAssertTrue(try http.run(on: probeGroup.next()).wait().isUp)
       XCTAssertEqual(waitForPeer(server, after: seen), expected, "HTTP bindto \(bind ?? "-")")
     }
