@@ -116,12 +116,23 @@ struct HTTPConversation: ProbeConversation {
         if headBytes > HTTPTemplate.maxHeadBytes {
           return down("response head larger than \(HTTPTemplate.maxHeadBytes) bytes")
         }
-        line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
-        guard i < bytes.count else { return .proceed }
+        guard i < bytes.count else {
+          line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+          return .proceed
+        }
+        let step: ConversationStep?
+        if line.isEmpty {
+          // The whole line is in this read (the usual case): judged in place, nothing copied.
+          let end = i > start && bytes[i - 1] == UInt8(ascii: "\r") ? i - 1 : i
+          step = lineEnded(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        } else {
+          var whole = line
+          line.removeAll(keepingCapacity: true)
+          whole.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+          if whole.last == UInt8(ascii: "\r") { whole.removeLast() }
+          step = whole.withUnsafeBytes { lineEnded($0) }
+        }
         i += 1
-        if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        let step = lineEnded()
-        line.removeAll(keepingCapacity: true)
         if let step { return step }
       }
     }
@@ -134,7 +145,7 @@ struct HTTPConversation: ProbeConversation {
   }
 
   /// Acts on one complete line (without its line end); a step when the verdict is known.
-  private mutating func lineEnded() -> ConversationStep? {
+  private mutating func lineEnded(_ line: UnsafeRawBufferPointer) -> ConversationStep? {
     switch stage {
     case .statusLine:
       guard let code = Self.statusCode(line) else {
@@ -145,7 +156,7 @@ struct HTTPConversation: ProbeConversation {
       stage = .headers
     case .headers:
       guard line.isEmpty else {
-        if url.digest != nil { header() }
+        if url.digest != nil { header(line) }
         return nil
       }
       guard url.digest != nil else { return .finished(.up(weight: nil)) }
@@ -161,9 +172,9 @@ struct HTTPConversation: ProbeConversation {
       }
     case .chunkSize:
       let digits = line.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") }
-      guard !digits.isEmpty, digits.count <= 15,
-        let size = Int(String(decoding: digits, as: UTF8.self), radix: 16)
-      else { return down("bad HTTP response (chunk size)") }
+      guard digits.count <= 15, let size = Self.number(digits, radix: 16) else {
+        return down("bad HTTP response (chunk size)")
+      }
       stage = size == 0 ? .trailers : .chunkData(remaining: size)
       headBytes = 0
     case .chunkDataEnd:
@@ -177,16 +188,44 @@ struct HTTPConversation: ProbeConversation {
     return nil
   }
 
-  /// Notes Content-Length and chunked Transfer-Encoding from the header line in `line`.
-  private mutating func header() {
+  /// Notes Content-Length and chunked Transfer-Encoding from header line `line`.
+  private mutating func header(_ line: UnsafeRawBufferPointer) {
     guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-    let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-    let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces
-    if name == "content-length" {
-      contentLength = Int(value)
-    } else if name == "transfer-encoding" {
-      chunked = value.lowercased().contains("chunked")
+    let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+    var start = colon + 1
+    var end = line.count
+    while start < end && (line[start] == 32 || line[start] == 9) { start += 1 }
+    while end > start && (line[end - 1] == 32 || line[end - 1] == 9) { end -= 1 }
+    let value = UnsafeRawBufferPointer(rebasing: line[start..<end])
+    if Self.equalsIgnoringCase(name, "content-length") {
+      contentLength = Self.number(value, radix: 10)
+    } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+      chunked = String(decoding: value, as: UTF8.self).lowercased().contains("chunked")
     }
+  }
+
+  /// ASCII case-insensitive comparison with lowercase `text`.
+  private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
+    guard bytes.count == text.utf8CodeUnitCount else { return false }
+    let expected = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+    return zip(bytes, expected).allSatisfy { ($0 | 0x20) == $1 }
+  }
+
+  /// A non-empty run of digits in `radix` (10 or 16) as a number; nil for anything else.
+  private static func number(_ digits: some Collection<UInt8>, radix: Int) -> Int? {
+    guard !digits.isEmpty, digits.count <= 15 else { return nil }
+    var value = 0
+    for d in digits {
+      let v: Int
+      switch d {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): v = Int(d - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: v = Int(d - UInt8(ascii: "a")) + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: v = Int(d - UInt8(ascii: "A")) + 10
+      default: return nil
+      }
+      value = value * radix + v
+    }
+    return value
   }
 
   /// Feeds body bytes to the digest; a step when the body grew past the cap.
@@ -208,9 +247,10 @@ struct HTTPConversation: ProbeConversation {
   }
 
   /// The code of a status line `HTTP/<d>.<d> <3 digits>[ reason]`; nil when it is not one.
-  static func statusCode(_ line: [UInt8]) -> Int? {
-    let prefix = Array("HTTP/".utf8)
-    guard line.count >= 12, Array(line[0..<5]) == prefix else { return nil }
+  static func statusCode(_ line: UnsafeRawBufferPointer) -> Int? {
+    guard line.count >= 12, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"),
+      line[2] == UInt8(ascii: "T"), line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/")
+    else { return nil }
     guard let space = line[5...].firstIndex(of: UInt8(ascii: " ")), space + 3 < line.count else { return nil }
     var code = 0
     for i in (space + 1)...(space + 3) {
@@ -219,16 +259,5 @@ struct HTTPConversation: ProbeConversation {
     }
     guard space + 4 == line.count || line[space + 4] == UInt8(ascii: " ") else { return nil }
     return (100...599).contains(code) ? code : nil
-  }
-}
-
-extension String {
-  fileprivate var trimmingSpaces: String {
-    let bytes = Array(utf8)
-    var start = 0
-    var end = bytes.count
-    while start < end && (bytes[start] == 32 || bytes[start] == 9) { start += 1 }
-    while end > start && (bytes[end - 1] == 32 || bytes[end - 1] == 9) { end -= 1 }
-    return String(decoding: bytes[start..<end], as: UTF8.self)
   }
 }
