@@ -273,6 +273,7 @@ public final class HealthMonitor: Sendable {
       case .failure(let error): return FailingProbe(reason: "TLS unavailable: \(error)")
       }
     case .mysql(let c): return MySQLProbe(check: c)
+    case .smtp(let c): return ConversationProbe(template: c, target: c.target, timeout: c.connectTimeout)
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
     }
   }
