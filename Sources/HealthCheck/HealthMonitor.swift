@@ -235,8 +235,9 @@ public final class HealthMonitor: Sendable {
     }
   }
 
-  /// TCP_CHECK runs on the process's `TCPCheckEngine`; every other checker runs its probes on an
-  /// event loop of `group`, woken by that loop's `ProbeTimer`.
+  /// Checkers `TCPCheckRunner.job(for:)` puts on the engine (TCP_CHECK, and those with a
+  /// conversation template) run on the process's `TCPCheckEngine`; every other checker runs its
+  /// probes on an event loop of `group`, woken by that loop's `ProbeTimer`.
   private func makeRunner(_ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer]) -> any CheckRunner
   {
     let loop = group.next()
@@ -245,8 +246,8 @@ public final class HealthMonitor: Sendable {
       self?.checkerChanged(runner, transition, latency)
     }
     let probe: any Probe
-    if case .tcp(let check) = checker.spec {
-      switch (TCPCheckEngine.shared, TCPCheckRunner.job(for: check)) {
+    if let job = TCPCheckRunner.job(for: checker.spec) {
+      switch (TCPCheckEngine.shared, job) {
       case (.success(let engine), .success):
         return TCPCheckRunner(
           checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart,

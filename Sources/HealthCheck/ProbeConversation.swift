@@ -32,4 +32,17 @@ protocol ConversationTemplate: Sendable {
   var legs: Int { get }
   /// The conversation for leg `leg` (0..<legs) of a new probe.
   func conversation(leg: Int) -> any ProbeConversation
+  /// How a failure the engine saw on leg `leg` (connect refused, reset, timeout: `reason`) reads
+  /// in `status` (HTTP_GET prefixes the url). Defaults to `reason`.
+  func describe(failure reason: String, leg: Int) -> String
+  /// Bytes the engine reads on one leg at most; past that the leg fails (a server that never
+  /// stops sending). Defaults to 16 MiB + 64 KiB.
+  var maxBytesPerLeg: Int { get }
+}
+
+extension ConversationTemplate {
+  /// The default: a failure the engine saw (connect refused, reset, timeout) is its own reason.
+  func describe(failure reason: String, leg: Int) -> String { reason }
+  /// The default read cap: 16 MiB and 64 KiB per leg.
+  var maxBytesPerLeg: Int { (16 << 20) + (64 << 10) }
 }

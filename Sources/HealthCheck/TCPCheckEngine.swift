@@ -53,33 +53,58 @@ struct TCPCheckJob: Sendable {
 
   let remote: RawSocketAddress
   let binding: Binding?
+  /// Bounds each leg: its connect, and with a conversation the whole exchange.
   let timeout: Duration
+  /// nil: connect-only (TCP_CHECK, up once connected). Otherwise each leg of a probe is a
+  /// connection followed by the template's conversation for that leg.
+  let template: (any ConversationTemplate)?
 
   var local: RawSocketAddress? { binding?.local }
   var options: ProbeSocketOptions { binding?.options ?? .none }
+  /// Connections per probe: 1 when connect-only.
+  var legs: Int { template.map { max(1, $0.legs) } ?? 1 }
 
-  init(remote: SocketAddress, local: SocketAddress?, options: ProbeSocketOptions = .none, timeout: Duration) {
+  init(
+    remote: SocketAddress, local: SocketAddress?, options: ProbeSocketOptions = .none, timeout: Duration,
+    template: (any ConversationTemplate)? = nil
+  ) {
     self.remote = RawSocketAddress(remote)
     self.binding =
       local == nil && options == .none
       ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
     self.timeout = timeout
+    self.template = template
   }
 
   /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
-  var timeoutReason: String { "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s" }
+  /// A leg still connecting says so; one past its connect timed out in its exchange.
+  func timeoutReason(connecting: Bool) -> String {
+    connecting
+      ? "connect timed out after \(Double(timeout.nanoseconds) / 1e9)s"
+      : "timed out after \(timeout.formattedSeconds)"
+  }
+
+  /// A failure of leg `leg` seen by the engine (connect, reset, timeout), worded by the template.
+  func failure(_ reason: String, leg: Int) -> ProbeOutcome {
+    .down(reason: template?.describe(failure: reason, leg: leg) ?? reason)
+  }
 }
 
-/// Runs every TCP_CHECK of the process on one thread: its own schedule of probe starts, the
-/// non-blocking connects, their completions (epoll) and connect timeouts, and each checker's
-/// `CheckerVerdict`. A probe costs socket, connect, epoll_ctl and close (plus getsockopt on a
-/// failure) and no task, promise or lock hand-off per probe; subscribers hear only transitions.
+/// Runs every engine checker of the process on one thread: TCP_CHECK (connect-only) and the
+/// stream checkers whose job carries a `ConversationTemplate`. The thread keeps its own schedule
+/// of probe starts, makes the non-blocking connects, drives each conversation from epoll
+/// readiness (reads into one scratch buffer, writes from the slot's output buffer, both reused),
+/// enforces each leg's deadline and read cap, and keeps each checker's `CheckerVerdict`. A
+/// connect-only probe costs socket, connect, epoll_ctl and close (plus getsockopt on a failure)
+/// and no task, promise or lock hand-off per probe; subscribers hear only transitions.
 ///
 /// Invariants: a slot is in one of three states — free, waiting (one live entry in `starts`), or
-/// in flight (its descriptor registered with epoll and one live entry in `timeouts`); heap
-/// entries and epoll events carry the slot's generation, so those of a freed or finished probe
-/// are recognised as stale. Every descriptor opened here is closed here. Observers are called
-/// without the engine's lock held.
+/// in flight (its descriptor registered with epoll, and one entry in `timeouts` whose deadline
+/// equals the slot's `deadline`); heap entries and epoll events carry the slot's generation, so
+/// those of a freed slot are recognised as stale, and a timeout entry whose deadline is not the
+/// slot's current one belongs to an earlier leg or probe and is ignored. A probe's legs run in
+/// turn, one descriptor at a time; each leg has its own deadline covering connect and exchange.
+/// Every descriptor opened here is closed here. Observers are called without the engine's lock held.
 final class TCPCheckEngine: Sendable {
   static let shared: Result<TCPCheckEngine, TCPCheckEngineError> = start()
 
@@ -93,6 +118,13 @@ final class TCPCheckEngine: Sendable {
   /// isolated start is not delayed. Starts are never early, and at most this late while the
   /// thread keeps up.
   static let startGranularity = TimeAmount.milliseconds(5)
+  /// The engine thread's one receive buffer: every conversation's bytes pass through it.
+  static let scratchBytes = 16 << 10
+  /// recv calls per readiness event and slot before other slots get their turn (level-triggered
+  /// epoll reports the rest on the next pass).
+  static let readsPerEvent = 4
+  /// An output buffer grown beyond this is dropped at the end of its probe instead of kept.
+  static let keptOutputCapacity = 16 << 10
   private static let wakeToken = UInt64.max
 
   /// Who hears about a periodic checker. Called on the engine thread, never under its lock.
@@ -107,6 +139,12 @@ final class TCPCheckEngine: Sendable {
     case once(@Sendable (ProbeOutcome) -> Void)
   }
 
+  /// Where an in-flight leg is.
+  private enum Phase: UInt8 {
+    case connecting
+    case talking
+  }
+
   private struct Slot {
     var generation: UInt32 = 0
     var job: TCPCheckJob?
@@ -115,8 +153,22 @@ final class TCPCheckEngine: Sendable {
     var probes = 0
     var lastLatency: Duration?
     var fd: Int32 = -1
+    var phase = Phase.connecting
+    /// The leg in flight (0..<job.legs).
+    var leg = 0
+    /// The epoll events `fd` is registered for.
+    var interest: UInt32 = 0
+    /// Bytes read on this leg so far (against the template's cap).
+    var received = 0
+    /// Bytes of `output` already written.
+    var sent = 0
+    var conversation: (any ProbeConversation)?
+    /// What the conversation asked to send; capacity kept between probes.
+    var output: [UInt8] = []
     var due = NIODeadline.uptimeNanoseconds(0)
     var started = NIODeadline.uptimeNanoseconds(0)
+    /// The in-flight leg's deadline: the one live entry of this slot in `timeouts`.
+    var deadline = NIODeadline.uptimeNanoseconds(0)
   }
 
   private struct State {
@@ -135,6 +187,14 @@ final class TCPCheckEngine: Sendable {
     case started(@Sendable (Duration) -> Void, Duration)
     case transition(@Sendable (CheckerTransition, Duration) -> Void, CheckerTransition, Duration)
     case finished(@Sendable (ProbeOutcome) -> Void, ProbeOutcome)
+  }
+
+  /// Everything one pass of the engine thread works with besides the state: the notices it
+  /// collects and the receive buffer. Only the engine thread touches it (hence unchecked: the
+  /// buffer is a raw pointer the thread owns for its whole life).
+  private struct Pass: @unchecked Sendable {
+    var notices: [Notice] = []
+    let scratch: UnsafeMutableRawBufferPointer
   }
 
   private let epollFD: Int32
@@ -244,7 +304,10 @@ final class TCPCheckEngine: Sendable {
       close(ep)
       return .failure(TCPCheckEngineError(call: "eventfd", errnoCode: e))
     }
-    guard register(ev, for: EPOLLIN.rawValue, token: wakeToken, with: ep) else {
+    var event = epoll_event()
+    event.events = EPOLLIN.rawValue
+    event.data.u64 = wakeToken
+    guard epoll_ctl(ep, EPOLL_CTL_ADD, ev, &event) == 0 else {
       let e = errno
       close(ev)
       close(ep)
@@ -275,7 +338,9 @@ final class TCPCheckEngine: Sendable {
     let capacity: Int32 = 1024
     var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
     var ready: [(token: UInt64, flags: UInt32)] = []
-    var notices: [Notice] = []
+    // Lives as long as the thread, which never ends.
+    var pass = Pass(
+      scratch: UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 16))
     var moreStarts = false
     while true {
       let waitMs =
@@ -307,23 +372,20 @@ final class TCPCheckEngine: Sendable {
         }
         ready.append((events[i].data.u64, events[i].events))
       }
-      notices.removeAll(keepingCapacity: true)
+      pass.notices.removeAll(keepingCapacity: true)
       moreStarts = state.withLock { s in
         s.sleepingUntil = nil
         let now = NIODeadline.now()
         for r in ready {
           guard let index = Self.liveIndex(r.token, in: s), s.slots[index].fd >= 0 else { continue }
-          let fd = s.slots[index].fd
-          let outcome = Self.connectOutcome(fd, flags: r.flags)
-          close(fd)
-          finish(index, outcome, at: now, in: &s, notices: &notices)
+          handleReady(index, flags: r.flags, at: now, in: &s, pass: &pass)
         }
         while let entry = s.timeouts.popDue(now) {
           guard let index = Self.liveIndex(entry.payload, in: s), s.slots[index].fd >= 0,
-            let job = s.slots[index].job
+            s.slots[index].deadline == entry.deadline, let job = s.slots[index].job
           else { continue }
-          close(s.slots[index].fd)
-          finish(index, .down(reason: job.timeoutReason), at: now, in: &s, notices: &notices)
+          let reason = job.timeoutReason(connecting: s.slots[index].phase == .connecting)
+          endLeg(index, job.failure(reason, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
         }
         var started = 0
         while started < Self.maxStartsPerPass, let entry = s.starts.popDue(now) {
@@ -331,12 +393,12 @@ final class TCPCheckEngine: Sendable {
             s.slots[index].due == entry.deadline
           else { continue }
           started += 1
-          begin(index, at: now, in: &s, notices: &notices)
+          begin(index, at: now, in: &s, pass: &pass)
         }
         if started > 0 { s.lastStartPass = now }
         return started == Self.maxStartsPerPass
       }
-      for notice in notices {
+      for notice in pass.notices {
         switch notice {
         case .started(let call, let lateness): call(lateness)
         case .transition(let call, let transition, let latency): call(transition, latency)
@@ -346,66 +408,225 @@ final class TCPCheckEngine: Sendable {
     }
   }
 
-  /// Starts slot `index`'s probe: in flight afterwards, or finished at once.
-  private func begin(_ index: Int, at now: NIODeadline, in s: inout State, notices: inout [Notice]) {
-    guard let job = s.slots[index].job else { return }
+  /// Starts slot `index`'s probe at its first leg.
+  private func begin(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
     if case .periodic(let observer)? = s.slots[index].mode, let onStart = observer.onProbeStart {
-      notices.append(.started(onStart, .nanoseconds(max(0, (now - s.slots[index].due).nanoseconds))))
+      pass.notices.append(
+        .started(onStart, .nanoseconds(max(0, (now - s.slots[index].due).nanoseconds))))
     }
     s.slots[index].started = now
+    s.slots[index].leg = 0
+    connectLeg(index, at: now, in: &s, pass: &pass)
+  }
+
+  /// Opens and connects the socket of slot `index`'s current leg: in flight afterwards, or the
+  /// leg ended at once.
+  private func connectLeg(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
+    guard let job = s.slots[index].job else { return }
+    let leg = s.slots[index].leg
     let fd = socket(
       job.remote.family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else {
-      finish(index, .down(reason: Self.reason(errno)), at: now, in: &s, notices: &notices)
+      endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
+    s.slots[index].fd = fd
+    s.slots[index].phase = .connecting
     if let failure = job.options.apply(to: fd) {
-      close(fd)
-      finish(index, .down(reason: failure), at: now, in: &s, notices: &notices)
+      endLeg(index, job.failure(failure, leg: leg), at: now, in: &s, pass: &pass)
       return
     }
     if let local = job.local {
       var one: Int32 = 1
       _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
       if local.withSockAddr({ bind(fd, $0, $1) }) != 0 {
-        let e = errno
-        close(fd)
-        finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+        endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
         return
       }
     }
-    if job.remote.withSockAddr({ connect(fd, $0, $1) }) == 0 {
-      close(fd)
-      finish(index, .up(weight: nil), at: now, in: &s, notices: &notices)
+    let connected = job.remote.withSockAddr({ connect(fd, $0, $1) }) == 0
+    if connected, job.template == nil {
+      endLeg(index, .up(weight: nil), at: now, in: &s, pass: &pass)
       return
     }
-    let e = errno
-    guard e == EINPROGRESS else {
-      close(fd)
-      finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+    // A conversation's leg that connected at once is started by the EPOLLOUT that follows.
+    let e = connected ? 0 : errno
+    guard e == EINPROGRESS || e == 0 else {
+      endLeg(index, job.failure(Self.reason(e), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
     let token = Self.token(index, s.slots[index].generation)
-    guard Self.register(fd, for: EPOLLOUT.rawValue, token: token, with: epollFD) else {
-      let e = errno
-      close(fd)
-      finish(index, .down(reason: Self.reason(e)), at: now, in: &s, notices: &notices)
+    guard control(EPOLL_CTL_ADD, fd, for: EPOLLOUT.rawValue, token: token) else {
+      endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
-    s.slots[index].fd = fd
-    s.timeouts.push(token, at: now + .nanoseconds(max(1, job.timeout.nanoseconds)))
+    s.slots[index].interest = EPOLLOUT.rawValue
+    let deadline = now + .nanoseconds(max(1, job.timeout.nanoseconds))
+    s.slots[index].deadline = deadline
+    s.timeouts.push(token, at: deadline)
+  }
+
+  /// Epoll reported slot `index`'s descriptor ready with `flags`.
+  private func handleReady(
+    _ index: Int, flags: UInt32, at now: NIODeadline, in s: inout State, pass: inout Pass
+  ) {
+    guard let job = s.slots[index].job else { return }
+    let leg = s.slots[index].leg
+    let fd = s.slots[index].fd
+    if s.slots[index].phase == .connecting {
+      let outcome = Self.connectOutcome(fd, flags: flags)
+      if case .down(let reason) = outcome {
+        endLeg(index, job.failure(reason, leg: leg), at: now, in: &s, pass: &pass)
+        return
+      }
+      guard let template = job.template else {
+        endLeg(index, outcome, at: now, in: &s, pass: &pass)
+        return
+      }
+      s.slots[index].phase = .talking
+      s.slots[index].received = 0
+      s.slots[index].sent = 0
+      s.slots[index].output.removeAll(keepingCapacity: true)
+      var conversation = template.conversation(leg: leg)
+      let step = conversation.connected(output: &s.slots[index].output)
+      s.slots[index].conversation = conversation
+      proceed(index, step, at: now, in: &s, pass: &pass)
+      return
+    }
+    if flags & EPOLLOUT.rawValue != 0 && s.slots[index].sent < s.slots[index].output.count {
+      if let failure = flush(index, in: &s) {
+        endLeg(index, job.failure(failure, leg: leg), at: now, in: &s, pass: &pass)
+        return
+      }
+      if !updateInterest(index, in: &s) {
+        endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
+        return
+      }
+    }
+    guard flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 else {
+      return
+    }
+    let limit = job.template?.maxBytesPerLeg ?? 0
+    for _ in 0..<Self.readsPerEvent {
+      let room = min(pass.scratch.count, max(1, limit + 1 - s.slots[index].received))
+      let n = recv(fd, pass.scratch.baseAddress, room, Int32(MSG_DONTWAIT))
+      if n > 0 {
+        s.slots[index].received += n
+        if s.slots[index].received > limit {
+          endLeg(
+            index, job.failure("response larger than \(limit) bytes", leg: leg), at: now, in: &s, pass: &pass)
+          return
+        }
+        guard var conversation = s.slots[index].conversation else { return }
+        let step = conversation.received(
+          UnsafeRawBufferPointer(rebasing: pass.scratch[0..<n]), output: &s.slots[index].output)
+        s.slots[index].conversation = conversation
+        proceed(index, step, at: now, in: &s, pass: &pass)
+        // Ended (a next leg may have reused the descriptor's number), or nothing more waiting.
+        if case .finished = step { return }
+        if s.slots[index].fd < 0 || n < room { return }
+      } else if n == 0 {
+        guard var conversation = s.slots[index].conversation else { return }
+        let outcome = conversation.closed()
+        s.slots[index].conversation = conversation
+        endLeg(index, outcome, at: now, in: &s, pass: &pass)
+        return
+      } else {
+        let e = errno
+        if e == EAGAIN || e == EWOULDBLOCK { return }
+        if e == EINTR { continue }
+        endLeg(index, job.failure(Self.reason(e), leg: leg), at: now, in: &s, pass: &pass)
+        return
+      }
+    }
+  }
+
+  /// Acts on what the conversation of slot `index` asked for: write its output and keep talking,
+  /// or write it best effort and end the leg with the verdict.
+  private func proceed(
+    _ index: Int, _ step: ConversationStep, at now: NIODeadline, in s: inout State, pass: inout Pass
+  ) {
+    guard let job = s.slots[index].job else { return }
+    switch step {
+    case .proceed:
+      if let failure = flush(index, in: &s) {
+        endLeg(index, job.failure(failure, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
+      } else if !updateInterest(index, in: &s) {
+        endLeg(index, job.failure(Self.reason(errno), leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
+      }
+    case .finished(let outcome):
+      // A parting message (QUIT) is sent once if the socket takes it; its failure changes nothing.
+      _ = flush(index, in: &s)
+      endLeg(index, outcome, at: now, in: &s, pass: &pass)
+    }
+  }
+
+  /// Writes what is left of slot `index`'s output without blocking; nil, or why the write failed.
+  private func flush(_ index: Int, in s: inout State) -> String? {
+    let fd = s.slots[index].fd
+    while s.slots[index].sent < s.slots[index].output.count {
+      let sent = s.slots[index].sent
+      let n = s.slots[index].output.withUnsafeBytes { bytes in
+        send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+      }
+      if n > 0 {
+        s.slots[index].sent += n
+        continue
+      }
+      let e = errno
+      if n < 0 && e == EINTR { continue }
+      if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return nil }
+      return Self.reason(n < 0 ? e : EPIPE)
+    }
+    s.slots[index].output.removeAll(keepingCapacity: true)
+    s.slots[index].sent = 0
+    return nil
+  }
+
+  /// Registers slot `index` for writability while output is pending, else for input only;
+  /// false (errno set) when epoll refuses.
+  private func updateInterest(_ index: Int, in s: inout State) -> Bool {
+    let pending = s.slots[index].sent < s.slots[index].output.count
+    let wanted = pending ? EPOLLIN.rawValue | EPOLLOUT.rawValue : EPOLLIN.rawValue
+    guard wanted != s.slots[index].interest else { return true }
+    let token = Self.token(index, s.slots[index].generation)
+    guard control(EPOLL_CTL_MOD, s.slots[index].fd, for: wanted, token: token) else { return false }
+    s.slots[index].interest = wanted
+    return true
+  }
+
+  /// Closes slot `index`'s leg with `outcome`: the next leg starts when this one is up and
+  /// another remains, otherwise the probe is finished with `outcome`.
+  private func endLeg(
+    _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, pass: inout Pass
+  ) {
+    if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
+    s.slots[index].fd = -1
+    s.slots[index].interest = 0
+    s.slots[index].conversation = nil
+    s.slots[index].sent = 0
+    if s.slots[index].output.capacity > Self.keptOutputCapacity {
+      s.slots[index].output = []
+    } else {
+      s.slots[index].output.removeAll(keepingCapacity: true)
+    }
+    if outcome.isUp, let job = s.slots[index].job, s.slots[index].leg + 1 < job.legs {
+      s.slots[index].leg += 1
+      connectLeg(index, at: now, in: &s, pass: &pass)
+      return
+    }
+    finish(index, outcome, at: now, in: &s, pass: &pass)
   }
 
   /// Records the outcome of slot `index`'s probe (its descriptor already closed) and schedules
   /// the next one, or frees the slot.
   private func finish(
-    _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, notices: inout [Notice]
+    _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, pass: inout Pass
   ) {
-    s.slots[index].fd = -1
     let latency = Duration.nanoseconds((now - s.slots[index].started).nanoseconds)
     switch s.slots[index].mode {
     case .once(let completion)?:
-      notices.append(.finished(completion, outcome))
+      pass.notices.append(.finished(completion, outcome))
       Self.release(index, in: &s)
     case .periodic(let observer)?:
       guard let step = s.slots[index].verdict?.record(outcome) else {
@@ -415,7 +636,7 @@ final class TCPCheckEngine: Sendable {
       s.slots[index].probes += 1
       s.slots[index].lastLatency = latency
       if let transition = step.transition {
-        notices.append(.transition(observer.onTransition, transition, latency))
+        pass.notices.append(.transition(observer.onTransition, transition, latency))
       }
       let due = now + .nanoseconds(max(0, step.nextDelay.nanoseconds))
       s.slots[index].due = due
@@ -438,11 +659,11 @@ final class TCPCheckEngine: Sendable {
 
   private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-  /// Adds `fd` to epoll instance `epoll` for `events`, tagged with `token`; false with errno set.
-  private static func register(_ fd: Int32, for events: UInt32, token: UInt64, with epoll: Int32) -> Bool {
+  /// epoll_ctl `operation` for `fd` with `events`, tagged with `token`; false with errno set.
+  private func control(_ operation: Int32, _ fd: Int32, for events: UInt32, token: UInt64) -> Bool {
     var event = epoll_event()
     event.events = events
     event.data.u64 = token
-    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0
+    return epoll_ctl(epollFD, operation, fd, &event) == 0
   }
 }

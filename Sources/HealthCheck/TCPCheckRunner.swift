@@ -1,8 +1,9 @@
 import NIOCore
 import Synchronization
 
-/// A TCP_CHECK checker run by the process's `TCPCheckEngine` rather than on an event loop: the
-/// engine owns its schedule and verdict; this object is the monitor's handle on them.
+/// A checker run by the process's `TCPCheckEngine` rather than on an event loop (TCP_CHECK, and
+/// every checker `job(for:)` gives a conversation template): the engine owns its schedule and
+/// verdict; this object is the monitor's handle on them.
 /// Invariant: registered with the engine from `start` until `stop`, and never again after `stop`.
 final class TCPCheckRunner: CheckRunner {
   let checker: Checker
@@ -20,7 +21,7 @@ final class TCPCheckRunner: CheckRunner {
   }
   private let registration: Mutex<Registration>
 
-  /// `checker` must be a TCP_CHECK whose `job(for:)` succeeds (the monitor checks that first).
+  /// `checker`'s `job(for: checker.spec)` must succeed (the monitor checks that first).
   init(
     checker: Checker, engine: TCPCheckEngine, loop: any EventLoop,
     onProbeStart: (@Sendable (Duration) -> Void)?,
@@ -36,13 +37,30 @@ final class TCPCheckRunner: CheckRunner {
 
   /// The job for `check`, or why it cannot be probed.
   static func job(for check: TCPCheck) -> Result<TCPCheckJob, ProbeError> {
+    job(target: check.target, timeout: check.connectTimeout, template: nil)
+  }
+
+  /// The engine's job for a checker that runs on the engine, or why it cannot be probed; nil for
+  /// a checker that does not run on the engine. The one place a checker kind joins the engine:
+  /// connect-only, or with its `ConversationTemplate`.
+  static func job(for spec: CheckerSpec) -> Result<TCPCheckJob, ProbeError>? {
+    switch spec {
+    case .tcp(let check): return job(for: check)
+    case .http, .https, .mysql, .misc: return nil
+    }
+  }
+
+  /// A job connecting to `target` (bound and marked as it says), each leg within `timeout`.
+  static func job(target: CheckTarget, timeout: Duration, template: (any ConversationTemplate)?)
+    -> Result<TCPCheckJob, ProbeError>
+  {
     Result {
       TCPCheckJob(
-        remote: try ProbeSocket.remoteAddress(check.target),
-        local: try ProbeSocket.localAddress(check.target),
-        options: ProbeSocketOptions(check.target),
-        timeout: check.connectTimeout)
-    }.mapError { $0 as? ProbeError ?? .badAddress(check.target.address) }
+        remote: try ProbeSocket.remoteAddress(target),
+        local: try ProbeSocket.localAddress(target),
+        options: ProbeSocketOptions(target),
+        timeout: timeout, template: template)
+    }.mapError { $0 as? ProbeError ?? .badAddress(target.address) }
   }
 
   func snapshot() -> RunnerSnapshot {
@@ -59,7 +77,7 @@ final class TCPCheckRunner: CheckRunner {
     registration.withLock { r in
       guard case .idle = r else { return }
       // Resolved before, in the monitor; a failure here cannot happen, and would leave it unprobed.
-      guard case .tcp(let check) = checker.spec, case .success(let job) = Self.job(for: check) else {
+      guard case .success(let job)? = Self.job(for: checker.spec) else {
         r = .stopped
         return
       }
