@@ -273,8 +273,9 @@ public final class HealthMonitor: Sendable {
       case .success(let context): return HTTPProbe(check: c, tls: context)
       case .failure(let error): return FailingProbe(reason: "TLS unavailable: \(error)")
       }
-    case .mysql(let c): return MySQLProbe(check: c)
-    case .smtp(let c): return ConversationProbe(template: c, target: c.target, timeout: c.connectTimeout)
+    case .mysql, .smtp:
+      // Not reached: `TCPCheckRunner.job(for:)` puts them on the engine, or fails them there.
+      return FailingProbe(reason: "\(spec) runs only on the check engine")
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
     }
   }

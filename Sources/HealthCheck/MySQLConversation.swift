@@ -185,10 +185,13 @@ struct MySQLConversation: ProbeConversation {
   }
 }
 
-/// MYSQL_CHECK's probes are one connection each.
+/// MYSQL_CHECK's probes are one connection each, run on the check engine.
 extension MySQLCheck: ConversationTemplate {
   var legs: Int { 1 }
   func conversation(leg: Int) -> any ProbeConversation { MySQLConversation(check: self) }
+  /// A login is a few packets of at most `MySQLConversation.maxPacket` bytes; past 64 KiB the
+  /// server is not speaking MySQL to us.
+  var maxBytesPerLeg: Int { 64 << 10 }
 }
 
 extension MySQLProtocol.Reader {

@@ -119,8 +119,10 @@ struct SMTPConversation: ProbeConversation {
   }
 }
 
-/// SMTP_CHECK's probes are one connection each.
+/// SMTP_CHECK's probes are one connection each, run on the check engine.
 extension SMTPCheck: ConversationTemplate {
   var legs: Int { 1 }
   func conversation(leg: Int) -> any ProbeConversation { SMTPConversation(check: self) }
+  /// Three replies of at most `SMTPConversation.maxReplyLines` lines of `maxLine` bytes.
+  var maxBytesPerLeg: Int { 3 * SMTPConversation.maxReplyLines * SMTPConversation.maxLine }
 }

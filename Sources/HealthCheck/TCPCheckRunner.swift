@@ -46,7 +46,9 @@ final class TCPCheckRunner: CheckRunner {
   static func job(for spec: CheckerSpec) -> Result<TCPCheckJob, ProbeError>? {
     switch spec {
     case .tcp(let check): return job(for: check)
-    case .http, .https, .mysql, .misc: return nil
+    case .mysql(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
+    case .smtp(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
+    case .http, .https, .misc: return nil
     }
   }
 

@@ -113,7 +113,7 @@ final class MisbehavingServerTests: XCTestCase {
       case .tcp: probe = TCPProbe(check: TCPCheck(target: target, connectTimeout: timeout))
       case .http:
         probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
-      case .mysql: probe = MySQLProbe(check: MySQLCheck(target: target, connectTimeout: timeout))
+      case .mysql: probe = EngineProbe(MySQLCheck(target: target, connectTimeout: timeout))
       }
       let clock = ContinuousClock()
       let start = clock.now
@@ -145,7 +145,7 @@ final class MisbehavingServerTests: XCTestCase {
       HTTPProbe(
         check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
         tls: nil),
-      MySQLProbe(check: MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
+      EngineProbe(MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
       HTTPProbe(
         check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
         tls: nil),

@@ -12,8 +12,7 @@ final class SMTPCheckTests: XCTestCase {
   override func tearDown() { try? group.syncShutdownGracefully() }
 
   func probe(_ check: SMTPCheck) throws -> ProbeOutcome {
-    try ConversationProbe(template: check, target: check.target, timeout: check.connectTimeout)
-      .run(on: group.next()).wait()
+    try EngineProbe(check).run(on: group.next()).wait()
   }
 
   func testSMTPCheckAgainstExim() throws {
