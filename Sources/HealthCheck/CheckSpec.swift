@@ -126,6 +126,25 @@ public struct MySQLCheck: Hashable, Sendable {
   }
 }
 
+/// SMTP_CHECK: the 220 greeting banner, `HELO heloName` answered by 250, then `QUIT` answered by
+/// any reply (keepalived's check_smtp.c), all within `connectTimeout`.
+/// Invariant: `heloName` is non-empty and holds no CR, LF or NUL (it is sent as one command line).
+public struct SMTPCheck: Hashable, Sendable {
+  /// keepalived's SMTP_DEFAULT_HELO.
+  public static let defaultHeloName = "smtpchecker.keepalived.org"
+
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+  public var heloName: String
+
+  public init(target: CheckTarget, connectTimeout: Duration = .seconds(5), heloName: String = defaultHeloName)
+  {
+    self.target = target
+    self.connectTimeout = connectTimeout
+    self.heloName = heloName
+  }
+}
+
 /// MISC_CHECK: runs `script` (with the user it resolved to) on the script runner, killing its
 /// process group after `timeout`. Exit 0 is up, 1 down; with `dynamic`, 2...255 is up with weight
 /// exit-2.
@@ -148,6 +167,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
   case http(HTTPCheck)
   case https(HTTPCheck)
   case mysql(MySQLCheck)
+  case smtp(SMTPCheck)
   case misc(MiscCheck)
 
   public var description: String {
@@ -156,6 +176,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .http(let c): return "HTTP_GET \(c.target)"
     case .https(let c): return "SSL_GET \(c.target)"
     case .mysql(let c): return "MYSQL_CHECK \(c.target)"
+    case .smtp(let c): return "SMTP_CHECK \(c.target)"
     case .misc(let c): return "MISC_CHECK \(c.script.command.command)"
     }
   }

@@ -269,7 +269,9 @@ public final class HealthMonitor: Sendable {
     case .tcp(let c): return TCPProbe(check: c)
     case .http(let c): return HTTPProbe(check: c, tls: false)
     case .https(let c): return HTTPProbe(check: c, tls: true)
-    case .mysql(let c): return MySQLProbe(check: c)
+    case .mysql, .smtp:
+      // Not reached: `TCPCheckRunner.job(for:)` puts them on the engine, or fails them there.
+      return FailingProbe(reason: "\(spec) runs only on the check engine")
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
     }
   }

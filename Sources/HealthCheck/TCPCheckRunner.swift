@@ -48,7 +48,9 @@ final class TCPCheckRunner: CheckRunner {
     case .tcp(let check): return job(for: check)
     case .http(let check): return job(for: check, tls: false)
     case .https(let check): return job(for: check, tls: true)
-    case .mysql, .misc: return nil
+    case .mysql(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
+    case .smtp(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
+    case .misc: return nil
     }
   }
 

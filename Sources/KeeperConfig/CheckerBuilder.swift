@@ -35,29 +35,132 @@ struct CheckerDefaults {
   }
 }
 
-/// Reads a checker block (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK) of a real server.
+/// Where a checker connects from and to: keepalived's connection keywords (`conn_opts_t`).
+struct ConnectionOptions {
+  var connectIP: IPAddress?
+  var connectPort: Int?
+  var bindTo: IPAddress?
+  var bindPort: Int?
+  var bindInterface: String?
+  var fwmark: UInt32?
+  var connectTimeout: Double?
+
+  /// True when any of them is set (keepalived's test for whether an SMTP_CHECK with `host`
+  /// blocks also checks the real server itself).
+  var anySet: Bool {
+    connectIP != nil || connectPort != nil || bindTo != nil || bindPort != nil || bindInterface != nil
+      || fwmark != nil || connectTimeout != nil
+  }
+}
+
+/// Reads a checker block (TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK) of a
+/// real server.
 struct CheckerBuilder {
   let reader: StatementReader
   var log: DiagnosticLog { reader.log }
 
-  static let supported: Set<String> = ["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK"]
+  static let supported: Set<String> = [
+    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "SMTP_CHECK",
+  ]
 
+  /// The checkers a checker block stands for: one, except for an SMTP_CHECK with the deprecated
+  /// `host { }` blocks, which is one checker per host, plus one for the real server itself when the
+  /// block sets a connection keyword of its own (keepalived's smtp_check_end_handler). A real
+  /// server is up only while all of them pass.
+  ///
   /// `inherited` already folds virtual server and real server settings; `vsDelayLoop` is the final fallback.
-  func checker(
+  func checkers(
     _ node: ConfigNode, type: HealthCheckSpec.CheckerType, inherited: CheckerDefaults, realAddress: IPAddress,
     realPort: Int, vsDelayLoop: Double
-  ) -> HealthCheckSpec? {
+  ) -> [HealthCheckSpec] {
+    var hosts: [ConfigNode] = []
+    guard
+      let main = checker(
+        node, type: type, inherited: inherited, realAddress: realAddress, realPort: realPort,
+        vsDelayLoop: vsDelayLoop, hosts: &hosts)
+    else { return [] }
+    guard type == .smtp, !hosts.isEmpty else { return [main.spec] }
+    log.warning(
+      "the SMTP_CHECK host block is deprecated (as in keepalived): each host is a checker of its own; define additional SMTP_CHECKs instead",
+      at: hosts[0].location)
+    var result = main.ownConnection ? [main.spec] : []
+    for host in hosts {
+      guard let options = hostOptions(host) else { continue }
+      var spec = main.spec
+      // A host starts from the real server's address and port, and takes its timeout from the
+      // real or virtual server, never from the SMTP_CHECK block (keepalived's smtp_host_handler).
+      spec.connectIP = options.connectIP ?? realAddress
+      spec.connectPort = options.connectPort ?? realPort
+      spec.bindTo = options.bindTo
+      spec.bindPort = options.bindPort
+      spec.bindInterface = options.bindInterface
+      spec.fwmark = options.fwmark
+      spec.connectTimeout = options.connectTimeout ?? inherited.connectTimeout ?? 5
+      spec.location = host.location
+      if spec.connectPort == 0 {
+        log.error("SMTP_CHECK host needs 'connect_port': the real server has no port", at: host.location)
+        continue
+      }
+      if let bindTo = spec.bindTo, bindTo.family != spec.connectIP.family {
+        log.error("bindto \(bindTo) is not of the same family as \(spec.connectIP)", at: host.location)
+        continue
+      }
+      result.append(spec)
+    }
+    return result
+  }
+
+  /// A `host { }` block of SMTP_CHECK: its connection keywords. The other common checker keywords
+  /// are accepted, as keepalived does, but have no effect there (keepalived copies the checker's).
+  private func hostOptions(_ node: ConfigNode) -> ConnectionOptions? {
+    guard let children = reader.block(node) else { return nil }
+    if let argument = node.arguments.first {
+      log.error("'host' takes no arguments", at: argument.location)
+    }
+    var options = ConnectionOptions()
+    for child in children {
+      if connectionKeyword(child, into: &options) { continue }
+      switch child.name {
+      case "retry", "nb_get_retry", "delay_before_retry", "warmup", "delay_loop", "alpha":
+        log.warning(
+          "'\(child.name)' has no effect in an SMTP_CHECK host block (keepalived ignores it there too); set it in SMTP_CHECK",
+          at: child.location)
+      default: reader.reject(child, in: "host")
+      }
+    }
+    return options
+  }
+
+  /// Reads one of keepalived's connection keywords into `options`; false if `node` is not one.
+  private func connectionKeyword(_ child: ConfigNode, into options: inout ConnectionOptions) -> Bool {
+    switch child.name {
+    case "connect_ip": options.connectIP = reader.addressValue(child) ?? options.connectIP
+    case "connect_port": options.connectPort = portValue(child) ?? options.connectPort
+    case "bindto": options.bindTo = reader.addressValue(child) ?? options.bindTo
+    case "bind_port": options.bindPort = portValue(child) ?? options.bindPort
+    case "bind_if": options.bindInterface = interfaceName(child) ?? options.bindInterface
+    case "fwmark":
+      options.fwmark = reader.integerValue(child, 0...Int(UInt32.max)).map { UInt32($0) } ?? options.fwmark
+    case "connect_timeout":
+      options.connectTimeout = reader.secondsValue(child, 0.001...86400) ?? options.connectTimeout
+    default: return false
+    }
+    return true
+  }
+
+  /// One checker block as a spec; `ownConnection` says whether it set a connection keyword itself.
+  /// SMTP_CHECK's `host` blocks are collected into `hosts`, unread.
+  private func checker(
+    _ node: ConfigNode, type: HealthCheckSpec.CheckerType, inherited: CheckerDefaults, realAddress: IPAddress,
+    realPort: Int, vsDelayLoop: Double, hosts: inout [ConfigNode]
+  ) -> (spec: HealthCheckSpec, ownConnection: Bool)? {
     guard let children = reader.block(node) else { return nil }
     if let argument = node.arguments.first {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
     }
     var own = CheckerDefaults()
-    var connectIP: IPAddress?
-    var connectPort: Int?
-    var bindTo: IPAddress?
-    var bindPort: Int?
-    var bindInterface: String?
-    var fwmark: UInt32?
+    var connection = ConnectionOptions()
+    var heloName: String?
     var urls: [(ConfigNode, URLCheck)] = []
     var httpProtocol = HTTPCheckSpec.ProtocolVersion.http10
     var enableSNI = false
@@ -69,15 +172,27 @@ struct CheckerBuilder {
     var mysql = MySQLCheckSpec()
     let isHTTP = type == .http || type == .ssl
     for child in children {
+      if type != .misc, child.name == "connect_timeout" {
+        // Also kept apart: an SMTP_CHECK with hosts checks the real server only when set here.
+        connection.connectTimeout = reader.secondsValue(child, 0.001...86400) ?? connection.connectTimeout
+        own.connectTimeout = connection.connectTimeout ?? own.connectTimeout
+        continue
+      }
       if own.apply(child, reader: reader) { continue }
+      if type != .misc, connectionKeyword(child, into: &connection) { continue }
       switch (child.name, type) {
-      case ("connect_ip", _) where type != .misc: connectIP = reader.addressValue(child) ?? connectIP
-      case ("connect_port", _) where type != .misc: connectPort = portValue(child) ?? connectPort
-      case ("bindto", _) where type != .misc: bindTo = reader.addressValue(child) ?? bindTo
-      case ("bind_port", _) where type != .misc: bindPort = portValue(child) ?? bindPort
-      case ("bind_if", _) where type != .misc: bindInterface = interfaceName(child) ?? bindInterface
-      case ("fwmark", _) where type != .misc:
-        fwmark = reader.integerValue(child, 0...Int(UInt32.max)).map { UInt32($0) } ?? fwmark
+      case ("host", .smtp): hosts.append(child)
+      case ("helo_name", .smtp):
+        guard let name = reader.stringValue(child) else { continue }
+        guard (1...505).contains(name.utf8.count),
+          !name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" })
+        else {
+          log.error(
+            "helo_name must be 1 to 505 bytes on one line (HELO NAME CRLF fits 512 bytes)",
+            at: child.arguments[0].location)
+          continue
+        }
+        heloName = name
       case ("url", _) where isHTTP:
         if let url = url(child) { urls.append((child, url)) }
       case ("http_protocol", _) where isHTTP:
@@ -118,19 +233,23 @@ struct CheckerBuilder {
     }
     let settings = own.over(inherited)
     let delayLoop = settings.delayLoop ?? vsDelayLoop
-    let port = connectPort ?? realPort
-    if type != .misc && port == 0 {
+    let port = connection.connectPort ?? realPort
+    // With hosts and no connection keyword of its own, the block checks only its hosts.
+    let checksRealServer = hosts.isEmpty || connection.anySet
+    if type != .misc && port == 0 && checksRealServer {
       log.error("\(node.name) needs 'connect_port': the real server has no port", at: node.location)
       return nil
     }
     var spec = HealthCheckSpec(
-      type: type, connectIP: connectIP ?? realAddress, connectPort: port, bindTo: bindTo, bindPort: bindPort,
-      bindInterface: bindInterface, fwmark: fwmark, connectTimeout: settings.connectTimeout ?? 5,
+      type: type, connectIP: connection.connectIP ?? realAddress, connectPort: port,
+      bindTo: connection.bindTo,
+      bindPort: connection.bindPort, bindInterface: connection.bindInterface, fwmark: connection.fwmark,
+      connectTimeout: settings.connectTimeout ?? 5,
       retry: settings.retry ?? (type == .misc ? 0 : 1),
       delayBeforeRetry: settings.delayBeforeRetry ?? (isHTTP ? 3 : 1), warmup: settings.warmup ?? delayLoop,
       delayLoop: delayLoop, alpha: settings.alpha ?? false, http: nil, misc: nil, mysql: nil,
       location: node.location)
-    if let bindTo, bindTo.family != spec.connectIP.family {
+    if let bindTo = connection.bindTo, bindTo.family != spec.connectIP.family {
       log.error("bindto \(bindTo) is not of the same family as \(spec.connectIP)", at: node.location)
       return nil
     }
@@ -160,10 +279,12 @@ struct CheckerBuilder {
           "server_public_key has no effect without 'user' (no login is attempted)", at: key.location)
       }
       spec.mysql = mysql
+    case .smtp:
+      spec.smtp = SMTPCheckSpec(heloName: heloName ?? SMTPCheckSpec.defaultHeloName)
     case .tcp:
       break
     }
-    return spec
+    return (spec, checksRealServer && !hosts.isEmpty)
   }
 
   /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.

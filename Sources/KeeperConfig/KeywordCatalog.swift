@@ -63,8 +63,8 @@ enum KeywordCatalog {
   ]
 
   static let unsupportedCheckers: Set<String> = [
-    "PING_CHECK", "ICMP_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "BFD_CHECK", "FILE_CHECK",
+    "PING_CHECK", "ICMP_CHECK", "UDP_CHECK", "DNS_CHECK", "BFD_CHECK", "FILE_CHECK",
   ]
 
-  static let supportedCheckers = "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK"
+  static let supportedCheckers = "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK"
 }

@@ -4,7 +4,7 @@ import KeeperCore
 /// virtual_server -> real_server -> checker already applied.
 ///
 /// Invariant: exactly the spec matching `type` is set (`http` for HTTP_GET/SSL_GET, `misc` for
-/// MISC_CHECK, `mysql` for MYSQL_CHECK); `connectTimeout > 0`, `retry >= 0`, `delayLoop > 0`.
+/// MISC_CHECK, `mysql` for MYSQL_CHECK, `smtp` for SMTP_CHECK); `connectTimeout > 0`, `retry >= 0`, `delayLoop > 0`.
 public struct HealthCheckSpec: Codable, Equatable, Sendable {
   /// The checker block keyword.
   public enum CheckerType: String, Codable, Sendable {
@@ -13,6 +13,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case ssl = "SSL_GET"
     case misc = "MISC_CHECK"
     case mysql = "MYSQL_CHECK"
+    case smtp = "SMTP_CHECK"
   }
 
   public var type: CheckerType
@@ -37,6 +38,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var http: HTTPCheckSpec?
   public var misc: MiscCheckSpec?
   public var mysql: MySQLCheckSpec?
+  public var smtp: SMTPCheckSpec? = nil
   public var location: SourceLocation
 }
 
@@ -95,6 +97,14 @@ public struct MySQLCheckSpec: Codable, Equatable, Sendable {
   /// `server_public_key PATH`: the server's RSA key for caching_sha2_password full authentication
   /// over plain TCP; without it the checker asks the server for its key (trusting the network).
   public var serverPublicKey: PublicKeyFile? = nil
+}
+
+/// SMTP_CHECK specifics. Invariant: `heloName` is 1...505 bytes without CR, LF or NUL, so
+/// `HELO <name>` CRLF fits keepalived's 512-byte command buffer.
+public struct SMTPCheckSpec: Codable, Equatable, Sendable {
+  /// keepalived's default, SMTP_DEFAULT_HELO in check_smtp.h.
+  public static let defaultHeloName = "smtpchecker.keepalived.org"
+  public var heloName = defaultHeloName
 }
 
 /// A PEM public key file named in the configuration, read when the configuration loads (so a

@@ -221,12 +221,9 @@ struct VirtualServerBuilder {
     }
     if valid { checkFamily(address, of: server, method: real.forwarding, at: node) }
     for (checkerNode, type) in checkerNodes {
-      if let spec = checkers.checker(
+      real.checkers += checkers.checkers(
         checkerNode, type: type, inherited: inherited, realAddress: address, realPort: port,
         vsDelayLoop: server.delayLoop)
-      {
-        real.checkers.append(spec)
-      }
     }
     return valid ? real : nil
   }

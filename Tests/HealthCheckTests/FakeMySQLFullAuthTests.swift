@@ -152,7 +152,7 @@ extension FakeMySQLServerTests {
       user: "probe",
       password: "p@ss wörd")
     for _ in 0..<2 {
-      let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
+      let outcome = try EngineProbe(check).run(on: group.next()).wait()
       XCTAssertTrue(outcome.isUp, "\(outcome)")
     }
     let seen = server.seen.withLock { $0 }

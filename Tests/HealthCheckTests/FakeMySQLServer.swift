@@ -305,7 +305,7 @@ extension FakeMySQLServer {
     _ check: MySQLCheck, on group: any EventLoopGroup, name: String, expectUp: Bool, reasonContains: String,
     expectQuit: Bool, file: StaticString = #filePath, line: UInt = #line
   ) throws -> Seen {
-    let outcome = try MySQLProbe(check: check).run(on: group.next()).wait()
+    let outcome = try EngineProbe(check).run(on: group.next()).wait()
     XCTAssertEqual(outcome.isUp, expectUp, "\(name): \(outcome)", file: file, line: line)
     if case .down(let reason) = outcome {
       XCTAssertTrue(reason.contains(reasonContains), "\(name): \(reason)", file: file, line: line)

@@ -22,15 +22,15 @@ final class MariaDBTests: XCTestCase {
       CREATE DATABASE vault;
       GRANT SELECT ON shop.* TO 'native'@'127.0.0.1';
       """)
-    func probe(_ user: String?, _ password: String = "", database: String? = nil) -> MySQLProbe {
-      MySQLProbe(
-        check: MySQLCheck(
+    func probe(_ user: String?, _ password: String = "", database: String? = nil) -> EngineProbe {
+      EngineProbe(
+        MySQLCheck(
           target: CheckTarget(address: "127.0.0.1", port: db.port), connectTimeout: .seconds(3), user: user,
           password: password, database: database))
     }
     struct Case {
       var name: String
-      var probe: MySQLProbe
+      var probe: EngineProbe
       var expectUp: Bool
       var reasonContains: String
     }

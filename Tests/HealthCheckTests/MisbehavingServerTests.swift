@@ -15,7 +15,7 @@ final class MisbehavingServerTests: XCTestCase {
     try? probeGroup.syncShutdownGracefully()
   }
 
-  enum Kind { case tcp, http, https, mysql }
+  enum Kind { case tcp, http, https, mysql, smtp }
 
   struct Case {
     var name: String
@@ -133,6 +133,30 @@ final class MisbehavingServerTests: XCTestCase {
       Case(
         name: "mysql not a mysql server", server: .respond(ok), kind: .mysql, expectUp: false,
         reasonContains: "timed out", maxSeconds: 3),
+      Case(
+        name: "mysql announces a 16 MB packet (refused from its header, nothing buffered)",
+        server: .greet([0xff, 0xff, 0xff, 0x00] + [UInt8](repeating: 0x41, count: 256 << 10)), kind: .mysql,
+        expectUp: false, reasonContains: "server announced a packet of 16777215 bytes (limit 16384)",
+        maxSeconds: 1),
+      Case(
+        name: "smtp hang", server: .hang, kind: .smtp, expectUp: false, reasonContains: "timed out",
+        maxSeconds: 3),
+      Case(
+        name: "smtp reset", server: .reset, kind: .smtp, expectUp: false,
+        reasonContains: "reset|connection closed before the greeting banner", maxSeconds: 1),
+      Case(
+        name: "smtp refused", server: nil, kind: .smtp, expectUp: false, reasonContains: "refused",
+        maxSeconds: 1),
+      Case(
+        name: "smtp trickle", server: .trickle, kind: .smtp, expectUp: false, reasonContains: "timed out",
+        maxSeconds: 3),
+      Case(
+        name: "smtp endless banner line", server: .greet([UInt8](repeating: 0x78, count: 64 << 10)),
+        kind: .smtp,
+        expectUp: false, reasonContains: "greeting banner has a line longer than 512 bytes", maxSeconds: 1),
+      Case(
+        name: "smtp 554 banner", server: .greet(Array("554 5.3.2 go away\r\n".utf8)), kind: .smtp,
+        expectUp: false, reasonContains: "bad greeting banner: 554 5.3.2 go away", maxSeconds: 1),
     ]
     for c in cases {
       var server: MisbehavingServer? = nil
@@ -153,7 +177,8 @@ final class MisbehavingServerTests: XCTestCase {
           check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: false)
       case .https:
         probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: true)
-      case .mysql: probe = MySQLProbe(check: MySQLCheck(target: target, connectTimeout: timeout))
+      case .mysql: probe = EngineProbe(MySQLCheck(target: target, connectTimeout: timeout))
+      case .smtp: probe = EngineProbe(SMTPCheck(target: target, connectTimeout: timeout))
       }
       let clock = ContinuousClock()
       let start = clock.now
@@ -185,7 +210,7 @@ final class MisbehavingServerTests: XCTestCase {
       HTTPProbe(
         check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
         tls: false),
-      MySQLProbe(check: MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
+      EngineProbe(MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
       HTTPProbe(
         check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
         tls: false),

@@ -164,6 +164,18 @@ final class KeywordCatalogTests: XCTestCase {
       "KeywordEffectTests.testServiceKeywordsReachTheIPVSSpecAndTheCheckers", reach: .mapping),
     "SSL_GET": Proof("ServiceMappingTests.testCheckerSocketOptionsAndSNIReachTheProbe", reach: .mapping),
     "MYSQL_CHECK": Proof("MySQLKeyMappingTests.testKeyReachesTheChecker", reach: .mapping),
+    "SMTP_CHECK": Proof(
+      "SMTPCheckConfigTests.testTwoXFormAndDefaults", "SMTPCheckMappingTests.testSMTPCheckersReachTheMonitor",
+      "SMTPCheckTests.testSMTPCheckAgainstExim", reach: .behaviour),
+    "helo_name": Proof(
+      "SMTPCheckConfigTests.testTwoXFormAndDefaults", "SMTPCheckMappingTests.testSMTPCheckersReachTheMonitor",
+      "SMTPCheckTests.testSMTPCheckAgainstExim", reach: .behaviour),
+    "host": Proof(
+      "SMTPCheckConfigTests.testHostBlocksAreCheckersOfTheirOwn",
+      "SMTPCheckConfigTests.testHostsPlusTheRealServerWhenTheCheckerSetsAConnectionKeyword",
+      "SampleConfigTests.testSampleModelsKeepTheirMeaning",
+      "SMTPCheckMappingTests.testSMTPCheckersReachTheMonitor",
+      reach: .mapping),
     "MISC_CHECK": Proof(
       "KeywordEffectTests.testServiceKeywordsReachTheIPVSSpecAndTheCheckers", reach: .mapping),
     "connect_ip": Proof(

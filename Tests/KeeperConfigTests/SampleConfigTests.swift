@@ -11,15 +11,9 @@ final class SampleConfigTests: XCTestCase {
   /// nil: the sample must load. Otherwise the exact "LINE:COL: message fragment" of every error.
   static let expectations: [String: (configID: String, errors: [String]?)] = [
     "keepalived.conf.HTTP_GET.port": ("host", nil),
-    "keepalived.conf.IPv6": ("host", ["24:9: unsupported checker 'SMTP_CHECK'"]),
+    "keepalived.conf.IPv6": ("host", nil),
     "keepalived.conf.PING_CHECK": ("host", ["23:2: unsupported checker 'PING_CHECK'"]),
-    "keepalived.conf.SMTP_CHECK": (
-      "host",
-      [
-        "39:9: unsupported checker 'SMTP_CHECK'", "58:9: unsupported checker 'SMTP_CHECK'",
-        "89:9: unsupported checker 'SMTP_CHECK'",
-      ]
-    ),
+    "keepalived.conf.SMTP_CHECK": ("host", nil),
     "keepalived.conf.SSL_GET": ("host", nil),
     "keepalived.conf.UDP_CHECK": ("host", ["23:9: unsupported checker 'UDP_CHECK'"]),
     // Loaded as `-i high`, the id the sample is written for.
@@ -149,6 +143,23 @@ final class SampleConfigTests: XCTestCase {
     XCTAssertEqual(check.misc?.path.argv, ["/usr/local/bin/script.sh", "arg1", "arg2"])
     XCTAssertEqual(check.retry, 0)
     XCTAssertEqual(check.misc?.timeout, 6)
+
+    // SMTP_CHECK: the 2.x form, then host blocks. A connect_timeout in the checker makes the
+    // real server a checker besides its hosts, which take the real/virtual server's timeout.
+    let smtp = try loader.load(path: Self.directory + "/keepalived.conf.SMTP_CHECK").configuration
+    let servers = smtp.virtualServers[0].realServers
+    XCTAssertEqual(servers.map(\.checkers.count), [1, 4, 4])
+    XCTAssertEqual(servers[0].checkers[0].smtp?.heloName, "foo.bar.com")
+    XCTAssertEqual(servers[0].checkers[0].connectTimeout, 30)
+    XCTAssertEqual(
+      servers[2].checkers.map {
+        "\($0.connectIP):\($0.connectPort) \($0.bindTo?.description ?? "-") \($0.connectTimeout)"
+      },
+      [
+        "172.16.1.12:25 - 10.0", "172.16.1.12:25 172.16.1.2 5.0", "192.168.155.11:25 192.168.155.2 5.0",
+        "64.233.167.100:587 - 5.0",
+      ])
+    XCTAssertEqual(Set(servers[1].checkers.map(\.retry)), [2])
   }
 
   /// Against the real keepalived: no sample that lvskeeper accepts draws "Unknown keyword" from

@@ -254,6 +254,11 @@ struct ServiceMapping: Sendable {
           password: spec.mysql?.password ?? "",
           serverPublicKey: try spec.mysql?.serverPublicKey.map(serverPublicKey),
           database: spec.mysql?.database))
+    case .smtp:
+      checker = .smtp(
+        SMTPCheck(
+          target: target, connectTimeout: timeout,
+          heloName: spec.smtp?.heloName ?? SMTPCheck.defaultHeloName))
     case .misc:
       guard let misc = spec.misc, let script = try ScriptMapping.runnable(misc.path, global, spec.location)
       else {
