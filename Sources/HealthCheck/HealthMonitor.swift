@@ -235,8 +235,9 @@ public final class HealthMonitor: Sendable {
     }
   }
 
-  /// TCP_CHECK runs on the process's `TCPCheckEngine`; every other checker runs its probes on an
-  /// event loop of `group`, woken by that loop's `ProbeTimer`.
+  /// TCP_CHECK runs on the process's `TCPCheckEngine`, PING_CHECK, UDP_CHECK and DNS_CHECK on its
+  /// `DatagramCheckEngine` (a checker neither engine can take reports why on every probe); every
+  /// other checker runs its probes on an event loop of `group`, woken by that loop's `ProbeTimer`.
   private func makeRunner(_ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer]) -> any CheckRunner
   {
     let loop = group.next()
@@ -254,6 +255,11 @@ public final class HealthMonitor: Sendable {
       case (.failure(let error), _): probe = FailingProbe(reason: error.description)
       case (_, .failure(let error)): probe = FailingProbe(reason: error.description)
       }
+    } else if case .success? = DatagramCheckRunner.job(for: checker.spec),
+      case .success(let engine) = DatagramCheckEngine.shared
+    {
+      return DatagramCheckRunner(
+        checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart, onChange: onChange)
     } else {
       probe = makeProbe(checker.spec)
     }
@@ -274,6 +280,7 @@ public final class HealthMonitor: Sendable {
       }
     case .mysql(let c): return MySQLProbe(check: c)
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
+    case .ping, .udp, .dns: return DatagramProbe(spec: spec)
     }
   }
 
