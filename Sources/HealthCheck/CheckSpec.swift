@@ -160,6 +160,73 @@ public struct MiscCheck: Hashable, Sendable {
   }
 }
 
+/// PING_CHECK: an ICMP echo (ICMPv6 for an IPv6 target) answered within `connectTimeout`.
+/// `target.port` is not used.
+public struct PingCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+
+  public init(target: CheckTarget, connectTimeout: Duration = .seconds(5)) {
+    self.target = target
+    self.connectTimeout = connectTimeout
+  }
+}
+
+/// UDP_CHECK (keepalived check_udp.c): `payload` is sent on a connected UDP socket (32 bytes of
+/// "keepalived check - " when nil). An ICMP unreachable is down; a reply is up (with
+/// `requireReply`, only one that passes `replyRule`); silence for `connectTimeout` is up unless a
+/// reply is required. Invariant: `replyRule` is nil unless `requireReply`.
+public struct UDPCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+  public var payload: [UInt8]?
+  public var requireReply: Bool
+  /// Expected leading bytes; `replyMask` has 0x0f/0xf0/0xff where a nibble is a wildcard.
+  public var replyData: [UInt8]
+  public var replyMask: [UInt8]
+  public var minReplyLength: Int
+  public var maxReplyLength: Int
+
+  public init(
+    target: CheckTarget, connectTimeout: Duration = .seconds(5), payload: [UInt8]? = nil,
+    requireReply: Bool = false, replyData: [UInt8] = [], replyMask: [UInt8] = [], minReplyLength: Int = 0,
+    maxReplyLength: Int = 255
+  ) {
+    self.target = target
+    self.connectTimeout = connectTimeout
+    self.payload = payload
+    self.requireReply = requireReply
+    self.replyData = replyData
+    self.replyMask = replyMask
+    self.minReplyLength = minReplyLength
+    self.maxReplyLength = maxReplyLength
+  }
+}
+
+/// DNS_CHECK: a query for `name`/`type` (class IN, recursion desired) over UDP; up when the
+/// answer to it has RCODE 0 and a record of `type`. Invariant: `type` is one of
+/// A, NS, CNAME, SOA, MX, TXT, AAAA (1, 2, 5, 6, 15, 16, 28).
+public struct DNSCheck: Hashable, Sendable {
+  public var target: CheckTarget
+  public var connectTimeout: Duration
+  public var type: UInt16
+  public var name: String
+
+  /// The code of a type name DNS_CHECK accepts (A, NS, CNAME, SOA, MX, TXT, AAAA), else nil.
+  public static func typeCode(_ name: String) -> UInt16? {
+    DNSMessage.types.first { $0.name == name.uppercased() }?.code
+  }
+
+  public init(
+    target: CheckTarget, connectTimeout: Duration = .seconds(5), type: UInt16 = 6, name: String = "."
+  ) {
+    self.target = target
+    self.connectTimeout = connectTimeout
+    self.type = type
+    self.name = name
+  }
+}
+
 /// The checkers lvskeeper runs. Only checkers that really run exist as cases, so a config
 /// naming anything else cannot be turned into a `CheckerSpec`.
 public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
@@ -169,6 +236,9 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
   case mysql(MySQLCheck)
   case smtp(SMTPCheck)
   case misc(MiscCheck)
+  case ping(PingCheck)
+  case udp(UDPCheck)
+  case dns(DNSCheck)
 
   public var description: String {
     switch self {
@@ -178,6 +248,9 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .mysql(let c): return "MYSQL_CHECK \(c.target)"
     case .smtp(let c): return "SMTP_CHECK \(c.target)"
     case .misc(let c): return "MISC_CHECK \(c.script.command.command)"
+    case .ping(let c): return "PING_CHECK \(c.target.address)"
+    case .udp(let c): return "UDP_CHECK \(c.target)"
+    case .dns(let c): return "DNS_CHECK \(c.target)"
     }
   }
 }

@@ -236,8 +236,10 @@ public final class HealthMonitor: Sendable {
   }
 
   /// Checkers `TCPCheckRunner.job(for:)` puts on the engine (TCP_CHECK, and those with a
-  /// conversation template) run on the process's `TCPCheckEngine`; every other checker runs its
-  /// probes on an event loop of `group`, woken by that loop's `ProbeTimer`.
+  /// conversation template) run on the process's `TCPCheckEngine`; PING_CHECK, UDP_CHECK and
+  /// DNS_CHECK on its `DatagramCheckEngine` (a checker neither engine can take reports why on every
+  /// probe); every other checker runs its probes on an event loop of `group`, woken by that loop's
+  /// `ProbeTimer`.
   private func makeRunner(_ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer]) -> any CheckRunner
   {
     let loop = group.next()
@@ -255,6 +257,11 @@ public final class HealthMonitor: Sendable {
       case (.failure(let error), _): probe = FailingProbe(reason: error.description)
       case (_, .failure(let error)): probe = FailingProbe(reason: error.description)
       }
+    } else if case .success? = DatagramCheckRunner.job(for: checker.spec),
+      case .success(let engine) = DatagramCheckEngine.shared
+    {
+      return DatagramCheckRunner(
+        checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart, onChange: onChange)
     } else {
       probe = makeProbe(checker.spec)
     }
@@ -273,6 +280,7 @@ public final class HealthMonitor: Sendable {
       // Not reached: `TCPCheckRunner.job(for:)` puts them on the engine, or fails them there.
       return FailingProbe(reason: "\(spec) runs only on the check engine")
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
+    case .ping, .udp, .dns: return DatagramProbe(spec: spec)
     }
   }
 

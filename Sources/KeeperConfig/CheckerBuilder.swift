@@ -60,7 +60,8 @@ struct CheckerBuilder {
   var log: DiagnosticLog { reader.log }
 
   static let supported: Set<String> = [
-    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "SMTP_CHECK",
+    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "SMTP_CHECK", "PING_CHECK", "UDP_CHECK",
+    "DNS_CHECK",
   ]
 
   /// The checkers a checker block stands for: one, except for an SMTP_CHECK with the deprecated
@@ -170,6 +171,10 @@ struct CheckerBuilder {
     var miscDynamic = false
     var user: ScriptUser?
     var mysql = MySQLCheckSpec()
+    var udp = UDPCheckSpec()
+    var dns = DNSCheckSpec()
+    var dnsName: ConfigNode?
+    var portNodes: [ConfigNode] = []
     let isHTTP = type == .http || type == .ssl
     for child in children {
       if type != .misc, child.name == "connect_timeout" {
@@ -179,7 +184,10 @@ struct CheckerBuilder {
         continue
       }
       if own.apply(child, reader: reader) { continue }
-      if type != .misc, connectionKeyword(child, into: &connection) { continue }
+      if type != .misc, connectionKeyword(child, into: &connection) {
+        if child.name == "connect_port" || child.name == "bind_port" { portNodes.append(child) }
+        continue
+      }
       switch (child.name, type) {
       case ("host", .smtp): hosts.append(child)
       case ("helo_name", .smtp):
@@ -228,6 +236,41 @@ struct CheckerBuilder {
       case ("server_public_key", .mysql):
         mysql.serverPublicKey =
           reader.stringValue(child).flatMap { publicKeyFile(child, $0) } ?? mysql.serverPublicKey
+      case ("payload", .udp):
+        guard reader.expect(child, arguments: 1...Int.max, usage: "payload HEX") else { continue }
+        udp.payload = hexString(child, wildcards: false)?.data ?? udp.payload
+      case ("require_reply", .udp):
+        udp.requireReply = true
+        if !child.arguments.isEmpty, let hex = hexString(child, wildcards: true) {
+          (udp.replyData, udp.replyMask) = hex
+        }
+      case ("min_reply_length", .udp):
+        udp.minReplyLength = reader.integerValue(child, 0...65535) ?? udp.minReplyLength
+      case ("max_reply_length", .udp):
+        udp.maxReplyLength = reader.integerValue(child, 0...65535) ?? udp.maxReplyLength
+      case ("type", .dns):
+        guard let value = reader.stringValue(child) else { continue }
+        guard let known = Self.dnsTypes.first(where: { $0 == value.uppercased() }) else {
+          log.error(
+            "unknown DNS_CHECK type '\(value)' (one of \(Self.dnsTypes.joined(separator: ", ")))",
+            at: child.arguments[0].location)
+          continue
+        }
+        dns.type = known
+      case ("name", .dns):
+        guard let value = reader.stringValue(child) else { continue }
+        if dnsName != nil {
+          log.error("DNS_CHECK name already specified", at: child.location)
+          continue
+        }
+        guard Self.validDNSName(value) else {
+          log.error(
+            "DNS_CHECK name '\(value)' is not a domain name (a label is empty or longer than 63 bytes, or the name is longer than 253)",
+            at: child.arguments[0].location)
+          continue
+        }
+        dnsName = child
+        dns.name = value
       default: reader.reject(child, in: node.name)
       }
     }
@@ -236,7 +279,13 @@ struct CheckerBuilder {
     let port = connection.connectPort ?? realPort
     // With hosts and no connection keyword of its own, the block checks only its hosts.
     let checksRealServer = hosts.isEmpty || connection.anySet
-    if type != .misc && port == 0 && checksRealServer {
+    if type == .ping {
+      for portNode in portNodes {
+        log.warning(
+          "'\(portNode.name)' has no effect on PING_CHECK (ICMP has no ports)", at: portNode.location)
+      }
+    }
+    if type != .misc && type != .ping && port == 0 && checksRealServer {
       log.error("\(node.name) needs 'connect_port': the real server has no port", at: node.location)
       return nil
     }
@@ -245,8 +294,9 @@ struct CheckerBuilder {
       bindTo: connection.bindTo,
       bindPort: connection.bindPort, bindInterface: connection.bindInterface, fwmark: connection.fwmark,
       connectTimeout: settings.connectTimeout ?? 5,
-      retry: settings.retry ?? (type == .misc ? 0 : 1),
-      delayBeforeRetry: settings.delayBeforeRetry ?? (isHTTP ? 3 : 1), warmup: settings.warmup ?? delayLoop,
+      retry: settings.retry ?? (type == .misc ? 0 : type == .dns ? 3 : 1),
+      delayBeforeRetry: settings.delayBeforeRetry ?? (isHTTP ? 3 : type == .dns ? delayLoop : 1),
+      warmup: settings.warmup ?? delayLoop,
       delayLoop: delayLoop, alpha: settings.alpha ?? false, http: nil, misc: nil, mysql: nil,
       location: node.location)
     if let bindTo = connection.bindTo, bindTo.family != spec.connectIP.family {
@@ -281,10 +331,82 @@ struct CheckerBuilder {
       spec.mysql = mysql
     case .smtp:
       spec.smtp = SMTPCheckSpec(heloName: heloName ?? SMTPCheckSpec.defaultHeloName)
-    case .tcp:
+    case .udp:
+      if udp.minReplyLength > udp.maxReplyLength {
+        log.error(
+          "UDP_CHECK min_reply_length \(udp.minReplyLength) > max_reply_length \(udp.maxReplyLength): the check would always fail",
+          at: node.location)
+        return nil
+      }
+      spec.udp = udp
+    case .dns:
+      spec.dns = dns
+    case .tcp, .ping:
       break
     }
     return (spec, checksRealServer && !hosts.isEmpty)
+  }
+
+  /// DNS_CHECK's types (keepalived.conf(5) 2.2): A, NS, CNAME, SOA, MX, TXT, AAAA.
+  static let dnsTypes = ["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"]
+
+  /// "." (the root) or labels of 1 to 63 bytes, optionally ending in ".", at most 253 bytes.
+  static func validDNSName(_ name: String) -> Bool {
+    if name == "." { return true }
+    var labels = name.split(separator: ".", omittingEmptySubsequences: false)
+    if labels.count > 1, labels.last?.isEmpty == true { labels.removeLast() }
+    return name.utf8.count <= 254 && labels.allSatisfy { (1...63).contains($0.utf8.count) }
+  }
+
+  /// keepalived's hex strings (parser.c read_hex_str) from every argument of `node`: hex digits in
+  /// pairs, a lone digit before a space or the end is one byte, spaces separate; with `wildcards`
+  /// an X nibble matches anything (its mask nibble is set). Nil (with an error) if invalid or empty.
+  private func hexString(_ node: ConfigNode, wildcards: Bool) -> (data: [UInt8], mask: [UInt8])? {
+    let text = Array(node.arguments.map(\.text).joined(separator: " ").utf8)
+    var data: [UInt8] = []
+    var mask: [UInt8] = []
+    var i = 0
+    func nibble(_ c: UInt8) -> (value: UInt8, mask: UInt8)? {
+      switch c {
+      case 0x30...0x39: return (c - 0x30, 0)
+      case 0x41...0x46: return (c - 0x41 + 10, 0)
+      case 0x61...0x66: return (c - 0x61 + 10, 0)
+      case 0x58,
+        0x78 where wildcards:
+        return (0, 0x0f)
+      default: return nil
+      }
+    }
+    var valid = true
+    while i < text.count {
+      if text[i] == 0x20 || text[i] == 0x09 {
+        i += 1
+        continue
+      }
+      guard let high = nibble(text[i]) else {
+        valid = false
+        break
+      }
+      i += 1
+      var byte = high
+      if i < text.count, text[i] != 0x20, text[i] != 0x09 {
+        guard let low = nibble(text[i]) else {
+          valid = false
+          break
+        }
+        byte = (high.value << 4 | low.value, high.mask << 4 | low.mask)
+        i += 1
+      }
+      data.append(byte.value)
+      mask.append(byte.mask)
+    }
+    guard valid, !data.isEmpty, data.count <= 65535 else {
+      log.error(
+        "invalid hex string for '\(node.name)' (hex digits\(wildcards ? ", X for any nibble," : "") separated by spaces)",
+        at: node.arguments.first?.location ?? node.location)
+      return nil
+    }
+    return (data, mask.contains { $0 != 0 } ? mask : [])
   }
 
   /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.

@@ -63,8 +63,9 @@ enum KeywordCatalog {
   ]
 
   static let unsupportedCheckers: Set<String> = [
-    "PING_CHECK", "ICMP_CHECK", "UDP_CHECK", "DNS_CHECK", "BFD_CHECK", "FILE_CHECK",
+    "ICMP_CHECK", "BFD_CHECK", "FILE_CHECK",
   ]
 
-  static let supportedCheckers = "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK"
+  static let supportedCheckers =
+    "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK"
 }

@@ -14,6 +14,9 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case misc = "MISC_CHECK"
     case mysql = "MYSQL_CHECK"
     case smtp = "SMTP_CHECK"
+    case ping = "PING_CHECK"
+    case udp = "UDP_CHECK"
+    case dns = "DNS_CHECK"
   }
 
   public var type: CheckerType
@@ -27,9 +30,10 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var fwmark: UInt32?
   /// Seconds, default 5 (cascaded).
   public var connectTimeout: Double
-  /// Extra attempts after a failure before the server is declared down; default 1 (0 for MISC_CHECK).
+  /// Extra attempts after a failure before the server is declared down; default 1 (0 for
+  /// MISC_CHECK, 3 for DNS_CHECK).
   public var retry: Int
-  /// Seconds; default 3 for HTTP_GET/SSL_GET, 1 otherwise.
+  /// Seconds; default 3 for HTTP_GET/SSL_GET, delay_loop for DNS_CHECK, 1 otherwise.
   public var delayBeforeRetry: Double
   /// Random delay before the first check, at most this many seconds; default `delayLoop`.
   public var warmup: Double
@@ -39,7 +43,30 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var misc: MiscCheckSpec?
   public var mysql: MySQLCheckSpec?
   public var smtp: SMTPCheckSpec? = nil
+  public var udp: UDPCheckSpec? = nil
+  public var dns: DNSCheckSpec? = nil
   public var location: SourceLocation
+}
+
+/// UDP_CHECK specifics (keepalived check_udp.c). Invariant: `replyData`/`replyMask` are empty
+/// unless `requireReply`; `replyMask` is empty or as long as `replyData`;
+/// 0 <= minReplyLength <= maxReplyLength <= 65535.
+public struct UDPCheckSpec: Codable, Equatable, Sendable {
+  /// `payload HEX`; nil sends keepalived's 32-byte filler.
+  public var payload: [UInt8]?
+  public var requireReply = false
+  public var replyData: [UInt8] = []
+  /// 0x0f/0xf0/0xff where `require_reply` had an X nibble (ignored in the reply).
+  public var replyMask: [UInt8] = []
+  public var minReplyLength = 0
+  public var maxReplyLength = 255
+}
+
+/// DNS_CHECK specifics. Invariant: `type` is A, NS, CNAME, SOA, MX, TXT or AAAA; `name` has no
+/// empty label ("." is the root).
+public struct DNSCheckSpec: Codable, Equatable, Sendable {
+  public var type = "SOA"
+  public var name = "."
 }
 
 /// HTTP_GET / SSL_GET specifics. Invariant: `urls` is non-empty.

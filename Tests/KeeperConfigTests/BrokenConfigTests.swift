@@ -89,14 +89,14 @@ final class BrokenConfigTests: XCTestCase {
     Case(
       name: "brace without keyword", text: "{\n}\n", line: 1, column: 1, fragment: "'{' without a keyword"),
     Case(
-      name: "unsupported checker PING_CHECK",
-      text: vs + " real_server 10.0.1.1 80 {\n  PING_CHECK {\n  }\n }\n}\n",
+      name: "unsupported checker ICMP_CHECK",
+      text: vs + " real_server 10.0.1.1 80 {\n  ICMP_CHECK {\n  }\n }\n}\n",
       line: 3, column: 3,
-      fragment: "unsupported checker 'PING_CHECK': lvskeeper cannot run this health check"),
+      fragment: "unsupported checker 'ICMP_CHECK': lvskeeper cannot run this health check"),
     Case(
-      name: "unsupported checker DNS_CHECK",
-      text: vs + " real_server 10.0.1.1 80 {\n  DNS_CHECK {\n  }\n }\n}\n",
-      line: 3, column: 3, fragment: "unsupported checker 'DNS_CHECK'"),
+      name: "unsupported checker BFD_CHECK",
+      text: vs + " real_server 10.0.1.1 80 {\n  BFD_CHECK {\n  }\n }\n}\n",
+      line: 3, column: 3, fragment: "unsupported checker 'BFD_CHECK'"),
     Case(
       name: "unsupported vrrp feature", text: vi + " use_vmac\n}\n", line: 4, column: 2,
       fragment: "unsupported keyword 'use_vmac' in vrrp_instance: lvskeeper does not implement it"),

@@ -178,6 +178,41 @@ final class KeywordCatalogTests: XCTestCase {
       reach: .mapping),
     "MISC_CHECK": Proof(
       "KeywordEffectTests.testServiceKeywordsReachTheIPVSSpecAndTheCheckers", reach: .mapping),
+    "PING_CHECK": Proof(
+      "DatagramCheckerKeywordTests.testPingCheckDefaultsAndConnectionKeywords",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testPingSocketsAndRawSocketsAgainstANamespaceHost", reach: .behaviour),
+    "UDP_CHECK": Proof(
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testUDPCheckAgainstAResponderAClosedPortAndASilentPort", reach: .behaviour),
+    "payload": Proof(
+      "DatagramCheckerKeywordTests.testUDPCheckPayloadRequireReplyAndLengths",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testUDPCheckAgainstAResponderAClosedPortAndASilentPort", reach: .behaviour),
+    "require_reply": Proof(
+      "DatagramCheckerKeywordTests.testUDPCheckPayloadRequireReplyAndLengths",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testUDPCheckAgainstAResponderAClosedPortAndASilentPort", reach: .behaviour),
+    "min_reply_length": Proof(
+      "DatagramCheckerKeywordTests.testUDPCheckPayloadRequireReplyAndLengths",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testUDPCheckAgainstAResponderAClosedPortAndASilentPort", reach: .behaviour),
+    "max_reply_length": Proof(
+      "DatagramCheckerKeywordTests.testUDPCheckErrors",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testUDPCheckAgainstAResponderAClosedPortAndASilentPort", reach: .behaviour),
+    "DNS_CHECK": Proof(
+      "DatagramCheckerKeywordTests.testDNSCheckTypeNameAndKeepalivedsRetryDefaults",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testDNSCheckAgainstDnsmasq", reach: .behaviour),
+    "type": Proof(
+      "DatagramCheckerKeywordTests.testDNSCheckTypeNameAndKeepalivedsRetryDefaults",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testDNSCheckAgainstDnsmasq", reach: .behaviour),
+    "name": Proof(
+      "DatagramCheckerKeywordTests.testDNSCheckErrors",
+      "DatagramCheckMappingTests.testDatagramCheckersReachTheMonitor",
+      "DatagramCheckEngineTests.testDNSCheckAgainstDnsmasq", reach: .behaviour),
     "connect_ip": Proof(
       "KeywordEffectTests.testServiceKeywordsReachTheIPVSSpecAndTheCheckers", reach: .mapping),
     "connect_port": Proof(

@@ -259,6 +259,23 @@ struct ServiceMapping: Sendable {
         SMTPCheck(
           target: target, connectTimeout: timeout,
           heloName: spec.smtp?.heloName ?? SMTPCheck.defaultHeloName))
+    case .ping:
+      checker = .ping(PingCheck(target: target, connectTimeout: timeout))
+    case .udp:
+      guard let udp = spec.udp else {
+        throw MappingError(location: spec.location, message: "UDP_CHECK without its settings")
+      }
+      checker = .udp(
+        UDPCheck(
+          target: target, connectTimeout: timeout, payload: udp.payload, requireReply: udp.requireReply,
+          replyData: udp.replyData, replyMask: udp.replyMask, minReplyLength: udp.minReplyLength,
+          maxReplyLength: udp.maxReplyLength))
+    case .dns:
+      guard let dns = spec.dns else {
+        throw MappingError(location: spec.location, message: "DNS_CHECK without its settings")
+      }
+      let code = DNSCheck.typeCode(dns.type) ?? 6
+      checker = .dns(DNSCheck(target: target, connectTimeout: timeout, type: code, name: dns.name))
     case .misc:
       guard let misc = spec.misc, let script = try ScriptMapping.runnable(misc.path, global, spec.location)
       else {
