@@ -274,6 +274,7 @@ public final class HealthMonitor: Sendable {
       }
     case .mysql(let c): return MySQLProbe(check: c)
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
+    case .file(let c): return FileProbe(check: c)
     }
   }
 

@@ -40,7 +40,9 @@ struct CheckerBuilder {
   let reader: StatementReader
   var log: DiagnosticLog { reader.log }
 
-  static let supported: Set<String> = ["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK"]
+  static let supported: Set<String> = [
+    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "FILE_CHECK",
+  ]
 
   /// `inherited` already folds virtual server and real server settings; `vsDelayLoop` is the final fallback.
   func checker(
@@ -51,6 +53,7 @@ struct CheckerBuilder {
     if let argument = node.arguments.first {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
     }
+    if type == .file { return fileCheck(node, children, realAddress: realAddress, realPort: realPort) }
     var own = CheckerDefaults()
     var connectIP: IPAddress?
     var connectPort: Int?
@@ -160,10 +163,57 @@ struct CheckerBuilder {
           "server_public_key has no effect without 'user' (no login is attempted)", at: key.location)
       }
       spec.mysql = mysql
-    case .tcp:
+    case .tcp, .file:
       break
     }
     return spec
+  }
+
+  /// FILE_CHECK takes only `track_file` and `weight` (keepalived's check_file.c); it does not
+  /// probe, so no timing keyword applies.
+  private func fileCheck(_ node: ConfigNode, _ children: [ConfigNode], realAddress: IPAddress, realPort: Int)
+    -> HealthCheckSpec?
+  {
+    var file: FileCheckSpec?
+    var weight: (Int, Bool)?
+    for child in children {
+      switch child.name {
+      case "track_file":
+        guard let name = reader.stringValue(child) else { continue }
+        file = FileCheckSpec(trackFile: name)
+      case "weight":
+        guard reader.plain(child), reader.expect(child, arguments: 1...2, usage: "weight N [reverse]"),
+          let value = reader.integer(child.arguments[0], -65535...65535, what: "weight")
+        else { continue }
+        if child.arguments.count == 2 && child.arguments[1].text != "reverse"
+          && child.arguments[1].text != "noreverse"
+        {
+          log.error(
+            "expected 'reverse' after the weight, not '\(child.arguments[1].text)'",
+            at: child.arguments[1].location
+          )
+          continue
+        }
+        weight = (value, child.arguments.count == 2 && child.arguments[1].text == "reverse")
+      default: reader.reject(child, in: node.name)
+      }
+    }
+    guard var file else {
+      // keepalived: "FILE_CHECK has no track_file specified - ignoring". Nothing would be checked,
+      // so the server would stay up: an error here rather than a silently dropped checker.
+      log.error("FILE_CHECK has no 'track_file'", at: node.location)
+      return nil
+    }
+    // keepalived: a FILE_CHECK weight of 0 (or none) takes the track_file's weight and reverse.
+    if let (value, reverse) = weight, value != 0 {
+      file.weight = value
+      file.reverse = reverse
+    }
+    return HealthCheckSpec(
+      type: .file, connectIP: realAddress, connectPort: realPort, bindTo: nil, bindPort: nil,
+      bindInterface: nil,
+      fwmark: nil, connectTimeout: 1, retry: 0, delayBeforeRetry: 1, warmup: 0, delayLoop: 1, alpha: false,
+      http: nil, misc: nil, mysql: nil, file: file, location: node.location)
   }
 
   /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.

@@ -13,6 +13,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case ssl = "SSL_GET"
     case misc = "MISC_CHECK"
     case mysql = "MYSQL_CHECK"
+    case file = "FILE_CHECK"
   }
 
   public var type: CheckerType
@@ -37,7 +38,21 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var http: HTTPCheckSpec?
   public var misc: MiscCheckSpec?
   public var mysql: MySQLCheckSpec?
+  /// FILE_CHECK: the `track_file` followed.
+  public var file: FileCheckSpec? = nil
   public var location: SourceLocation
+}
+
+/// FILE_CHECK specifics: `track_file NAME` (a top-level `track_file` block, resolved once the
+/// whole configuration is read) and `weight N [reverse]` (default: the track_file's own).
+///
+/// Invariant: after loading, `path` is the track_file's `file`; `weight` is -65535...65535.
+public struct FileCheckSpec: Codable, Equatable, Sendable {
+  public var trackFile: String
+  public var path: String = ""
+  /// nil until resolved when FILE_CHECK gives none: the track_file's weight then applies.
+  public var weight: Int?
+  public var reverse = false
 }
 
 /// HTTP_GET / SSL_GET specifics. Invariant: `urls` is non-empty.
