@@ -106,6 +106,9 @@ public struct ProcessCensus: Sendable {
   /// A quorum change waiting for its delay: the instant it counts.
   private var pending: [Duration?]
 
+  /// Whether any spec looks at command lines (else the comm name is all it needs).
+  public var needsCommandLines: Bool { specs.contains { $0.pattern.fullCommand } }
+
   public init(specs: [VRRPTrackProcessSpec]) {
     self.specs = specs
     counts = Array(repeating: 0, count: specs.count)

@@ -137,8 +137,10 @@ final class ProcessEventSocket {
       | UInt32(bytes[offset + 3]) << 24
   }
 
-  /// A process as /proc shows it now; nil when it is gone, or a zombie (no command line).
-  static func sighting(_ pid: Int32) -> ProcessSighting? {
+  /// A process as /proc shows it now; nil when it is gone, or a zombie. The command line is read
+  /// only when asked for: reading it touches the process's memory (keepalived avoids it too when
+  /// no tracker matches full commands).
+  static func sighting(_ pid: Int32, commandLine wanted: Bool = true) -> ProcessSighting? {
     // /proc/PID/stat is "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so it
     // ends at the last ')'.
     guard let stat = readProcFile("/proc/\(pid)/stat", limit: 512),
@@ -147,14 +149,14 @@ final class ProcessEventSocket {
     else { return nil }
     if close + 2 < stat.count && stat[close + 2] == UInt8(ascii: "Z") { return nil }
     let comm = String(decoding: stat[(open + 1)..<close], as: UTF8.self)
-    let commandLine = readProcFile("/proc/\(pid)/cmdline", limit: 4096) ?? []
+    let commandLine = wanted ? readProcFile("/proc/\(pid)/cmdline", limit: 4096) ?? [] : []
     return ProcessSighting(pid: pid, comm: comm, commandLine: commandLine)
   }
 
   /// Every process on the host (directories of /proc named by a number).
-  static func scan() -> [ProcessSighting] {
+  static func scan(commandLines: Bool = true) -> [ProcessSighting] {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    return names.compactMap { Int32($0) }.compactMap { sighting($0) }
+    return names.compactMap { Int32($0) }.compactMap { sighting($0, commandLine: commandLines) }
   }
 
   private static func readProcFile(_ path: String, limit: Int) -> [UInt8]? {

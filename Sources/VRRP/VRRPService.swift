@@ -118,13 +118,15 @@ public final class VRRPService: @unchecked Sendable {
       do {
         processEvents = try ProcessEventSocket()
       } catch {
+        let tracker = spec.instances.first { !$0.trackProcesses.isEmpty }?.name ?? "*"
         throw .system(
-          instance:
-            "vrrp_track_process \(processes[0].name) (needs CAP_NET_ADMIN and the initial network namespace)",
-          error)
+          instance: tracker,
+          SystemCallError(
+            "track_process \(processes.map(\.name).joined(separator: ", ")): \(error.operation) "
+              + "(process events need CAP_NET_ADMIN and the initial network namespace)", code: error.code))
       }
       var census = ProcessCensus(specs: processes)
-      census.scan(ProcessEventSocket.scan(), now: now)
+      census.scan(ProcessEventSocket.scan(commandLines: census.needsCommandLines), now: now)
       self.census = census
       for (index, process) in processes.enumerated() { processIndex[process.name] = index }
     }
@@ -429,7 +431,7 @@ public final class VRRPService: @unchecked Sendable {
       switch event {
       case .fork(let parent, let child): census.fork(parent: parent, child: child, now: current)
       case .exec(let pid), .comm(let pid):
-        if let sighting = ProcessEventSocket.sighting(pid) {
+        if let sighting = ProcessEventSocket.sighting(pid, commandLine: census.needsCommandLines) {
           census.exec(sighting, now: current)
         } else {
           census.exit(pid, now: current)
@@ -437,7 +439,7 @@ public final class VRRPService: @unchecked Sendable {
       case .exit(let pid): census.exit(pid, now: current)
       case .lost:
         logger.warning("process events were lost (socket overrun); re-reading /proc")
-        census.scan(ProcessEventSocket.scan(), now: current)
+        census.scan(ProcessEventSocket.scan(commandLines: census.needsCommandLines), now: current)
       }
     }
     self.census = census

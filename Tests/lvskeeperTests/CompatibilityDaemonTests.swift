@@ -225,6 +225,38 @@ final class CompatibilityDaemonTests: XCTestCase {
     XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0, daemon.log)
   }
 
+  /// In any other network namespace the kernel refuses the subscription: the daemon does not
+  /// start, and says why (keepalived drops the tracker there and runs without it).
+  func testTrackProcessOutsideTheInitialNamespaceIsAClearError() throws {
+    guard getuid() == 0 else { throw XCTSkip("needs root for namespaces") }
+    let namespace = "lvsk-tpn-\(getpid())"
+    try shell("ip netns add \(namespace)")
+    defer { _ = try? shell("ip netns del \(namespace)") }
+    try shell("ip -n \(namespace) link add d0 type veth peer name d1")
+    try shell("ip -n \(namespace) addr add 10.80.0.2/24 dev d0")
+    try shell("ip -n \(namespace) link set d0 up && ip -n \(namespace) link set d1 up")
+    let config = scratch + "/tpn.conf"
+    try """
+    vrrp_track_process p {
+      process sleep
+    }
+    vrrp_instance VI_1 {
+      interface d0
+      virtual_router_id 5
+      virtual_ipaddress { 10.80.0.1 }
+      track_process { p }
+    }
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+    let daemon = try DaemonProcess(
+      scratch: scratch, name: "tpn", arguments: ["-f", config], namespace: namespace)
+    defer { daemon.cleanUp() }
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 1, daemon.log)
+    XCTAssertTrue(
+      daemon.log.contains(
+        "vrrp_instance VI_1: track_process p: subscribe to process events (PROC_CN_MCAST_LISTEN) (process events need CAP_NET_ADMIN and the initial network namespace)"
+      ), daemon.log)
+  }
+
   func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
