@@ -75,66 +75,71 @@ final class ProcessEventSocket {
 
   deinit { close(fd) }
 
-  /// Every event pending on the socket, in arrival order.
-  func drain() -> [ProcessEvent] {
-    var events: [ProcessEvent] = []
-    var buffer = [UInt8](repeating: 0, count: 8192)
+  /// One datagram at a time; reused, so draining allocates nothing per message.
+  private var buffer = [UInt8](repeating: 0, count: 8192)
+
+  /// Hands every event pending on the socket to `handle`, in arrival order.
+  func drain(_ handle: (ProcessEvent) -> Void) {
     while true {
       let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
       if count < 0 {
         if errno == EINTR { continue }
         if errno == ENOBUFS {
-          events.append(.lost)
+          handle(.lost)
           continue
         }
-        return events
+        return
       }
-      guard count > 0 else { return events }
-      Self.parse(buffer[..<count], into: &events)
+      guard count > 0 else { return }
+      buffer.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[..<count]), handle) }
     }
   }
 
   /// Decodes the netlink messages of one datagram; anything short or foreign is skipped.
-  static func parse(_ datagram: ArraySlice<UInt8>, into events: inout [ProcessEvent]) {
-    let bytes = Array(datagram)
+  static func parse(_ bytes: UnsafeRawBufferPointer, _ handle: (ProcessEvent) -> Void) {
+    func read32(_ offset: Int) -> UInt32 {
+      offset + 4 <= bytes.count
+        ? UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) : 0
+    }
     var offset = 0
     while offset + 16 <= bytes.count {
-      let length = Int(read32(bytes, offset))
+      let length = Int(read32(offset))
       guard length >= 16, offset + length <= bytes.count else { return }
       defer { offset += (length + 3) & ~3 }
       let base = offset
       guard length >= dataOffset + 16,
-        read32(bytes, base + 16) == connectorProcIndex, read32(bytes, base + 20) == connectorProcValue
+        read32(base + 16) == connectorProcIndex, read32(base + 20) == connectorProcValue
       else { continue }
-      let what = read32(bytes, base + eventOffset)
+      let what = read32(base + eventOffset)
       let data = base + dataOffset
       func pidPair(_ at: Int) -> (pid: Int32, tgid: Int32) {
-        (Int32(bitPattern: read32(bytes, data + at)), Int32(bitPattern: read32(bytes, data + at + 4)))
+        (Int32(bitPattern: read32(data + at)), Int32(bitPattern: read32(data + at + 4)))
       }
       switch what {
       case eventFork:
         let parent = pidPair(0)
         let child = pidPair(8)
         // A new thread has child pid != tgid: not a process.
-        if child.pid == child.tgid { events.append(.fork(parent: parent.tgid, child: child.tgid)) }
+        if child.pid == child.tgid { handle(.fork(parent: parent.tgid, child: child.tgid)) }
       case eventExec:
         let process = pidPair(0)
-        if process.pid == process.tgid { events.append(.exec(pid: process.tgid)) }
+        if process.pid == process.tgid { handle(.exec(pid: process.tgid)) }
       case eventComm:
         let process = pidPair(0)
-        if process.pid == process.tgid { events.append(.comm(pid: process.tgid)) }
+        if process.pid == process.tgid { handle(.comm(pid: process.tgid)) }
       case eventExit:
         let process = pidPair(0)
-        if process.pid == process.tgid { events.append(.exit(pid: process.tgid)) }
+        if process.pid == process.tgid { handle(.exit(pid: process.tgid)) }
       default: continue
       }
     }
   }
 
-  private static func read32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
-    guard offset + 4 <= bytes.count else { return 0 }
-    return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
-      | UInt32(bytes[offset + 3]) << 24
+  /// The same over a byte array (tests).
+  static func parse(_ datagram: [UInt8]) -> [ProcessEvent] {
+    var events: [ProcessEvent] = []
+    datagram.withUnsafeBytes { parse($0) { events.append($0) } }
+    return events
   }
 
   /// A process as /proc shows it now; nil when it is gone, or a zombie. The command line is read

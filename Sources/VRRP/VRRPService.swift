@@ -246,8 +246,16 @@ public final class VRRPService: @unchecked Sendable {
       if let linkMonitor, fds[receivers.count + 1].revents & Int16(POLLIN) != 0, linkMonitor.drain() {
         sampleTracking(now: now)
       }
-      if processEvents != nil, let last = fds.last, last.revents & Int16(POLLIN) != 0, readProcessEvents() {
-        sampleTracking(now: now)
+      if processEvents != nil, let last = fds.last, last.revents & Int16(POLLIN) != 0 {
+        let changed = readProcessEvents()
+        if changed { sampleTracking(now: now) }
+        // Every fork and exit on the host wakes the loop: when nothing else was ready and no
+        // quorum moved, only the heartbeat needs refreshing, not the whole status snapshot.
+        if !changed && ready == 1 {
+          let beat = ContinuousClock.now
+          lock.withLock { heartbeat = beat }
+          continue
+        }
       }
       publish()
     }
@@ -427,7 +435,7 @@ public final class VRRPService: @unchecked Sendable {
     guard let processEvents, var census else { return false }
     let before = census.hasQuorum
     let current = now
-    for event in processEvents.drain() {
+    processEvents.drain { event in
       switch event {
       case .fork(let parent, let child): census.fork(parent: parent, child: child, now: current)
       case .exec(let pid), .comm(let pid):

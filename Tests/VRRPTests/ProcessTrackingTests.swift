@@ -156,14 +156,14 @@ final class ProcessTrackingTests: XCTestCase {
       bytes += [UInt8](repeating: 0, count: 24 - 4 * data.count)
       return bytes
     }
-    var events: [ProcessEvent] = []
-    ProcessEventSocket.parse(ArraySlice(message(what: 1, [100, 100, 200, 200])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 1, [100, 100, 201, 200])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 2, [200, 200])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 0x200, [200, 200])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 0x8000_0000, [202, 200])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 0x8000_0000, [200, 200, 0, 9])), into: &events)
-    ProcessEventSocket.parse(ArraySlice(message(what: 0x4, [200, 200])), into: &events)
+    let events = [
+      message(what: 1, [100, 100, 200, 200]), message(what: 1, [100, 100, 201, 200]),
+      message(what: 2, [200, 200]), message(what: 0x200, [200, 200]), message(what: 0x8000_0000, [202, 200]),
+      message(what: 0x8000_0000, [200, 200, 0, 9]), message(what: 0x4, [200, 200]),
+    ].flatMap { ProcessEventSocket.parse($0) }
+    XCTAssertEqual(
+      ProcessEventSocket.parse(message(what: 2, [7, 7]) + message(what: 0x8000_0000, [7, 7])),
+      [.exec(pid: 7), .exit(pid: 7)], "two messages in one datagram")
     XCTAssertEqual(
       events, [.fork(parent: 100, child: 200), .exec(pid: 200), .comm(pid: 200), .exit(pid: 200)],
       "threads (pid != tgid) and uid changes are left out")
