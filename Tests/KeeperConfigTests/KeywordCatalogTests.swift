@@ -62,7 +62,7 @@ final class KeywordCatalogTests: XCTestCase {
       "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
       "ProcessTrackingTests.testDelaysHoldAQuorumChangeUntilTheyEndOrItChangesBack", reach: .behaviour),
     "FILE_CHECK": Proof(
-      "CompatibilityConfigTests.testFileCheckTakesItsTrackFile",
+      "CompatibilityConfigTests.testFileCheckTakesItsTrackFile", "FileCheckTests.testVerdictsFollowCheckFile",
       "CompatibilityDaemonTests.testFileCheckFollowsTheFileIntoTheKernel", reach: .behaviour),
   ]
 
