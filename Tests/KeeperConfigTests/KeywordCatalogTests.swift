@@ -45,12 +45,15 @@ final class KeywordCatalogTests: XCTestCase {
       "ProcessTrackingTests.testInstanceFollowsRealProcesses", reach: .behaviour),
     "param_match": Proof(
       "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
       "ProcessTrackingTests.testPatternsMatchAsKeepalivedDoes", reach: .behaviour),
     "full_command": Proof(
       "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
       "ProcessTrackingTests.testPatternsMatchAsKeepalivedDoes", reach: .behaviour),
     "quorum_max": Proof(
       "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
       "ProcessTrackingTests.testCensusCountsForksExecsAndExitsAgainstTheQuorum", reach: .behaviour),
     "delay": Proof(
       "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",

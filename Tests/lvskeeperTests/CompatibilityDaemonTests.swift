@@ -257,6 +257,135 @@ final class CompatibilityDaemonTests: XCTestCase {
       ), daemon.log)
   }
 
+  /// keepalived as the reference for which processes a `vrrp_track_process` counts: the same
+  /// eleven trackers (comm, full command, exact/partial/initial arguments, quorum, quorum_max 0),
+  /// each faulting its own instance (weight 0), in lvskeeper and in keepalived at once, with one
+  /// process running and then with none. Every instance must end in the same state in both.
+  func testProcessMatchingAgreesWithKeepalived() throws {
+    guard getuid() == 0 else { throw XCTSkip("needs root for the proc connector and veth") }
+    let keepalived = "/usr/sbin/keepalived"
+    guard FileManager.default.isExecutableFile(atPath: keepalived) else {
+      XCTFail("keepalived is not installed (scripts/setup-deps)")
+      return
+    }
+    let pid = getpid()
+    let namespace = "lvsk-tpk-\(pid)"
+    let (ourLink, theirLink) = ("vkl\(pid)", "vkk\(pid)")
+    let name = "lvskc\(pid)"
+    let program = scratch + "/" + name
+    try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
+    try shell("ip netns add \(namespace)")
+    defer { _ = try? shell("ip link del \(ourLink); ip link del \(theirLink); ip netns del \(namespace)") }
+    for (index, link) in [ourLink, theirLink].enumerated() {
+      try shell("ip link add \(link) type veth peer name p\(index) netns \(namespace)")
+      try shell("ip addr add 10.83.\(index).1/24 dev \(link) && ip link set \(link) up")
+      try shell("ip -n \(namespace) link set p\(index) up")
+    }
+    // name: tracker body; the process below runs as `PROGRAM 1000 2000`.
+    let trackers: [(String, String, String)] = [
+      ("comm", "process \(name)", "MASTER"),
+      ("exact", "process \(program) 1000 2000", "MASTER"),
+      ("exactShort", "process \(program) 1000", "FAULT"),
+      ("partial", "process \(program) 1000\n  param_match partial", "MASTER"),
+      ("partialPrefix", "process \(program) 100\n  param_match partial", "FAULT"),
+      ("initial", "process \(program) 1000 20\n  param_match initial", "MASTER"),
+      ("initialEarly", "process \(program) 10 2000\n  param_match initial", "FAULT"),
+      ("full", "process \(program)\n  full_command", "MASTER"),
+      ("fullName", "process \(name)\n  full_command", "FAULT"),
+      ("quorum2", "process \(name)\n  quorum 2", "FAULT"),
+      ("none", "process \(name)\n  quorum_max 0", "FAULT"),
+    ]
+    let states = scratch + "/states"
+    try FileManager.default.createDirectory(atPath: states, withIntermediateDirectories: true)
+    let notify = scratch + "/notify.sh"
+    try "#!/bin/sh\necho $3 > \(states)/$2\n".write(toFile: notify, atomically: true, encoding: .utf8)
+    chmod(notify, 0o755)
+    func config(_ link: String, _ subnet: Int) -> String {
+      var text = "global_defs {\n  router_id tp-agree\n  script_user root\n}\n"
+      for (index, tracker) in trackers.enumerated() {
+        text += "vrrp_track_process \(tracker.0) {\n  \(tracker.1)\n}\n"
+        text += """
+          vrrp_instance \(tracker.0) {
+            state MASTER
+            interface \(link)
+            virtual_router_id \(index + 1)
+            priority 100
+            advert_int 1
+            virtual_ipaddress {
+              10.83.\(subnet).\(index + 100)/32
+            }
+            track_process {
+              \(tracker.0)
+            }
+            notify \(notify)
+          }
+
+          """
+      }
+      return text
+    }
+    try config(ourLink, 0).write(toFile: scratch + "/ours.conf", atomically: true, encoding: .utf8)
+    try config(theirLink, 1).write(toFile: scratch + "/theirs.conf", atomically: true, encoding: .utf8)
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = ["1000", "2000"]
+    try process.run()
+    defer { if process.isRunning { process.terminate() } }
+
+    let reference = Process()
+    reference.executableURL = URL(fileURLWithPath: keepalived)
+    reference.arguments = [
+      "-n", "-l", "-D", "--vrrp", "-f", scratch + "/theirs.conf", "-p", scratch + "/k.pid", "-r",
+      scratch + "/kv.pid",
+    ]
+    let referenceLog = scratch + "/keepalived.log"
+    _ = FileManager.default.createFile(atPath: referenceLog, contents: nil)
+    reference.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: referenceLog))
+    reference.standardError = reference.standardOutput
+    try reference.run()
+    defer {
+      if reference.isRunning {
+        reference.terminate()
+        reference.waitUntilExit()
+      }
+    }
+    let daemon = try DaemonProcess(scratch: scratch, name: "ours", arguments: ["-f", scratch + "/ours.conf"])
+    defer { daemon.cleanUp() }
+    try daemon.waitReady()
+
+    func ours() -> [String: String] {
+      let report = try? daemon.request(.status).status
+      return Dictionary(
+        (report?.vrrpInstances ?? []).map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first })
+    }
+    func theirs() -> [String: String] {
+      Dictionary(
+        trackers.compactMap { tracker in
+          (try? String(contentsOfFile: states + "/" + tracker.0, encoding: .utf8)).map {
+            (tracker.0, $0.trimmingCharacters(in: .whitespacesAndNewlines))
+          }
+        }, uniquingKeysWith: { first, _ in first })
+    }
+    let expected = Dictionary(uniqueKeysWithValues: trackers.map { ($0.0, $0.2) })
+    XCTAssertTrue(
+      wait(20) { theirs() == expected }, "keepalived: \(theirs())\n\(Self.tail(referenceLog))")
+    XCTAssertTrue(wait(10) { ours() == expected }, "lvskeeper: \(ours())\n\(daemon.log)")
+
+    // The process ends: only `quorum_max 0` has what it needs.
+    process.terminate()
+    process.waitUntilExit()
+    var none = Dictionary(uniqueKeysWithValues: trackers.map { ($0.0, "FAULT") })
+    none["none"] = "MASTER"
+    XCTAssertTrue(wait(20) { theirs() == none }, "keepalived: \(theirs())")
+    XCTAssertTrue(wait(10) { ours() == none }, "lvskeeper: \(ours())")
+  }
+
+  static func tail(_ path: String) -> String {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").suffix(30).joined(separator: "\n")
+  }
+
   func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
