@@ -239,6 +239,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
   case ping(PingCheck)
   case udp(UDPCheck)
   case dns(DNSCheck)
+  case file(FileCheck)
 
   public var description: String {
     switch self {
@@ -251,6 +252,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .ping(let c): return "PING_CHECK \(c.target.address)"
     case .udp(let c): return "UDP_CHECK \(c.target)"
     case .dns(let c): return "DNS_CHECK \(c.target)"
+    case .file(let c): return "FILE_CHECK \(c.path)"
     }
   }
 }

@@ -281,6 +281,7 @@ public final class HealthMonitor: Sendable {
       return FailingProbe(reason: "\(spec) runs only on the check engine")
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
     case .ping, .udp, .dns: return DatagramProbe(spec: spec)
+    case .file(let c): return FileProbe(check: c)
     }
   }
 

@@ -61,7 +61,7 @@ struct CheckerBuilder {
 
   static let supported: Set<String> = [
     "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "SMTP_CHECK", "PING_CHECK", "UDP_CHECK",
-    "DNS_CHECK",
+    "DNS_CHECK", "FILE_CHECK",
   ]
 
   /// The checkers a checker block stands for: one, except for an SMTP_CHECK with the deprecated
@@ -159,6 +159,7 @@ struct CheckerBuilder {
     if let argument = node.arguments.first {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
     }
+    if type == .file { return fileCheck(node, children, realAddress: realAddress, realPort: realPort) }
     var own = CheckerDefaults()
     var connection = ConnectionOptions()
     var heloName: String?
@@ -341,7 +342,7 @@ struct CheckerBuilder {
       spec.udp = udp
     case .dns:
       spec.dns = dns
-    case .tcp, .ping:
+    case .tcp, .ping, .file:
       break
     }
     return (spec, checksRealServer && !hosts.isEmpty)
@@ -407,6 +408,53 @@ struct CheckerBuilder {
       return nil
     }
     return (data, mask.contains { $0 != 0 } ? mask : [])
+  }
+
+  /// FILE_CHECK takes only `track_file` and `weight` (keepalived's check_file.c); it does not
+  /// probe, so no timing keyword applies.
+  private func fileCheck(_ node: ConfigNode, _ children: [ConfigNode], realAddress: IPAddress, realPort: Int)
+    -> HealthCheckSpec?
+  {
+    var file: FileCheckSpec?
+    var weight: (Int, Bool)?
+    for child in children {
+      switch child.name {
+      case "track_file":
+        guard let name = reader.stringValue(child) else { continue }
+        file = FileCheckSpec(trackFile: name)
+      case "weight":
+        guard reader.plain(child), reader.expect(child, arguments: 1...2, usage: "weight N [reverse]"),
+          let value = reader.integer(child.arguments[0], -65535...65535, what: "weight")
+        else { continue }
+        if child.arguments.count == 2 && child.arguments[1].text != "reverse"
+          && child.arguments[1].text != "noreverse"
+        {
+          log.error(
+            "expected 'reverse' after the weight, not '\(child.arguments[1].text)'",
+            at: child.arguments[1].location
+          )
+          continue
+        }
+        weight = (value, child.arguments.count == 2 && child.arguments[1].text == "reverse")
+      default: reader.reject(child, in: node.name)
+      }
+    }
+    guard var file else {
+      // keepalived: "FILE_CHECK has no track_file specified - ignoring". Nothing would be checked,
+      // so the server would stay up: an error here rather than a silently dropped checker.
+      log.error("FILE_CHECK has no 'track_file'", at: node.location)
+      return nil
+    }
+    // keepalived: a FILE_CHECK weight of 0 (or none) takes the track_file's weight and reverse.
+    if let (value, reverse) = weight, value != 0 {
+      file.weight = value
+      file.reverse = reverse
+    }
+    return HealthCheckSpec(
+      type: .file, connectIP: realAddress, connectPort: realPort, bindTo: nil, bindPort: nil,
+      bindInterface: nil,
+      fwmark: nil, connectTimeout: 1, retry: 0, delayBeforeRetry: 1, warmup: 0, delayLoop: 1, alpha: false,
+      http: nil, misc: nil, mysql: nil, file: file, location: node.location)
   }
 
   /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.

@@ -19,17 +19,31 @@ struct ConfigAssembler {
     var configuration = KeeperConfiguration(globalDefs: defs)
     var drafts: [VRRPInstanceDraft] = []
     var names = UniqueNames(log: log)
+    var ignoredScripts: Set<String> = []
+    var ignoredFiles: Set<String> = []
     for index in nodes.indices {
       let node = nodes[index]
       defer { nodes[index].children = nil }
       switch node.name {
       case "global_defs": globalBuilder.apply(node, to: &defs)
       case "vrrp_script":
-        if let script = tracking.script(node), names.claim(script.name, kind: "vrrp_script", at: node) {
+        if let script = tracking.script(node, ignored: &ignoredScripts),
+          names.claim(script.name, kind: "vrrp_script", at: node)
+        {
           configuration.vrrpScripts.append(script)
         }
-      case "vrrp_track_file":
-        if let file = tracking.trackFile(node), names.claim(file.name, kind: "vrrp_track_file", at: node) {
+      case "vrrp_track_process":
+        if let process = tracking.trackProcess(node),
+          names.claim(process.name, kind: "vrrp_track_process", at: node)
+        {
+          configuration.vrrpTrackProcesses.append(process)
+        }
+      // keepalived 2.2 calls the block `track_file` (VRRP and FILE_CHECK share it);
+      // `vrrp_track_file` is its older name.
+      case "vrrp_track_file", "track_file":
+        if let file = tracking.trackFile(node, ignored: &ignoredFiles),
+          names.claim(file.name, kind: "track_file", at: node)
+        {
           configuration.vrrpTrackFiles.append(file)
         }
       case "vrrp_sync_group":
@@ -54,7 +68,10 @@ struct ConfigAssembler {
     }
     configuration.globalDefs = defs
     configuration.vrrpInstances = drafts.compactMap { finalize($0, defs: defs) }
-    let checker = CrossReferenceCheck(log: log, interfaces: interfaces)
+    let checker = CrossReferenceCheck(
+      log: log, interfaces: interfaces,
+      ignoredScripts: ignoredScripts.subtracting(configuration.vrrpScripts.map(\.name)),
+      ignoredFiles: ignoredFiles.subtracting(configuration.vrrpTrackFiles.map(\.name)))
     checker.check(&configuration, drafts: drafts, syncDaemonNode: globalBuilder.syncDaemonNode)
     ScriptSecurityCheck(log: log).check(configuration)
     return configuration
@@ -141,6 +158,7 @@ struct ConfigAssembler {
       unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource,
       authentication: authentication,
       trackInterfaces: draft.trackInterfaces, trackScripts: draft.trackScripts, trackFiles: draft.trackFiles,
+      trackProcesses: draft.trackProcesses,
       notify: draft.notify,
       garpMasterDelay: draft.garpMasterDelay ?? defs.vrrpGarpMasterDelay,
       garpMasterRepeat: draft.garpMasterRepeat ?? defs.vrrpGarpMasterRepeat,

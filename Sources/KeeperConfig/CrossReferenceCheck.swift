@@ -4,14 +4,47 @@
 struct CrossReferenceCheck {
   let log: DiagnosticLog
   let interfaces: Set<String>?
+  /// `vrrp_script`s dropped for having no `script`: tracking one is a warning and the entry is
+  /// removed, as keepalived ignores a track_script naming a script it does not have.
+  var ignoredScripts: Set<String> = []
+  /// The same for `track_file` blocks without `file` (a FILE_CHECK naming one stays an error:
+  /// keepalived would drop the checker and keep the server up).
+  var ignoredFiles: Set<String> = []
 
   func check(
     _ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft], syncDaemonNode: ConfigNode?
   ) {
-    checkInstances(configuration, drafts: drafts)
+    checkInstances(&configuration, drafts: drafts)
     checkSyncGroups(&configuration, drafts: drafts)
     checkSyncDaemon(&configuration, node: syncDaemonNode)
     checkVirtualServers(configuration)
+    resolveFileChecks(&configuration)
+  }
+
+  /// FILE_CHECK names a `track_file` block, which may come after the virtual server: its path,
+  /// and its weight unless the checker gives one, are filled in here.
+  private func resolveFileChecks(_ configuration: inout KeeperConfiguration) {
+    let files = Dictionary(
+      configuration.vrrpTrackFiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    for s in configuration.virtualServers.indices {
+      for r in configuration.virtualServers[s].realServers.indices {
+        for c in configuration.virtualServers[s].realServers[r].checkers.indices {
+          let checker = configuration.virtualServers[s].realServers[r].checkers[c]
+          guard var spec = checker.file else { continue }
+          guard let file = files[spec.trackFile] else {
+            log.error(
+              "FILE_CHECK track_file '\(spec.trackFile)' is not a defined track_file", at: checker.location)
+            continue
+          }
+          spec.path = file.file
+          if spec.weight == nil {
+            spec.weight = file.weight
+            spec.reverse = file.weightReverse
+          }
+          configuration.virtualServers[s].realServers[r].checkers[c].file = spec
+        }
+      }
+    }
   }
 
   private func warnIfMissing(_ interface: String, what: String, at location: SourceLocation) {
@@ -19,9 +52,10 @@ struct CrossReferenceCheck {
     log.warning("interface '\(interface)' for \(what) does not exist on this host", at: location)
   }
 
-  private func checkInstances(_ configuration: KeeperConfiguration, drafts: [VRRPInstanceDraft]) {
+  private func checkInstances(_ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft]) {
     let scripts = Set(configuration.vrrpScripts.map(\.name))
     let files = Set(configuration.vrrpTrackFiles.map(\.name))
+    let processes = Set(configuration.vrrpTrackProcesses.map(\.name))
     var vrids: [String: String] = [:]
     for draft in drafts {
       if let interface = draft.interface, let token = draft.interfaceToken {
@@ -35,13 +69,36 @@ struct CrossReferenceCheck {
         warnIfMissing(vip.device, what: "virtual address \(vip.address)", at: vip.location)
       }
       for node in draft.trackScriptNodes where !scripts.contains(node.name) {
+        if ignoredScripts.contains(node.name) {
+          log.warning(
+            "track_script '\(node.name)' of vrrp_instance '\(draft.name)' is ignored: that vrrp_script has no 'script'",
+            at: node.location)
+          if let index = configuration.vrrpInstances.firstIndex(where: { $0.name == draft.name }) {
+            configuration.vrrpInstances[index].trackScripts.removeAll { $0.name == node.name }
+          }
+          continue
+        }
         log.error(
           "track_script '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_script",
           at: node.location)
       }
       for node in draft.trackFileNodes where !files.contains(node.name) {
+        if ignoredFiles.contains(node.name) {
+          log.warning(
+            "track_file '\(node.name)' of vrrp_instance '\(draft.name)' is ignored: that track_file has no 'file'",
+            at: node.location)
+          if let index = configuration.vrrpInstances.firstIndex(where: { $0.name == draft.name }) {
+            configuration.vrrpInstances[index].trackFiles.removeAll { $0.name == node.name }
+          }
+          continue
+        }
         log.error(
           "track_file '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_track_file",
+          at: node.location)
+      }
+      for node in draft.trackProcessNodes where !processes.contains(node.name) {
+        log.error(
+          "track_process '\(node.name)' of vrrp_instance '\(draft.name)' is not a defined vrrp_track_process",
           at: node.location)
       }
       guard let interface = draft.interface, let vrid = draft.virtualRouterID else { continue }
@@ -61,8 +118,9 @@ struct CrossReferenceCheck {
     let known = Set(drafts.map(\.name))
     let scripts = Set(configuration.vrrpScripts.map(\.name))
     let files = Set(configuration.vrrpTrackFiles.map(\.name))
+    let processes = Set(configuration.vrrpTrackProcesses.map(\.name))
     var membership: [String: String] = [:]
-    for group in configuration.syncGroups {
+    for (groupIndex, group) in configuration.syncGroups.enumerated() {
       for member in group.instances {
         if !known.contains(member) {
           log.error("sync group '\(group.name)' names unknown vrrp_instance '\(member)'", at: group.location)
@@ -77,13 +135,32 @@ struct CrossReferenceCheck {
         log.warning("sync group '\(group.name)' has only one instance", at: group.location)
       }
       for tracked in group.trackScripts where !scripts.contains(tracked.name) {
+        if ignoredScripts.contains(tracked.name) {
+          log.warning(
+            "track_script '\(tracked.name)' of sync group '\(group.name)' is ignored: that vrrp_script has no 'script'",
+            at: group.location)
+          configuration.syncGroups[groupIndex].trackScripts.removeAll { $0.name == tracked.name }
+          continue
+        }
         log.error(
           "track_script '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_script",
           at: group.location)
       }
       for tracked in group.trackFiles where !files.contains(tracked.name) {
+        if ignoredFiles.contains(tracked.name) {
+          log.warning(
+            "track_file '\(tracked.name)' of sync group '\(group.name)' is ignored: that track_file has no 'file'",
+            at: group.location)
+          configuration.syncGroups[groupIndex].trackFiles.removeAll { $0.name == tracked.name }
+          continue
+        }
         log.error(
           "track_file '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_track_file",
+          at: group.location)
+      }
+      for tracked in group.trackProcesses where !processes.contains(tracked.name) {
+        log.error(
+          "track_process '\(tracked.name)' of sync group '\(group.name)' is not a defined vrrp_track_process",
           at: group.location)
       }
       for tracked in group.trackInterfaces {

@@ -17,6 +17,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case ping = "PING_CHECK"
     case udp = "UDP_CHECK"
     case dns = "DNS_CHECK"
+    case file = "FILE_CHECK"
   }
 
   public var type: CheckerType
@@ -45,6 +46,8 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var smtp: SMTPCheckSpec? = nil
   public var udp: UDPCheckSpec? = nil
   public var dns: DNSCheckSpec? = nil
+  /// FILE_CHECK: the `track_file` followed.
+  public var file: FileCheckSpec? = nil
   public var location: SourceLocation
 }
 
@@ -67,6 +70,18 @@ public struct UDPCheckSpec: Codable, Equatable, Sendable {
 public struct DNSCheckSpec: Codable, Equatable, Sendable {
   public var type = "SOA"
   public var name = "."
+}
+
+/// FILE_CHECK specifics: `track_file NAME` (a top-level `track_file` block, resolved once the
+/// whole configuration is read) and `weight N [reverse]` (default: the track_file's own).
+///
+/// Invariant: after loading, `path` is the track_file's `file`; `weight` is -65535...65535.
+public struct FileCheckSpec: Codable, Equatable, Sendable {
+  public var trackFile: String
+  public var path: String = ""
+  /// nil until resolved when FILE_CHECK gives none: the track_file's weight then applies.
+  public var weight: Int?
+  public var reverse = false
 }
 
 /// HTTP_GET / SSL_GET specifics. Invariant: `urls` is non-empty.

@@ -8,6 +8,8 @@ public struct KeeperConfiguration: Codable, Equatable, Sendable {
   public var globalDefs: GlobalDefs
   public var vrrpScripts: [VRRPScript]
   public var vrrpTrackFiles: [VRRPTrackFile]
+  /// `vrrp_track_process` blocks.
+  public var vrrpTrackProcesses: [VRRPTrackProcess] = []
   public var syncGroups: [VRRPSyncGroup]
   public var vrrpInstances: [VRRPInstance]
   public var virtualServerGroups: [VirtualServerGroup]

@@ -61,6 +61,7 @@ public struct VRRPSyncGroup: Codable, Equatable, Sendable {
   public var trackInterfaces: [TrackedObject] = []
   public var trackScripts: [TrackedObject] = []
   public var trackFiles: [TrackedObject] = []
+  public var trackProcesses: [TrackedObject] = []
   public var location: SourceLocation
 }
 
@@ -124,6 +125,7 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var trackInterfaces: [TrackedObject] = []
   public var trackScripts: [TrackedObject] = []
   public var trackFiles: [TrackedObject] = []
+  public var trackProcesses: [TrackedObject] = []
   public var notify = VRRPNotify()
   /// Default from `global_defs` (`vrrp_garp_master_delay` etc.).
   public var garpMasterDelay: Double
@@ -134,5 +136,43 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var accept = true
   /// The sync group this instance belongs to (filled in).
   public var syncGroup: String?
+  public var location: SourceLocation
+}
+
+/// `vrrp_track_process NAME { process NAME [ARGS...]; param_match ...; quorum N; ... }`: how many
+/// running processes match, as keepalived counts them from the kernel's process events.
+///
+/// Invariant: `process` is non-empty; `1 <= quorum <= quorumMax` unless `quorumMax == 0` (then
+/// `quorum == 0`: the tracker is up only while no process matches); delays are 0...3600 s;
+/// `parameters` is non-empty only with `fullCommand` and a `paramMatch` other than `.none`.
+public struct VRRPTrackProcess: Codable, Equatable, Sendable {
+  /// keepalived's param_match: how a process's arguments (argv[1...]) are compared.
+  public enum ParamMatch: String, Codable, Sendable {
+    /// Arguments are not looked at.
+    case none
+    /// The arguments are exactly `parameters` (none when `parameters` is empty).
+    case exact
+    /// The arguments start with `parameters`, each one whole.
+    case partial
+    /// As partial, except that the last of `parameters` need only be a prefix of its argument.
+    case initial
+  }
+
+  public var name: String
+  /// The kernel's comm (at most 15 bytes) or, with `fullCommand`, argv[0] exactly.
+  public var process: String
+  public var parameters: [String] = []
+  public var paramMatch: ParamMatch = .none
+  /// Match argv[0] from /proc/PID/cmdline instead of the comm name.
+  public var fullCommand = false
+  public var quorum: Int = 1
+  /// nil: no upper bound (keepalived's UINT_MAX).
+  public var quorumMax: Int?
+  /// Seconds the quorum must stay gained after a fork before it counts (`delay`, `fork_delay`).
+  public var forkDelay: Double = 0
+  /// Seconds the quorum must stay lost after an exit before it counts (`delay`, `terminate_delay`).
+  public var terminateDelay: Double = 0
+  public var weight: Int = 0
+  public var weightReverse = false
   public var location: SourceLocation
 }

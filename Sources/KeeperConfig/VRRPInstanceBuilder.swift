@@ -31,6 +31,8 @@ struct VRRPInstanceDraft {
   var trackScriptNodes: [ConfigNode] = []
   var trackFiles: [TrackedObject] = []
   var trackFileNodes: [ConfigNode] = []
+  var trackProcesses: [TrackedObject] = []
+  var trackProcessNodes: [ConfigNode] = []
   var notify = VRRPNotify()
   var garpMasterDelay: Double?
   var garpMasterRepeat: Int?
@@ -61,7 +63,12 @@ struct VRRPInstanceBuilder {
       switch value {
       case "MASTER": draft.state = .master
       case "BACKUP": draft.state = .backup
-      default: log.error("state must be MASTER or BACKUP, not '\(value)'", at: node.arguments[0].location)
+      default:
+        // keepalived: "unknown state, defaulting to BACKUP". Only the first election differs.
+        log.warning(
+          "state must be MASTER or BACKUP, not '\(value)'; BACKUP is used (as keepalived does)",
+          at: node.arguments[0].location)
+        draft.state = .backup
       }
     case "interface":
       draft.sawInterface = true
@@ -121,6 +128,9 @@ struct VRRPInstanceBuilder {
     case "track_file":
       draft.trackFiles += tracking.trackedObjects(node, weightRange: -254...254)
       draft.trackFileNodes += node.children ?? []
+    case "track_process":
+      draft.trackProcesses += tracking.trackedObjects(node, weightRange: -254...254)
+      draft.trackProcessNodes += node.children ?? []
     case "garp_master_delay":
       draft.garpMasterDelay = reader.secondsValue(node, 0...255) ?? draft.garpMasterDelay
     case "garp_master_repeat":

@@ -6,7 +6,10 @@ struct VRRPTrackingReader {
   let reader: StatementReader
   var log: DiagnosticLog { reader.log }
 
-  func script(_ node: ConfigNode) -> VRRPScript? {
+  /// A `vrrp_script` without `script` is dropped with a warning, as keepalived does ("No script
+  /// set for vrrp_script - removing"); its name goes into `ignored` so that tracking it is a
+  /// warning too, not an error.
+  func script(_ node: ConfigNode, ignored: inout Set<String>) -> VRRPScript? {
     guard let children = reader.block(node) else { return nil }
     guard reader.expect(node, arguments: 1...1, usage: "vrrp_script NAME { ... }") else { return nil }
     var command: ScriptCommand?
@@ -37,7 +40,9 @@ struct VRRPTrackingReader {
     }
     let name = node.arguments[0].text
     guard var command else {
-      log.error("vrrp_script '\(name)' has no 'script'", at: node.location)
+      log.warning(
+        "vrrp_script '\(name)' has no 'script' and is ignored (keepalived removes it too)", at: node.location)
+      ignored.insert(name)
       return nil
     }
     if let user { command.user = user }
@@ -46,7 +51,9 @@ struct VRRPTrackingReader {
       weightReverse: reverse, rise: rise, fall: fall, initFail: initFail, location: node.location)
   }
 
-  func trackFile(_ node: ConfigNode) -> VRRPTrackFile? {
+  /// A track_file without `file` is dropped with a warning, as keepalived does ("No file set for
+  /// track_file - ignoring"); its name goes into `ignored` (tracking it is then a warning).
+  func trackFile(_ node: ConfigNode, ignored: inout Set<String>) -> VRRPTrackFile? {
     guard let children = reader.block(node) else { return nil }
     guard reader.expect(node, arguments: 1...1, usage: "vrrp_track_file NAME { ... }") else { return nil }
     let name = node.arguments[0].text
@@ -84,7 +91,9 @@ struct VRRPTrackingReader {
       }
     }
     guard hasFile else {
-      log.error("vrrp_track_file '\(name)' has no 'file'", at: node.location)
+      log.warning(
+        "\(node.name) '\(name)' has no 'file' and is ignored (keepalived ignores it too)", at: node.location)
+      ignored.insert(name)
       return nil
     }
     return result
@@ -177,8 +186,8 @@ struct VRRPTrackingReader {
           if member.isBlock || !member.arguments.isEmpty {
             log.error("expected one vrrp_instance name per line in group", at: member.location)
           } else if group.instances.contains(member.name) {
-            log.error(
-              "vrrp_instance '\(member.name)' is listed twice in sync group '\(group.name)'",
+            log.warning(
+              "vrrp_instance '\(member.name)' is listed twice in sync group '\(group.name)'; the repeat is ignored",
               at: member.location)
           } else {
             group.instances.append(member.name)
@@ -187,6 +196,7 @@ struct VRRPTrackingReader {
       case "track_interface": group.trackInterfaces += trackedObjects(child, weightRange: -254...254)
       case "track_script": group.trackScripts += trackedObjects(child, weightRange: -253...253)
       case "track_file": group.trackFiles += trackedObjects(child, weightRange: -254...254)
+      case "track_process": group.trackProcesses += trackedObjects(child, weightRange: -254...254)
       default:
         if !child.isBlock && child.arguments.isEmpty && !KeywordCatalog.ignored.contains(child.name)
           && !KeywordCatalog.unsupported.contains(child.name)

@@ -239,6 +239,8 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var trackInterfaces: [TrackedInterfaceSpec] = []
   public var trackScripts: [TrackedScriptSpec] = []
   public var trackFiles: [TrackedFileSpec] = []
+  /// `track_process` entries, naming `VRRPGroupSpec.processes`.
+  public var trackProcesses: [TrackedObjectSpec] = []
   /// keepalived's `dont_track_primary`: the instance's own interface is not tracked (its link going
   /// down does not fault the instance).
   public var dontTrackPrimary = false
@@ -308,7 +310,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
       authPass, authType
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
-    case trackInterfaces, trackScripts, trackFiles, dontTrackPrimary, notify, v3ChecksumAsV2
+    case trackInterfaces, trackScripts, trackFiles, trackProcesses, dontTrackPrimary, notify, v3ChecksumAsV2
   }
 
   public init(from decoder: any Decoder) throws {
@@ -340,6 +342,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     trackInterfaces = try c.decodeIfPresent([TrackedInterfaceSpec].self, forKey: .trackInterfaces) ?? []
     trackScripts = try c.decodeIfPresent([TrackedScriptSpec].self, forKey: .trackScripts) ?? []
     trackFiles = try c.decodeIfPresent([TrackedFileSpec].self, forKey: .trackFiles) ?? []
+    trackProcesses = try c.decodeIfPresent([TrackedObjectSpec].self, forKey: .trackProcesses) ?? []
     notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify) ?? notify
     v3ChecksumAsV2 = try c.decodeIfPresent(Bool.self, forKey: .v3ChecksumAsV2) ?? false
   }
@@ -362,15 +365,18 @@ public struct VRRPGroupSpec: Sendable, Codable, Equatable {
   public var instances: [VRRPInstanceSpec]
   public var syncGroups: [VRRPSyncGroupSpec]?
   public var scripts: [VRRPScriptSpec]?
+  /// The `vrrp_track_process`es its instances track.
+  public var processes: [VRRPTrackProcessSpec]?
   /// How the loop thread is scheduled; nil keeps the daemon's own scheduling.
   public var scheduling: VRRPScheduling?
   public init(
     instances: [VRRPInstanceSpec], syncGroups: [VRRPSyncGroupSpec] = [], scripts: [VRRPScriptSpec] = [],
-    scheduling: VRRPScheduling? = nil
+    scheduling: VRRPScheduling? = nil, processes: [VRRPTrackProcessSpec] = []
   ) {
     self.instances = instances
     self.syncGroups = syncGroups
     self.scripts = scripts
+    self.processes = processes.isEmpty ? nil : processes
     self.scheduling = scheduling
   }
 }
@@ -379,6 +385,7 @@ public struct VRRPGroupSpec: Sendable, Codable, Equatable {
 public enum VRRPSpecError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalid(instance: String, reason: String)
   case unknownScript(instance: String, script: String)
+  case unknownProcess(instance: String, process: String)
   case unknownSyncMember(group: String, member: String)
 
   public var description: String {
@@ -386,6 +393,8 @@ public enum VRRPSpecError: Error, Equatable, Sendable, CustomStringConvertible {
     case .invalid(let instance, let reason): return "vrrp_instance \(instance): \(reason)"
     case .unknownScript(let instance, let script):
       return "vrrp_instance \(instance): no vrrp_script \(script)"
+    case .unknownProcess(let instance, let process):
+      return "vrrp_instance \(instance): no vrrp_track_process \(process)"
     case .unknownSyncMember(let group, let member): return "vrrp_sync_group \(group): no instance \(member)"
     }
   }

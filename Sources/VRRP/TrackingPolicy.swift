@@ -5,6 +5,8 @@ public enum TrackSignal: Sendable, Equatable {
   case interface(name: String, up: Bool, weight: Int?, reverse: Bool = false)
   case script(name: String, up: Bool, weight: Int, reverse: Bool = false)
   case file(path: String, value: Int, weight: Int, reverse: Bool = false)
+  /// `vrrp_track_process`: `up` while the number of matching processes is within its quorum.
+  case process(name: String, up: Bool, weight: Int, reverse: Bool = false)
 }
 
 /// Folds tracked objects into an effective priority and a fault flag, as keepalived.conf(5) defines
@@ -33,6 +35,15 @@ public enum TrackingPolicy {
       case .script(let name, let up, let weight, let reverse):
         if weight == 0 {
           if up == reverse { reasons.append("script \(name) \(up ? "succeeded (reverse)" : "failed")") }
+        } else if (weight > 0) == up {
+          delta += reverse ? -weight : weight
+        }
+      case .process(let name, let up, let weight, let reverse):
+        // keepalived treats a tracked process as it treats a script.
+        if weight == 0 {
+          if up == reverse {
+            reasons.append("process \(name) \(up ? "has its quorum (reverse)" : "lacks its quorum")")
+          }
         } else if (weight > 0) == up {
           delta += reverse ? -weight : weight
         }

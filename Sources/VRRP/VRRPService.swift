@@ -28,6 +28,10 @@ public final class VRRPService: @unchecked Sendable {
   private var instances: [InstanceRuntime] = []
   private var receivers: [(any AdvertReceiving, [Int])] = []
   private var scripts: [String: ScriptTracker] = [:]
+  /// `vrrp_track_process` counts, fed by `processEvents` on the loop thread.
+  private var census: ProcessCensus?
+  private var processIndex: [String: Int] = [:]
+  private var processEvents: ProcessEventSocket?
   private var owner: (any AddressOwning)?
   private var unmatchedDrops = VRRPCounters()
   /// A flood of bad packets costs one log line per reason per 10 s, not one per packet.
@@ -50,6 +54,10 @@ public final class VRRPService: @unchecked Sendable {
       for tracked in instance.trackScripts
       where !(spec.scripts ?? []).contains(where: { $0.name == tracked.name }) {
         throw .unknownScript(instance: instance.name, script: tracked.name)
+      }
+      for tracked in instance.trackProcesses
+      where !(spec.processes ?? []).contains(where: { $0.name == tracked.name }) {
+        throw .unknownProcess(instance: instance.name, process: tracked.name)
       }
     }
     try spec.scheduling?.validate()
@@ -104,6 +112,23 @@ public final class VRRPService: @unchecked Sendable {
       } catch {
         throw .system(instance: first.name, error)
       }
+    }
+    if let processes = spec.processes, !processes.isEmpty {
+      // Subscribe before the scan, so nothing that starts in between is missed.
+      do {
+        processEvents = try ProcessEventSocket()
+      } catch {
+        let tracker = spec.instances.first { !$0.trackProcesses.isEmpty }?.name ?? "*"
+        throw .system(
+          instance: tracker,
+          SystemCallError(
+            "track_process \(processes.map(\.name).joined(separator: ", ")): \(error.operation) "
+              + "(process events need CAP_NET_ADMIN and the initial network namespace)", code: error.code))
+      }
+      var census = ProcessCensus(specs: processes)
+      census.scan(ProcessEventSocket.scan(commandLines: census.needsCommandLines), now: now)
+      self.census = census
+      for (index, process) in processes.enumerated() { processIndex[process.name] = index }
     }
     writeInitialTrackFiles()
     for script in spec.scripts ?? [] {
@@ -203,6 +228,7 @@ public final class VRRPService: @unchecked Sendable {
       var fds = receivers.map { pollfd(fd: $0.0.fd, events: Int16(POLLIN), revents: 0) }
       fds.append(pollfd(fd: wakePipe[0], events: Int16(POLLIN), revents: 0))
       if let linkMonitor { fds.append(pollfd(fd: linkMonitor.fd, events: Int16(POLLIN), revents: 0)) }
+      if let processEvents { fds.append(pollfd(fd: processEvents.fd, events: Int16(POLLIN), revents: 0)) }
       let ready = poll(&fds, nfds_t(fds.count), Int32(timeoutMs))
       // Publish on timeouts too: a master-down timer turns Backup into Master without any packet.
       guard ready > 0 else {
@@ -219,6 +245,17 @@ public final class VRRPService: @unchecked Sendable {
       // A link went up or down: re-read the tracked interfaces now, not at the next sample.
       if let linkMonitor, fds[receivers.count + 1].revents & Int16(POLLIN) != 0, linkMonitor.drain() {
         sampleTracking(now: now)
+      }
+      if processEvents != nil, let last = fds.last, last.revents & Int16(POLLIN) != 0 {
+        let changed = readProcessEvents()
+        if changed { sampleTracking(now: now) }
+        // Every fork and exit on the host wakes the loop: when nothing else was ready and no
+        // quorum moved, only the heartbeat needs refreshing, not the whole status snapshot.
+        if !changed && ready == 1 {
+          let beat = ContinuousClock.now
+          lock.withLock { heartbeat = beat }
+          continue
+        }
       }
       publish()
     }
@@ -393,9 +430,34 @@ public final class VRRPService: @unchecked Sendable {
     }
   }
 
-  /// Samples interfaces, files and script verdicts every 100 ms and feeds the machines.
+  /// Applies the pending process events to the census; true when a quorum changed.
+  private func readProcessEvents() -> Bool {
+    guard let processEvents, var census else { return false }
+    let before = census.hasQuorum
+    let current = now
+    processEvents.drain { event in
+      switch event {
+      case .fork(let parent, let child): census.fork(parent: parent, child: child, now: current)
+      case .exec(let pid), .comm(let pid):
+        if let sighting = ProcessEventSocket.sighting(pid, commandLine: census.needsCommandLines) {
+          census.exec(sighting, now: current)
+        } else {
+          census.exit(pid, now: current)
+        }
+      case .exit(let pid): census.exit(pid, now: current)
+      case .lost:
+        logger.warning("process events were lost (socket overrun); re-reading /proc")
+        census.scan(ProcessEventSocket.scan(commandLines: census.needsCommandLines), now: current)
+      }
+    }
+    self.census = census
+    return census.hasQuorum != before
+  }
+
+  /// Samples interfaces, files, script verdicts and process quorums every 100 ms and feeds the machines.
   private func sampleTracking(now: Duration) {
     nextTrackSample = now + .milliseconds(100)
+    census?.expire(now: now)
     for (index, runtime) in instances.enumerated() {
       var signals: [TrackSignal] =
         runtime.spec.dontTrackPrimary
@@ -419,9 +481,18 @@ public final class VRRPService: @unchecked Sendable {
       for tracked in runtime.spec.trackFiles {
         // keepalived reads the file with strtol(…, 0): a leading number (decimal, 0x hex, 0 octal),
         // 0 for a missing or unreadable file or text that is not a number, capped at ±254.
-        let value = readSmallFile(tracked.path).map { max(-254, min(254, strtol($0, nil, 0))) } ?? 0
+        let value = max(-254, min(254, TrackFileValue.read(tracked.path)))
         signals.append(
           .file(path: tracked.path, value: value, weight: tracked.weight ?? 1, reverse: tracked.reverse))
+      }
+      for tracked in runtime.spec.trackProcesses {
+        guard let index = processIndex[tracked.name], let census else { continue }
+        let process = census.specs[index]
+        // The entry's own `weight [reverse]`, else the vrrp_track_process's.
+        let (weight, reverse) =
+          tracked.weight.map { ($0, tracked.reverse) } ?? (process.weight, process.reverse)
+        signals.append(
+          .process(name: tracked.name, up: census.hasQuorum[index], weight: weight, reverse: reverse))
       }
       let outcome = TrackingPolicy.evaluate(base: runtime.spec.priority, signals: signals)
       runtime.machine.setEffectivePriority(outcome.priority)

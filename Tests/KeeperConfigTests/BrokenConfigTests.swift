@@ -130,9 +130,6 @@ final class BrokenConfigTests: XCTestCase {
       name: "bad forwarding method", text: vs + " lb_kind BRIDGE\n}\n", line: 2, column: 10,
       fragment: "forwarding method must be NAT, DR or TUN"),
     Case(
-      name: "state lower case", text: vi + " state master\n}\n", line: 4, column: 8,
-      fragment: "state must be MASTER or BACKUP, not 'master'"),
-    Case(
       name: "virtual_server group unknown", text: "virtual_server group G1 {\n}\n", line: 1, column: 1,
       fragment: "virtual_server group 'G1' is not a defined virtual_server_group"),
     Case(

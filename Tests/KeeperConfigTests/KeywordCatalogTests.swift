@@ -29,6 +29,45 @@ final class KeywordCatalogTests: XCTestCase {
   }
 
   static let proofs: [String: Proof] = baseProofs.merging(scriptAndTrackingProofs) { first, _ in first }
+    .merging(compatibilityProofs) { first, _ in first }
+
+  /// keepalived 2.2 blocks added for issue #13: track_process and FILE_CHECK.
+  static let compatibilityProofs: [String: Proof] = [
+    "vrrp_track_process": Proof(
+      "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "ProcessTrackingTests.testInstanceFollowsRealProcesses", reach: .behaviour),
+    "track_process": Proof(
+      "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "ProcessTrackingTests.testInstanceFollowsRealProcesses", reach: .behaviour),
+    "process": Proof(
+      "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "ProcessTrackingTests.testInstanceFollowsRealProcesses", reach: .behaviour),
+    "param_match": Proof(
+      "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
+      "ProcessTrackingTests.testPatternsMatchAsKeepalivedDoes", reach: .behaviour),
+    "full_command": Proof(
+      "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
+      "ProcessTrackingTests.testPatternsMatchAsKeepalivedDoes", reach: .behaviour),
+    "quorum_max": Proof(
+      "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "CompatibilityDaemonTests.testProcessMatchingAgreesWithKeepalived",
+      "ProcessTrackingTests.testCensusCountsForksExecsAndExitsAgainstTheQuorum", reach: .behaviour),
+    "delay": Proof(
+      "CompatibilityDaemonTests.testTrackProcessReachesTheUnit",
+      "ProcessTrackingTests.testDelaysHoldAQuorumChangeUntilTheyEndOrItChangesBack", reach: .behaviour),
+    "terminate_delay": Proof(
+      "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "ProcessTrackingTests.testDelaysHoldAQuorumChangeUntilTheyEndOrItChangesBack", reach: .behaviour),
+    "fork_delay": Proof(
+      "CompatibilityConfigTests.testTrackProcessKeywordsAndDefaults",
+      "ProcessTrackingTests.testDelaysHoldAQuorumChangeUntilTheyEndOrItChangesBack", reach: .behaviour),
+    "FILE_CHECK": Proof(
+      "CompatibilityConfigTests.testFileCheckTakesItsTrackFile", "FileCheckTests.testVerdictsFollowCheckFile",
+      "CompatibilityDaemonTests.testFileCheckFollowsTheFileIntoTheKernel", reach: .behaviour),
+  ]
 
   static let baseProofs: [String: Proof] = [
     // top level and blocks
@@ -326,6 +365,7 @@ final class KeywordCatalogTests: XCTestCase {
       "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec", reach: .behaviour),
     // track files
     "track_file": Proof(
+      "CompatibilityDaemonTests.testFileCheckFollowsTheFileIntoTheKernel",
       "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
       "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
     "vrrp_track_file": Proof(

@@ -282,6 +282,14 @@ struct ServiceMapping: Sendable {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
       }
       checker = .misc(MiscCheck(script: script, timeout: duration(misc.timeout), dynamic: misc.dynamic))
+    case .file:
+      guard let file = spec.file else {
+        throw MappingError(location: spec.location, message: "FILE_CHECK without a track_file")
+      }
+      // Read every second from the start, with no retry: the file's value is the verdict.
+      let check = FileCheck(
+        path: file.path, weight: file.weight ?? 1, reverse: file.reverse, baseWeight: realServer.weight)
+      return Checker(.file(check), schedule: CheckSchedule(delayLoop: .seconds(1), retry: 0))
     }
     let schedule = CheckSchedule(
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,

@@ -28,13 +28,14 @@ enum VRRPMapping {
       units["sync_group \(group.name)"] = VRRPGroupSpec(
         instances: members,
         syncGroups: [VRRPSyncGroupSpec(name: group.name, members: group.instances, notify: notify)],
-        scripts: try scripts(for: members, in: config), scheduling: scheduling(config.globalDefs))
+        scripts: try scripts(for: members, in: config), scheduling: scheduling(config.globalDefs),
+        processes: processes(for: members, in: config))
     }
     for instance in config.vrrpInstances where !grouped.contains(instance.name) {
       guard let spec = specs[instance.name] else { continue }
       units["vrrp_instance \(instance.name)"] = VRRPGroupSpec(
         instances: [spec], scripts: try scripts(for: [spec], in: config),
-        scheduling: scheduling(config.globalDefs))
+        scheduling: scheduling(config.globalDefs), processes: processes(for: [spec], in: config))
     }
     return units
   }
@@ -60,6 +61,29 @@ enum VRRPMapping {
         name: script.name, script: runnable, interval: script.interval, timeout: script.timeout,
         rise: script.rise, fall: script.fall, weight: script.weight, reverse: script.weightReverse,
         initFail: script.initFail)
+    }
+  }
+
+  /// The `vrrp_track_process`es `instances` track, as the VRRP part counts them.
+  static func processes(for instances: [VRRPInstanceSpec], in config: KeeperConfiguration)
+    -> [VRRPTrackProcessSpec]
+  {
+    let tracked = Set(instances.flatMap { $0.trackProcesses.map(\.name) })
+    return config.vrrpTrackProcesses.filter { tracked.contains($0.name) }.map { process in
+      let match: ProcessPattern.Match =
+        switch process.paramMatch {
+        case .none: .none
+        case .exact: .exact
+        case .partial: .partial
+        case .initial: .initial
+        }
+      return VRRPTrackProcessSpec(
+        name: process.name,
+        pattern: ProcessPattern(
+          name: process.process, fullCommand: process.fullCommand, parameters: process.parameters,
+          match: match),
+        quorum: process.quorum, quorumMax: process.quorumMax, forkDelay: process.forkDelay,
+        terminateDelay: process.terminateDelay, weight: process.weight, reverse: process.weightReverse)
     }
   }
 
@@ -118,6 +142,9 @@ enum VRRPMapping {
       TrackedScriptSpec(name: $0.name, weight: $0.weight, reverse: $0.reverse)
     }
     spec.trackFiles = instance.trackFiles.compactMap { trackedFile($0, files) }
+    spec.trackProcesses = instance.trackProcesses.map {
+      TrackedObjectSpec(name: $0.name, weight: $0.weight, reverse: $0.reverse)
+    }
     spec.notify = try notifySpec(instance.notify, global, instance.location)
     return spec
   }
@@ -132,7 +159,7 @@ enum VRRPMapping {
       overwrite: file.initOverwrite)
   }
 
-  /// keepalived applies a sync group's `track_interface`, `track_script` and `track_file` to every
+  /// keepalived applies a sync group's `track_interface`, `track_script`, `track_file` and `track_process` to every
   /// member, ignoring their weights (without `sync_group_tracking_weight`): a failure faults the
   /// member, and the group follows.
   static func addGroupTracking(
@@ -140,6 +167,7 @@ enum VRRPMapping {
   ) {
     spec.trackInterfaces += group.trackInterfaces.map { TrackedInterfaceSpec(name: $0.name, weight: nil) }
     spec.trackScripts += group.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: 0) }
+    spec.trackProcesses += group.trackProcesses.map { TrackedObjectSpec(name: $0.name, weight: 0) }
     spec.trackFiles += group.trackFiles.compactMap { tracked in
       trackedFile(tracked, files).map {
         var fault = $0
