@@ -138,12 +138,6 @@ struct ConfigAssembler {
       log.warning("authentication is not part of VRRP version 3 and is ignored", at: authNode.location)
       authentication = nil
     }
-    if let name = draft.vmacName, isIPv6 {
-      log.error(
-        "use_vmac\(name.isEmpty ? "" : " " + name) is not supported yet for IPv6 instances", at: node.location
-      )
-      ok = false
-    }
     if let transmit = draft.vmacTransmitNode, draft.vmacName == nil {
       // keepalived: vmac_xmit_base only means something with use_vmac.
       log.warning("vmac_xmit_base without use_vmac has no effect", at: transmit.location)

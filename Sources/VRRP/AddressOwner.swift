@@ -96,7 +96,11 @@ public final class AddressOwner: @unchecked Sendable {
         LinkMessage.createMacvlan(name: vmac.name, base: baseIndex, mac: mac, sequence: sequence).bytes)
     }
     guard code == 0 else { throw SystemCallError("RTM_NEWLINK macvlan \(vmac.name) on \(base)", code: code) }
-    let failed = VMACSysctls.shared.configure(vmac: vmac.name, base: base)
+    let ipv6 = mac.count == 6 && mac[4] == 2
+    let failed =
+      ipv6
+      ? VMACSysctls.shared.configureIPv6(vmac: vmac.name)
+      : VMACSysctls.shared.configure(vmac: vmac.name, base: base)
     if !failed.isEmpty {
       throw SystemCallError("sysctl \(failed.joined(separator: ", ")) for VMAC \(vmac.name)", code: EPERM)
     }
@@ -104,11 +108,21 @@ public final class AddressOwner: @unchecked Sendable {
     sequence &+= 1
     code = try exchange(LinkMessage.up(index: index, sequence: sequence).bytes)
     guard code == 0 else { throw SystemCallError("RTM_NEWLINK up \(vmac.name)", code: code) }
+    // keepalived's set_link_local_address: the base's link-local address on the VMAC too, so
+    // adverts can leave from it with the same source as from the base.
+    if ipv6 && !vmac.transmitFromBase {
+      guard let linkLocal = InterfaceFacts.addresses(of: base, ipv6: true).first(where: \.isLinkLocal) else {
+        throw SystemCallError(
+          "no IPv6 link-local address on \(base) for VMAC \(vmac.name)", code: EADDRNOTAVAIL)
+      }
+      try add(
+        VirtualAddressSpec(address: linkLocal, prefixLength: 64, device: vmac.name), defaultDevice: vmac.name)
+    }
   }
 
   @discardableResult
   public func deleteVMAC(_ vmac: VMACSpec, base: String) throws(SystemCallError) -> Bool {
-    defer { VMACSysctls.shared.release(base: base) }
+    defer { VMACSysctls.shared.release(vmac: vmac.name) }
     return try deleteLink(vmac.name)
   }
 

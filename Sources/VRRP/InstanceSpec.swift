@@ -324,9 +324,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     if let authPass, authPass.isEmpty {
       throw .invalid(instance: name, reason: "auth_pass is empty")
     }
-    if vmac != nil && isIPv6 {
-      throw .invalid(instance: name, reason: "use_vmac is not supported yet for IPv6 instances")
-    }
+
   }
 
   enum CodingKeys: String, CodingKey {

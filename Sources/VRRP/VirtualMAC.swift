@@ -73,18 +73,28 @@ enum LinkMessage {
   }
 }
 
-/// The IPv4 sysctls keepalived sets for a VMAC (vrrp_if_config.c, set_interface_parameters): on the
-/// macvlan arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1; on the base interface
-/// arp_ignore 1 and arp_filter 1, so only the macvlan answers ARP for the virtual addresses (with
-/// the virtual MAC). The base's previous values are restored when its last VMAC goes.
+/// The sysctls keepalived sets for a VMAC. IPv4 (vrrp_if_config.c, set_interface_parameters): on the
+/// macvlan arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1 and IPv6 off; on the
+/// base interface arp_ignore 1 and arp_filter 1, so only the macvlan answers ARP for the virtual
+/// addresses (with the virtual MAC). The base's previous values are restored when its last IPv4 VMAC
+/// goes. IPv6 (vrrp_vmac.c): no address generated from the virtual MAC (addr_gen_mode none, RFC 5798
+/// 7.4), set before the link comes up.
 ///
-/// Invariant: `saved` holds the base's original values exactly while `users[base]` > 0.
+/// Invariant: `saved` holds the base's original values exactly while `users[base]` > 0, and
+/// `bases` names the base of every IPv4 VMAC counted there.
 final class VMACSysctls: @unchecked Sendable {
   static let shared = VMACSysctls()
   private let lock = NSLock()
   private var users: [String: Int] = [:]
   private var saved: [String: (arpIgnore: String?, arpFilter: String?)] = [:]
+  private var bases: [String: String] = [:]
 
+  /// For the macvlan of an IPv6 instance; returns the settings that could not be written.
+  func configureIPv6(vmac: String) -> [String] {
+    Self.write("net/ipv6/conf/\(vmac)/addr_gen_mode", "1") ? [] : ["\(vmac) addr_gen_mode"]
+  }
+
+  /// For the macvlan of an IPv4 instance; returns the settings that could not be written.
   func configure(vmac: String, base: String) -> [String] {
     var failures: [String] = []
     for (leaf, value) in [
@@ -106,13 +116,15 @@ final class VMACSysctls: @unchecked Sendable {
         }
       }
       users[base, default: 0] += 1
+      bases[vmac] = base
     }
     return failures
   }
 
-  func release(base: String) {
+  /// The macvlan `vmac` is gone: its base gets its own settings back once no IPv4 VMAC uses it.
+  func release(vmac: String) {
     lock.withLock {
-      guard let count = users[base], count > 0 else { return }
+      guard let base = bases.removeValue(forKey: vmac), let count = users[base], count > 0 else { return }
       users[base] = count - 1
       guard count == 1, let values = saved.removeValue(forKey: base) else { return }
       if let value = values.arpIgnore { _ = Self.write("net/ipv4/conf/\(base)/arp_ignore", value) }

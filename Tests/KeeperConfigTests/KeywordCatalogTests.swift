@@ -315,7 +315,7 @@ final class KeywordCatalogTests: XCTestCase {
       "VRRPKeywordTests.testUseVMACNamesTheMacvlanAndRejectsWhatIsNotSupported",
       "VRRPVirtualMACTests.testOurMasterAdvertisesFromTheVirtualMACAndKeepalivedBacksUp",
       "VRRPVirtualMACTests.testKeepalivedMasterAdvertisesFromTheVirtualMACThenWeTakeOverWithXmitBase",
-      reach: .behaviour),
+      "VRRPVirtualMACTests.testIPv6VirtualMACBothWaysWithKeepalived", reach: .behaviour),
     "vmac_xmit_base": Proof(
       "VRRPKeywordTests.testUseVMACNamesTheMacvlanAndRejectsWhatIsNotSupported",
       "VRRPVirtualMACTests.testKeepalivedMasterAdvertisesFromTheVirtualMACThenWeTakeOverWithXmitBase",

@@ -38,6 +38,9 @@ final class VRRPVirtualMACTests: XCTestCase {
     }
     try shell("/usr/sbin/ip link add veth0 netns \(ours) type veth peer name veth0 netns \(peer)")
     for (ns, host) in [(ours, 1), (peer, 2)] {
+      // No duplicate-address detection: the link-local addresses (IPv6 adverts' sources) are
+      // usable at once, so keepalived does not start in FAULT for lack of one.
+      try shell("/usr/sbin/ip netns exec \(ns) sysctl -qw net.ipv6.conf.veth0.accept_dad=0")
       try shell(
         "/usr/sbin/ip -n \(ns) addr add 10.80.0.\(host)/24 dev veth0 && /usr/sbin/ip -n \(ns) link set veth0 up"
       )
@@ -56,7 +59,9 @@ final class VRRPVirtualMACTests: XCTestCase {
     try? FileManager.default.removeItem(atPath: scratch)
   }
 
-  static func config(name: String, state: String, priority: Int, extra: String = "") -> String {
+  static func config(
+    name: String, state: String, priority: Int, extra: String = "", vip: String = "10.80.0.100/24"
+  ) -> String {
     """
     global_defs {
         router_id \(name)
@@ -70,16 +75,18 @@ final class VRRPVirtualMACTests: XCTestCase {
         use_vmac
         \(extra)
         virtual_ipaddress {
-            10.80.0.100/24
+            \(vip)
         }
     }
 
     """
   }
 
-  func startOurs(state: String, priority: Int, extra: String = "") throws -> DaemonProcess {
+  func startOurs(state: String, priority: Int, extra: String = "", vip: String = "10.80.0.100/24") throws
+    -> DaemonProcess
+  {
     let path = scratch + "/ours.conf"
-    try Self.config(name: "ours", state: state, priority: priority, extra: extra)
+    try Self.config(name: "ours", state: state, priority: priority, extra: extra, vip: vip)
       .write(toFile: path, atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
       scratch: scratch, name: "ours", arguments: ["--dry-run", "--config", path], namespace: ours)
@@ -88,9 +95,9 @@ final class VRRPVirtualMACTests: XCTestCase {
     return daemon
   }
 
-  func startKeepalived(state: String, priority: Int) throws -> Process {
+  func startKeepalived(state: String, priority: Int, vip: String = "10.80.0.100/24") throws -> Process {
     let path = scratch + "/peer.conf"
-    try Self.config(name: "peer", state: state, priority: priority)
+    try Self.config(name: "peer", state: state, priority: priority, vip: vip)
       .write(toFile: path, atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
@@ -116,16 +123,19 @@ final class VRRPVirtualMACTests: XCTestCase {
     (try? shell("/usr/sbin/ip -n \(ns) -o link show \(name) 2>/dev/null")) ?? ""
   }
 
-  func holdsVIP(_ ns: String, on device: String = "vrrp.80") -> Bool {
-    ((try? shell("/usr/sbin/ip -n \(ns) -o addr show dev \(device) 2>/dev/null")) ?? "").contains(
-      " 10.80.0.100/")
+  func holdsVIP(_ ns: String, on device: String = "vrrp.80", _ vip: String = "10.80.0.100") -> Bool {
+    ((try? shell("/usr/sbin/ip -n \(ns) -o addr show dev \(device) 2>/dev/null")) ?? "").contains(" \(vip)/")
   }
 
   /// The Ethernet source of the next advert from `source` that `ns` sees on veth0.
   func advertSourceMAC(seenIn ns: String, from source: String) throws -> String {
+    try advertSourceMAC(seenIn: ns, filter: "ip proto 112 and src host \(source)")
+  }
+
+  func advertSourceMAC(seenIn ns: String, filter: String) throws -> String {
     try shell(
       "timeout 15 /usr/sbin/ip netns exec \(ns) \(Self.tshark) -q -l -i veth0 -c 1 "
-        + "-f 'ip proto 112 and src host \(source)' -T fields -e eth.src 2>/dev/null"
+        + "-f '\(filter)' -T fields -e eth.src 2>/dev/null"
     ).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
@@ -217,5 +227,54 @@ final class VRRPVirtualMACTests: XCTestCase {
       .trimmingCharacters(in: .whitespacesAndNewlines)
     XCTAssertEqual(try advertSourceMAC(seenIn: peer, from: "10.80.0.1"), baseMAC, "vmac_xmit_base")
     XCTAssertEqual(try arpReplyMAC(in: peer), Self.virtualMAC)
+  }
+
+  /// IPv6 (VRRPv3): the virtual MAC is 00:00:5e:00:02:VRID. keepalived Master first, lvskeeper
+  /// Backup; then keepalived stops and lvskeeper takes over; then keepalived comes back as Backup.
+  /// Each side's adverts leave with the IPv6 virtual MAC, and each Backup hears the other's (it
+  /// stays Backup while the other lives).
+  func testIPv6VirtualMACBothWaysWithKeepalived() throws {
+    let mac6 = "00:00:5e:00:02:50"
+    let vip = "fd00:80::100"
+    // keepalived 2.2.7 started before its interface has a link-local address stays in FAULT
+    // ("no IPv6 address for interface") even after the address comes: start once both have one.
+    for ns in [ours, peer] {
+      XCTAssertTrue(
+        eventually(10) {
+          ((try? shell("/usr/sbin/ip -n \(ns) -6 -o addr show dev veth0 scope link")) ?? "").contains(
+            "fe80::")
+        })
+    }
+    let keepalived = try startKeepalived(state: "MASTER", priority: 200, vip: vip + "/64")
+    XCTAssertTrue(eventually(15) { holdsVIP(peer, on: "vrrp.80", vip) }, keepalivedLog)
+    let daemon = try startOurs(state: "BACKUP", priority: 100, vip: vip + "/64")
+    XCTAssertTrue(link(ours).contains("link/ether \(mac6)"), link(ours))
+    // No address made from the virtual MAC (RFC 5798 7.4); the base's link-local one instead.
+    let baseLinkLocal = try shell("/usr/sbin/ip -n \(ours) -6 -o addr show dev veth0 scope link")
+    let vmacAddresses = try shell("/usr/sbin/ip -n \(ours) -6 -o addr show dev vrrp.80")
+    XCTAssertFalse(vmacAddresses.contains("fe80::200:5eff:fe00:250"), vmacAddresses)
+    let linkLocal = try XCTUnwrap(
+      baseLinkLocal.split(separator: " ").drop { $0 != "inet6" }.dropFirst().first)
+    XCTAssertTrue(vmacAddresses.contains(" \(linkLocal) "), "\(vmacAddresses) lacks \(linkLocal)")
+    XCTAssertEqual(try advertSourceMAC(seenIn: ours, filter: "ip6 proto 112"), mac6)
+    XCTAssertTrue(eventually(5) { daemon.log.contains("Entering BACKUP STATE") }, daemon.log)
+    XCTAssertFalse(holdsVIP(ours, on: "vrrp.80", vip), "lvskeeper took the VIP from a live Master")
+    XCTAssertFalse(daemon.log.contains("Entering MASTER STATE"), daemon.log)
+
+    kill(keepalived.processIdentifier, SIGTERM)
+    keepalived.waitUntilExit()
+    XCTAssertTrue(eventually(10) { holdsVIP(ours, on: "vrrp.80", vip) }, daemon.log)
+    XCTAssertEqual(try advertSourceMAC(seenIn: peer, filter: "ip6 proto 112"), mac6)
+
+    // keepalived comes back as Backup: it hears our adverts and stays Backup.
+    _ = try startKeepalived(state: "BACKUP", priority: 100, vip: vip + "/64")
+    XCTAssertTrue(eventually(10) { keepalivedLog.contains("Entering BACKUP STATE") }, keepalivedLog)
+    XCTAssertTrue(eventually(10) { !link(peer).isEmpty }, "keepalived made its own VMAC")
+    XCTAssertEqual(try advertSourceMAC(seenIn: peer, filter: "ip6 proto 112"), mac6)
+    XCTAssertTrue(holdsVIP(ours, on: "vrrp.80", vip))
+    XCTAssertFalse(holdsVIP(peer, on: "vrrp.80", vip), "keepalived took the VIP:\n\(keepalivedLog)")
+    daemon.send(SIGTERM)
+    XCTAssertEqual(daemon.waitExit(timeout: .seconds(20)), 0, daemon.log)
+    XCTAssertEqual(link(ours), "")
   }
 }
