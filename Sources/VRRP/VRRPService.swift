@@ -124,6 +124,7 @@ public final class VRRPService: @unchecked Sendable {
           receivers.append((ahReceiver, members))
         }
       } catch {
+        deleteVMACs()
         throw .system(instance: first.name, error)
       }
     }
