@@ -25,7 +25,7 @@ final class RoutingReader {
   static let unsupportedRouteOptions: Set<String> = [
     "from", "tos", "dsfield", "onlink", "encap", "expires", "mtu", "hoplimit", "advmss", "rtt", "rttvar",
     "reordering", "window", "cwnd", "ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features",
-    "quickack", "congctl", "pref", "ttl-propagate", "fastopen_no_cookie", "nexthop", "track_group", "vrf",
+    "quickack", "congctl", "pref", "ttl-propagate", "fastopen_no_cookie", "track_group", "vrf",
     "as", "add", "append",
   ]
 
@@ -60,7 +60,7 @@ final class RoutingReader {
     var kind = IPRoute.Kind.unicast
     var source: IPAddress?
     var gateway: IPAddress?
-    var nextHops: [IPAddress] = []
+    var nextHops: [NextHop] = []
     var device: String?
     var scope: UInt8?
     var table: UInt32 = 254
@@ -114,14 +114,24 @@ final class RoutingReader {
           "'or' for routes is deprecated in keepalived (use 'nexthop'); installed as a multipath route",
           at: word.location)
         guard let token = value() else { return nil }
-        guard let first = gateway ?? nextHops.first, nextHops.count < 2 else {
+        guard let first = gateway, nextHops.isEmpty else {
           log.error("'or' needs exactly one 'via' address before it", at: word.location)
           return nil
         }
         guard let address = skippableAddress(token, what: "route 'or' address") else { return nil }
         guard sameFamily(address.family, token) else { return nil }
-        nextHops = [first, address]
+        nextHops = [NextHop(gateway: first), NextHop(gateway: address)]
         gateway = nil
+      case "nexthop":
+        guard nextHops.isEmpty else {
+          log.error("a route with 'or' cannot also have 'nexthop'", at: word.location)
+          return nil
+        }
+        // keepalived's parse_nexthops: every word from here on belongs to the next hops.
+        guard let hops = self.nextHops(words[index...], family: &family) else { return nil }
+        nextHops = hops
+        index = words.count
+        continue
       case "dev", "oif":
         guard let token = value() else { return nil }
         device = token.text
@@ -215,6 +225,58 @@ final class RoutingReader {
       }
     }
     return route
+  }
+
+  /// `nexthop [via [inet|inet6] ADDR] [dev IF] [weight 1..256] nexthop ...` to the end of the entry.
+  private func nextHops(_ words: ArraySlice<Token>, family: inout AddressFamily?) -> [NextHop]? {
+    var hops: [NextHop] = []
+    var index = words.startIndex
+    func value() -> Token? {
+      guard index + 1 < words.endIndex else {
+        log.error("nexthop option '\(words[index].text)' needs a value", at: words[index].location)
+        return nil
+      }
+      index += 1
+      return words[index]
+    }
+    while index < words.endIndex {
+      let word = words[index]
+      switch word.text {
+      case "nexthop": hops.append(NextHop())
+      case "via":
+        guard var token = value() else { return nil }
+        if token.text == "inet" || token.text == "inet6" {
+          guard let next = value() else { return nil }
+          token = next
+        }
+        guard let address = skippableAddress(token, what: "nexthop address") else { return nil }
+        if let family, family != address.family {
+          log.error("route mixes IPv4 and IPv6 ('\(token.text)')", at: token.location)
+          return nil
+        }
+        family = address.family
+        hops[hops.count - 1].gateway = address
+      case "dev":
+        guard let token = value() else { return nil }
+        warnIfMissing(token)
+        hops[hops.count - 1].device = token.text
+      case "weight":
+        guard let token = value() else { return nil }
+        guard let weight = Int(token.text), (1...256).contains(weight) else {
+          log.error("nexthop weight must be 1..256, not '\(token.text)'", at: token.location)
+          return nil
+        }
+        hops[hops.count - 1].weight = weight
+      case "onlink", "encap", "realms", "as":
+        log.error("nexthop option '\(word.text)' is not supported yet", at: word.location)
+        return nil
+      default:
+        log.error("route has trailing words after its nexthops: '\(word.text)'", at: word.location)
+        return nil
+      }
+      index += 1
+    }
+    return hops
   }
 
   // MARK: values

@@ -30,8 +30,8 @@ public struct IPPrefix: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// One route of `static_routes` or `virtual_routes`, as keepalived installs it over rtnetlink.
 ///
-/// Invariant: every address (destination, `source`, gateways) is of `family`; `nextHops` has two or
-/// more entries or none, and `gateway` is nil when it has them; `protocol` is what the route is
+/// Invariant: every address (destination, `source`, gateways) is of `family`; `gateway` is nil when
+/// `nextHops` is not empty; `protocol` is what the route is
 /// tagged with in the kernel (keepalived's RTPROT_KEEPALIVED, 18, unless `no_track` chose another).
 public struct IPRoute: Hashable, Sendable, Codable, CustomStringConvertible {
   /// RTN_* route types that keepalived.conf accepts before the destination.
@@ -56,8 +56,9 @@ public struct IPRoute: Hashable, Sendable, Codable, CustomStringConvertible {
   public var source: IPAddress?
   /// `via ADDR` (or the deprecated `gw`).
   public var gateway: IPAddress?
-  /// `via A or B`: a multipath route over these gateways (RTA_MULTIPATH), keepalived's "or".
-  public var nextHops: [IPAddress] = []
+  /// `nexthop via A [dev IF] [weight N] nexthop ...` (or keepalived's older `via A or B`): a
+  /// multipath route (RTA_MULTIPATH).
+  public var nextHops: [NextHop] = []
   /// `dev IF` (or `oif`).
   public var device: String?
   /// RT_SCOPE_*; nil is keepalived's default, universe (0).
@@ -81,11 +82,11 @@ public struct IPRoute: Hashable, Sendable, Codable, CustomStringConvertible {
     if kind != .unicast { words.append(kind.rawValue) }
     words.append(destination.description)
     if let gateway { words += ["via", gateway.description] }
-    if !nextHops.isEmpty { words += ["via", nextHops.map(\.description).joined(separator: " or ")] }
     if let device { words += ["dev", device] }
     if let source { words += ["src", source.description] }
     if table != 254 { words += ["table", String(table)] }
     if let metric { words += ["metric", String(metric)] }
+    for hop in nextHops { words += ["nexthop", hop.description] }
     return words.joined(separator: " ")
   }
 
@@ -117,17 +118,48 @@ public struct IPRoute: Hashable, Sendable, Codable, CustomStringConvertible {
     }
     if let metric { message.put(RouteAttribute.priority, u32: metric) }
     if !nextHops.isEmpty {
-      // struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex } then its RTA_GATEWAY.
+      // struct rtnexthop { u16 len; u8 flags; u8 hops (weight - 1); s32 ifindex }, then its RTA_GATEWAY.
       var hops: [UInt8] = []
       for hop in nextHops {
-        let length = 8 + 4 + hop.bytes.count
-        hops += littleEndianBytes(UInt16(length)) + [0, 0] + littleEndianBytes(UInt32(0))
-        hops += littleEndianBytes(UInt16(4 + hop.bytes.count)) + littleEndianBytes(RouteAttribute.gateway)
-        hops += hop.bytes
+        var index: UInt32 = 0
+        if let device = hop.device {
+          guard let found = interfaceIndex(device) else { return .failure(.noSuchDevice(device)) }
+          index = found
+        }
+        let gatewayLength = hop.gateway.map { 4 + $0.bytes.count } ?? 0
+        hops += littleEndianBytes(UInt16(8 + gatewayLength)) + [0, UInt8(hop.weight - 1)]
+        hops += littleEndianBytes(index)
+        if let gateway = hop.gateway {
+          hops += littleEndianBytes(UInt16(gatewayLength)) + littleEndianBytes(RouteAttribute.gateway)
+          hops += gateway.bytes
+        }
       }
       message.put(RouteAttribute.multipath, payload: hops)
     }
     return .success(message)
+  }
+}
+
+/// One path of a multipath route.
+///
+/// Invariant: `weight` is 1...256 (the kernel keeps `weight - 1` in rtnh_hops).
+public struct NextHop: Hashable, Sendable, Codable, CustomStringConvertible {
+  public var gateway: IPAddress?
+  public var device: String?
+  public var weight = 1
+
+  public init(gateway: IPAddress? = nil, device: String? = nil, weight: Int = 1) {
+    self.gateway = gateway
+    self.device = device
+    self.weight = weight
+  }
+
+  public var description: String {
+    var words: [String] = []
+    if let gateway { words += ["via", gateway.description] }
+    if let device { words += ["dev", device] }
+    if weight != 1 { words += ["weight", String(weight)] }
+    return words.joined(separator: " ")
   }
 }
 

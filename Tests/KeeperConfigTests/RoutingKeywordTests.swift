@@ -29,7 +29,8 @@ final class RoutingKeywordTests: XCTestCase {
       [
         "192.168.109.0/24 via 192.168.200.254 dev eth1 src 192.168.100.1",
         "192.168.110.0/24 via 192.168.200.254 dev eth1", "192.168.111.0/24 dev eth2",
-        "192.168.112.0/24 via 192.168.100.254", "192.168.113.0/24 via 192.168.100.252 or 192.168.100.253",
+        "192.168.112.0/24 via 192.168.100.254",
+        "192.168.113.0/24 nexthop via 192.168.100.252 nexthop via 192.168.100.253",
         "blackhole 192.168.113.1/32", "0.0.0.0/0 via 192.168.0.1 table 100",
       ])
     XCTAssertEqual(virtual[4].nextHops.count, 2)
@@ -139,8 +140,8 @@ final class RoutingKeywordTests: XCTestCase {
         "2:25: route option 'mtu' is not supported yet"
       ),
       (
-        "static_routes {\n  192.0.2.0/24 nexthop via 192.0.2.1\n}\n",
-        "2:16: route option 'nexthop' is not supported yet"
+        "static_routes {\n  192.0.2.0/24 nexthop via 192.0.2.1 onlink\n}\n",
+        "2:38: nexthop option 'onlink' is not supported yet"
       ),
       ("static_routes {\n  local 192.0.2.0/24\n}\n", "2:3: route option 'local' is not supported yet"),
       ("static_routes {\n  192.0.2.0/24 frobnicate\n}\n", "2:16: unknown route keyword 'frobnicate'"),
@@ -169,6 +170,51 @@ final class RoutingKeywordTests: XCTestCase {
       XCTAssertEqual(errors.count, 1, "\(text): \(errors)")
       let got = errors.first.map { "\($0.line):\($0.column): \($0.message)" } ?? ""
       XCTAssertTrue(got.hasPrefix(expected), "\(text)\ngot \(got)\nwant \(expected)")
+    }
+  }
+
+  /// keepalived's `nexthop` groups: every word after the first `nexthop` belongs to a hop; `or`
+  /// and `nexthop` do not mix; weights are 1..256.
+  func testNexthopsAsKeepalivedParsesThem() throws {
+    let loaded = try XCTUnwrap(
+      loadValid(
+        """
+        static_routes {
+          192.0.2.0/24 table 7 nexthop via 198.51.100.1 dev eth0 weight 3 nexthop dev eth1 nexthop via inet 198.51.100.2
+        }
+        """))
+    let route = try XCTUnwrap(loaded.configuration.staticRoutes.first)
+    XCTAssertEqual(
+      route.nextHops,
+      [
+        NextHop(gateway: IPAddress("198.51.100.1"), device: "eth0", weight: 3), NextHop(device: "eth1"),
+        NextHop(gateway: IPAddress("198.51.100.2")),
+      ])
+    XCTAssertEqual(route.table, 7)
+    // RTA_MULTIPATH's first rtnexthop: length 16 (8 + RTA_GATEWAY), flags 0, hops = weight - 1,
+    // then the ifindex of eth0. The attribute sits after RTA_DST (8 bytes) and RTA_OIF-less header.
+    let message = try route.message(add: true, sequence: 1) { $0 == "eth0" ? 5 : 6 }.get()
+    let multipath = 16 + 12 + 8
+    XCTAssertEqual(Array(message.bytes[(multipath + 2)..<(multipath + 4)]), [9, 0], "RTA_MULTIPATH")
+    XCTAssertEqual(Array(message.bytes[(multipath + 4)..<(multipath + 12)]), [16, 0, 0, 2, 5, 0, 0, 0])
+    let errors = [
+      (
+        "static_routes {\n  192.0.2.0/24 via 198.51.100.1 or 198.51.100.2 nexthop dev eth0\n}\n",
+        "2:49: a route with 'or' cannot also have 'nexthop'"
+      ),
+      (
+        "static_routes {\n  192.0.2.0/24 nexthop dev eth0 weight 257\n}\n",
+        "2:40: nexthop weight must be 1..256"
+      ),
+      (
+        "static_routes {\n  192.0.2.0/24 nexthop dev eth0 metric 5\n}\n",
+        "2:33: route has trailing words after its nexthops: 'metric'"
+      ),
+    ]
+    for (text, expected) in errors {
+      let got = loadErrors(text).map { "\($0.line):\($0.column): \($0.message)" }
+      XCTAssertEqual(got.count, 1, "\(got)")
+      XCTAssertTrue(got.first?.hasPrefix(expected) ?? false, "got \(got), want \(expected)")
     }
   }
 }

@@ -87,6 +87,7 @@ final class VRRPRoutingTests: XCTestCase {
             10.79.22.0/24 via 10.79.0.3 or 10.79.0.4
             unreachable 10.79.23.0/24 table 101
             10.79.26.0/24 via 192.0.2.1 dev veth0
+            10.79.27.0/24 nexthop via 10.79.0.3 dev veth0 weight 2 nexthop via 10.79.0.5
         }
         virtual_rules {
             to 10.79.24.0/24 table 101 priority 1001
@@ -137,6 +138,7 @@ final class VRRPRoutingTests: XCTestCase {
       "10.79.10.0/24 via 10.79.0.3 dev veth0", "blackhole 10.79.11.0/24 table 100",
       "10.79.20.0/24 via 10.79.0.3 dev veth0 src 10.79.0.100", "10.79.21.0/24 dev veth0 table 101",
       "metric 7", "10.79.22.0/24", "nexthop via 10.79.0.3 dev veth0", "nexthop via 10.79.0.4 dev veth0",
+      "10.79.27.0/24", "nexthop via 10.79.0.3 dev veth0 weight 2", "nexthop via 10.79.0.5 dev veth0 weight 1",
       "unreachable 10.79.23.0/24 table 101",
       "1000:\tfrom 10.79.12.0/24 lookup 100", "1001:\tfrom all to 10.79.24.0/24 lookup 101",
       "1002:\tfrom all fwmark 0x5/0xff lookup 101", "1003:\tfrom 10.79.25.0/24 iif veth0 prohibit",
@@ -171,7 +173,8 @@ final class VRRPRoutingTests: XCTestCase {
     XCTAssertTrue(eventually(5) { !routing(ours).contains("10.79.24.0/24") }, routing(ours))
     let ourBackup = routing(ours)
     for gone in [
-      "10.79.20.0/24", "10.79.21.0/24", "10.79.22.0/24", "10.79.23.0/24", "1001:", "1002:", "1003:",
+      "10.79.20.0/24", "10.79.21.0/24", "10.79.22.0/24", "10.79.23.0/24", "10.79.27.0/24", "1001:", "1002:",
+      "1003:",
     ] {
       XCTAssertFalse(ourBackup.contains(gone), "'\(gone)' left on Backup:\n\(ourBackup)")
     }
