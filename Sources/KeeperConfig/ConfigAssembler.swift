@@ -12,7 +12,8 @@ struct ConfigAssembler {
   func assemble(_ nodes: consuming [ConfigNode]) -> KeeperConfiguration {
     let reader = StatementReader(log: log)
     let tracking = VRRPTrackingReader(reader: reader)
-    let instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking)
+    let routing = RoutingReader(reader: reader, interfaces: interfaces)
+    let instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking, routing: routing)
     let serverBuilder = VirtualServerBuilder(reader: reader, checkers: CheckerBuilder(reader: reader))
     var globalBuilder = GlobalDefsBuilder(reader: reader)
     var defs = GlobalDefs(routerID: hostName)
@@ -60,6 +61,16 @@ struct ConfigAssembler {
         {
           configuration.virtualServerGroups.append(group)
         }
+      case "static_ipaddress":
+        for address in instanceBuilder.addresses(node) {
+          guard !address.device.isEmpty else {
+            log.error("static address \(address.address) needs 'dev IF'", at: address.location)
+            continue
+          }
+          configuration.staticAddresses.append(address)
+        }
+      case "static_routes": configuration.staticRoutes += routing.routes(node)
+      case "static_rules": configuration.staticRules += routing.rules(node)
       case "virtual_server":
         if let server = serverBuilder.virtualServer(node) { configuration.virtualServers.append(server) }
       default:
@@ -144,6 +155,10 @@ struct ConfigAssembler {
       log.warning("authentication is not part of VRRP version 3 and is ignored", at: authNode.location)
       authentication = nil
     }
+    if let transmit = draft.vmacTransmitNode, draft.vmacName == nil {
+      // keepalived: vmac_xmit_base only means something with use_vmac.
+      log.warning("vmac_xmit_base without use_vmac has no effect", at: transmit.location)
+    }
     guard ok, let interface = draft.interface, let vrid = draft.virtualRouterID else { return nil }
     func withDevice(_ vip: VirtualIPAddress) -> VirtualIPAddress {
       var copy = vip
@@ -154,7 +169,8 @@ struct ConfigAssembler {
       name: draft.name, initialState: draft.state, interface: interface, virtualRouterID: vrid,
       priority: draft.priority, advertInterval: advert, version: version, preempt: draft.preempt,
       preemptDelay: draft.preemptDelay, virtualIPAddresses: draft.vips.map(withDevice),
-      excludedVirtualIPAddresses: draft.excludedVIPs.map(withDevice), unicastSourceIP: draft.unicastSource,
+      excludedVirtualIPAddresses: draft.excludedVIPs.map(withDevice), virtualRoutes: draft.virtualRoutes,
+      virtualRules: draft.virtualRules, unicastSourceIP: draft.unicastSource,
       unicastPeers: draft.unicastPeers, multicastSourceIP: draft.multicastSource,
       authentication: authentication,
       trackInterfaces: draft.trackInterfaces, trackScripts: draft.trackScripts, trackFiles: draft.trackFiles,
@@ -164,7 +180,9 @@ struct ConfigAssembler {
       garpMasterRepeat: draft.garpMasterRepeat ?? defs.vrrpGarpMasterRepeat,
       garpMasterRefresh: draft.garpMasterRefresh ?? defs.vrrpGarpMasterRefresh,
       garpMasterRefreshRepeat: draft.garpMasterRefreshRepeat ?? defs.vrrpGarpMasterRefreshRepeat,
-      accept: draft.accept, syncGroup: nil,
+      accept: draft.accept,
+      vmacName: draft.vmacName.map { $0.isEmpty ? "vrrp.\(vrid)" : $0 },
+      vmacTransmitFromBase: draft.vmacTransmitFromBase, syncGroup: nil,
       location: node.location)
     instance.dontTrackPrimary = draft.dontTrackPrimary
     return instance

@@ -43,11 +43,9 @@ enum KeywordCatalog {
   static let unsupported: Set<String> = [
     "ha_suspend",
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
-    "static_ipaddress",
-    "static_routes",
-    "static_rules", "linkbeat_interfaces", "track_group", "bfd_instance", "garp_group",
+    "linkbeat_interfaces", "track_group", "bfd_instance", "garp_group",
     "SSL",
-    "use_vmac", "vmac_xmit_base", "use_ipvlan", "virtual_routes", "virtual_rules",
+    "use_ipvlan",
     "track_bfd", "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
     "regex_stack", "regex_min_offset", "regex_max_offset", "nftables_ipvs", "ipvs_nftables",
     "vrrp_ipvlan", "vrrp_mcast_group", "lvs_id", "lvs_sync_daemon_inst", "vrrp_gratuitous_arp_repeat",

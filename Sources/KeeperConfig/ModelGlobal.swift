@@ -14,6 +14,12 @@ public struct KeeperConfiguration: Codable, Equatable, Sendable {
   public var vrrpInstances: [VRRPInstance]
   public var virtualServerGroups: [VirtualServerGroup]
   public var virtualServers: [VirtualServer]
+  /// `static_ipaddress`: addresses added at start and removed at stop, whatever the VRRP state
+  /// (every entry has its `dev`).
+  public var staticAddresses: [VirtualIPAddress] = []
+  /// `static_routes` and `static_rules`: installed at start, removed at stop.
+  public var staticRoutes: [IPRoute] = []
+  public var staticRules: [IPRule] = []
 
   public init(
     globalDefs: GlobalDefs, vrrpScripts: [VRRPScript] = [], vrrpTrackFiles: [VRRPTrackFile] = [],

@@ -118,6 +118,9 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var dontTrackPrimary = false
   public var virtualIPAddresses: [VirtualIPAddress] = []
   public var excludedVirtualIPAddresses: [VirtualIPAddress] = []
+  /// `virtual_routes` and `virtual_rules`: installed while the instance is Master, like its VIPs.
+  public var virtualRoutes: [IPRoute] = []
+  public var virtualRules: [IPRule] = []
   public var unicastSourceIP: IPAddress?
   public var unicastPeers: [IPAddress] = []
   public var multicastSourceIP: IPAddress?
@@ -134,6 +137,10 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var garpMasterRefreshRepeat: Int
   /// Accept packets to the VIPs when master (keepalived's default unless vrrp_strict).
   public var accept = true
+  /// `use_vmac [NAME]`: the macvlan holding the VIPs (default name `vrrp.VRID`); nil without it.
+  public var vmacName: String?
+  /// `vmac_xmit_base`: adverts leave from `interface`, not from the VMAC.
+  public var vmacTransmitFromBase = false
   /// The sync group this instance belongs to (filled in).
   public var syncGroup: String?
   public var location: SourceLocation

@@ -20,6 +20,12 @@ struct VRRPInstanceDraft {
   var dontTrackPrimary = false
   var vips: [VirtualIPAddress] = []
   var excludedVIPs: [VirtualIPAddress] = []
+  var virtualRoutes: [IPRoute] = []
+  var virtualRules: [IPRule] = []
+  /// `use_vmac`: nil without it, "" for keepalived's default name.
+  var vmacName: String?
+  var vmacTransmitFromBase = false
+  var vmacTransmitNode: ConfigNode?
   var unicastSource: IPAddress?
   var unicastPeers: [IPAddress] = []
   var multicastSource: IPAddress?
@@ -45,6 +51,7 @@ struct VRRPInstanceDraft {
 struct VRRPInstanceBuilder {
   let reader: StatementReader
   let tracking: VRRPTrackingReader
+  let routing: RoutingReader
   var log: DiagnosticLog { reader.log }
 
   func draft(_ node: ConfigNode) -> VRRPInstanceDraft? {
@@ -96,6 +103,31 @@ struct VRRPInstanceBuilder {
     case "dont_track_primary": draft.dontTrackPrimary = reader.flag(node) ?? draft.dontTrackPrimary
     case "virtual_ipaddress": draft.vips += addresses(node)
     case "virtual_ipaddress_excluded": draft.excludedVIPs += addresses(node)
+    case "use_vmac":
+      guard reader.plain(node), reader.expect(node, arguments: 0...1, usage: "use_vmac [NAME]") else {
+        return
+      }
+      guard let name = node.arguments.first else {
+        draft.vmacName = ""
+        return
+      }
+      if name.text.contains(":") {
+        log.error("use_vmac with a MAC address is not supported yet", at: name.location)
+      } else if name.text.utf8.count > 15 || name.text.contains("/")
+        || name.text.contains(where: \.isWhitespace)
+      {
+        log.error(
+          "VMAC name '\(name.text)' is not a valid interface name (1..15 bytes, no '/')", at: name.location)
+      } else {
+        draft.vmacName = name.text
+      }
+    case "vmac_xmit_base":
+      if reader.plain(node), reader.expect(node, arguments: 0...0, usage: "vmac_xmit_base") {
+        draft.vmacTransmitFromBase = true
+        draft.vmacTransmitNode = node
+      }
+    case "virtual_routes": draft.virtualRoutes += routing.routes(node)
+    case "virtual_rules": draft.virtualRules += routing.rules(node)
     case "unicast_src_ip": draft.unicastSource = reader.addressValue(node) ?? draft.unicastSource
     case "mcast_src_ip": draft.multicastSource = reader.addressValue(node) ?? draft.multicastSource
     case "unicast_peer":
@@ -190,7 +222,7 @@ struct VRRPInstanceBuilder {
   }
 
   /// One address per line: `ADDR[/PFX] [brd X] [dev IF] [scope S] [label L]`.
-  private func addresses(_ node: ConfigNode) -> [VirtualIPAddress] {
+  func addresses(_ node: ConfigNode) -> [VirtualIPAddress] {
     guard let children = reader.block(node) else { return [] }
     var result: [VirtualIPAddress] = []
     for entry in children {

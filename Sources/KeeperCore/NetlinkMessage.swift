@@ -132,6 +132,11 @@ public enum Netlink {
   /// RTM_NEWADDR and RTM_DELADDR.
   public static let newAddress: UInt16 = 20
   public static let deleteAddress: UInt16 = 21
+  /// RTM_NEWROUTE, RTM_DELROUTE, RTM_NEWRULE and RTM_DELRULE.
+  public static let newRoute: UInt16 = 24
+  public static let deleteRoute: UInt16 = 25
+  public static let newRule: UInt16 = 32
+  public static let deleteRule: UInt16 = 33
 }
 
 /// IFA_* attribute types of rtnetlink address messages (linux/if_addr.h).

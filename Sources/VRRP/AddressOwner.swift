@@ -4,9 +4,10 @@ import KeeperCore
   import Glibc
 #endif
 
-/// Adds and removes interface addresses with rtnetlink (RTM_NEWADDR / RTM_DELADDR). Invariant: every
-/// request is acknowledged before the call returns; an address already present counts as added and an
-/// absent one as removed, so a VIP left behind by a killed run is adopted, never duplicated.
+/// Adds and removes interface addresses (RTM_NEWADDR / RTM_DELADDR), routes (RTM_NEWROUTE /
+/// RTM_DELROUTE) and rules (RTM_NEWRULE / RTM_DELRULE) with rtnetlink. Invariant: every request is
+/// acknowledged before the call returns; an entry already present counts as added and an absent one
+/// as removed, so what a killed run left behind is adopted, never duplicated.
 public final class AddressOwner: @unchecked Sendable {
   private let fd: Int32
   private var sequence: UInt32 = 1
@@ -42,6 +43,111 @@ public final class AddressOwner: @unchecked Sendable {
     if code == EADDRNOTAVAIL || code == ENOENT || code == ENODEV { return false }
     guard code == 0 else { throw SystemCallError("RTM_DELADDR \(vip.address)", code: code) }
     return true
+  }
+
+  /// Installs the route; returns false when an identical route was already there (adopted).
+  @discardableResult
+  public func add(_ route: IPRoute) throws(SystemCallError) -> Bool {
+    let code = try request(route: route, add: true)
+    if code == EEXIST { return false }
+    guard code == 0 else { throw SystemCallError("RTM_NEWROUTE \(route)", code: code) }
+    return true
+  }
+
+  /// Removes the route; returns false when it was not there.
+  @discardableResult
+  public func remove(_ route: IPRoute) throws(SystemCallError) -> Bool {
+    let code = try request(route: route, add: false)
+    if code == ESRCH || code == ENOENT || code == ENODEV { return false }
+    guard code == 0 else { throw SystemCallError("RTM_DELROUTE \(route)", code: code) }
+    return true
+  }
+
+  /// Installs the rule; returns false when an identical rule was already there (adopted).
+  @discardableResult
+  public func add(_ rule: IPRule) throws(SystemCallError) -> Bool {
+    sequence &+= 1
+    let code = try exchange(rule.message(add: true, sequence: sequence).bytes)
+    if code == EEXIST { return false }
+    guard code == 0 else { throw SystemCallError("RTM_NEWRULE \(rule)", code: code) }
+    return true
+  }
+
+  /// Removes the rule; returns false when it was not there.
+  @discardableResult
+  public func remove(_ rule: IPRule) throws(SystemCallError) -> Bool {
+    sequence &+= 1
+    let code = try exchange(rule.message(add: false, sequence: sequence).bytes)
+    if code == ENOENT || code == ESRCH { return false }
+    guard code == 0 else { throw SystemCallError("RTM_DELRULE \(rule)", code: code) }
+    return true
+  }
+
+  public func createVMAC(_ vmac: VMACSpec, base: String, mac: [UInt8]) throws(SystemCallError) {
+    let baseIndex = try Socket.interfaceIndex(base)
+    sequence &+= 1
+    var code = try exchange(
+      LinkMessage.createMacvlan(name: vmac.name, base: baseIndex, mac: mac, sequence: sequence).bytes)
+    if code == EEXIST {
+      // Left by a killed run (or someone else's link of that name): start from a fresh one.
+      _ = try deleteLink(vmac.name)
+      sequence &+= 1
+      code = try exchange(
+        LinkMessage.createMacvlan(name: vmac.name, base: baseIndex, mac: mac, sequence: sequence).bytes)
+    }
+    guard code == 0 else { throw SystemCallError("RTM_NEWLINK macvlan \(vmac.name) on \(base)", code: code) }
+    let ipv6 = mac.count == 6 && mac[4] == 2
+    let failed =
+      ipv6
+      ? VMACSysctls.shared.configureIPv6(vmac: vmac.name)
+      : VMACSysctls.shared.configure(vmac: vmac.name, base: base)
+    if !failed.isEmpty {
+      throw SystemCallError("sysctl \(failed.joined(separator: ", ")) for VMAC \(vmac.name)", code: EPERM)
+    }
+    let index = try Socket.interfaceIndex(vmac.name)
+    sequence &+= 1
+    code = try exchange(LinkMessage.up(index: index, sequence: sequence).bytes)
+    guard code == 0 else { throw SystemCallError("RTM_NEWLINK up \(vmac.name)", code: code) }
+    // keepalived's set_link_local_address: the base's link-local address on the VMAC too, so
+    // adverts can leave from it with the same source as from the base.
+    if ipv6 && !vmac.transmitFromBase {
+      guard let linkLocal = InterfaceFacts.addresses(of: base, ipv6: true).first(where: \.isLinkLocal) else {
+        throw SystemCallError(
+          "no IPv6 link-local address on \(base) for VMAC \(vmac.name)", code: EADDRNOTAVAIL)
+      }
+      try add(
+        VirtualAddressSpec(address: linkLocal, prefixLength: 64, device: vmac.name), defaultDevice: vmac.name)
+    }
+  }
+
+  @discardableResult
+  public func deleteVMAC(_ vmac: VMACSpec, base: String) throws(SystemCallError) -> Bool {
+    defer { VMACSysctls.shared.release(vmac: vmac.name) }
+    return try deleteLink(vmac.name)
+  }
+
+  private func deleteLink(_ name: String) throws(SystemCallError) -> Bool {
+    let index = if_nametoindex(name)
+    guard index != 0 else { return false }
+    sequence &+= 1
+    let code = try exchange(LinkMessage.delete(index: index, sequence: sequence).bytes)
+    if code == ENODEV { return false }
+    guard code == 0 else { throw SystemCallError("RTM_DELLINK \(name)", code: code) }
+    return true
+  }
+
+  private func request(route: IPRoute, add: Bool) throws(SystemCallError) -> Int32 {
+    sequence &+= 1
+    let built = route.message(add: add, sequence: sequence) { name in
+      let index = if_nametoindex(name)
+      return index == 0 ? nil : index
+    }
+    switch built {
+    case .success(let message): return try exchange(message.bytes)
+    case .failure:
+      // A route whose device is gone is not installed (add) and cannot be there (remove).
+      return ENODEV
+    }
   }
 
   /// Whether the address is configured on its device now. getifaddrs(3) names a labelled IPv4
@@ -90,7 +196,11 @@ public final class AddressOwner: @unchecked Sendable {
     let index = try Socket.interfaceIndex(vip.device ?? defaultDevice)
     sequence &+= 1
     let message = Self.message(type: type, flags: flags, sequence: sequence, vip: vip, interfaceIndex: index)
-      .bytes
+    return try exchange(message.bytes)
+  }
+
+  /// Sends one request (numbered `sequence`) and returns the errno of its acknowledgement.
+  private func exchange(_ message: [UInt8]) throws(SystemCallError) -> Int32 {
     let sent = message.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     guard sent == message.count else { throw SystemCallError("send rtnetlink") }
     var reply = [UInt8](repeating: 0, count: 8192)

@@ -16,11 +16,19 @@ public final class InMemoryVRRPNetwork: VRRPNetwork, @unchecked Sendable {
     case removed(IPAddress, device: String)
     case announced(IPAddress, interface: String)
     case sent(payload: [UInt8], from: IPAddress, to: IPAddress)
+    case routeAdded(IPRoute)
+    case routeRemoved(IPRoute)
+    case ruleAdded(IPRule)
+    case ruleRemoved(IPRule)
+    case vmacCreated(VMACSpec, base: String, mac: [UInt8])
+    case vmacDeleted(VMACSpec)
   }
 
   private let condition = NSCondition()
   private var recorded: [Event] = []
   private var present: [String: Set<IPAddress>] = [:]
+  private var routes: Set<IPRoute> = []
+  private var rules: Set<IPRule> = []
   private var interfaceAddresses: [String: [IPAddress]]
   private var linksDown: Set<String> = []
   private var receivers: [InMemoryAdvertReceiver] = []
@@ -130,6 +138,39 @@ public final class InMemoryVRRPNetwork: VRRPNetwork, @unchecked Sendable {
 
     func isPresent(_ vip: VirtualAddressSpec, defaultDevice: String) -> Bool {
       network.addresses(on: vip.device ?? defaultDevice).contains(vip.address)
+    }
+
+    func add(_ route: IPRoute) throws(SystemCallError) -> Bool {
+      guard !network.locked({ network.routes.contains(route) }) else { return false }
+      network.record(.routeAdded(route)) { network.routes.insert(route) }
+      return true
+    }
+
+    func remove(_ route: IPRoute) throws(SystemCallError) -> Bool {
+      guard network.locked({ network.routes.contains(route) }) else { return false }
+      network.record(.routeRemoved(route)) { network.routes.remove(route) }
+      return true
+    }
+
+    func add(_ rule: IPRule) throws(SystemCallError) -> Bool {
+      guard !network.locked({ network.rules.contains(rule) }) else { return false }
+      network.record(.ruleAdded(rule)) { network.rules.insert(rule) }
+      return true
+    }
+
+    func remove(_ rule: IPRule) throws(SystemCallError) -> Bool {
+      guard network.locked({ network.rules.contains(rule) }) else { return false }
+      network.record(.ruleRemoved(rule)) { network.rules.remove(rule) }
+      return true
+    }
+
+    func createVMAC(_ vmac: VMACSpec, base: String, mac: [UInt8]) throws(SystemCallError) {
+      network.record(.vmacCreated(vmac, base: base, mac: mac))
+    }
+
+    func deleteVMAC(_ vmac: VMACSpec, base: String) throws(SystemCallError) -> Bool {
+      network.record(.vmacDeleted(vmac))
+      return true
     }
   }
 

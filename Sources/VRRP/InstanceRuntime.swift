@@ -46,8 +46,8 @@ final class InstanceRuntime {
     }
     do {
       sender = try network.makeSender(
-        interface: spec.interface, source: source, authenticationHeader: spec.ahKey != nil)
-      announcer = try network.makeAnnouncer(interface: spec.interface)
+        interface: spec.advertDevice, source: source, authenticationHeader: spec.ahKey != nil)
+      announcer = try network.makeAnnouncer(interface: spec.addressDevice)
     } catch {
       throw .system(instance: spec.name, error)
     }
@@ -99,25 +99,44 @@ final class InstanceRuntime {
     }
   }
 
-  /// Installs every virtual and excluded address; already-present ones are adopted.
+  /// Installs every virtual and excluded address, then the virtual routes and rules (a route may
+  /// name a VIP as its `src`); already-present ones are adopted. A failed entry is logged by name
+  /// and does not stop the others.
   func installAddresses(_ owner: any AddressOwning, logger: Logger) {
     for vip in spec.virtualAddresses + spec.excludedAddresses {
       do {
-        if try !owner.add(vip, defaultDevice: spec.interface) {
+        if try !owner.add(vip, defaultDevice: spec.addressDevice) {
           logger.info("\(spec.name): adopted \(vip.address) already on the interface")
         }
       } catch {
         logger.error("\(spec.name): cannot add \(vip.address): \(error)")
       }
     }
+    for route in spec.virtualRoutes {
+      do { try owner.add(route) } catch { logger.error("\(spec.name): cannot add route \(route): \(error)") }
+    }
+    for rule in spec.virtualRules {
+      do { try owner.add(rule) } catch { logger.error("\(spec.name): cannot add rule \(rule): \(error)") }
+    }
     ownsAddresses = true
   }
 
-  /// Removes every virtual and excluded address, including ones a killed earlier run left behind.
+  /// Removes the virtual rules, routes and addresses (keepalived's order), including ones a killed
+  /// earlier run left behind.
   func removeAddresses(_ owner: any AddressOwning, logger: Logger) {
+    for rule in spec.virtualRules {
+      do { try owner.remove(rule) } catch {
+        logger.error("\(spec.name): cannot remove rule \(rule): \(error)")
+      }
+    }
+    for route in spec.virtualRoutes {
+      do { try owner.remove(route) } catch {
+        logger.error("\(spec.name): cannot remove route \(route): \(error)")
+      }
+    }
     for vip in spec.virtualAddresses + spec.excludedAddresses {
       do {
-        if try owner.remove(vip, defaultDevice: spec.interface) && !ownsAddresses {
+        if try owner.remove(vip, defaultDevice: spec.addressDevice) && !ownsAddresses {
           logger.info("\(spec.name): removed stale \(vip.address) left by an earlier run")
         }
       } catch {

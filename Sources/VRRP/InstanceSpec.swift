@@ -224,6 +224,10 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var authType: VRRPAuthType = .pass
   public var virtualAddresses: [VirtualAddressSpec] = []
   public var excludedAddresses: [VirtualAddressSpec] = []
+  /// `virtual_routes` and `virtual_rules`: installed after the VIPs on becoming Master, removed
+  /// (rules, then routes, then VIPs, as keepalived) on leaving it.
+  public var virtualRoutes: [IPRoute] = []
+  public var virtualRules: [IPRule] = []
   /// `mcast_dst_ip`; defaults to 224.0.0.18 / ff02::12.
   public var multicastGroup: IPAddress?
   /// `unicast_src_ip` (also `mcast_src_ip`); defaults to the interface's first address of the family.
@@ -246,6 +250,8 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var dontTrackPrimary = false
   public var notify: NotifySpec = NotifySpec()
   public var v3ChecksumAsV2: Bool = false
+  /// `use_vmac`: the VIPs go on this macvlan, adverts leave from it unless `vmac_xmit_base`.
+  public var vmac: VMACSpec?
 
   public init(name: String, interface: String, vrid: UInt8) {
     self.name = name
@@ -255,6 +261,23 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
 
   /// The family comes from the first virtual address (keepalived's rule), IPv4 when there is none.
   public var isIPv6: Bool { virtualAddresses.first.map { !$0.address.isIPv4 } ?? false }
+
+  /// Where the VIPs without their own `dev` go: the VMAC when there is one, else the interface.
+  public var addressDevice: String { vmac?.name ?? interface }
+
+  /// Where adverts leave from: the VMAC (its virtual MAC as source) unless `vmac_xmit_base`.
+  public var advertDevice: String {
+    guard let vmac, !vmac.transmitFromBase else { return interface }
+    return vmac.name
+  }
+
+  /// Where adverts are read: the VMAC of a multicast instance (it gets every multicast advert, and
+  /// a peer's adverts from the same virtual MAC are delivered to it alone: macvlan hands a frame
+  /// whose source is one of its own private-mode MACs to that macvlan only), else the interface.
+  public var receiveDevice: String {
+    if let vmac, unicastPeers.isEmpty { return vmac.name }
+    return interface
+  }
 
   /// The advert interval in the wire unit of `version`.
   public var wireInterval: UInt16 {
@@ -303,14 +326,16 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     if let authPass, authPass.isEmpty {
       throw .invalid(instance: name, reason: "auth_pass is empty")
     }
+
   }
 
   enum CodingKeys: String, CodingKey {
     case name, interface, vrid, version, priority, advertInterval, initialState, preempt, preemptDelay,
       authPass, authType
-    case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
+    case virtualAddresses, excludedAddresses, virtualRoutes, virtualRules, multicastGroup, sourceAddress,
+      unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
-    case trackInterfaces, trackScripts, trackFiles, trackProcesses, dontTrackPrimary, notify, v3ChecksumAsV2
+    case trackInterfaces, trackScripts, trackFiles, trackProcesses, dontTrackPrimary, notify, v3ChecksumAsV2, vmac
   }
 
   public init(from decoder: any Decoder) throws {
@@ -331,6 +356,8 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     authType = try c.decodeIfPresent(VRRPAuthType.self, forKey: .authType) ?? .pass
     virtualAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .virtualAddresses) ?? []
     excludedAddresses = try c.decodeIfPresent([VirtualAddressSpec].self, forKey: .excludedAddresses) ?? []
+    virtualRoutes = try c.decodeIfPresent([IPRoute].self, forKey: .virtualRoutes) ?? []
+    virtualRules = try c.decodeIfPresent([IPRule].self, forKey: .virtualRules) ?? []
     multicastGroup = try c.decodeIfPresent(IPAddress.self, forKey: .multicastGroup)
     sourceAddress = try c.decodeIfPresent(IPAddress.self, forKey: .sourceAddress)
     unicastPeers = try c.decodeIfPresent([IPAddress].self, forKey: .unicastPeers) ?? []
@@ -345,6 +372,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     trackProcesses = try c.decodeIfPresent([TrackedObjectSpec].self, forKey: .trackProcesses) ?? []
     notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify) ?? notify
     v3ChecksumAsV2 = try c.decodeIfPresent(Bool.self, forKey: .v3ChecksumAsV2) ?? false
+    vmac = try c.decodeIfPresent(VMACSpec.self, forKey: .vmac)
   }
 }
 

@@ -1,7 +1,8 @@
 import KeeperCore
 
-/// Adds and removes VIPs on interfaces. Invariant: an address already present counts as added and
-/// an absent one as removed, so a VIP left behind by a killed run is adopted, never duplicated.
+/// Adds and removes VIPs on interfaces, routes and routing rules. Invariant: an entry already present
+/// counts as added and an absent one as removed, so what a killed run left behind is adopted, never
+/// duplicated.
 public protocol AddressOwning: AnyObject {
   /// Adds the address; returns false when it was already there (adopted).
   @discardableResult
@@ -11,6 +12,24 @@ public protocol AddressOwning: AnyObject {
   func remove(_ vip: VirtualAddressSpec, defaultDevice: String) throws(SystemCallError) -> Bool
   /// Whether the address is configured on its device now.
   func isPresent(_ vip: VirtualAddressSpec, defaultDevice: String) -> Bool
+  /// Installs the route; returns false when it was already there (adopted).
+  @discardableResult
+  func add(_ route: IPRoute) throws(SystemCallError) -> Bool
+  /// Removes the route; returns false when it was not there.
+  @discardableResult
+  func remove(_ route: IPRoute) throws(SystemCallError) -> Bool
+  /// Installs the rule; returns false when it was already there (adopted).
+  @discardableResult
+  func add(_ rule: IPRule) throws(SystemCallError) -> Bool
+  /// Removes the rule; returns false when it was not there.
+  @discardableResult
+  func remove(_ rule: IPRule) throws(SystemCallError) -> Bool
+  /// Creates the macvlan of a `use_vmac` instance on `base` with `mac` (replacing a leftover of the
+  /// same name), sets keepalived's sysctls for it and brings it up.
+  func createVMAC(_ vmac: VMACSpec, base: String, mac: [UInt8]) throws(SystemCallError)
+  /// Deletes the macvlan and restores the base's sysctls; returns false when it was not there.
+  @discardableResult
+  func deleteVMAC(_ vmac: VMACSpec, base: String) throws(SystemCallError) -> Bool
 }
 
 /// Tells the link that this host now owns an address: a gratuitous ARP for IPv4, an unsolicited

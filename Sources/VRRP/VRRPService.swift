@@ -33,6 +33,8 @@ public final class VRRPService: @unchecked Sendable {
   private var processIndex: [String: Int] = [:]
   private var processEvents: ProcessEventSocket?
   private var owner: (any AddressOwning)?
+  /// The macvlans `start()` created, deleted when the loop ends (after the VIPs on them).
+  private var createdVMACs: [(VMACSpec, String)] = []
   private var unmatchedDrops = VRRPCounters()
   /// A flood of bad packets costs one log line per reason per 10 s, not one per packet.
   private var dropLog = DropLogLimiter()
@@ -81,35 +83,56 @@ public final class VRRPService: @unchecked Sendable {
     } catch {
       throw .system(instance: "*", error)
     }
+    // use_vmac: the macvlans exist before the sockets that bind to them.
+    for instanceSpec in spec.instances {
+      guard let vmac = instanceSpec.vmac, let owner else { continue }
+      do {
+        try owner.createVMAC(
+          vmac, base: instanceSpec.interface,
+          mac: VMACSpec.mac(vrid: instanceSpec.vrid, ipv6: instanceSpec.isIPv6))
+        createdVMACs.append((vmac, instanceSpec.interface))
+      } catch {
+        deleteVMACs()
+        throw .system(instance: instanceSpec.name, error)
+      }
+    }
     for instanceSpec in spec.instances {
       if instanceSpec.startState != instanceSpec.initialState {
         logger.warning(
           "\(instanceSpec.name): initial state MASTER is incompatible with AH authentication; starting as BACKUP"
         )
       }
-      let runtime = try InstanceRuntime(spec: instanceSpec, network: network)
+      let runtime: InstanceRuntime
+      do {
+        runtime = try InstanceRuntime(spec: instanceSpec, network: network)
+      } catch {
+        deleteVMACs()
+        throw error
+      }
       runtime.syncGroup = (spec.syncGroups ?? []).firstIndex { $0.members.contains(instanceSpec.name) }
       instances.append(runtime)
     }
     var links: [String: [Int]] = [:]
     for (index, runtime) in instances.enumerated() {
-      links["\(runtime.spec.interface)|\(runtime.spec.isIPv6)", default: []].append(index)
+      links["\(runtime.spec.receiveDevice)|\(runtime.spec.isIPv6)", default: []].append(index)
     }
     for (_, members) in links.sorted(by: { $0.key < $1.key }) {
       let first = instances[members[0]].spec
       let groups = Set(members.compactMap { instances[$0].multicastGroup })
       do {
         let receiver = try network.makeReceiver(
-          interface: first.interface, ipv6: first.isIPv6, groups: groups.sorted(), authenticationHeader: false
+          interface: first.receiveDevice, ipv6: first.isIPv6, groups: groups.sorted(),
+          authenticationHeader: false
         )
         receivers.append((receiver, members))
         // keepalived's AH adverts are IP protocol 51: a second socket on the link for them.
         if members.contains(where: { instances[$0].spec.ahKey != nil }) {
           let ahReceiver = try network.makeReceiver(
-            interface: first.interface, ipv6: false, groups: groups.sorted(), authenticationHeader: true)
+            interface: first.receiveDevice, ipv6: false, groups: groups.sorted(), authenticationHeader: true)
           receivers.append((ahReceiver, members))
         }
       } catch {
+        deleteVMACs()
         throw .system(instance: first.name, error)
       }
     }
@@ -263,8 +286,19 @@ public final class VRRPService: @unchecked Sendable {
     for index in instances.indices {
       apply(instances[index].machine.stop(now: end), to: index, now: end)
     }
+    deleteVMACs()
     publish()
     finished.signal()
+  }
+
+  private func deleteVMACs() {
+    guard let owner else { return }
+    for (vmac, base) in createdVMACs {
+      do { try owner.deleteVMAC(vmac, base: base) } catch {
+        logger.error("cannot delete VMAC \(vmac.name): \(error)")
+      }
+    }
+    createdVMACs = []
   }
 
   private func handle(_ packet: ReceivedPacket, members: [Int]) {

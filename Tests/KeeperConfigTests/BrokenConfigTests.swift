@@ -98,8 +98,8 @@ final class BrokenConfigTests: XCTestCase {
       text: vs + " real_server 10.0.1.1 80 {\n  BFD_CHECK {\n  }\n }\n}\n",
       line: 3, column: 3, fragment: "unsupported checker 'BFD_CHECK'"),
     Case(
-      name: "unsupported vrrp feature", text: vi + " use_vmac\n}\n", line: 4, column: 2,
-      fragment: "unsupported keyword 'use_vmac' in vrrp_instance: lvskeeper does not implement it"),
+      name: "unsupported vrrp feature", text: vi + " use_ipvlan\n}\n", line: 4, column: 2,
+      fragment: "unsupported keyword 'use_ipvlan' in vrrp_instance: lvskeeper does not implement it"),
     Case(
       name: "include with bad quoting", text: "include a.conf b.conf\n", line: 1, column: 16,
       fragment: "'include' takes exactly one file name or pattern"),

@@ -377,6 +377,36 @@ final class KeywordCatalogTests: XCTestCase {
     "init_file": Proof(
       "VRRPMappingTests.testTrackFilesGroupTrackingReverseAndInitFailReachTheSpec",
       "VRRPServiceNetworkTests.testTrackFileInitValueWeightZeroAndReverse", reach: .behaviour),
+    // static and virtual routes, rules and addresses
+    "static_ipaddress": Proof(
+      "RoutingKeywordTests.testStaticAddressesKeepTheirOptionsAndNeedADevice",
+      "VRRPRoutingTests.testRoutesAndRulesFollowMasterStaticOnesStayUntilStopAndMatchKeepalived",
+      reach: .behaviour),
+    "static_routes": Proof(
+      "RoutingKeywordTests.testRouteOptionsReachTheModel",
+      "VRRPRoutingTests.testRoutesAndRulesFollowMasterStaticOnesStayUntilStopAndMatchKeepalived",
+      reach: .behaviour),
+    "static_rules": Proof(
+      "RoutingKeywordTests.testRuleOptionsReachTheModel",
+      "VRRPRoutingTests.testRoutesAndRulesFollowMasterStaticOnesStayUntilStopAndMatchKeepalived",
+      reach: .behaviour),
+    "virtual_routes": Proof(
+      "RoutingKeywordTests.testTheRoutesSampleReadsAsKeepalivedReadsIt",
+      "VRRPRoutingTests.testRoutesAndRulesFollowMasterStaticOnesStayUntilStopAndMatchKeepalived",
+      reach: .behaviour),
+    "virtual_rules": Proof(
+      "RoutingKeywordTests.testTheRulesSampleSkipsItsInvalidRuleAndNumbersTheOthersAsKeepalived",
+      "VRRPRoutingTests.testRoutesAndRulesFollowMasterStaticOnesStayUntilStopAndMatchKeepalived",
+      reach: .behaviour),
+    "use_vmac": Proof(
+      "VRRPKeywordTests.testUseVMACNamesTheMacvlanAndRejectsWhatIsNotSupported",
+      "VRRPVirtualMACTests.testOurMasterAdvertisesFromTheVirtualMACAndKeepalivedBacksUp",
+      "VRRPVirtualMACTests.testKeepalivedMasterAdvertisesFromTheVirtualMACThenWeTakeOverWithXmitBase",
+      "VRRPVirtualMACTests.testIPv6VirtualMACBothWaysWithKeepalived", reach: .behaviour),
+    "vmac_xmit_base": Proof(
+      "VRRPKeywordTests.testUseVMACNamesTheMacvlanAndRejectsWhatIsNotSupported",
+      "VRRPVirtualMACTests.testKeepalivedMasterAdvertisesFromTheVirtualMACThenWeTakeOverWithXmitBase",
+      reach: .behaviour),
     "accept": Proof("VRRPKeywordTests.testAcceptIsTheOnlyModeAndNoAcceptIsAnError", reach: .model),
     "no_accept": Proof("VRRPKeywordTests.testAcceptIsTheOnlyModeAndNoAcceptIsAnError", reach: .model),
   ]

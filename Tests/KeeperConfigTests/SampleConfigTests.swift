@@ -26,39 +26,7 @@ final class SampleConfigTests: XCTestCase {
 
   /// Samples that fail only for a feature another change is adding (issue #13): the feature, and
   /// the exact "LINE:COL: message" prefix of every error.
-  static let knownFailures: [String: (feature: String, errors: [String])] = [
-    "keepalived.conf.conditional_conf": (
-      "use_vmac (VMAC)", ["23:2: unsupported keyword 'use_vmac' in vrrp_instance"]
-    ),
-    "keepalived.conf.track_interface": (
-      "static_routes, virtual_routes",
-      [
-        "7:1: unsupported keyword 'static_routes' in the top level",
-        "28:5: unsupported keyword 'virtual_routes' in vrrp_instance",
-      ]
-    ),
-    "keepalived.conf.vrrp.routes": (
-      "static_routes, virtual_routes",
-      [
-        "7:1: unsupported keyword 'static_routes' in the top level",
-        "25:5: unsupported keyword 'virtual_routes' in vrrp_instance",
-      ]
-    ),
-    "keepalived.conf.vrrp.rules": (
-      "static_rules, virtual_rules",
-      [
-        "9:1: unsupported keyword 'static_rules' in the top level",
-        "24:5: unsupported keyword 'virtual_rules' in vrrp_instance",
-      ]
-    ),
-    "keepalived.conf.vrrp.static_ipaddress": (
-      "static_ipaddress, virtual_routes",
-      [
-        "7:1: unsupported keyword 'static_ipaddress' in the top level",
-        "21:5: unsupported keyword 'virtual_routes' in vrrp_instance",
-      ]
-    ),
-  ]
+  static let knownFailures: [String: (feature: String, errors: [String])] = [:]
 
   func testEverySampleLoadsAsCheckConfigDoes() throws {
     guard let files = try? FileManager.default.contentsOfDirectory(atPath: Self.directory) else {

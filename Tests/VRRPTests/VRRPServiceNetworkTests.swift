@@ -199,4 +199,41 @@ final class VRRPServiceNetworkTests: XCTestCase {
       service.stop()
     }
   }
+
+  /// virtual_routes and virtual_rules follow the VIPs: in after them on becoming Master (a route
+  /// may use a VIP as its source), out before them on leaving Master (keepalived's order).
+  func testVirtualRoutesAndRulesGoInAfterTheVIPsAndComeOutBeforeThem() throws {
+    var spec = Self.spec()
+    var route = IPRoute(destination: IPPrefix("10.9.0.0/24")!)
+    route.source = Self.vip
+    route.device = Self.interface
+    let rule = IPRule(family: .inet, action: .table(100), priority: 1000)
+    spec.instances[0].virtualRoutes = [route]
+    spec.instances[0].virtualRules = [rule]
+    let network = InMemoryVRRPNetwork()
+    let service = try VRRPService(spec: spec, network: network)
+    try service.start()
+    defer { service.stop() }
+    let added = InMemoryVRRPNetwork.Event.added(Self.vip, device: Self.interface)
+    XCTAssertTrue(network.wait(for: .seconds(5)) { $0.contains(.ruleAdded(rule)) })
+    let asMaster = network.events
+    let order = [added, .routeAdded(route), .ruleAdded(rule)].compactMap { asMaster.lastIndex(of: $0) }
+    XCTAssertEqual(order.count, 3)
+    XCTAssertEqual(order, order.sorted(), "\(asMaster)")
+
+    let advert = VRRPAdvert(version: .v3, vrid: 51, priority: 200, advertInterval: 10, addresses: [Self.vip])
+    network.inject(
+      ReceivedPacket(
+        source: Self.peer, destination: .vrrpMulticast4, hopLimit: 255,
+        payload: advert.encode(source: Self.peer, destination: .vrrpMulticast4)),
+      interface: Self.interface)
+    let removed = InMemoryVRRPNetwork.Event.removed(Self.vip, device: Self.interface)
+    XCTAssertTrue(network.wait(for: .seconds(2)) { $0[asMaster.count...].contains(removed) })
+    let asBackup = Array(network.events[asMaster.count...])
+    let removals = [.ruleRemoved(rule), .routeRemoved(route), removed].compactMap {
+      asBackup.firstIndex(of: $0)
+    }
+    XCTAssertEqual(removals.count, 3)
+    XCTAssertEqual(removals, removals.sorted(), "\(asBackup)")
+  }
 }

@@ -233,4 +233,50 @@ final class VRRPMappingTests: XCTestCase {
     XCTAssertTrue(script.reverse)
     XCTAssertTrue(script.initFail)
   }
+
+  /// use_vmac moves the VIPs on the instance interface (the default `dev`) onto the VMAC and keeps
+  /// an explicit other `dev`; virtual routes and rules travel with the instance; the static blocks
+  /// become the daemon's one static spec.
+  func testVMACRoutesRulesAndStaticBlocksReachTheSpecs() throws {
+    let text = """
+      static_ipaddress {
+        192.0.2.9/32 dev eth1
+      }
+      static_routes {
+        198.51.100.0/24 via 192.0.2.254 dev eth0
+      }
+      static_rules {
+        from 198.51.100.0/24 table 100 priority 100
+      }
+      vrrp_instance VI_1 {
+        interface eth0
+        virtual_router_id 9
+        use_vmac
+        vmac_xmit_base
+        virtual_ipaddress {
+          192.0.2.10/24
+          192.0.2.11/24 dev eth1
+        }
+        virtual_routes {
+          203.0.113.0/24 via 192.0.2.254
+        }
+        virtual_rules {
+          to 203.0.113.0/24 table 101 priority 101
+        }
+      }
+      """
+    let config = try ConfigLoader(configID: "host", interfaces: ["eth0", "eth1"]).load(text: text)
+      .configuration
+    let spec = try XCTUnwrap(VRRPMapping.units(config)["vrrp_instance VI_1"]?.instances.first)
+    XCTAssertEqual(spec.vmac, VMACSpec(name: "vrrp.9", transmitFromBase: true))
+    XCTAssertEqual(spec.virtualAddresses.map(\.device), [nil, "eth1"])
+    XCTAssertEqual(
+      [spec.addressDevice, spec.advertDevice, spec.receiveDevice], ["vrrp.9", "eth0", "vrrp.9"])
+    XCTAssertEqual(spec.virtualRoutes.map(\.description), ["203.0.113.0/24 via 192.0.2.254"])
+    XCTAssertEqual(spec.virtualRules.map(\.description), ["priority 101 to 203.0.113.0/24 table 101"])
+    let fixed = VRRPMapping.staticNetwork(config)
+    XCTAssertEqual(fixed.addresses.map(\.device), ["eth1"])
+    XCTAssertEqual(fixed.routes.map(\.description), ["198.51.100.0/24 via 192.0.2.254 dev eth0"])
+    XCTAssertEqual(fixed.rules.map(\.description), ["priority 100 from 198.51.100.0/24 table 100"])
+  }
 }

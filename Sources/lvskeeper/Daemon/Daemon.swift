@@ -50,6 +50,10 @@ actor Daemon {
   private var initialUnits: Result<[String: VRRPGroupSpec], any Error>
   var mapping: ServiceMapping
   var units: [String: (spec: VRRPGroupSpec, service: VRRPService)] = [:]
+  /// `static_ipaddress`/`static_routes`/`static_rules` of the configuration in force; their
+  /// owner exists once a configuration has had any.
+  var staticNetwork: StaticNetworkSpec
+  var staticNetworkOwner: StaticNetworkOwner?
   let monitor: HealthMonitor
   /// Every script the daemon runs (VRRP, checkers, quorum); stopped with the daemon.
   nonisolated let scripts = ScriptRunner()
@@ -88,6 +92,7 @@ actor Daemon {
     self.notifier = notifier
     self.globalDefs = loaded.configuration.globalDefs
     self.initialUnits = Result { try VRRPMapping.units(loaded.configuration) }
+    self.staticNetwork = VRRPMapping.staticNetwork(loaded.configuration)
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"), scripts: scripts)
@@ -109,6 +114,9 @@ actor Daemon {
     if needsKernel(mapping) {
       kernel = try Self.openKernel(dryRun: options.dryRun)
     }
+    // Static addresses, routes and rules before any instance (keepalived's start_vrrp): a
+    // virtual route may go through a static one.
+    try applyStaticNetwork(staticNetwork)
     // VRRP first: after a restart the peer must hear adverts again within its master-down
     // interval, and VIPs left by the previous run are adopted (or removed) right away.
     do {
@@ -117,6 +125,7 @@ actor Daemon {
       }
     } catch {
       for unit in self.units.values { unit.service.stop() }
+      staticNetworkOwner?.removeAll()
       throw DaemonStartError(description: "VRRP: \(error)")
     }
     if let kernel {
@@ -170,6 +179,20 @@ actor Daemon {
         description: "virtual_server is configured but kernel IPVS is not available (\(error)); "
           + "load it with 'modprobe ip_vs', or use --dry-run to stage this configuration")
     }
+  }
+
+  /// Installs `spec`'s static entries and removes those of the previous configuration it lacks.
+  /// Failed entries are logged by the owner and do not stop the others.
+  func applyStaticNetwork(_ spec: StaticNetworkSpec) throws {
+    if staticNetworkOwner == nil && !spec.isEmpty {
+      do {
+        staticNetworkOwner = try StaticNetworkOwner(logger: Logger(label: "lvskeeper.vrrp"))
+      } catch {
+        throw DaemonStartError(description: "static routes: \(error)")
+      }
+    }
+    staticNetworkOwner?.apply(spec)
+    staticNetwork = spec
   }
 
   func startUnit(_ name: String, _ spec: VRRPGroupSpec) throws {
@@ -231,6 +254,8 @@ actor Daemon {
         "stop: \(pendingStop.names.joined(separator: ", ")) did not finish within \(options.stopTimeout); going on without"
       )
     }
+    // keepalived's stop_vrrp: the static entries go once every instance has resigned.
+    staticNetworkOwner?.removeAll()
     for script in omegaScripts {
       logger.notice("omega: running \(script) at stop")
       script.run(on: scripts) { [logger] exit in

@@ -9,6 +9,7 @@ struct PreparedReload: Sendable {
   var loaded: LoadedConfig
   var mapping: ServiceMapping
   var units: [String: VRRPGroupSpec]
+  var staticNetwork: StaticNetworkSpec
 }
 
 /// SIGHUP and `lvskeeper reload`: check the new configuration completely, then apply only the
@@ -74,7 +75,8 @@ extension Daemon {
       return .success(
         PreparedReload(
           loaded: loaded, mapping: try ServiceMapping(loaded.configuration),
-          units: try VRRPMapping.units(loaded.configuration)))
+          units: try VRRPMapping.units(loaded.configuration),
+          staticNetwork: VRRPMapping.staticNetwork(loaded.configuration)))
     } catch {
       return .failure(ReloadRefusal(message: "\(error)"))
     }
@@ -98,9 +100,13 @@ extension Daemon {
     let loaded: LoadedConfig
     let newMapping: ServiceMapping
     let newUnits: [String: VRRPGroupSpec]
+    let newStaticNetwork: StaticNetworkSpec
     switch prepared {
     case .failure(let refusal): return ReloadOutcome(at: Date(), succeeded: false, message: refusal.message)
-    case .success(let ready): (loaded, newMapping, newUnits) = (ready.loaded, ready.mapping, ready.units)
+    case .success(let ready):
+      (loaded, newMapping, newUnits, newStaticNetwork) = (
+        ready.loaded, ready.mapping, ready.units, ready.staticNetwork
+      )
     }
     if stopping { return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping") }
     let wantsKernel =
@@ -133,6 +139,14 @@ extension Daemon {
       if newUnits[name] == nil { restarted.append("-\(name)") }
     }
     if stopping { return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping") }
+    // keepalived's reload: static entries the new configuration dropped go, the rest is (re)set.
+    if newStaticNetwork != staticNetwork {
+      do {
+        try applyStaticNetwork(newStaticNetwork)
+      } catch {
+        failures.append("\(error)")
+      }
+    }
     for (name, spec) in newUnits.sorted(by: { $0.key < $1.key })
     where units[name] == nil && !stuck.contains(name) {
       do {

@@ -124,6 +124,20 @@ enum VRRPMapping {
     }
     spec.virtualAddresses = instance.virtualIPAddresses.map(vip)
     spec.excludedAddresses = instance.excludedVirtualIPAddresses.map(vip)
+    if let name = instance.vmacName {
+      spec.vmac = VMACSpec(name: name, transmitFromBase: instance.vmacTransmitFromBase)
+      // Addresses on the instance's interface (the default) go on the VMAC, as keepalived does.
+      for index in spec.virtualAddresses.indices
+      where spec.virtualAddresses[index].device == instance.interface {
+        spec.virtualAddresses[index].device = nil
+      }
+      for index in spec.excludedAddresses.indices
+      where spec.excludedAddresses[index].device == instance.interface {
+        spec.excludedAddresses[index].device = nil
+      }
+    }
+    spec.virtualRoutes = instance.virtualRoutes
+    spec.virtualRules = instance.virtualRules
     let isIPv6 = instance.virtualIPAddresses.first?.address.family == .inet6
     spec.multicastGroup = isIPv6 ? global.vrrpMcastGroup6 : global.vrrpMcastGroup4
     spec.announceInterval = isIPv6 ? global.vrrpGnaInterval : global.vrrpGarpInterval
@@ -176,6 +190,12 @@ enum VRRPMapping {
         return fault
       }
     }
+  }
+
+  /// `static_ipaddress`, `static_routes` and `static_rules`: one spec for the whole daemon.
+  static func staticNetwork(_ config: KeeperConfiguration) -> StaticNetworkSpec {
+    StaticNetworkSpec(
+      addresses: config.staticAddresses.map(vip), routes: config.staticRoutes, rules: config.staticRules)
   }
 
   private static func vip(_ vip: VirtualIPAddress) -> VirtualAddressSpec {
