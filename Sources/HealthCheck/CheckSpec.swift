@@ -149,6 +149,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
   case https(HTTPCheck)
   case mysql(MySQLCheck)
   case misc(MiscCheck)
+  case bfd(BFDSessionCheck)
 
   public var description: String {
     switch self {
@@ -157,6 +158,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .https(let c): return "SSL_GET \(c.target)"
     case .mysql(let c): return "MYSQL_CHECK \(c.target)"
     case .misc(let c): return "MISC_CHECK \(c.script.command.command)"
+    case .bfd(let c): return "BFD_CHECK \(c.name)"
     }
   }
 }

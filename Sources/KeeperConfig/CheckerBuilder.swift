@@ -40,7 +40,9 @@ struct CheckerBuilder {
   let reader: StatementReader
   var log: DiagnosticLog { reader.log }
 
-  static let supported: Set<String> = ["TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK"]
+  static let supported: Set<String> = [
+    "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "BFD_CHECK",
+  ]
 
   /// `inherited` already folds virtual server and real server settings; `vsDelayLoop` is the final fallback.
   func checker(
@@ -50,6 +52,9 @@ struct CheckerBuilder {
     guard let children = reader.block(node) else { return nil }
     if let argument = node.arguments.first {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
+    }
+    if type == .bfd {
+      return bfdChecker(node, children, realAddress: realAddress, realPort: realPort, inherited: inherited)
     }
     var own = CheckerDefaults()
     var connectIP: IPAddress?
@@ -160,9 +165,43 @@ struct CheckerBuilder {
           "server_public_key has no effect without 'user' (no login is attempted)", at: key.location)
       }
       spec.mysql = mysql
-    case .tcp:
+    case .tcp, .bfd:
       break
     }
+    return spec
+  }
+
+  /// `BFD_CHECK { name NAME [alpha] }`: keepalived's check_bfd.c takes only these two; the
+  /// connection and timing keywords of other checkers have no meaning here and are errors.
+  private func bfdChecker(
+    _ node: ConfigNode, _ children: [ConfigNode], realAddress: IPAddress, realPort: Int,
+    inherited: CheckerDefaults
+  ) -> HealthCheckSpec? {
+    var name: String?
+    var alpha = inherited.alpha ?? false
+    for child in children {
+      switch child.name {
+      case "name":
+        guard let value = reader.stringValue(child) else { continue }
+        if let name {
+          log.error("BFD_CHECK already names '\(name)'", at: child.location)
+        } else {
+          name = value
+        }
+      case "alpha": alpha = reader.flag(child) ?? alpha
+      default: reader.reject(child, in: "BFD_CHECK")
+      }
+    }
+    guard let name else {
+      log.error("BFD_CHECK has no 'name' of a bfd_instance", at: node.location)
+      return nil
+    }
+    var spec = HealthCheckSpec(
+      type: .bfd, connectIP: realAddress, connectPort: realPort, bindTo: nil, bindPort: nil,
+      bindInterface: nil,
+      fwmark: nil, connectTimeout: 0, retry: 0, delayBeforeRetry: 0, warmup: 0, delayLoop: 0.1, alpha: alpha,
+      http: nil, misc: nil, mysql: nil, location: node.location)
+    spec.bfdName = name
     return spec
   }
 

@@ -46,6 +46,12 @@ struct ConfigAssembler {
         {
           configuration.virtualServerGroups.append(group)
         }
+      case "bfd_instance":
+        if let bfd = BFDConfigBuilder(reader: reader).instance(node),
+          names.claim(bfd.name, kind: "bfd_instance", at: node)
+        {
+          configuration.bfdInstances.append(bfd)
+        }
       case "virtual_server":
         if let server = serverBuilder.virtualServer(node) { configuration.virtualServers.append(server) }
       default:
@@ -149,6 +155,7 @@ struct ConfigAssembler {
       accept: draft.accept, syncGroup: nil,
       location: node.location)
     instance.dontTrackPrimary = draft.dontTrackPrimary
+    instance.trackBFDs = draft.trackBFDs
     return instance
   }
 }

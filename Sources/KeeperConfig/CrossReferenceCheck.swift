@@ -12,6 +12,7 @@ struct CrossReferenceCheck {
     checkSyncGroups(&configuration, drafts: drafts)
     checkSyncDaemon(&configuration, node: syncDaemonNode)
     checkVirtualServers(configuration)
+    checkBFD(configuration)
   }
 
   private func warnIfMissing(_ interface: String, what: String, at location: SourceLocation) {

@@ -45,10 +45,10 @@ enum KeywordCatalog {
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
     "static_ipaddress",
     "static_routes",
-    "static_rules", "linkbeat_interfaces", "track_group", "bfd_instance", "vrrp_track_process", "garp_group",
+    "static_rules", "linkbeat_interfaces", "track_group", "vrrp_track_process", "garp_group",
     "SSL",
     "use_vmac", "vmac_xmit_base", "use_ipvlan", "virtual_routes", "virtual_rules", "track_process",
-    "track_bfd", "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
+    "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
     "regex_stack", "regex_min_offset", "regex_max_offset", "nftables_ipvs", "ipvs_nftables",
     "vrrp_ipvlan", "vrrp_mcast_group", "lvs_id", "lvs_sync_daemon_inst", "vrrp_gratuitous_arp_repeat",
     "vrrp_garp_rate", "vrrp_track_file_owner",
@@ -63,8 +63,8 @@ enum KeywordCatalog {
   ]
 
   static let unsupportedCheckers: Set<String> = [
-    "PING_CHECK", "ICMP_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "BFD_CHECK", "FILE_CHECK",
+    "PING_CHECK", "ICMP_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "FILE_CHECK",
   ]
 
-  static let supportedCheckers = "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK"
+  static let supportedCheckers = "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, BFD_CHECK"
 }

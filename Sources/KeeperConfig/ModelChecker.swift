@@ -13,6 +13,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case ssl = "SSL_GET"
     case misc = "MISC_CHECK"
     case mysql = "MYSQL_CHECK"
+    case bfd = "BFD_CHECK"
   }
 
   public var type: CheckerType
@@ -37,6 +38,8 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var http: HTTPCheckSpec?
   public var misc: MiscCheckSpec?
   public var mysql: MySQLCheckSpec?
+  /// BFD_CHECK's `name`: the bfd_instance whose session decides (it exists and notifies checkers).
+  public var bfdName: String? = nil
   public var location: SourceLocation
 }
 

@@ -12,6 +12,7 @@ public struct KeeperConfiguration: Codable, Equatable, Sendable {
   public var vrrpInstances: [VRRPInstance]
   public var virtualServerGroups: [VirtualServerGroup]
   public var virtualServers: [VirtualServer]
+  public var bfdInstances: [BFDInstance] = []
 
   public init(
     globalDefs: GlobalDefs, vrrpScripts: [VRRPScript] = [], vrrpTrackFiles: [VRRPTrackFile] = [],

@@ -70,6 +70,9 @@ public struct TrackedObjectSpec: Sendable, Codable, Equatable {
 public typealias TrackedInterfaceSpec = TrackedObjectSpec
 /// `track_script` entry.
 public typealias TrackedScriptSpec = TrackedObjectSpec
+/// `track_bfd` entry: `weight` is resolved (the entry's, else the bfd_instance's; 0 means Fault
+/// while the session is not up).
+public typealias TrackedBFDSpec = TrackedObjectSpec
 
 /// `track_file` entry: the file holds an integer multiplied by `weight` (default 1) and added to the
 /// priority; with weight 0 a non-zero value means Fault. `initialValue` (`init_file`) is written
@@ -239,6 +242,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var trackInterfaces: [TrackedInterfaceSpec] = []
   public var trackScripts: [TrackedScriptSpec] = []
   public var trackFiles: [TrackedFileSpec] = []
+  public var trackBFDs: [TrackedBFDSpec] = []
   /// keepalived's `dont_track_primary`: the instance's own interface is not tracked (its link going
   /// down does not fault the instance).
   public var dontTrackPrimary = false
@@ -308,7 +312,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
       authPass, authType
     case virtualAddresses, excludedAddresses, multicastGroup, sourceAddress, unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
-    case trackInterfaces, trackScripts, trackFiles, dontTrackPrimary, notify, v3ChecksumAsV2
+    case trackInterfaces, trackScripts, trackFiles, trackBFDs, dontTrackPrimary, notify, v3ChecksumAsV2
   }
 
   public init(from decoder: any Decoder) throws {
@@ -340,6 +344,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     trackInterfaces = try c.decodeIfPresent([TrackedInterfaceSpec].self, forKey: .trackInterfaces) ?? []
     trackScripts = try c.decodeIfPresent([TrackedScriptSpec].self, forKey: .trackScripts) ?? []
     trackFiles = try c.decodeIfPresent([TrackedFileSpec].self, forKey: .trackFiles) ?? []
+    trackBFDs = try c.decodeIfPresent([TrackedBFDSpec].self, forKey: .trackBFDs) ?? []
     notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify) ?? notify
     v3ChecksumAsV2 = try c.decodeIfPresent(Bool.self, forKey: .v3ChecksumAsV2) ?? false
   }

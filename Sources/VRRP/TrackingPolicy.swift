@@ -5,6 +5,8 @@ public enum TrackSignal: Sendable, Equatable {
   case interface(name: String, up: Bool, weight: Int?, reverse: Bool = false)
   case script(name: String, up: Bool, weight: Int, reverse: Bool = false)
   case file(path: String, value: Int, weight: Int, reverse: Bool = false)
+  /// A BFD session as its trackers see it (keepalived's bfd event: Up, or not).
+  case bfd(name: String, up: Bool, weight: Int, reverse: Bool = false)
 }
 
 /// Folds tracked objects into an effective priority and a fault flag, as keepalived.conf(5) defines
@@ -33,6 +35,13 @@ public enum TrackingPolicy {
       case .script(let name, let up, let weight, let reverse):
         if weight == 0 {
           if up == reverse { reasons.append("script \(name) \(up ? "succeeded (reverse)" : "failed")") }
+        } else if (weight > 0) == up {
+          delta += reverse ? -weight : weight
+        }
+      // keepalived's initialise_track_bfd_state and vrrp_handle_bfd_event: the same rule as a script.
+      case .bfd(let name, let up, let weight, let reverse):
+        if weight == 0 {
+          if up == reverse { reasons.append("bfd \(name) \(up ? "up (reverse)" : "down")") }
         } else if (weight > 0) == up {
           delta += reverse ? -weight : weight
         }

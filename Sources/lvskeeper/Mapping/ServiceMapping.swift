@@ -260,6 +260,14 @@ struct ServiceMapping: Sendable {
         throw MappingError(location: spec.location, message: "MISC_CHECK without a runnable misc_path")
       }
       checker = .misc(MiscCheck(script: script, timeout: duration(misc.timeout), dynamic: misc.dynamic))
+    case .bfd:
+      // keepalived's BFD_CHECK follows the session's events and has no delay_loop or retry: read
+      // the session every 100 ms, one reading decides.
+      checker = .bfd(BFDSessionCheck(name: spec.bfdName ?? ""))
+      return Checker(
+        checker,
+        schedule: CheckSchedule(
+          delayLoop: .milliseconds(100), retry: 0, delayBeforeRetry: .zero, alpha: spec.alpha))
     }
     let schedule = CheckSchedule(
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,
