@@ -1,3 +1,4 @@
+import BFD
 import Foundation
 import XCTest
 
@@ -42,6 +43,8 @@ final class BFDInteropTests: XCTestCase {
     try shell("/usr/sbin/ip link add vk netns \(nsK) type veth peer name vl netns \(nsL)")
     try shell("/usr/sbin/ip -n \(nsK) addr add 10.78.0.1/24 dev vk")
     try shell("/usr/sbin/ip -n \(nsL) addr add 10.78.0.2/24 dev vl")
+    try shell("/usr/sbin/ip -n \(nsK) addr add fd00:78::1/64 dev vk nodad")
+    try shell("/usr/sbin/ip -n \(nsL) addr add fd00:78::2/64 dev vl nodad")
     try shell("/usr/sbin/ip -n \(nsK) link set vk up")
     try shell("/usr/sbin/ip -n \(nsL) link set vl up")
   }
@@ -65,6 +68,10 @@ final class BFDInteropTests: XCTestCase {
       min_rx 50
       min_tx 50
       multiplier 3
+    }
+    bfd_instance to_l6 {
+      neighbor_ip fd00:78::2
+      source_ip fd00:78::1
     }
     vrrp_instance VK {
       state BACKUP
@@ -92,6 +99,10 @@ final class BFDInteropTests: XCTestCase {
       min_rx 50
       min_tx 50
       multiplier 3
+    }
+    bfd_instance to_k6 {
+      neighbor_ip fd00:78::1
+      source_ip fd00:78::2
     }
     vrrp_instance VL {
       state BACKUP
@@ -176,6 +187,10 @@ final class BFDInteropTests: XCTestCase {
     throw CancellationError()
   }
 
+  static func session(_ name: String, _ report: StatusReport) -> BFDSessionStatus? {
+    report.bfd?.sessions.first { $0.name == name }
+  }
+
   static func health(_ report: StatusReport) -> String? {
     report.virtualServices.first?.realServers.first?.health
   }
@@ -210,6 +225,10 @@ final class BFDInteropTests: XCTestCase {
     XCTAssertEqual(session.remoteMinRx, 50_000)
     _ = try await waitStatus(daemon, "real server up with the session") { Self.health($0) == "up" }
     try await waitKeepalivedLog("(to_l) Entering Up state")
+    // The IPv6 session (keepalived's defaults: 10 ms, multiplier 5, hop limit 64) comes Up too.
+    report = try await waitStatus(daemon, "IPv6 session Up") { Self.session("to_k6", $0)?.up == true }
+    XCTAssertEqual(Self.session("to_k6", report)?.remoteMultiplier, 5)
+    try await waitKeepalivedLog("(to_l6) Entering Up state")
     try await waitKeepalivedLog("(VK) Entering MASTER STATE")
     // After the poll sequences, both sides send at the agreed 50 ms and detect at 3 x 50 ms.
     report = try await waitStatus(daemon, "fast rate agreed") {
@@ -224,6 +243,8 @@ final class BFDInteropTests: XCTestCase {
     }
     session = try XCTUnwrap(report.bfd?.sessions.first)
     XCTAssertEqual(session.diagnostic, "Control Detection Time Expired")
+    report = try await waitStatus(daemon, "IPv6 session expired") { Self.session("to_k6", $0)?.up == false }
+    XCTAssertEqual(Self.session("to_k6", report)?.diagnostic, "Control Detection Time Expired")
     XCTAssertTrue(daemon.log.contains("BFD to_k: Up -> Down"), daemon.log)
     _ = try await waitStatus(daemon, "real server down with the session") { Self.health($0) == "down" }
 
