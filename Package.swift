@@ -40,6 +40,10 @@ let package = Package(
     .target(name: "KeeperCore", dependencies: ["CScriptSpawn", "CLinuxEvents"]),
     .target(name: "KeeperConfig", dependencies: ["KeeperCore"]),
     .target(name: "CThreadControl"),
+    // recvmsg with TTL / hop limit and destination control messages, and source-port binding, for BFD.
+    .target(name: "CBFDSocket"),
+    // RFC 5880/5881 BFD sessions (keepalived's bfd_instance) on their own thread.
+    .target(name: "BFD", dependencies: ["CBFDSocket", "KeeperCore", logging]),
     .target(
       name: "VRRP",
       dependencies: [
@@ -61,7 +65,7 @@ let package = Package(
     .executableTarget(
       name: "lvskeeper",
       dependencies: [
-        "KeeperCore", "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", logging,
+        "KeeperCore", "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", "BFD", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Metrics", package: "swift-metrics"),
@@ -82,6 +86,7 @@ let package = Package(
     .testTarget(name: "KeeperCoreTests", dependencies: ["KeeperCore"]),
     .testTarget(name: "VRRPTests", dependencies: ["VRRP", "KeeperCore"], exclude: ["Fixtures"]),
     .testTarget(name: "HealthCheckTests", dependencies: ["HealthCheck"] + nio),
+    .testTarget(name: "BFDTests", dependencies: ["BFD", "KeeperCore"]),
     .testTarget(name: "IPVSSyncTests", dependencies: ["IPVSSync", "KeeperCore"]),
     .testTarget(name: "lvskeeperTests", dependencies: ["lvskeeper", "KeeperConfig", "KeeperCore"]),
   ]

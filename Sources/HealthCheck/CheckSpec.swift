@@ -240,6 +240,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
   case udp(UDPCheck)
   case dns(DNSCheck)
   case file(FileCheck)
+  case bfd(BFDSessionCheck)
 
   public var description: String {
     switch self {
@@ -253,6 +254,7 @@ public enum CheckerSpec: Hashable, Sendable, CustomStringConvertible {
     case .udp(let c): return "UDP_CHECK \(c.target)"
     case .dns(let c): return "DNS_CHECK \(c.target)"
     case .file(let c): return "FILE_CHECK \(c.path)"
+    case .bfd(let c): return "BFD_CHECK \(c.name)"
     }
   }
 }

@@ -15,6 +15,8 @@ public final class HealthMonitor: Sendable {
   private let logger: Logger
   private let scripts: ScriptRunner
   private let onProbeStart: (@Sendable (Duration) -> Void)?
+  /// Whether a BFD session is up (BFD_CHECK); false for one the daemon does not run.
+  private let bfdSessionUp: @Sendable (String) -> Bool
 
   /// One real server of the last `apply`, by slot. Its checkers are a range of `checkerList`.
   private struct ServerEntry {
@@ -70,10 +72,13 @@ public final class HealthMonitor: Sendable {
   ///   - scripts: runs MISC_CHECK, notify_up and notify_down (the daemon's one runner).
   ///   - onProbeStart: called as each probe starts with its lateness against the schedule
   ///     (for benchmarks); must be cheap.
+  ///   - bfdSessionUp: reads a BFD session's tracker view for BFD_CHECK; must be cheap.
   public init(
     group: any EventLoopGroup, logger: Logger = Logger(label: "lvskeeper.health"),
-    scripts: ScriptRunner = .shared, onProbeStart: (@Sendable (Duration) -> Void)? = nil
+    scripts: ScriptRunner = .shared, onProbeStart: (@Sendable (Duration) -> Void)? = nil,
+    bfdSessionUp: @escaping @Sendable (String) -> Bool = { _ in false }
   ) {
+    self.bfdSessionUp = bfdSessionUp
     (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self, bufferingPolicy: .unbounded)
     self.group = group
     self.logger = logger
@@ -282,6 +287,7 @@ public final class HealthMonitor: Sendable {
     case .misc(let c): return MiscProbe(check: c, runner: scripts)
     case .ping, .udp, .dns: return DatagramProbe(spec: spec)
     case .file(let c): return FileProbe(check: c)
+    case .bfd(let c): return SessionStateProbe(check: c, sessionUp: bfdSessionUp)
     }
   }
 

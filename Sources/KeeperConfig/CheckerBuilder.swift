@@ -61,7 +61,7 @@ struct CheckerBuilder {
 
   static let supported: Set<String> = [
     "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK", "MYSQL_CHECK", "SMTP_CHECK", "PING_CHECK", "UDP_CHECK",
-    "DNS_CHECK", "FILE_CHECK",
+    "DNS_CHECK", "FILE_CHECK", "BFD_CHECK",
   ]
 
   /// The checkers a checker block stands for: one, except for an SMTP_CHECK with the deprecated
@@ -160,6 +160,9 @@ struct CheckerBuilder {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
     }
     if type == .file { return fileCheck(node, children, realAddress: realAddress, realPort: realPort) }
+    if type == .bfd {
+      return bfdChecker(node, children, realAddress: realAddress, realPort: realPort, inherited: inherited)
+    }
     var own = CheckerDefaults()
     var connection = ConnectionOptions()
     var heloName: String?
@@ -342,7 +345,7 @@ struct CheckerBuilder {
       spec.udp = udp
     case .dns:
       spec.dns = dns
-    case .tcp, .ping, .file:
+    case .tcp, .ping, .file, .bfd:
       break
     }
     return (spec, checksRealServer && !hosts.isEmpty)
@@ -455,6 +458,40 @@ struct CheckerBuilder {
       bindInterface: nil,
       fwmark: nil, connectTimeout: 1, retry: 0, delayBeforeRetry: 1, warmup: 0, delayLoop: 1, alpha: false,
       http: nil, misc: nil, mysql: nil, file: file, location: node.location)
+  }
+
+  /// `BFD_CHECK { name NAME [alpha] }`: keepalived's check_bfd.c takes only these two; the
+  /// connection and timing keywords of other checkers have no meaning here and are errors.
+  private func bfdChecker(
+    _ node: ConfigNode, _ children: [ConfigNode], realAddress: IPAddress, realPort: Int,
+    inherited: CheckerDefaults
+  ) -> HealthCheckSpec? {
+    var name: String?
+    var alpha = inherited.alpha ?? false
+    for child in children {
+      switch child.name {
+      case "name":
+        guard let value = reader.stringValue(child) else { continue }
+        if let name {
+          log.error("BFD_CHECK already names '\(name)'", at: child.location)
+        } else {
+          name = value
+        }
+      case "alpha": alpha = reader.flag(child) ?? alpha
+      default: reader.reject(child, in: "BFD_CHECK")
+      }
+    }
+    guard let name else {
+      log.error("BFD_CHECK has no 'name' of a bfd_instance", at: node.location)
+      return nil
+    }
+    var spec = HealthCheckSpec(
+      type: .bfd, connectIP: realAddress, connectPort: realPort, bindTo: nil, bindPort: nil,
+      bindInterface: nil,
+      fwmark: nil, connectTimeout: 0, retry: 0, delayBeforeRetry: 0, warmup: 0, delayLoop: 0.1, alpha: alpha,
+      http: nil, misc: nil, mysql: nil, location: node.location)
+    spec.bfdName = name
+    return spec
   }
 
   /// An interface name as SO_BINDTODEVICE takes it: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/'.

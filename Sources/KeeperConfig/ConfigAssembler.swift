@@ -71,6 +71,12 @@ struct ConfigAssembler {
         }
       case "static_routes": configuration.staticRoutes += routing.routes(node)
       case "static_rules": configuration.staticRules += routing.rules(node)
+      case "bfd_instance":
+        if let bfd = BFDConfigBuilder(reader: reader).instance(node),
+          names.claim(bfd.name, kind: "bfd_instance", at: node)
+        {
+          configuration.bfdInstances.append(bfd)
+        }
       case "virtual_server":
         if let server = serverBuilder.virtualServer(node) { configuration.virtualServers.append(server) }
       default:
@@ -185,6 +191,7 @@ struct ConfigAssembler {
       vmacTransmitFromBase: draft.vmacTransmitFromBase, syncGroup: nil,
       location: node.location)
     instance.dontTrackPrimary = draft.dontTrackPrimary
+    instance.trackBFDs = draft.trackBFDs
     return instance
   }
 }

@@ -19,6 +19,7 @@ struct CrossReferenceCheck {
     checkSyncDaemon(&configuration, node: syncDaemonNode)
     checkVirtualServers(configuration)
     resolveFileChecks(&configuration)
+    checkBFD(configuration)
   }
 
   /// FILE_CHECK names a `track_file` block, which may come after the virtual server: its path,

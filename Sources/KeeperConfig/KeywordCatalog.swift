@@ -43,10 +43,10 @@ enum KeywordCatalog {
   static let unsupported: Set<String> = [
     "ha_suspend",
     "lvs_sync_daemon_interface", "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
-    "linkbeat_interfaces", "track_group", "bfd_instance", "garp_group",
+    "linkbeat_interfaces", "track_group", "garp_group",
     "SSL",
     "use_ipvlan",
-    "track_bfd", "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
+    "native_ipv6", "persistence_engine", "regex", "regex_no_match", "regex_options",
     "regex_stack", "regex_min_offset", "regex_max_offset", "nftables_ipvs", "ipvs_nftables",
     "vrrp_ipvlan", "vrrp_mcast_group", "lvs_id", "lvs_sync_daemon_inst", "vrrp_gratuitous_arp_repeat",
     "vrrp_garp_rate", "vrrp_track_file_owner",
@@ -61,9 +61,9 @@ enum KeywordCatalog {
   ]
 
   static let unsupportedCheckers: Set<String> = [
-    "ICMP_CHECK", "BFD_CHECK",
+    "ICMP_CHECK",
   ]
 
   static let supportedCheckers =
-    "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, FILE_CHECK"
+    "TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, SMTP_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, FILE_CHECK, BFD_CHECK"
 }

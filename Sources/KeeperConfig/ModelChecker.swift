@@ -18,6 +18,7 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
     case udp = "UDP_CHECK"
     case dns = "DNS_CHECK"
     case file = "FILE_CHECK"
+    case bfd = "BFD_CHECK"
   }
 
   public var type: CheckerType
@@ -48,6 +49,8 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var dns: DNSCheckSpec? = nil
   /// FILE_CHECK: the `track_file` followed.
   public var file: FileCheckSpec? = nil
+  /// BFD_CHECK's `name`: the bfd_instance whose session decides (it exists and notifies checkers).
+  public var bfdName: String? = nil
   public var location: SourceLocation
 }
 

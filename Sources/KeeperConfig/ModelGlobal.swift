@@ -20,6 +20,7 @@ public struct KeeperConfiguration: Codable, Equatable, Sendable {
   /// `static_routes` and `static_rules`: installed at start, removed at stop.
   public var staticRoutes: [IPRoute] = []
   public var staticRules: [IPRule] = []
+  public var bfdInstances: [BFDInstance] = []
 
   public init(
     globalDefs: GlobalDefs, vrrpScripts: [VRRPScript] = [], vrrpTrackFiles: [VRRPTrackFile] = [],

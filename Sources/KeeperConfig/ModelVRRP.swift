@@ -62,6 +62,7 @@ public struct VRRPSyncGroup: Codable, Equatable, Sendable {
   public var trackScripts: [TrackedObject] = []
   public var trackFiles: [TrackedObject] = []
   public var trackProcesses: [TrackedObject] = []
+  public var trackBFDs: [TrackedBFD] = []
   public var location: SourceLocation
 }
 
@@ -129,6 +130,8 @@ public struct VRRPInstance: Codable, Equatable, Sendable {
   public var trackScripts: [TrackedObject] = []
   public var trackFiles: [TrackedObject] = []
   public var trackProcesses: [TrackedObject] = []
+  /// `track_bfd` entries (their bfd_instance names exist and notify VRRP).
+  public var trackBFDs: [TrackedBFD] = []
   public var notify = VRRPNotify()
   /// Default from `global_defs` (`vrrp_garp_master_delay` etc.).
   public var garpMasterDelay: Double

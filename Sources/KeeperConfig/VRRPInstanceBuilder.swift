@@ -39,6 +39,7 @@ struct VRRPInstanceDraft {
   var trackFileNodes: [ConfigNode] = []
   var trackProcesses: [TrackedObject] = []
   var trackProcessNodes: [ConfigNode] = []
+  var trackBFDs: [TrackedBFD] = []
   var notify = VRRPNotify()
   var garpMasterDelay: Double?
   var garpMasterRepeat: Int?
@@ -157,6 +158,7 @@ struct VRRPInstanceBuilder {
     case "track_script":
       draft.trackScripts += tracking.trackedObjects(node, weightRange: -253...253)
       draft.trackScriptNodes += node.children ?? []
+    case "track_bfd": draft.trackBFDs += BFDConfigBuilder(reader: reader).trackedBFDs(node)
     case "track_file":
       draft.trackFiles += tracking.trackedObjects(node, weightRange: -254...254)
       draft.trackFileNodes += node.children ?? []

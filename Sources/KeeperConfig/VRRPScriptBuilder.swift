@@ -197,6 +197,7 @@ struct VRRPTrackingReader {
       case "track_script": group.trackScripts += trackedObjects(child, weightRange: -253...253)
       case "track_file": group.trackFiles += trackedObjects(child, weightRange: -254...254)
       case "track_process": group.trackProcesses += trackedObjects(child, weightRange: -254...254)
+      case "track_bfd": group.trackBFDs += BFDConfigBuilder(reader: reader).trackedBFDs(child)
       default:
         if !child.isBlock && child.arguments.isEmpty && !KeywordCatalog.ignored.contains(child.name)
           && !KeywordCatalog.unsupported.contains(child.name)

@@ -70,6 +70,9 @@ public struct TrackedObjectSpec: Sendable, Codable, Equatable {
 public typealias TrackedInterfaceSpec = TrackedObjectSpec
 /// `track_script` entry.
 public typealias TrackedScriptSpec = TrackedObjectSpec
+/// `track_bfd` entry: `weight` is resolved (the entry's, else the bfd_instance's; 0 means Fault
+/// while the session is not up).
+public typealias TrackedBFDSpec = TrackedObjectSpec
 
 /// `track_file` entry: the file holds an integer multiplied by `weight` (default 1) and added to the
 /// priority; with weight 0 a non-zero value means Fault. `initialValue` (`init_file`) is written
@@ -245,6 +248,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
   public var trackFiles: [TrackedFileSpec] = []
   /// `track_process` entries, naming `VRRPGroupSpec.processes`.
   public var trackProcesses: [TrackedObjectSpec] = []
+  public var trackBFDs: [TrackedBFDSpec] = []
   /// keepalived's `dont_track_primary`: the instance's own interface is not tracked (its link going
   /// down does not fault the instance).
   public var dontTrackPrimary = false
@@ -335,7 +339,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     case virtualAddresses, excludedAddresses, virtualRoutes, virtualRules, multicastGroup, sourceAddress,
       unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
-    case trackInterfaces, trackScripts, trackFiles, trackProcesses, dontTrackPrimary, notify, v3ChecksumAsV2, vmac
+    case trackInterfaces, trackScripts, trackFiles, trackProcesses, trackBFDs, dontTrackPrimary, notify, v3ChecksumAsV2, vmac
   }
 
   public init(from decoder: any Decoder) throws {
@@ -370,6 +374,7 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     trackScripts = try c.decodeIfPresent([TrackedScriptSpec].self, forKey: .trackScripts) ?? []
     trackFiles = try c.decodeIfPresent([TrackedFileSpec].self, forKey: .trackFiles) ?? []
     trackProcesses = try c.decodeIfPresent([TrackedObjectSpec].self, forKey: .trackProcesses) ?? []
+    trackBFDs = try c.decodeIfPresent([TrackedBFDSpec].self, forKey: .trackBFDs) ?? []
     notify = try c.decodeIfPresent(NotifySpec.self, forKey: .notify) ?? notify
     v3ChecksumAsV2 = try c.decodeIfPresent(Bool.self, forKey: .v3ChecksumAsV2) ?? false
     vmac = try c.decodeIfPresent(VMACSpec.self, forKey: .vmac)

@@ -7,6 +7,8 @@ public enum TrackSignal: Sendable, Equatable {
   case file(path: String, value: Int, weight: Int, reverse: Bool = false)
   /// `vrrp_track_process`: `up` while the number of matching processes is within its quorum.
   case process(name: String, up: Bool, weight: Int, reverse: Bool = false)
+  /// A BFD session as its trackers see it (keepalived's bfd event: Up, or not).
+  case bfd(name: String, up: Bool, weight: Int, reverse: Bool = false)
 }
 
 /// Folds tracked objects into an effective priority and a fault flag, as keepalived.conf(5) defines
@@ -44,6 +46,13 @@ public enum TrackingPolicy {
           if up == reverse {
             reasons.append("process \(name) \(up ? "has its quorum (reverse)" : "lacks its quorum")")
           }
+        } else if (weight > 0) == up {
+          delta += reverse ? -weight : weight
+        }
+      // keepalived's initialise_track_bfd_state and vrrp_handle_bfd_event: the same rule as a script.
+      case .bfd(let name, let up, let weight, let reverse):
+        if weight == 0 {
+          if up == reverse { reasons.append("bfd \(name) \(up ? "up (reverse)" : "down")") }
         } else if (weight > 0) == up {
           delta += reverse ? -weight : weight
         }

@@ -43,13 +43,18 @@ public final class VRRPService: @unchecked Sendable {
   private var loopScheduling: ThreadScheduling?
   private var linkMonitor: (any LinkEventSource)?
   private let scriptRunner: ScriptRunner
+  /// Whether a BFD session is up for its trackers (the daemon's BFD engine); false when unknown.
+  private let bfdState: @Sendable (String) -> Bool
+  /// Set by `trackingChanged()`: the loop re-reads the tracking at its next wake-up.
+  private var resampleRequested = false
 
   /// Validates the spec; nothing touches the system until `start()`, and then only through `network`.
   /// - Parameter scripts: runs vrrp_scripts and notify scripts (the daemon's one runner).
   public init(
     spec: VRRPGroupSpec, network: any VRRPNetwork = SystemVRRPNetwork(),
     logger: Logger = Logger(label: "lvskeeper.vrrp"), scripts: ScriptRunner = .shared,
-    onEvent: @escaping @Sendable (VRRPStateEvent) -> Void = { _ in }
+    onEvent: @escaping @Sendable (VRRPStateEvent) -> Void = { _ in },
+    bfdState: @escaping @Sendable (String) -> Bool = { _ in false }
   ) throws(VRRPSpecError) {
     for instance in spec.instances {
       try instance.validate()
@@ -72,6 +77,7 @@ public final class VRRPService: @unchecked Sendable {
     self.network = network
     self.logger = logger
     self.scriptRunner = scripts
+    self.bfdState = bfdState
     self.onEvent = onEvent
   }
 
@@ -207,6 +213,17 @@ public final class VRRPService: @unchecked Sendable {
     wakePipe = [-1, -1]
   }
 
+  /// A tracked object outside the loop changed (a BFD session went up or down): the loop re-reads
+  /// the tracking at once instead of at its next 100 ms sample. Nothing happens after `stop()`.
+  public func trackingChanged() {
+    lock.withLock {
+      guard !stopRequested, wakePipe[1] >= 0 else { return }
+      resampleRequested = true
+      var byte: UInt8 = 2
+      _ = write(wakePipe[1], &byte, 1)
+    }
+  }
+
   /// The latest snapshot (published by the loop after every event).
   public func status() -> VRRPServiceStatus { lock.withLock { snapshot } }
 
@@ -263,6 +280,17 @@ public final class VRRPService: @unchecked Sendable {
           while let packet = entry.0.receiveIPv4Packet() { handleAuthenticated(packet, members: entry.1) }
         } else {
           while let packet = entry.0.receive() { handle(packet, members: entry.1) }
+        }
+      }
+      // A BFD session changed (trackingChanged): empty the pipe and re-read the tracking now.
+      if fds[receivers.count].revents & Int16(POLLIN) != 0 {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        _ = read(wakePipe[0], &bytes, bytes.count)
+        if lock.withLock({ () -> Bool in
+          defer { resampleRequested = false }
+          return resampleRequested
+        }) {
+          sampleTracking(now: now)
         }
       }
       // A link went up or down: re-read the tracked interfaces now, not at the next sample.
@@ -527,6 +555,12 @@ public final class VRRPService: @unchecked Sendable {
           tracked.weight.map { ($0, tracked.reverse) } ?? (process.weight, process.reverse)
         signals.append(
           .process(name: tracked.name, up: census.hasQuorum[index], weight: weight, reverse: reverse))
+      }
+      for tracked in runtime.spec.trackBFDs {
+        signals.append(
+          .bfd(
+            name: tracked.name, up: bfdState(tracked.name), weight: tracked.weight ?? 0,
+            reverse: tracked.reverse))
       }
       let outcome = TrackingPolicy.evaluate(base: runtime.spec.priority, signals: signals)
       runtime.machine.setEffectivePriority(outcome.priority)

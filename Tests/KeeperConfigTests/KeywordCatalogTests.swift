@@ -30,6 +30,7 @@ final class KeywordCatalogTests: XCTestCase {
 
   static let proofs: [String: Proof] = baseProofs.merging(scriptAndTrackingProofs) { first, _ in first }
     .merging(compatibilityProofs) { first, _ in first }
+    .merging(bfdProofs) { first, _ in first }
 
   /// keepalived 2.2 blocks added for issue #13: track_process and FILE_CHECK.
   static let compatibilityProofs: [String: Proof] = [
@@ -68,6 +69,41 @@ final class KeywordCatalogTests: XCTestCase {
       "CompatibilityConfigTests.testFileCheckTakesItsTrackFile", "FileCheckTests.testVerdictsFollowCheckFile",
       "CompatibilityDaemonTests.testFileCheckFollowsTheFileIntoTheKernel", reach: .behaviour),
   ]
+
+  /// `bfd_instance`, `track_bfd` and `BFD_CHECK`: the model (BFDKeywordTests), what the daemon
+  /// hands the BFD engine, VRRP and the checkers (BFDMappingTests), and the behaviour against
+  /// keepalived's own BFD in namespaces (BFDInteropTests).
+  static let bfdProofs: [String: Proof] = {
+    let model = "BFDKeywordTests.testDefaultsAreKeepalivedsAndEveryKeywordReachesTheModel"
+    let mapping = "BFDMappingTests.testBFDSpecsTrackedWeightsAndChecksReachTheParts"
+    let interop = "BFDInteropTests.testTrackBFDFollowsKeepalivedsSessionBothWays"
+    let session = "BFDSessionTests.testPassiveSessionAnswersAndComesUp"
+    return [
+      "bfd_instance": Proof(model, mapping, interop, reach: .behaviour),
+      "neighbor_ip": Proof(model, mapping, interop, reach: .behaviour),
+      "neighbour_ip": Proof(model, reach: .model),
+      "source_ip": Proof(model, mapping, interop, reach: .behaviour),
+      "min_rx": Proof(model, mapping, interop, reach: .behaviour),
+      "min_tx": Proof(model, mapping, interop, reach: .behaviour),
+      "idle_tx": Proof(
+        model, mapping, "BFDSessionTests.testWhileNotUpPacketsGoAtTheIdleRateAndAdvertiseIdleTx",
+        reach: .behaviour),
+      "multiplier": Proof(model, mapping, interop, reach: .behaviour),
+      "passive": Proof(model, mapping, session, reach: .behaviour),
+      "ttl": Proof(model, mapping, reach: .mapping),
+      "hoplimit": Proof(model, mapping, reach: .mapping),
+      "max_hops": Proof(model, mapping, reach: .mapping),
+      "vrrp": Proof(model, "BFDKeywordTests.testTrackBFDMustNameABFDInstanceThatNotifiesVRRP", reach: .model),
+      "checker": Proof(
+        model, "BFDKeywordTests.testTrackBFDMustNameABFDInstanceThatNotifiesVRRP", reach: .model),
+      "track_bfd": Proof(
+        "BFDKeywordTests.testTrackBFDInInstancesAndSyncGroups", mapping,
+        "BFDTrackingTests.testTrackBFDWeightsAndFaults",
+        interop, reach: .behaviour),
+      "BFD_CHECK": Proof(mapping, interop, reach: .behaviour),
+      "name": Proof(mapping, interop, reach: .behaviour),
+    ]
+  }()
 
   static let baseProofs: [String: Proof] = [
     // top level and blocks

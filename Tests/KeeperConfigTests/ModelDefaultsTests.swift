@@ -245,7 +245,7 @@ final class ModelDefaultsTests: XCTestCase {
     let decoded = try JSONDecoder().decode(KeeperConfiguration.self, from: data)
     XCTAssertEqual(decoded, config)
     let text = String(decoding: data, as: UTF8.self)
-    XCTAssertTrue(text.hasPrefix("{\"globalDefs\":{"), text)
+    XCTAssertTrue(text.hasPrefix("{\"bfdInstances\":[],\"globalDefs\":{"), text)
     XCTAssertTrue(text.contains("\"vrrpMcastGroup4\":\"224.0.0.18\""))
   }
 

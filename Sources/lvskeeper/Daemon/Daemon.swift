@@ -1,3 +1,4 @@
+import BFD
 import Foundation
 import HealthCheck
 import IPVSSync
@@ -48,6 +49,10 @@ actor Daemon {
   var globalDefs: GlobalDefs
   /// The VRRP units of the configuration given at init, until `start` runs them.
   private var initialUnits: Result<[String: VRRPGroupSpec], any Error>
+  /// The `bfd_instance`s of the configuration given at init, until `start` runs them.
+  private var initialBFD: [BFDInstanceSpec]
+  /// The BFD engine and the units it wakes.
+  nonisolated let bfd = BFDLink()
   var mapping: ServiceMapping
   var units: [String: (spec: VRRPGroupSpec, service: VRRPService)] = [:]
   /// `static_ipaddress`/`static_routes`/`static_rules` of the configuration in force; their
@@ -93,9 +98,13 @@ actor Daemon {
     self.globalDefs = loaded.configuration.globalDefs
     self.initialUnits = Result { try VRRPMapping.units(loaded.configuration) }
     self.staticNetwork = VRRPMapping.staticNetwork(loaded.configuration)
+    self.initialBFD = BFDLink.specs(loaded.configuration)
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    self.monitor = HealthMonitor(group: group, logger: Logger(label: "lvskeeper.health"), scripts: scripts)
+    let bfd = self.bfd
+    self.monitor = HealthMonitor(
+      group: group, logger: Logger(label: "lvskeeper.health"), scripts: scripts,
+      bfdSessionUp: { bfd.isUp($0) })
     (vrrpEvents, vrrpEventSink) = AsyncStream.makeStream(of: VRRPStateEvent.self)
     backgroundReconciles = CoalescingReconciles(queue: kernelQueue)
   }
@@ -117,6 +126,12 @@ actor Daemon {
     // Static addresses, routes and rules before any instance (keepalived's start_vrrp): a
     // virtual route may go through a static one.
     try applyStaticNetwork(staticNetwork)
+    // BFD before VRRP: a unit tracking a session reads it from its first sample.
+    do {
+      try bfd.apply(initialBFD)
+    } catch {
+      throw DaemonStartError(description: "\(error)")
+    }
     // VRRP first: after a restart the peer must hear adverts again within its master-down
     // interval, and VIPs left by the previous run are adopted (or removed) right away.
     do {
@@ -126,8 +141,10 @@ actor Daemon {
     } catch {
       for unit in self.units.values { unit.service.stop() }
       staticNetworkOwner?.removeAll()
+      bfd.stop()
       throw DaemonStartError(description: "VRRP: \(error)")
     }
+    bfd.setListeners(self.units.values.map(\.service))
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
@@ -197,10 +214,10 @@ actor Daemon {
 
   func startUnit(_ name: String, _ spec: VRRPGroupSpec) throws {
     let sink = vrrpEventSink
-    let service = try VRRPService(spec: spec, logger: Logger(label: "lvskeeper.vrrp"), scripts: scripts) {
-      event in
-      sink.yield(event)
-    }
+    let bfd = self.bfd
+    let service = try VRRPService(
+      spec: spec, logger: Logger(label: "lvskeeper.vrrp"), scripts: scripts, onEvent: { sink.yield($0) },
+      bfdState: { bfd.isUp($0) })
     try service.start()
     units[name] = (spec, service)
   }
@@ -226,6 +243,8 @@ actor Daemon {
       let service = $0.value.service
       return ("VRRP unit \($0.key)", { service.stop() })
     }
+    let bfd = self.bfd
+    parts.append(("BFD", { bfd.stop() }))
     let monitor = self.monitor
     let checkersHang = TestHooks.checkersHangOnStop
     parts.append(

@@ -156,6 +156,12 @@ extension Daemon {
         failures.append("\(name): \(error)")
       }
     }
+    do {
+      try bfd.apply(BFDLink.specs(loaded.configuration))
+    } catch {
+      failures.append("BFD: \(error)")
+    }
+    bfd.setListeners(units.values.map(\.service))
     globalDefs = loaded.configuration.globalDefs
     // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff. A reload that
     // leaves every real server's checkers as they were (a weight, a scheduler) skips the monitor:

@@ -33,7 +33,7 @@ extension Daemon {
     }
     return StatusReport(
       daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(table),
-      pendingOperations: pendingOperations(), vrrpUnmatchedDrops: unmatched)
+      pendingOperations: pendingOperations(), vrrpUnmatchedDrops: unmatched, bfd: bfd.status)
   }
 
   /// Brings `lvskeeper_vrrp_dropped_packets_total` up to the VRRP units' own counters; runs

@@ -290,6 +290,14 @@ struct ServiceMapping: Sendable {
       let check = FileCheck(
         path: file.path, weight: file.weight ?? 1, reverse: file.reverse, baseWeight: realServer.weight)
       return Checker(.file(check), schedule: CheckSchedule(delayLoop: .seconds(1), retry: 0))
+    case .bfd:
+      // keepalived's BFD_CHECK follows the session's events and has no delay_loop or retry: read
+      // the session every 100 ms, one reading decides.
+      checker = .bfd(BFDSessionCheck(name: spec.bfdName ?? ""))
+      return Checker(
+        checker,
+        schedule: CheckSchedule(
+          delayLoop: .milliseconds(100), retry: 0, delayBeforeRetry: .zero, alpha: spec.alpha))
     }
     let schedule = CheckSchedule(
       delayLoop: duration(spec.delayLoop), warmup: duration(spec.warmup), retry: spec.retry,

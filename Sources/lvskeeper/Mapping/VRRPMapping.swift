@@ -14,6 +14,7 @@ enum VRRPMapping {
     var specs: [String: VRRPInstanceSpec] = [:]
     for instance in config.vrrpInstances {
       specs[instance.name] = try instanceSpec(instance, global: config.globalDefs, files: files)
+      specs[instance.name]?.trackBFDs = trackedBFDs(instance.trackBFDs, config.bfdInstances)
     }
     var units: [String: VRRPGroupSpec] = [:]
     var grouped: Set<String> = []
@@ -182,6 +183,11 @@ enum VRRPMapping {
     spec.trackInterfaces += group.trackInterfaces.map { TrackedInterfaceSpec(name: $0.name, weight: nil) }
     spec.trackScripts += group.trackScripts.map { TrackedScriptSpec(name: $0.name, weight: 0) }
     spec.trackProcesses += group.trackProcesses.map { TrackedObjectSpec(name: $0.name, weight: 0) }
+    // A bfd tracked by both the group and the member counts once, as the group's (keepalived's
+    // add_vrrp_to_track_bfd).
+    let groupBFDs = Set(group.trackBFDs.map(\.name))
+    spec.trackBFDs.removeAll { groupBFDs.contains($0.name) }
+    spec.trackBFDs += group.trackBFDs.map { TrackedBFDSpec(name: $0.name, weight: 0) }
     spec.trackFiles += group.trackFiles.compactMap { tracked in
       trackedFile(tracked, files).map {
         var fault = $0
@@ -196,6 +202,16 @@ enum VRRPMapping {
   static func staticNetwork(_ config: KeeperConfiguration) -> StaticNetworkSpec {
     StaticNetworkSpec(
       addresses: config.staticAddresses.map(vip), routes: config.staticRoutes, rules: config.staticRules)
+  }
+
+  /// `track_bfd` entries with their weight resolved: the entry's `weight N [reverse|noreverse]`,
+  /// else the bfd_instance's `weight N [reverse]` (keepalived's alloc_track_bfd).
+  static func trackedBFDs(_ entries: [TrackedBFD], _ instances: [BFDInstance]) -> [TrackedBFDSpec] {
+    entries.compactMap { entry in
+      guard let bfd = instances.first(where: { $0.name == entry.name }) else { return nil }
+      return TrackedBFDSpec(
+        name: entry.name, weight: entry.weight ?? bfd.weight, reverse: entry.reverse ?? bfd.weightReverse)
+    }
   }
 
   private static func vip(_ vip: VirtualIPAddress) -> VirtualAddressSpec {

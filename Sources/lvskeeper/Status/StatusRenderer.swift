@@ -1,3 +1,4 @@
+import BFD
 import Foundation
 
 /// Renders a `StatusReport` for people: VRRP first, then the table as `ipvsadm -Ln` prints it, with
@@ -39,6 +40,7 @@ enum StatusRenderer {
     if let unmatched = report.vrrpUnmatchedDrops, !unmatched.isEmpty {
       out += "  dropped, no instance matched: \(counts(unmatched))\n"
     }
+    if let bfd = report.bfd { out += renderBFD(bfd) }
     out += "\nIP Virtual Server table (configured by lvskeeper)\n"
     out += "Prot LocalAddress:Port Scheduler Flags\n"
     out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health   Last check\n"
@@ -85,5 +87,29 @@ enum StatusRenderer {
 
   private static func timestamp(_ date: Date) -> String {
     date.formatted(.iso8601)
+  }
+}
+
+extension StatusRenderer {
+  /// One line per session: state (local/remote), the tracker view, diagnostics, intervals in ms,
+  /// and packet counters.
+  static func renderBFD(_ status: BFDEngineStatus) -> String {
+    func ms(_ micros: UInt64) -> String {
+      micros % 1000 == 0 ? "\(micros / 1000)" : String(format: "%.3f", Double(micros) / 1000)
+    }
+    var out = "\nBFD sessions:\n"
+    for s in status.sessions {
+      out += "  \(pad(s.name, 16)) \(pad(s.state, 9)) neighbor \(s.neighbor) remote \(s.remoteState)"
+      out += s.up ? " [up]\n" : " [down]\n"
+      out += "    diag \(s.diagnostic); remote diag \(s.remoteDiagnostic)\n"
+      out += "    tx \(ms(UInt64(s.transmitInterval))) ms, detect \(ms(s.detectionTime)) ms"
+      out += " (remote min_rx \(ms(UInt64(s.remoteMinRx))) ms, min_tx \(ms(UInt64(s.remoteMinTx))) ms,"
+      out += " multiplier \(s.remoteMultiplier))\n"
+      out += "    packets in \(s.packetsIn) out \(s.packetsOut) dropped \(s.dropped)\n"
+    }
+    if status.malformed > 0 || status.unmatched > 0 {
+      out += "  dropped: \(status.malformed) malformed, \(status.unmatched) for no session\n"
+    }
+    return out
   }
 }

@@ -1,3 +1,4 @@
+import BFD
 import Foundation
 
 /// Everything `lvskeeper status` shows, as one value the daemon assembles on request.
@@ -13,6 +14,8 @@ struct StatusReport: Codable, Sendable, Equatable {
   /// VRRP packets dropped that no instance could be blamed for (an unknown VRID, a short packet),
   /// by reason. Optional, so a newer client reads an older daemon's answer.
   var vrrpUnmatchedDrops: [String: UInt64]? = nil
+  /// The BFD sessions (`bfd_instance`s) and the datagrams no session took; nil without any.
+  var bfd: BFDEngineStatus? = nil
 }
 
 /// The process as a whole: what it runs and how the last reload went.
