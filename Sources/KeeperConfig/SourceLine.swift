@@ -1,9 +1,13 @@
+import Synchronization
+
 /// One logical configuration line after includes, conditionals and parameter substitution.
 ///
 /// Invariant: when `columns` is present it has one entry per byte of `bytes`, giving the column in
 /// the original file that produced the byte; otherwise byte `i` came from column `i + 1`.
 struct SourceLine {
   let file: String
+  /// `file` interned (`SourceFiles`): what the line's tokens keep.
+  let fileID: UInt32
   let line: Int
   var bytes: [UInt8]
   var columns: [Int]?
@@ -19,6 +23,74 @@ struct SourceLine {
   func location(at index: Int) -> SourceLocation {
     SourceLocation(file: file, line: line, column: column(at: index))
   }
+}
+
+/// The names of configuration files, interned: a token keeps a 4-byte id instead of the name
+/// (a String: 16 bytes and a reference count operation per copy, for every token of a large file).
+///
+/// Invariant: append-only; an id names the same file for the life of the process. Only distinct
+/// names are added, so loading and reloading the same files adds nothing after the first load.
+enum SourceFiles {
+  private struct Table {
+    var names: [String] = []
+    var ids: [String: UInt32] = [:]
+  }
+  private static let table = Mutex(Table())
+
+  /// The id of `name`, added on first use.
+  static func id(_ name: String) -> UInt32 {
+    table.withLock { t in
+      if let id = t.ids[name] { return id }
+      let id = UInt32(t.names.count)
+      t.names.append(name)
+      t.ids[name] = id
+      return id
+    }
+  }
+
+  /// The name `id` was given for; an id not from `id(_:)` names no file ("").
+  static func name(_ id: UInt32) -> String {
+    table.withLock { t in Int(id) < t.names.count ? t.names[Int(id)] : "" }
+  }
+}
+
+/// The logical lines of a configuration in order, held in chunks of `chunkSize`, so that a reader
+/// going front to back can release each chunk it has passed (`SyntaxParser` does): the lines of a
+/// whole large file never sit in one array beside the tree being built from them.
+///
+/// Invariant: line `i` is `chunks[i / chunkSize][i % chunkSize]` until released; every chunk but
+/// the last holds exactly `chunkSize` lines.
+struct SourceLines {
+  static let chunkSize = 4096
+  private(set) var count = 0
+  private var chunks: [[SourceLine]] = []
+
+  mutating func append(_ line: SourceLine) {
+    if count % Self.chunkSize == 0 {
+      chunks.append([])
+      chunks[chunks.count - 1].reserveCapacity(Self.chunkSize)
+    }
+    chunks[chunks.count - 1].append(line)
+    count += 1
+  }
+
+  /// Line `index`; it must not have been released.
+  subscript(index: Int) -> SourceLine { chunks[index / Self.chunkSize][index % Self.chunkSize] }
+
+  /// Frees line `index`'s bytes, and its whole chunk once `index` is the chunk's last line. Lines
+  /// must be released in order; a released line must not be read again.
+  mutating func release(_ index: Int) {
+    let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
+    if offset == Self.chunkSize - 1 {
+      chunks[chunk] = []
+    } else {
+      chunks[chunk][offset].bytes = []
+      chunks[chunk][offset].columns = nil
+    }
+  }
+
+  /// Every line not yet released, in order.
+  var all: FlattenSequence<[[SourceLine]]> { chunks.joined() }
 }
 
 enum Byte {
