@@ -112,7 +112,7 @@ final class Preprocessor {
       if !continues { finishPending() }
       return
     }
-    let sourceLine = SourceLine(file: file, fileID: fileID, line: line, bytes: Array(content), columns: nil)
+    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: Array(content), columns: nil)
     if handleInclude(sourceLine) { return }
     processLine(sourceLine, depth: 0, rawLevel: true)
   }
@@ -263,7 +263,7 @@ final class Preprocessor {
       var end = start
       while end < line.bytes.count && line.bytes[end] != Byte.newline { end += 1 }
       let piece = SourceLine(
-        file: line.file, fileID: line.fileID, line: line.line, bytes: Array(line.bytes[start..<end]),
+        fileID: line.fileID, line: line.line, bytes: Array(line.bytes[start..<end]),
         columns: line.columns.map { Array($0[start..<end]) })
       processLine(piece, depth: depth + 1, rawLevel: false)
       start = end + 1

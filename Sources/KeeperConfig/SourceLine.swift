@@ -5,8 +5,7 @@ import Synchronization
 /// Invariant: when `columns` is present it has one entry per byte of `bytes`, giving the column in
 /// the original file that produced the byte; otherwise byte `i` came from column `i + 1`.
 struct SourceLine {
-  let file: String
-  /// `file` interned (`SourceFiles`): what the line's tokens keep.
+  /// The file, interned (`SourceFiles`): what the line's tokens keep.
   let fileID: UInt32
   let line: Int
   var bytes: [UInt8]
@@ -19,6 +18,8 @@ struct SourceLine {
     }
     return index + 1
   }
+
+  var file: String { SourceFiles.name(fileID) }
 
   func location(at index: Int) -> SourceLocation {
     SourceLocation(file: file, line: line, column: column(at: index))
@@ -54,43 +55,84 @@ enum SourceFiles {
   }
 }
 
-/// The logical lines of a configuration in order, held in chunks of `chunkSize`, so that a reader
-/// going front to back can release each chunk it has passed (`SyntaxParser` does): the lines of a
-/// whole large file never sit in one array beside the tree being built from them.
+/// The logical lines of a configuration in order, stored compactly and released as they are read:
+/// in chunks of `chunkSize` lines, each chunk one byte buffer holding its lines' bytes back to back
+/// and a 20-byte record per line, so a line costs its bytes and its record, not an array of its own
+/// (at 268,689 lines that was 27 MB instead of 11), and a reader going front to back (`SyntaxParser`)
+/// releases each chunk it has passed: the lines of a whole file never sit beside the tree built
+/// from them.
 ///
-/// Invariant: line `i` is `chunks[i / chunkSize][i % chunkSize]` until released; every chunk but
-/// the last holds exactly `chunkSize` lines.
+/// Invariant: line `i` is record `i % chunkSize` of chunk `i / chunkSize` until that chunk is
+/// released; every chunk but the last holds exactly `chunkSize` lines.
 struct SourceLines {
   static let chunkSize = 4096
+  private struct Record {
+    var start: UInt32
+    var count: UInt32
+    var line: Int32
+    var fileID: UInt32
+    /// Index into the chunk's `columns`, or -1: byte `i` came from column `i + 1`.
+    var columns: Int32
+  }
+  private struct Chunk {
+    var bytes: [UInt8] = []
+    var records: [Record] = []
+    var columns: [[Int]] = []
+  }
   private(set) var count = 0
-  private var chunks: [[SourceLine]] = []
+  private var chunks: [Chunk] = []
 
   mutating func append(_ line: SourceLine) {
     if count % Self.chunkSize == 0 {
-      chunks.append([])
-      chunks[chunks.count - 1].reserveCapacity(Self.chunkSize)
+      var chunk = Chunk()
+      chunk.records.reserveCapacity(Self.chunkSize)
+      chunks.append(chunk)
     }
-    chunks[chunks.count - 1].append(line)
+    let last = chunks.count - 1
+    var columns: Int32 = -1
+    if let lineColumns = line.columns {
+      columns = Int32(chunks[last].columns.count)
+      chunks[last].columns.append(lineColumns)
+    }
+    chunks[last].records.append(
+      Record(
+        start: UInt32(chunks[last].bytes.count), count: UInt32(line.bytes.count),
+        line: Int32(clamping: line.line), fileID: line.fileID, columns: columns))
+    chunks[last].bytes.append(contentsOf: line.bytes)
     count += 1
   }
 
-  /// Line `index`; it must not have been released.
-  subscript(index: Int) -> SourceLine { chunks[index / Self.chunkSize][index % Self.chunkSize] }
-
-  /// Frees line `index`'s bytes, and its whole chunk once `index` is the chunk's last line. Lines
-  /// must be released in order; a released line must not be read again.
-  mutating func release(_ index: Int) {
+  /// Line `index` as a `SourceLine` of its own; its chunk must not have been released.
+  subscript(index: Int) -> SourceLine {
     let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
-    if offset == Self.chunkSize - 1 {
-      chunks[chunk] = []
-    } else {
-      chunks[chunk][offset].bytes = []
-      chunks[chunk][offset].columns = nil
-    }
+    let record = chunks[chunk].records[offset]
+    let start = Int(record.start)
+    return SourceLine(
+      fileID: record.fileID, line: Int(record.line),
+      bytes: Array(chunks[chunk].bytes[start..<(start + Int(record.count))]),
+      columns: record.columns < 0 ? nil : chunks[chunk].columns[Int(record.columns)])
   }
 
-  /// Every line not yet released, in order.
-  var all: FlattenSequence<[[SourceLine]]> { chunks.joined() }
+  /// Marks line `index` read: once it is the last line of its chunk, the chunk is freed. Lines must
+  /// be released in order; no line of a freed chunk may be read again.
+  mutating func release(_ index: Int) {
+    let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
+    if offset == Self.chunkSize - 1 { chunks[chunk] = Chunk() }
+  }
+
+  /// The lines holding a byte for which `predicate` is true, in order (none is released).
+  func lines(containing predicate: (UInt8) -> Bool) -> [SourceLine] {
+    var found: [SourceLine] = []
+    for (chunkIndex, chunk) in chunks.enumerated() {
+      for (offset, record) in chunk.records.enumerated() {
+        let start = Int(record.start)
+        if chunk.bytes[start..<(start + Int(record.count))].contains(where: predicate) {
+          found.append(self[chunkIndex * Self.chunkSize + offset])
+        }
+      }
+    }
+    return found
+  }
 }
 
 enum Byte {

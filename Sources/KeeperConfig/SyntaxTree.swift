@@ -36,7 +36,8 @@ struct SyntaxParser {
   /// Parses every line. Tokenizer errors are reported first, as when all lines were tokenized
   /// before parsing (the order of first mention ranks files in `DiagnosticLog.sorted`).
   mutating func parse() -> [ConfigNode] {
-    Tokenizer(log: log).reportUnterminatedQuotes(in: lines.all)
+    Tokenizer(log: log).reportUnterminatedQuotes(
+      in: lines.lines(containing: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }))
     let nodes = parseBody(opener: nil, depth: 0)
     lines = SourceLines()
     return nodes

@@ -47,12 +47,12 @@ struct Token {
 struct Tokenizer {
   let log: DiagnosticLog?
 
-  /// Reports every unterminated quote of `lines`, in line order. Only a line holding a quote can
-  /// have one, so only those lines are tokenized here.
-  func reportUnterminatedQuotes(in lines: some Sequence<SourceLine>) {
+  /// Reports every unterminated quote of `lines` (the lines holding a quote: only those can have
+  /// one), in line order.
+  func reportUnterminatedQuotes(in lines: [SourceLine]) {
     guard log != nil else { return }
     var scratch: [Token] = []
-    for line in lines where line.bytes.contains(where: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }) {
+    for line in lines {
       scratch.removeAll(keepingCapacity: true)
       append(line, to: &scratch)
     }
