@@ -8,8 +8,11 @@
 #     start, then 10 reloads that each change one weight: per reload the daemon's CPU (utime+stime
 #     from /proc/PID/stat around `lvskeeper reload`), the IPVS operations it logged, and RSS after.
 #  3. check-config's peak RSS on that file (/usr/bin/time -v) beside keepalived -t -f.
+#  4. In the IPVS VM (bench/memory-vm.sh), keepalived's checker and lvskeeper's daemon (real IPVS,
+#     not --dry-run) on one config of 1, 1,000 and 10,000 real servers, same method for both: the
+#     side-by-side marginal RSS per real server, and where the one-server daemon's RSS lives.
 # Usage: LVSKEEPER_BIN=<release lvskeeper> sh bench/memory-reload.sh
-#        (ONLY_PER_SERVER=1: part 1 only, about two minutes)
+#        (ONLY_PER_SERVER=1: part 1 only, about two minutes; NO_VM=1: without part 4)
 # Build: swift build -c release --scratch-path .build-release --product lvskeeper
 set -eu
 cd "$(dirname "$0")/.."
@@ -56,6 +59,19 @@ def cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
+
+def smaps(pid):
+    # RSS per mapping: file-backed pages by file name (the binary, the Swift runtime, Foundation,
+    # ICU data, libc), anonymous pages as [anon] (malloc heap, thread stacks), largest first.
+    totals, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts[0] == "Rss:":
+                totals[name] = totals.get(name, 0) + int(parts[1])
+    return sorted(((kb, n) for n, kb in totals.items() if kb >= 256), reverse=True)
 
 class Daemon:
     def __init__(self, conf, name):
@@ -122,9 +138,14 @@ for label, vs, rs in (("1", 1, 1), ("1,000", 100, 10), ("10,000", 1000, 10))[: i
     d = Daemon(conf, f"rs{vs * rs}")
     d.wait_down(vs * rs)
     rss = d.settled_rss()
+    breakdown = smaps(d.proc.pid) if vs * rs == 1 else None
     d.stop()
     results[vs * rs] = rss
     print(f"run --dry-run, {label:>6} real servers (TCP_CHECK, delay_loop 10): VmRSS {rss / 1024:.1f} MB")
+    if breakdown:
+        print("  where the one-server daemon's RSS lives (/proc/PID/smaps, >= 256 kB):")
+        for kb, name in breakdown:
+            print(f"  {kb:8d} kB  {name}")
 marginal = (results.get(10000, 0) - results.get(1000, 0)) / 9000
 print(f"marginal RSS per real server, 1,000 -> 10,000: {marginal:.2f} KB")
 if os.environ.get("ONLY_PER_SERVER"):
@@ -193,3 +214,6 @@ if os.access(keepalived, os.X_OK):
 else:
     print("keepalived not installed: no side-by-side figure")
 PY
+if [ -z "${ONLY_PER_SERVER:-}" ] && [ -z "${NO_VM:-}" ] && [ -x vm/run-in-vm.sh ]; then
+  LVSKEEPER_BIN="$BIN" bash bench/memory-vm.sh
+fi

@@ -339,18 +339,52 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A real server to watch: up only while every checker is up. No checkers means always up.
+///
+/// The notify scripts (about 100 bytes each, usually absent) live in one shared box, so a server
+/// is 32 bytes however many copies the daemon and the monitor keep. Equality compares the scripts'
+/// values, not the boxes.
 public struct MonitoredServer: Hashable, Sendable {
   public var id: RealServerID
   public var checkers: [Checker]
-  public var notifyUp: RunnableScript?
-  public var notifyDown: RunnableScript?
+  private var scripts: NotifyScripts?
+
+  /// `notify_up` and `notify_down` of one real server; nil in `MonitoredServer` when it has neither.
+  final class NotifyScripts: Sendable {
+    let up: RunnableScript?
+    let down: RunnableScript?
+    init?(up: RunnableScript?, down: RunnableScript?) {
+      guard up != nil || down != nil else { return nil }
+      self.up = up
+      self.down = down
+    }
+  }
+
+  public var notifyUp: RunnableScript? {
+    get { scripts?.up }
+    set { scripts = NotifyScripts(up: newValue, down: notifyDown) }
+  }
+  public var notifyDown: RunnableScript? {
+    get { scripts?.down }
+    set { scripts = NotifyScripts(up: notifyUp, down: newValue) }
+  }
 
   public init(
     id: RealServerID, checkers: [Checker], notifyUp: RunnableScript? = nil, notifyDown: RunnableScript? = nil
   ) {
     self.id = id
     self.checkers = checkers
-    self.notifyUp = notifyUp
-    self.notifyDown = notifyDown
+    self.scripts = NotifyScripts(up: notifyUp, down: notifyDown)
+  }
+
+  public static func == (lhs: MonitoredServer, rhs: MonitoredServer) -> Bool {
+    lhs.id == rhs.id && lhs.checkers == rhs.checkers
+      && (lhs.scripts === rhs.scripts || (lhs.notifyUp == rhs.notifyUp && lhs.notifyDown == rhs.notifyDown))
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(id)
+    hasher.combine(checkers)
+    hasher.combine(notifyUp)
+    hasher.combine(notifyDown)
   }
 }

@@ -19,12 +19,13 @@ public final class HealthMonitor: Sendable {
   private let bfdSessionUp: @Sendable (String) -> Bool
 
   /// One real server of the last `apply`, by slot. Its checkers are a range of `checkerList`.
+  /// It holds the server as given (id, checkers and notify scripts are references, 32 bytes), not
+  /// copies of its scripts.
   private struct ServerEntry {
-    var id: RealServerID
-    var notifyUp: RunnableScript?
-    var notifyDown: RunnableScript?
+    var server: MonitoredServer
     var reportedUp: Bool
     var reportedWeight: Int?
+    var id: RealServerID { server.id }
   }
   /// One distinct checker (interned: one record however many servers use it), by slot. Its state
   /// is what every server using it sees, so servers keep no per-checker copy.
@@ -170,9 +171,7 @@ public final class HealthMonitor: Sendable {
       for (index, server) in servers.enumerated() {
         let states = s.states(of: index)
         let (up, weight) = (ServerVerdict.isUp(states), ServerVerdict.weight(states))
-        var entry = ServerEntry(
-          id: server.id, notifyUp: server.notifyUp, notifyDown: server.notifyDown, reportedUp: up,
-          reportedWeight: weight)
+        var entry = ServerEntry(server: server, reportedUp: up, reportedWeight: weight)
         if let was = previous[server.id].map({ old[$0] }) {
           entry.reportedUp = was.reportedUp
           entry.reportedWeight = was.reportedWeight
@@ -325,7 +324,7 @@ public final class HealthMonitor: Sendable {
           emitted.append(change)
           // Under the lock, so concurrent runners' changes reach the stream in state order.
           continuation.yield(change)
-          if flipped, let script = up ? entry.notifyUp : entry.notifyDown {
+          if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
           }
           s.servers[server] = entry

@@ -10,7 +10,9 @@ import Synchronization
 /// returns (EEXIST, ESRCH, ENOENT for an unknown scheduler or destination).
 ///
 /// Invariant: its table only changes through the `IPVSKernel` calls or the test hooks below,
-/// and every mutating call is counted in `appliedOperations`.
+/// and, when `recordsOperations`, every mutating call is counted in `appliedOperations`.
+/// `run --dry-run` keeps no record (its daemon logs each operation and shows the last ones in
+/// `status`): a record kept for the daemon's lifetime would grow with every health flap.
 public final class InMemoryIPVSKernel: IPVSKernel {
   private struct State {
     var table = IPVSTable()
@@ -22,8 +24,11 @@ public final class InMemoryIPVSKernel: IPVSKernel {
   }
 
   private let state = Mutex(State())
+  private let recordsOperations: Bool
 
-  public init() {}
+  public init(recordsOperations: Bool = true) {
+    self.recordsOperations = recordsOperations
+  }
 
   // MARK: test hooks
 
@@ -77,7 +82,7 @@ public final class InMemoryIPVSKernel: IPVSKernel {
   public func apply(_ operations: [IPVSOperation]) throws(IPVSKernelError) -> [IPVSOperationResult] {
     state.withLock { s in
       operations.map { op in
-        s.applied.append(op)
+        if recordsOperations { s.applied.append(op) }
         let e = s.failing[op] ?? Self.perform(op, on: &s)
         let error = e.map {
           IPVSKernelError.rejected(operation: op.description, errno: $0, reason: .classify(errno: $0, on: op))

@@ -16,7 +16,7 @@ final class Preprocessor {
   let configID: String
   let log: DiagnosticLog
   let limits: ConfigLimits
-  private(set) var lines: [SourceLine] = []
+  private(set) var lines = SourceLines()
   var parameters: [String: [UInt8]] = [:]
   private var pending: (name: String, value: [UInt8], location: SourceLocation)?
   var directoryStack: [String] = []
@@ -39,8 +39,8 @@ final class Preprocessor {
   }
 
   /// Hands over the lines read so far and forgets them, so the caller holds the only copy.
-  func takeLines() -> [SourceLine] {
-    var taken: [SourceLine] = []
+  func takeLines() -> SourceLines {
+    var taken = SourceLines()
     swap(&taken, &lines)
     return taken
   }
@@ -79,6 +79,7 @@ final class Preprocessor {
       directoryStack.removeLast()
       fileStack.removeLast()
     }
+    let fileID = SourceFiles.id(file)
     var lineNumber = 0
     var start = 0
     while start <= bytes.count && !stopped {
@@ -88,7 +89,7 @@ final class Preprocessor {
       lineNumber += 1
       var raw = bytes[start..<end]
       if raw.last == Byte.carriageReturn { raw = raw.dropLast() }
-      processRawLine(raw, file: file, line: lineNumber)
+      processRawLine(raw, file: file, fileID: fileID, line: lineNumber)
       start = end + 1
     }
     if let pending, pending.location.file == file, !stopped {
@@ -99,7 +100,7 @@ final class Preprocessor {
     }
   }
 
-  private func processRawLine(_ raw: ArraySlice<UInt8>, file: String, line: Int) {
+  private func processRawLine(_ raw: ArraySlice<UInt8>, file: String, fileID: UInt32, line: Int) {
     let content = strippingComment(raw)
     if pending != nil {
       var body = Array(content)
@@ -111,7 +112,7 @@ final class Preprocessor {
       if !continues { finishPending() }
       return
     }
-    let sourceLine = SourceLine(file: file, line: line, bytes: Array(content), columns: nil)
+    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: Array(content), columns: nil)
     if handleInclude(sourceLine) { return }
     processLine(sourceLine, depth: 0, rawLevel: true)
   }
@@ -262,7 +263,7 @@ final class Preprocessor {
       var end = start
       while end < line.bytes.count && line.bytes[end] != Byte.newline { end += 1 }
       let piece = SourceLine(
-        file: line.file, line: line.line, bytes: Array(line.bytes[start..<end]),
+        fileID: line.fileID, line: line.line, bytes: Array(line.bytes[start..<end]),
         columns: line.columns.map { Array($0[start..<end]) })
       processLine(piece, depth: depth + 1, rawLevel: false)
       start = end + 1

@@ -1,9 +1,12 @@
+import Synchronization
+
 /// One logical configuration line after includes, conditionals and parameter substitution.
 ///
 /// Invariant: when `columns` is present it has one entry per byte of `bytes`, giving the column in
 /// the original file that produced the byte; otherwise byte `i` came from column `i + 1`.
 struct SourceLine {
-  let file: String
+  /// The file, interned (`SourceFiles`): what the line's tokens keep.
+  let fileID: UInt32
   let line: Int
   var bytes: [UInt8]
   var columns: [Int]?
@@ -16,8 +19,119 @@ struct SourceLine {
     return index + 1
   }
 
+  var file: String { SourceFiles.name(fileID) }
+
   func location(at index: Int) -> SourceLocation {
     SourceLocation(file: file, line: line, column: column(at: index))
+  }
+}
+
+/// The names of configuration files, interned: a token keeps a 4-byte id instead of the name
+/// (a String: 16 bytes and a reference count operation per copy, for every token of a large file).
+///
+/// Invariant: append-only; an id names the same file for the life of the process. Only distinct
+/// names are added, so loading and reloading the same files adds nothing after the first load.
+enum SourceFiles {
+  private struct Table {
+    var names: [String] = []
+    var ids: [String: UInt32] = [:]
+  }
+  private static let table = Mutex(Table())
+
+  /// The id of `name`, added on first use.
+  static func id(_ name: String) -> UInt32 {
+    table.withLock { t in
+      if let id = t.ids[name] { return id }
+      let id = UInt32(t.names.count)
+      t.names.append(name)
+      t.ids[name] = id
+      return id
+    }
+  }
+
+  /// The name `id` was given for; an id not from `id(_:)` names no file ("").
+  static func name(_ id: UInt32) -> String {
+    table.withLock { t in Int(id) < t.names.count ? t.names[Int(id)] : "" }
+  }
+}
+
+/// The logical lines of a configuration in order, stored compactly and released as they are read:
+/// in chunks of `chunkSize` lines, each chunk one byte buffer holding its lines' bytes back to back
+/// and a 20-byte record per line, so a line costs its bytes and its record, not an array of its own
+/// (at 268,689 lines that was 27 MB instead of 11), and a reader going front to back (`SyntaxParser`)
+/// releases each chunk it has passed: the lines of a whole file never sit beside the tree built
+/// from them.
+///
+/// Invariant: line `i` is record `i % chunkSize` of chunk `i / chunkSize` until that chunk is
+/// released; every chunk but the last holds exactly `chunkSize` lines.
+struct SourceLines {
+  static let chunkSize = 4096
+  private struct Record {
+    var start: UInt32
+    var count: UInt32
+    var line: Int32
+    var fileID: UInt32
+    /// Index into the chunk's `columns`, or -1: byte `i` came from column `i + 1`.
+    var columns: Int32
+  }
+  private struct Chunk {
+    var bytes: [UInt8] = []
+    var records: [Record] = []
+    var columns: [[Int]] = []
+  }
+  private(set) var count = 0
+  private var chunks: [Chunk] = []
+
+  mutating func append(_ line: SourceLine) {
+    if count % Self.chunkSize == 0 {
+      var chunk = Chunk()
+      chunk.records.reserveCapacity(Self.chunkSize)
+      chunks.append(chunk)
+    }
+    let last = chunks.count - 1
+    var columns: Int32 = -1
+    if let lineColumns = line.columns {
+      columns = Int32(chunks[last].columns.count)
+      chunks[last].columns.append(lineColumns)
+    }
+    chunks[last].records.append(
+      Record(
+        start: UInt32(chunks[last].bytes.count), count: UInt32(line.bytes.count),
+        line: Int32(clamping: line.line), fileID: line.fileID, columns: columns))
+    chunks[last].bytes.append(contentsOf: line.bytes)
+    count += 1
+  }
+
+  /// Line `index` as a `SourceLine` of its own; its chunk must not have been released.
+  subscript(index: Int) -> SourceLine {
+    let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
+    let record = chunks[chunk].records[offset]
+    let start = Int(record.start)
+    return SourceLine(
+      fileID: record.fileID, line: Int(record.line),
+      bytes: Array(chunks[chunk].bytes[start..<(start + Int(record.count))]),
+      columns: record.columns < 0 ? nil : chunks[chunk].columns[Int(record.columns)])
+  }
+
+  /// Marks line `index` read: once it is the last line of its chunk, the chunk is freed. Lines must
+  /// be released in order; no line of a freed chunk may be read again.
+  mutating func release(_ index: Int) {
+    let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
+    if offset == Self.chunkSize - 1 { chunks[chunk] = Chunk() }
+  }
+
+  /// The lines holding a byte for which `predicate` is true, in order (none is released).
+  func lines(containing predicate: (UInt8) -> Bool) -> [SourceLine] {
+    var found: [SourceLine] = []
+    for (chunkIndex, chunk) in chunks.enumerated() {
+      for (offset, record) in chunk.records.enumerated() {
+        let start = Int(record.start)
+        if chunk.bytes[start..<(start + Int(record.count))].contains(where: predicate) {
+          found.append(self[chunkIndex * Self.chunkSize + offset])
+        }
+      }
+    }
+    return found
   }
 }
 

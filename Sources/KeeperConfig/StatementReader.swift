@@ -26,16 +26,18 @@ struct StatementReader {
     }
   }
 
-  /// Checks the argument count; `usage` shows the expected form.
+  /// Checks the argument count; `usage` shows the expected form. It is built only for an error:
+  /// every statement of a large configuration passes here.
   @discardableResult
-  func expect(_ node: ConfigNode, arguments range: ClosedRange<Int>, usage: String) -> Bool {
+  func expect(_ node: ConfigNode, arguments range: ClosedRange<Int>, usage: @autoclosure () -> String) -> Bool
+  {
     if node.arguments.count < range.lowerBound {
-      log.error("'\(node.name)' is missing its argument (usage: \(usage))", at: node.location)
+      log.error("'\(node.name)' is missing its argument (usage: \(usage()))", at: node.location)
       return false
     }
     if node.arguments.count > range.upperBound {
       log.error(
-        "unexpected argument '\(node.arguments[range.upperBound].text)' to '\(node.name)' (usage: \(usage))",
+        "unexpected argument '\(node.arguments[range.upperBound].text)' to '\(node.name)' (usage: \(usage()))",
         at: node.arguments[range.upperBound].location)
       return false
     }

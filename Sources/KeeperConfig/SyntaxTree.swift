@@ -21,14 +21,14 @@ struct SyntaxParser {
   static let maxDepth = 64
 
   let log: DiagnosticLog
-  private var lines: [SourceLine]
+  private var lines: SourceLines
   private var nextLine = 0
   /// The tokens of the line being read; `position` indexes them.
   private var lineTokens: [Token] = []
   private var position = 0
   private let tokenizer = Tokenizer(log: nil)
 
-  init(lines: [SourceLine], log: DiagnosticLog) {
+  init(lines: SourceLines, log: DiagnosticLog) {
     self.lines = lines
     self.log = log
   }
@@ -36,9 +36,10 @@ struct SyntaxParser {
   /// Parses every line. Tokenizer errors are reported first, as when all lines were tokenized
   /// before parsing (the order of first mention ranks files in `DiagnosticLog.sorted`).
   mutating func parse() -> [ConfigNode] {
-    Tokenizer(log: log).reportUnterminatedQuotes(in: lines)
+    Tokenizer(log: log).reportUnterminatedQuotes(
+      in: lines.lines(containing: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }))
     let nodes = parseBody(opener: nil, depth: 0)
-    lines = []
+    lines = SourceLines()
     return nodes
   }
 
@@ -49,8 +50,7 @@ struct SyntaxParser {
       lineTokens.removeAll(keepingCapacity: true)
       position = 0
       tokenizer.append(lines[nextLine], to: &lineTokens)
-      lines[nextLine].bytes = []
-      lines[nextLine].columns = nil
+      lines.release(nextLine)
       nextLine += 1
     }
     return lineTokens[position]

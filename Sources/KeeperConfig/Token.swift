@@ -8,11 +8,12 @@ struct Token {
     case close
   }
 
-  // A large configuration holds one token per word: the location is kept as its parts (32-bit
-  // line and column; ConfigLimits caps both far below 2^31) and the one-byte fields come last,
-  // so a token is 48 bytes instead of 64.
+  // A large configuration holds one token per word: the location is kept as its parts (the
+  // file interned as a 32-bit id, 32-bit line and column; ConfigLimits caps both far below 2^31)
+  // and the one-byte fields come last, so a token is 32 bytes (64 with a SourceLocation) and a
+  // copy touches one reference count (the text's, only when it is not a small string).
   var text: String
-  private var file: String
+  private var fileID: UInt32
   private var line: Int32
   private var column: Int32
   var kind: Kind
@@ -20,17 +21,20 @@ struct Token {
   var startsLine: Bool
   var quoted: Bool
 
-  init(kind: Kind, text: String, location: SourceLocation, startsLine: Bool, quoted: Bool) {
+  /// A token at byte `index` of `line`.
+  init(kind: Kind, text: String, line source: SourceLine, at index: Int, startsLine: Bool, quoted: Bool) {
     self.text = text
-    self.file = location.file
-    self.line = Int32(clamping: location.line)
-    self.column = Int32(clamping: location.column)
+    self.fileID = source.fileID
+    self.line = Int32(clamping: source.line)
+    self.column = Int32(clamping: source.column(at: index))
     self.kind = kind
     self.startsLine = startsLine
     self.quoted = quoted
   }
 
-  var location: SourceLocation { SourceLocation(file: file, line: Int(line), column: Int(column)) }
+  var location: SourceLocation {
+    SourceLocation(file: SourceFiles.name(fileID), line: Int(line), column: Int(column))
+  }
 }
 
 /// Splits logical lines into tokens following keepalived's quoting rules: `"` and `'` group
@@ -43,12 +47,12 @@ struct Token {
 struct Tokenizer {
   let log: DiagnosticLog?
 
-  /// Reports every unterminated quote of `lines`, in line order. Only a line holding a quote can
-  /// have one, so only those lines are tokenized here.
+  /// Reports every unterminated quote of `lines` (the lines holding a quote: only those can have
+  /// one), in line order.
   func reportUnterminatedQuotes(in lines: [SourceLine]) {
     guard log != nil else { return }
     var scratch: [Token] = []
-    for line in lines where line.bytes.contains(where: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }) {
+    for line in lines {
       scratch.removeAll(keepingCapacity: true)
       append(line, to: &scratch)
     }
@@ -69,7 +73,7 @@ struct Tokenizer {
         tokens.append(
           Token(
             kind: byte == Byte.openBrace ? .open : .close, text: byte == Byte.openBrace ? "{" : "}",
-            location: line.location(at: index), startsLine: first, quoted: false))
+            line: line, at: index, startsLine: first, quoted: false))
         first = false
         index += 1
         continue
@@ -90,7 +94,7 @@ struct Tokenizer {
         tokens.append(
           Token(
             kind: .word, text: String(decoding: bytes[start..<plainEnd], as: UTF8.self),
-            location: line.location(at: start), startsLine: first, quoted: false))
+            line: line, at: start, startsLine: first, quoted: false))
         first = false
         index = plainEnd
         continue
@@ -140,7 +144,7 @@ struct Tokenizer {
       }
       tokens.append(
         Token(
-          kind: .word, text: String(decoding: word, as: UTF8.self), location: line.location(at: start),
+          kind: .word, text: String(decoding: word, as: UTF8.self), line: line, at: start,
           startsLine: first, quoted: quoted))
       first = false
     }

@@ -83,6 +83,9 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
   public var kernelBytes: [UInt8] { bytes + [UInt8](repeating: 0, count: 16 - bytes.count) }
 
   public var description: String {
+    // IPv4 is inet_ntop's dotted quad; built directly (a small string, no buffer), since the
+    // daemon names every real server by it at each load.
+    if bytes.count == 4 { return "\(bytes[0]).\(bytes[1]).\(bytes[2]).\(bytes[3])" }
     var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
     let af = isIPv4 ? AF_INET : AF_INET6
     let ok = bytes.withUnsafeBytes { raw in

@@ -257,4 +257,35 @@ final class ServiceMappingTests: XCTestCase {
         ServiceMapping.expand(first, last).map(\.description), item.expected, "\(item.first)-\(item.last)")
     }
   }
+
+  /// A reload reconciles only the kernel services whose spec it changes: one table, one loop.
+  func testAReloadReconcilesOnlyTheServicesItChanges() throws {
+    func spec(_ text: String) throws -> IPVSSpec {
+      try ServiceMapping(try ConfigLoader(configID: "t", interfaces: ["lo"]).load(text: text).configuration)
+        .ipvs
+    }
+    func config(weight: Int = 1, scheduler: String = "rr", second: Bool = true, third: Bool = false) -> String
+    {
+      func vs(_ address: String, _ body: String) -> String {
+        "virtual_server \(address) 80 {\n  lb_algo \(scheduler)\n  protocol TCP\n\(body)}\n"
+      }
+      return vs("10.0.0.1", "  real_server 10.1.0.1 80 {\n    weight \(weight)\n  }\n")
+        + (second ? vs("10.0.0.2", "  real_server 10.1.0.2 80 {\n  }\n") : "")
+        + (third ? vs("10.0.0.3", "  real_server 10.1.0.3 80 {\n  }\n") : "")
+    }
+    let (first, second, third) = (
+      Self.tcp("10.0.0.1", 80), Self.tcp("10.0.0.2", 80), Self.tcp("10.0.0.3", 80)
+    )
+    let cases: [(name: String, after: String, changed: Set<ServiceKey>)] = [
+      ("nothing changed", config(), []),
+      ("one weight", config(weight: 3), [first]),
+      ("a scheduler of both", config(scheduler: "wrr"), [first, second]),
+      ("a service added", config(third: true), [third]),
+      ("a service removed", config(second: false), [second]),
+    ]
+    let before = try spec(config())
+    for c in cases {
+      XCTAssertEqual(Daemon.changedServices(from: before, to: try spec(c.after)), c.changed, c.name)
+    }
+  }
 }

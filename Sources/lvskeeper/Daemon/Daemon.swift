@@ -186,7 +186,7 @@ actor Daemon {
   }
 
   static func openKernel(dryRun: Bool) throws -> any IPVSKernel {
-    if dryRun { return InMemoryIPVSKernel() }
+    if dryRun { return InMemoryIPVSKernel(recordsOperations: false) }
     do {
       let kernel = try NetlinkIPVSKernel()
       _ = try kernel.info()

@@ -162,11 +162,22 @@ extension Daemon {
       failures.append("BFD: \(error)")
     }
     bfd.setListeners(units.values.map(\.service))
+    // Timeouts and the sync daemon are repaired only by a full reconcile.
+    let controlsChanged =
+      newMapping.ipvs.timeouts != mapping.ipvs.timeouts
+      || loaded.configuration.globalDefs.lvsSyncDaemon != globalDefs.lvsSyncDaemon
     globalDefs = loaded.configuration.globalDefs
     // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff. A reload that
     // leaves every real server's checkers as they were (a weight, a scheduler) skips the monitor:
     // at 36k servers re-interning them is a sixth of the reload's CPU, and changes nothing.
     let checkersChanged = newMapping.monitored != mapping.monitored
+    // Only the kernel services whose spec changed (added, edited, removed) are read and
+    // reconciled: at 2,277 services reading and diffing all of them was most of a one-weight
+    // reload. The others are as the last reconcile left them, and the periodic drift repair
+    // still reads everything on its schedule.
+    let scope =
+      openedKernel != nil || controlsChanged
+      ? nil : Self.changedServices(from: mapping.ipvs, to: newMapping.ipvs)
     mapping = newMapping
     if checkersChanged { monitor.apply(newMapping.monitored) }
     if let openedKernel {
@@ -178,7 +189,7 @@ extension Daemon {
       reconciler.setDriftRepairInterval(
         SchedulingMath.duration(loaded.configuration.globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
-      await reconcileAndWait(reason: "reload")
+      await reconcileAndWait(only: scope, reason: "reload")
     }
     let vrrpChange = restarted.isEmpty ? "VRRP unchanged" : "VRRP units \(restarted.joined(separator: " "))"
     if !failures.isEmpty {
@@ -189,6 +200,25 @@ extension Daemon {
         message: "\(vrrpChange); APPLIED WITH ERRORS, could not start: \(failures.joined(separator: "; "))")
     }
     return ReloadOutcome(at: Date(), succeeded: true, message: vrrpChange)
+  }
+}
+
+extension Daemon {
+  /// The kernel services whose spec differs between `old` and `new`: added, changed or removed.
+  nonisolated static func changedServices(from old: IPVSSpec, to new: IPVSSpec) -> Set<ServiceKey> {
+    var before: [ServiceKey: Int] = [:]
+    before.reserveCapacity(old.services.count)
+    for (index, service) in old.services.enumerated() { before[service.key] = index }
+    var changed: Set<ServiceKey> = []
+    for service in new.services {
+      if let index = before.removeValue(forKey: service.key) {
+        if old.services[index] != service { changed.insert(service.key) }
+      } else {
+        changed.insert(service.key)
+      }
+    }
+    changed.formUnion(before.keys)
+    return changed
   }
 }
 

@@ -33,8 +33,9 @@ struct ServiceMapping: Sendable {
     for virtualServer in config.virtualServers {
       let keys = try Self.serviceKeys(virtualServer, groups: groups)
       let attributes = Self.attributes(virtualServer)
+      // The same for every kernel service of the virtual server: built once, shared by them all.
+      let realServers = try virtualServer.realServers.map { try Self.realServerSpec($0) }
       for key in keys {
-        let realServers = try virtualServer.realServers.map { try Self.realServerSpec($0) }
         let sorry = virtualServer.sorryServer.map { sorry in
           let forwarding = Self.forwarding(sorry.forwarding)
           return SorryServerSpec(
@@ -55,10 +56,9 @@ struct ServiceMapping: Sendable {
       destinations.addVirtualServer(keys)
       var ids: [HealthCheck.RealServerID] = []
       defer { if virtualServer.omega { omega.append((keys, ids)) } }
+      let name = Self.describe(virtualServer.key, virtualServer.protocol)
       for realServer in virtualServer.realServers {
-        let id = HealthCheck.RealServerID(
-          "\(Self.describe(virtualServer.key, virtualServer.protocol)) -> \(Self.hostPort(realServer.address, realServer.port))"
-        )
+        let id = HealthCheck.RealServerID("\(name) -> \(Self.hostPort(realServer.address, realServer.port))")
         let destination = Self.destinationKey(realServer.address, realServer.port)
         destinations.add(id, destination)
         ids.append(id)
