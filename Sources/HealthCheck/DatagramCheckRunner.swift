@@ -56,7 +56,7 @@ final class DatagramCheckRunner: CheckRunner {
         return .failure(.badAddress("DNS name \(c.name)"))
       }
       (target, timeout, kind) = (c.target, c.connectTimeout, .dns(query: query))
-    case .tcp, .http, .https, .mysql, .misc:
+    case .tcp, .http, .https, .mysql, .smtp, .misc, .file, .bfd:
       return nil
     }
     return Result {

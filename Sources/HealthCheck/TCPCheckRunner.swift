@@ -50,7 +50,7 @@ final class TCPCheckRunner: CheckRunner {
     case .https(let check): return job(for: check, tls: true)
     case .mysql(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
     case .smtp(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
-    case .misc, .ping, .udp, .dns: return nil
+    case .misc, .ping, .udp, .dns, .file, .bfd: return nil
     }
   }
 

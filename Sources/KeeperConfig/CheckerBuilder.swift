@@ -159,9 +159,13 @@ struct CheckerBuilder {
     if let argument = node.arguments.first {
       log.error("'\(node.name)' takes no arguments", at: argument.location)
     }
-    if type == .file { return fileCheck(node, children, realAddress: realAddress, realPort: realPort) }
+    // FILE_CHECK and BFD_CHECK have no connection and no hosts: they always judge the real server.
+    if type == .file {
+      return fileCheck(node, children, realAddress: realAddress, realPort: realPort).map { ($0, true) }
+    }
     if type == .bfd {
       return bfdChecker(node, children, realAddress: realAddress, realPort: realPort, inherited: inherited)
+        .map { ($0, true) }
     }
     var own = CheckerDefaults()
     var connection = ConnectionOptions()
