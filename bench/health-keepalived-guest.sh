@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs inside the IPVS VM (see bench/health-checkers.sh). For each [KIND:]N:D triple: N loopback
 # real servers with KIND (tcp = TCP_CHECK, the default; http = HTTP_GET; ssl = SSL_GET) at
-# delay_loop D in one keepalived.conf. HTTP_GET and SSL_GET go to one nginx (worker_processes 1,
+# delay_loop D in one keepalived.conf. HTTP_GET and SSL_GET go to one nginx (worker_processes 2,
 # `return 200 "ok"`, port 18081 plain and 18443 TLS with an ECDSA P-256 certificate from
 # /opt/hb/cert.pem, listening on the wildcard so every 127.1.x.y reaches it); keepalived's checker
 # (`keepalived -C`) and then lvskeeper's daemon (`lvskeeper run -f` the same file) each run
@@ -24,7 +24,7 @@ for pair in "$@"; do nd=${pair#*[a-z]:}; n=${nd%%:*}; ((n > max)) && max=$n; don
 if printf '%s\n' "$@" | grep -qE '^(http|ssl):'; then
   mkdir -p /tmp/nginx
   cat > /tmp/nginx/nginx.conf <<'NGINX'
-worker_processes 1;
+worker_processes 2;
 pid /tmp/nginx/nginx.pid;
 error_log /tmp/nginx/error.log;
 events { worker_connections 8192; }
