@@ -56,12 +56,24 @@ struct TCPCheckJob: Sendable {
   let binding: Binding?
   /// Bounds each leg: its connect, and with a conversation the whole exchange.
   let timeout: Duration
+  /// What a checker with a conversation adds, kept out of line (nil for TCP_CHECK) so the
+  /// engine's slot, one per checker, does not carry ~50 empty bytes for every TCP_CHECK.
+  final class Conversing: Sendable {
+    let template: any ConversationTemplate
+    let tls: TLSLegs?
+    init(template: any ConversationTemplate, tls: TLSLegs?) {
+      self.template = template
+      self.tls = tls
+    }
+  }
+  let conversing: Conversing?
+
   /// nil: connect-only (TCP_CHECK, up once connected). Otherwise each leg of a probe is a
   /// connection followed by the template's conversation for that leg.
-  let template: (any ConversationTemplate)?
+  var template: (any ConversationTemplate)? { conversing?.template }
   /// nil: plaintext. Otherwise every leg runs TLS (the engine's `EngineTLSContext`) between
   /// connect and conversation; only with a template.
-  let tls: TLSLegs?
+  var tls: TLSLegs? { conversing?.tls }
 
   var local: RawSocketAddress? { binding?.local }
   var options: ProbeSocketOptions { binding?.options ?? .none }
@@ -77,8 +89,7 @@ struct TCPCheckJob: Sendable {
       local == nil && options == .none
       ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
     self.timeout = timeout
-    self.template = template
-    self.tls = template == nil ? nil : tls
+    self.conversing = template.map { Conversing(template: $0, tls: tls) }
   }
 
   /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
