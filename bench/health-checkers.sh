@@ -16,6 +16,7 @@
 #                     ssl (SSL_GET) against nginx in the guest (default "10000:1 5000:10")
 #   HB_VM_WARM        seconds each side runs before its window (default 60; 50,000 servers need
 #                     minutes under TCG before either program has programmed IPVS and probes)
+#   HB_VM_FLOOR=0     skip the C floor loop inside the VM (minutes under TCG on a loaded host)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -88,7 +89,7 @@ if [[ -x "$vm" ]]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hb \
     -keyout "$conf/key.pem" -out "$conf/cert.pem" 2>/dev/null
   floor=()
-  [[ -x "$logs/floor" ]] && floor=(--with-bin "$logs/floor")
+  [[ -x "$logs/floor" && "${HB_VM_FLOOR:-1}" == 1 ]] && floor=(--with-bin "$logs/floor")
   "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" \
     --with-program keepalived --with-program nginx --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
     || echo "VM run failed: exit $?"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs inside the IPVS VM (see bench/health-checkers.sh). For each [KIND:]N:D triple: N loopback
 # real servers with KIND (tcp = TCP_CHECK, the default; http = HTTP_GET; ssl = SSL_GET) at
-# delay_loop D in one keepalived.conf. HTTP_GET and SSL_GET go to one nginx (worker_processes 1,
+# delay_loop D in one keepalived.conf. HTTP_GET and SSL_GET go to one nginx (worker_processes 2,
 # `return 200 "ok"`, port 18081 plain and 18443 TLS with an ECDSA P-256 certificate from
 # /opt/hb/cert.pem, listening on the wildcard so every 127.1.x.y reaches it); keepalived's checker
 # (`keepalived -C`) and then lvskeeper's daemon (`lvskeeper run -f` the same file) each run
@@ -24,7 +24,7 @@ for pair in "$@"; do nd=${pair#*[a-z]:}; n=${nd%%:*}; ((n > max)) && max=$n; don
 if printf '%s\n' "$@" | grep -qE '^(http|ssl):'; then
   mkdir -p /tmp/nginx
   cat > /tmp/nginx/nginx.conf <<'NGINX'
-worker_processes 1;
+worker_processes 2;
 pid /tmp/nginx/nginx.pid;
 error_log /tmp/nginx/error.log;
 events { worker_connections 8192; }
@@ -100,6 +100,8 @@ run_side() {
     l1=$(wc -l < "$log")
     # Health transitions logged in the window (lvskeeper logs them at notice; keepalived logs to syslog, absent here).
     echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log"), in the window $((l1 - l0)) of which down/failed: $(sed -n "$((l0 + 1)),${l1}p" "$log" | grep -ciE 'down|fail')"
+    # The first down lines, with their reasons (lvskeeper logs them; keepalived's go to syslog).
+    grep -iE 'down|fail' "$log" | head -3 | sed 's/^/            first down: /'
   else
     echo "$name not running"; tail -5 "$log"
   fi
@@ -116,8 +118,10 @@ for pair in "$@"; do
   case $pair in [a-z]*:*) kind=${pair%%:*} pair=${pair#*:} ;; esac
   n=${pair%%:*} d=${pair##*:}
   case $kind in
-    http) port=18081 check='HTTP_GET { url { path / status_code 200 } connect_timeout 3 }' name=HTTP_GET ;;
-    ssl) port=18443 check='SSL_GET { url { path / status_code 200 } connect_timeout 3 }' name=SSL_GET ;;
+    # lvskeeper reads one statement per line: the url block is spread over lines (keepalived
+    # takes either form).
+    http) port=18081 check=$'HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }' name=HTTP_GET ;;
+    ssl) port=18443 check=$'SSL_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }' name=SSL_GET ;;
     *) port=18080 check='TCP_CHECK { connect_timeout 3 }' name=TCP_CHECK ;;
   esac
   conf=/tmp/keepalived-$kind-$n-$d.conf
@@ -129,7 +133,7 @@ for pair in "$@"; do
     echo '  lb_kind NAT'
     echo '  protocol TCP'
     for ((i = 0; i < n; i++)); do
-      echo "  real_server 127.1.$((i / 250)).$((i % 250 + 1)) $port { $check }"
+      printf '  real_server 127.1.%d.%d %d {\n    %s\n  }\n' $((i / 250)) $((i % 250 + 1)) "$port" "$check"
     done
     echo '}'
   } > "$conf"

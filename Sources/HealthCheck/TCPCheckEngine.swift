@@ -56,12 +56,24 @@ struct TCPCheckJob: Sendable {
   let binding: Binding?
   /// Bounds each leg: its connect, and with a conversation the whole exchange.
   let timeout: Duration
+  /// What a checker with a conversation adds, kept out of line (nil for TCP_CHECK) so the
+  /// engine's slot, one per checker, does not carry ~50 empty bytes for every TCP_CHECK.
+  final class Conversing: Sendable {
+    let template: any ConversationTemplate
+    let tls: TLSLegs?
+    init(template: any ConversationTemplate, tls: TLSLegs?) {
+      self.template = template
+      self.tls = tls
+    }
+  }
+  let conversing: Conversing?
+
   /// nil: connect-only (TCP_CHECK, up once connected). Otherwise each leg of a probe is a
   /// connection followed by the template's conversation for that leg.
-  let template: (any ConversationTemplate)?
+  var template: (any ConversationTemplate)? { conversing?.template }
   /// nil: plaintext. Otherwise every leg runs TLS (the engine's `EngineTLSContext`) between
   /// connect and conversation; only with a template.
-  let tls: TLSLegs?
+  var tls: TLSLegs? { conversing?.tls }
 
   var local: RawSocketAddress? { binding?.local }
   var options: ProbeSocketOptions { binding?.options ?? .none }
@@ -77,8 +89,7 @@ struct TCPCheckJob: Sendable {
       local == nil && options == .none
       ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
     self.timeout = timeout
-    self.template = template
-    self.tls = template == nil ? nil : tls
+    self.conversing = template.map { Conversing(template: $0, tls: tls) }
   }
 
   /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
@@ -164,19 +175,27 @@ final class TCPCheckEngine: Sendable {
     var leg = 0
     /// The epoll events `fd` is registered for.
     var interest: UInt32 = 0
+    /// A conversing checker's exchange state, made once with the slot (nil for TCP_CHECK).
+    var exchange: Exchange?
+    var due = NIODeadline.uptimeNanoseconds(0)
+    var started = NIODeadline.uptimeNanoseconds(0)
+    /// The in-flight leg's deadline: the one live entry of this slot in `timeouts`.
+    var deadline = NIODeadline.uptimeNanoseconds(0)
+  }
+
+  /// What only a conversing checker's slot needs, out of line so a TCP_CHECK slot does not carry
+  /// it; made when the checker is added and kept across its probes (buffers keep capacity).
+  /// Touched only under the engine's lock.
+  private final class Exchange {
     /// Bytes read on this leg so far (against the template's cap).
     var received = 0
     /// Bytes of `output` already written.
     var sent = 0
     var conversation: (any ProbeConversation)?
-    /// The leg's OpenSSL session (SSL_GET), freed when the leg ends.
-    var ssl: OpaquePointer?
     /// What the conversation asked to send; capacity kept between probes.
     var output: [UInt8] = []
-    var due = NIODeadline.uptimeNanoseconds(0)
-    var started = NIODeadline.uptimeNanoseconds(0)
-    /// The in-flight leg's deadline: the one live entry of this slot in `timeouts`.
-    var deadline = NIODeadline.uptimeNanoseconds(0)
+    /// The leg's OpenSSL session (SSL_GET), freed when the leg ends.
+    var ssl: OpaquePointer?
   }
 
   private struct State {
@@ -233,7 +252,7 @@ final class TCPCheckEngine: Sendable {
       guard let index = Self.liveIndex(handle, in: s) else { return }
       // Closing also takes the descriptor out of epoll; an event for it already fetched by the
       // engine thread carries the old generation and is ignored.
-      if let ssl = s.slots[index].ssl { SSL_free(ssl) }
+      if let ssl = s.slots[index].exchange?.ssl { SSL_free(ssl) }
       if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
       Self.release(index, in: &s)
     }
@@ -268,6 +287,7 @@ final class TCPCheckEngine: Sendable {
         s.slots.append(Slot())
       }
       s.slots[index].job = job
+      s.slots[index].exchange = job.template == nil ? nil : Exchange()
       s.slots[index].mode = mode
       s.slots[index].verdict = verdict
       s.slots[index].due = due
@@ -503,7 +523,7 @@ final class TCPCheckEngine: Sendable {
         endLeg(index, job.failure("TLS unavailable", leg: leg), at: now, in: &s, pass: &pass)
         return
       }
-      s.slots[index].ssl = ssl
+      s.slots[index].exchange?.ssl = ssl
       s.slots[index].phase = .handshaking
       handshake(index, at: now, in: &s, pass: &pass)
       return
@@ -512,7 +532,8 @@ final class TCPCheckEngine: Sendable {
       handshake(index, at: now, in: &s, pass: &pass)
       return
     }
-    if flags & EPOLLOUT.rawValue != 0 && s.slots[index].sent < s.slots[index].output.count {
+    guard let x = s.slots[index].exchange else { return }
+    if flags & EPOLLOUT.rawValue != 0 && x.sent < x.output.count {
       if let failure = flush(index, in: &s) {
         endLeg(index, job.failure(failure, leg: leg), at: now, in: &s, pass: &pass)
         return
@@ -522,7 +543,7 @@ final class TCPCheckEngine: Sendable {
         return
       }
     }
-    let ssl = s.slots[index].ssl
+    let ssl = x.ssl
     // Under TLS a readable socket may hold no whole record and decrypted bytes may wait inside
     // OpenSSL with the socket drained, so TLS reads on every event until OpenSSL wants more.
     guard ssl != nil || flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 else {
@@ -532,7 +553,7 @@ final class TCPCheckEngine: Sendable {
     var reads = 0
     while ssl != nil || reads < Self.readsPerEvent {
       reads += 1
-      let room = min(pass.scratch.count, max(1, limit + 1 - s.slots[index].received))
+      let room = min(pass.scratch.count, max(1, limit + 1 - x.received))
       var n: Int
       if let ssl {
         ERR_clear_error()
@@ -565,24 +586,25 @@ final class TCPCheckEngine: Sendable {
         n = recv(fd, pass.scratch.baseAddress, room, Int32(MSG_DONTWAIT))
       }
       if n > 0 {
-        s.slots[index].received += n
-        if s.slots[index].received > limit {
+        x.received += n
+        if x.received > limit {
           endLeg(
             index, job.failure("response larger than \(limit) bytes", leg: leg), at: now, in: &s, pass: &pass)
           return
         }
-        guard var conversation = s.slots[index].conversation else { return }
+        guard var conversation = x.conversation else { return }
+        // Taken out while it runs, so its (boxed) state is uniquely referenced and not copied.
+        x.conversation = nil
         let step = conversation.received(
-          UnsafeRawBufferPointer(rebasing: pass.scratch[0..<n]), output: &s.slots[index].output)
-        s.slots[index].conversation = conversation
+          UnsafeRawBufferPointer(rebasing: pass.scratch[0..<n]), output: &x.output)
+        x.conversation = conversation
         proceed(index, step, at: now, in: &s, pass: &pass)
         // Ended (a next leg may have reused the descriptor's number), or nothing more waiting.
         if case .finished = step { return }
         if s.slots[index].fd < 0 || (ssl == nil && n < room) { return }
       } else if n == 0 {
-        guard var conversation = s.slots[index].conversation else { return }
+        guard var conversation = x.conversation else { return }
         let outcome = conversation.closed()
-        s.slots[index].conversation = conversation
         endLeg(index, outcome, at: now, in: &s, pass: &pass)
         return
       } else {
@@ -597,21 +619,21 @@ final class TCPCheckEngine: Sendable {
 
   /// The leg's byte stream is up (connected, and TLS done if any): starts its conversation.
   private func converse(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
-    guard let template = s.slots[index].job?.template else { return }
+    guard let template = s.slots[index].job?.template, let x = s.slots[index].exchange else { return }
     s.slots[index].phase = .talking
-    s.slots[index].received = 0
-    s.slots[index].sent = 0
-    s.slots[index].output.removeAll(keepingCapacity: true)
+    x.received = 0
+    x.sent = 0
+    x.output.removeAll(keepingCapacity: true)
     var conversation = template.conversation(leg: s.slots[index].leg)
-    let step = conversation.connected(output: &s.slots[index].output)
-    s.slots[index].conversation = conversation
+    let step = conversation.connected(output: &x.output)
+    x.conversation = conversation
     proceed(index, step, at: now, in: &s, pass: &pass)
   }
 
   /// Advances slot `index`'s TLS handshake: the conversation starts once it completes; until
   /// then the socket waits for what OpenSSL wants (input or room to write).
   private func handshake(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
-    guard let ssl = s.slots[index].ssl, let job = s.slots[index].job else { return }
+    guard let ssl = s.slots[index].exchange?.ssl, let job = s.slots[index].job else { return }
     ERR_clear_error()
     let rc = SSL_do_handshake(ssl)
     if rc == 1 {
@@ -664,15 +686,16 @@ final class TCPCheckEngine: Sendable {
   /// has it); nil, or why the write failed.
   private func flush(_ index: Int, in s: inout State) -> String? {
     let fd = s.slots[index].fd
-    while s.slots[index].sent < s.slots[index].output.count {
-      let sent = s.slots[index].sent
-      if let ssl = s.slots[index].ssl {
+    guard let x = s.slots[index].exchange else { return nil }
+    while x.sent < x.output.count {
+      let sent = x.sent
+      if let ssl = x.ssl {
         ERR_clear_error()
-        let n = s.slots[index].output.withUnsafeBytes { bytes in
+        let n = x.output.withUnsafeBytes { bytes in
           SSL_write(ssl, bytes.baseAddress.map { $0 + sent }, Int32(clamping: bytes.count - sent))
         }
         if n > 0 {
-          s.slots[index].sent += Int(n)
+          x.sent += Int(n)
           continue
         }
         let e = errno
@@ -680,11 +703,11 @@ final class TCPCheckEngine: Sendable {
         if code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ { return nil }
         return EngineTLSContext.reason(code, errnoCode: e)
       }
-      let n = s.slots[index].output.withUnsafeBytes { bytes in
+      let n = x.output.withUnsafeBytes { bytes in
         send(fd, bytes.baseAddress.map { $0 + sent }, bytes.count - sent, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
       }
       if n > 0 {
-        s.slots[index].sent += n
+        x.sent += n
         continue
       }
       let e = errno
@@ -692,15 +715,15 @@ final class TCPCheckEngine: Sendable {
       if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return nil }
       return Self.reason(n < 0 ? e : EPIPE)
     }
-    s.slots[index].output.removeAll(keepingCapacity: true)
-    s.slots[index].sent = 0
+    x.output.removeAll(keepingCapacity: true)
+    x.sent = 0
     return nil
   }
 
   /// Registers slot `index` for writability while output is pending, else for input only;
   /// false (errno set) when epoll refuses.
   private func updateInterest(_ index: Int, in s: inout State) -> Bool {
-    let pending = s.slots[index].sent < s.slots[index].output.count
+    let pending = s.slots[index].exchange.map { $0.sent < $0.output.count } ?? false
     let wanted = pending ? EPOLLIN.rawValue | EPOLLOUT.rawValue : EPOLLIN.rawValue
     guard wanted != s.slots[index].interest else { return true }
     let token = Self.token(index, s.slots[index].generation)
@@ -714,18 +737,20 @@ final class TCPCheckEngine: Sendable {
   private func endLeg(
     _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, pass: inout Pass
   ) {
-    if let ssl = s.slots[index].ssl { SSL_free(ssl) }
-    s.slots[index].ssl = nil
+    if let x = s.slots[index].exchange {
+      if let ssl = x.ssl { SSL_free(ssl) }
+      x.ssl = nil
+      x.conversation = nil
+      x.sent = 0
+      if x.output.capacity > Self.keptOutputCapacity {
+        x.output = []
+      } else {
+        x.output.removeAll(keepingCapacity: true)
+      }
+    }
     if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
     s.slots[index].fd = -1
     s.slots[index].interest = 0
-    s.slots[index].conversation = nil
-    s.slots[index].sent = 0
-    if s.slots[index].output.capacity > Self.keptOutputCapacity {
-      s.slots[index].output = []
-    } else {
-      s.slots[index].output.removeAll(keepingCapacity: true)
-    }
     if outcome.isUp, let job = s.slots[index].job, s.slots[index].leg + 1 < job.legs {
       s.slots[index].leg += 1
       connectLeg(index, at: now, in: &s, pass: &pass)
