@@ -17,7 +17,6 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -32,6 +31,8 @@ let package = Package(
     ),
     // <sys/epoll.h> and <sys/eventfd.h>, which Glibc's Swift module leaves out (TCP_CHECK prober).
     .systemLibrary(name: "CLinuxEvents"),
+    // libssl/libcrypto for SSL_GET on the check engine (one SSL_CTX per process, SSL per leg).
+    .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
     // fork/exec of one script run, async-signal-safe in the child (KeeperCore's ScriptRunner).
     .target(name: "CScriptSpawn"),
     // The types that cross modules, once: the IP address, the netlink message builder, script commands,
@@ -49,9 +50,7 @@ let package = Package(
     .target(
       name: "HealthCheck",
       dependencies: nio + [
-        "CLinuxEvents", "KeeperCore",
-        .product(name: "NIOHTTP1", package: "swift-nio"),
-        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        "CLinuxEvents", "COpenSSL", "KeeperCore",
         .product(name: "Crypto", package: "swift-crypto"),
         // RSA-OAEP for MYSQL_CHECK's caching_sha2_password full authentication.
         .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -8,12 +8,15 @@
 # kernel's own cost of one probe on this host (bench/tcp-probe-floor.c: socket, connect, poll,
 # close in a C loop). VM part (if the IPVS VM harness exists): keepalived's checker and the
 # lvskeeper daemon on the same keepalived.conf, counted the same way
-# (bench/health-keepalived-guest.sh).
+# (bench/health-keepalived-guest.sh), TCP_CHECK and, with http:/ssl: pairs, HTTP_GET and SSL_GET
+# against nginx; a RATIO line per pair gives lvskeeper's CPU per probe over keepalived's.
 # usage: bench/health-checkers.sh [WINDOW_SECONDS]   (output also saved to bench/results/health-checkers.txt)
 #   HB_VM_ONLY=1      skip the host part and append the VM part to the results file
-#   HB_VM_PAIRS       the VM's N:delay_loop pairs (default "10000:1 5000:10")
+#   HB_VM_PAIRS       the VM's [KIND:]N:delay_loop triples, KIND tcp (default), http (HTTP_GET) or
+#                     ssl (SSL_GET) against nginx in the guest (default "10000:1 5000:10")
 #   HB_VM_WARM        seconds each side runs before its window (default 60; 50,000 servers need
 #                     minutes under TCG before either program has programmed IPVS and probes)
+#   HB_VM_FLOOR=0     skip the C floor loop inside the VM (minutes under TCG on a loaded host)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -82,10 +85,13 @@ if [[ -x "$vm" ]]; then
   echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window $warm $pairs"
   conf="$(mktemp -d)"
   cp "$root/bench/health-keepalived-guest.sh" "$conf/guest.sh"
+  # SSL_GET's responder (nginx in the guest): an ECDSA P-256 certificate, cheap to sign with.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hb \
+    -keyout "$conf/key.pem" -out "$conf/cert.pem" 2>/dev/null
   floor=()
-  [[ -x "$logs/floor" ]] && floor=(--with-bin "$logs/floor")
+  [[ -x "$logs/floor" && "${HB_VM_FLOOR:-1}" == 1 ]] && floor=(--with-bin "$logs/floor")
   "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" \
-    --with-program keepalived --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
+    --with-program keepalived --with-program nginx --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
     || echo "VM run failed: exit $?"
   rm -rf "$conf"
 else

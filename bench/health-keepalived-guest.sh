@@ -1,6 +1,9 @@
 #!/bin/bash
-# Runs inside the IPVS VM (see bench/health-checkers.sh). For each N:D pair: N loopback real
-# servers with TCP_CHECK at delay_loop D in one keepalived.conf; keepalived's checker
+# Runs inside the IPVS VM (see bench/health-checkers.sh). For each [KIND:]N:D triple: N loopback
+# real servers with KIND (tcp = TCP_CHECK, the default; http = HTTP_GET; ssl = SSL_GET) at
+# delay_loop D in one keepalived.conf. HTTP_GET and SSL_GET go to one nginx (worker_processes 1,
+# `return 200 "ok"`, port 18081 plain and 18443 TLS with an ECDSA P-256 certificate from
+# /opt/hb/cert.pem, listening on the wildcard so every 127.1.x.y reaches it); keepalived's checker
 # (`keepalived -C`) and then lvskeeper's daemon (`lvskeeper run -f` the same file) each run
 # WARM s, then are measured for WINDOW s by the same counters:
 #   probes = the kernel's TCP PassiveOpens (/proc/net/snmp): handshakes completed at the
@@ -9,7 +12,7 @@
 #   CPU    = utime+stime of the checking process from /proc/PID/stat (keepalived: its checker
 #            child, from -c PIDFILE; lvskeeper: the daemon, which also owns the IPVS reconciler).
 #   RSS    = VmRSS of that process at the end of the window.
-# usage: guest.sh WINDOW WARM N:D [N:D...]
+# usage: guest.sh WINDOW WARM [KIND:]N:D [[KIND:]N:D...]
 set -u
 window=$1 warm=$2
 shift 2
@@ -17,7 +20,28 @@ ulimit -n 1048576
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cd /tmp
 max=0
-for pair in "$@"; do n=${pair%%:*}; ((n > max)) && max=$n; done
+for pair in "$@"; do nd=${pair#*[a-z]:}; n=${nd%%:*}; ((n > max)) && max=$n; done
+if printf '%s\n' "$@" | grep -qE '^(http|ssl):'; then
+  mkdir -p /tmp/nginx
+  cat > /tmp/nginx/nginx.conf <<'NGINX'
+worker_processes 1;
+pid /tmp/nginx/nginx.pid;
+error_log /tmp/nginx/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_timeout 0;
+  server {
+    listen 18081 backlog=4096;
+    listen 18443 ssl backlog=4096;
+    ssl_certificate /opt/hb/cert.pem;
+    ssl_certificate_key /opt/hb/key.pem;
+    location / { return 200 "ok\n"; }
+  }
+}
+NGINX
+  nginx -c /tmp/nginx/nginx.conf || { echo "nginx did not start"; cat /tmp/nginx/error.log; }
+fi
 HealthBench serve --first 0 --count "$max" --port 18080 --report 1 > /tmp/serve.log 2>&1 &
 serve=$!
 for _ in $(seq 1200); do grep -qs listening /tmp/serve.log && break; sleep 0.2; done
@@ -56,7 +80,8 @@ measure() {
     -v t0="$t0" -v t1="$t1" -v rss="$(rss "$pid")" -v want="$((n / d))" 'BEGIN {
     w = t1 - t0; cpu = c / hz
     printf "%-11s window %.1f s: probes %d (passive opens) = %.0f/s of %d/s wanted [acceptor accept()s %.0f/s]; CPU %.2f s = %.3f CPU-s per 10,000 probes (%.0f%% of one CPU); RSS %s\n",
-      name, w, p, p / w, want, a / w, cpu, (p > 0 ? cpu / p * 10000 : 0), cpu / w * 100, rss }'
+      name, w, p, p / w, want, a / w, cpu, (p > 0 ? cpu / p * 10000 : 0), cpu / w * 100, rss
+    printf "%.4f %.3f\n", (p > 0 ? cpu / p * 10000 : 0), (want > 0 ? p / w / want : 0) > ("/tmp/per10k-" name) }'
   # CPU per thread in the window (threads under 2 % of the window left out)
   awk -v hz="$hz" -v w="$window" 'NR == FNR { t0[$1] = $3; next }
     ($1 in t0) && ($3 - t0[$1]) / hz > 0.02 * w { printf "%s%s %.2f s", (n++ ? ", " : "            threads: "), $2, ($3 - t0[$1]) / hz }
@@ -75,6 +100,8 @@ run_side() {
     l1=$(wc -l < "$log")
     # Health transitions logged in the window (lvskeeper logs them at notice; keepalived logs to syslog, absent here).
     echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log"), in the window $((l1 - l0)) of which down/failed: $(sed -n "$((l0 + 1)),${l1}p" "$log" | grep -ciE 'down|fail')"
+    # The first down lines, with their reasons (lvskeeper logs them; keepalived's go to syslog).
+    grep -iE 'down|fail' "$log" | head -3 | sed 's/^/            first down: /'
   else
     echo "$name not running"; tail -5 "$log"
   fi
@@ -87,8 +114,17 @@ run_side() {
 }
 
 for pair in "$@"; do
+  kind=tcp
+  case $pair in [a-z]*:*) kind=${pair%%:*} pair=${pair#*:} ;; esac
   n=${pair%%:*} d=${pair##*:}
-  conf=/tmp/keepalived-$n-$d.conf
+  case $kind in
+    # lvskeeper reads one statement per line: the url block is spread over lines (keepalived
+    # takes either form).
+    http) port=18081 check=$'HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }' name=HTTP_GET ;;
+    ssl) port=18443 check=$'SSL_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }' name=SSL_GET ;;
+    *) port=18080 check='TCP_CHECK { connect_timeout 3 }' name=TCP_CHECK ;;
+  esac
+  conf=/tmp/keepalived-$kind-$n-$d.conf
   {
     echo 'global_defs { router_id hb }'
     echo 'virtual_server 10.99.0.1 80 {'
@@ -97,11 +133,11 @@ for pair in "$@"; do
     echo '  lb_kind NAT'
     echo '  protocol TCP'
     for ((i = 0; i < n; i++)); do
-      echo "  real_server 127.1.$((i / 250)).$((i % 250 + 1)) 18080 { TCP_CHECK { connect_timeout 3 } }"
+      printf '  real_server 127.1.%d.%d %d {\n    %s\n  }\n' $((i / 250)) $((i % 250 + 1)) "$port" "$check"
     done
     echo '}'
   } > "$conf"
-  echo "== $n real servers, TCP_CHECK, delay_loop $d s, one config file; warm-up $warm s, window $window s"
+  echo "== $n real servers, $name, delay_loop $d s, one config file; warm-up $warm s, window $window s"
 
   rm -f /run/kac.pid
   keepalived -C -n -f "$conf" -p /run/ka.pid -c /run/kac.pid > /tmp/ka.log 2>&1 &
@@ -113,5 +149,14 @@ for pair in "$@"; do
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level notice > /tmp/lvsk.log 2>&1 &
   lk=$!
   run_side lvskeeper "$lk" "$lk" /tmp/lvsk.log "lvskeeper run -f (same file), pid"
+  if [ -s /tmp/per10k-keepalived ] && [ -s /tmp/per10k-lvskeeper ]; then
+    read -r ka_cost ka_kept < /tmp/per10k-keepalived
+    read -r lk_cost lk_kept < /tmp/per10k-lvskeeper
+    awk -v k="$ka_cost" -v l="$lk_cost" -v kk="$ka_kept" -v lk="$lk_kept" -v what="$name $n@$d" 'BEGIN {
+      printf "RATIO %s: lvskeeper %.3f / keepalived %.3f CPU-s per 10,000 probes = %.2fx; intervals kept: keepalived %.0f%%, lvskeeper %.0f%%\n",
+        what, l, k, (k > 0 ? l / k : 0), kk * 100, lk * 100 }'
+  fi
+  rm -f /tmp/per10k-keepalived /tmp/per10k-lvskeeper
 done
 kill "$serve"
+[ -s /tmp/nginx/nginx.pid ] && kill "$(cat /tmp/nginx/nginx.pid)"

@@ -267,12 +267,8 @@ public final class HealthMonitor: Sendable {
   private func makeProbe(_ spec: CheckerSpec) -> any Probe {
     switch spec {
     case .tcp(let c): return TCPProbe(check: c)
-    case .http(let c): return HTTPProbe(check: c, tls: nil)
-    case .https(let c):
-      switch HTTPProbe.insecureClientContext {
-      case .success(let context): return HTTPProbe(check: c, tls: context)
-      case .failure(let error): return FailingProbe(reason: "TLS unavailable: \(error)")
-      }
+    case .http(let c): return HTTPProbe(check: c, tls: false)
+    case .https(let c): return HTTPProbe(check: c, tls: true)
     case .mysql, .smtp:
       // Not reached: `TCPCheckRunner.job(for:)` puts them on the engine, or fails them there.
       return FailingProbe(reason: "\(spec) runs only on the check engine")

@@ -1,4 +1,5 @@
 import CLinuxEvents
+import COpenSSL
 import Glibc
 import NIOCore
 import Synchronization
@@ -58,6 +59,9 @@ struct TCPCheckJob: Sendable {
   /// nil: connect-only (TCP_CHECK, up once connected). Otherwise each leg of a probe is a
   /// connection followed by the template's conversation for that leg.
   let template: (any ConversationTemplate)?
+  /// nil: plaintext. Otherwise every leg runs TLS (the engine's `EngineTLSContext`) between
+  /// connect and conversation; only with a template.
+  let tls: TLSLegs?
 
   var local: RawSocketAddress? { binding?.local }
   var options: ProbeSocketOptions { binding?.options ?? .none }
@@ -66,7 +70,7 @@ struct TCPCheckJob: Sendable {
 
   init(
     remote: SocketAddress, local: SocketAddress?, options: ProbeSocketOptions = .none, timeout: Duration,
-    template: (any ConversationTemplate)? = nil
+    template: (any ConversationTemplate)? = nil, tls: TLSLegs? = nil
   ) {
     self.remote = RawSocketAddress(remote)
     self.binding =
@@ -74,6 +78,7 @@ struct TCPCheckJob: Sendable {
       ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
     self.timeout = timeout
     self.template = template
+    self.tls = template == nil ? nil : tls
   }
 
   /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
@@ -142,6 +147,7 @@ final class TCPCheckEngine: Sendable {
   /// Where an in-flight leg is.
   private enum Phase: UInt8 {
     case connecting
+    case handshaking
     case talking
   }
 
@@ -163,6 +169,8 @@ final class TCPCheckEngine: Sendable {
     /// Bytes of `output` already written.
     var sent = 0
     var conversation: (any ProbeConversation)?
+    /// The leg's OpenSSL session (SSL_GET), freed when the leg ends.
+    var ssl: OpaquePointer?
     /// What the conversation asked to send; capacity kept between probes.
     var output: [UInt8] = []
     var due = NIODeadline.uptimeNanoseconds(0)
@@ -225,6 +233,7 @@ final class TCPCheckEngine: Sendable {
       guard let index = Self.liveIndex(handle, in: s) else { return }
       // Closing also takes the descriptor out of epoll; an event for it already fetched by the
       // engine thread carries the old generation and is ignored.
+      if let ssl = s.slots[index].ssl { SSL_free(ssl) }
       if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
       Self.release(index, in: &s)
     }
@@ -479,18 +488,28 @@ final class TCPCheckEngine: Sendable {
         endLeg(index, job.failure(reason, leg: leg), at: now, in: &s, pass: &pass)
         return
       }
-      guard let template = job.template else {
+      guard job.template != nil else {
         endLeg(index, outcome, at: now, in: &s, pass: &pass)
         return
       }
-      s.slots[index].phase = .talking
-      s.slots[index].received = 0
-      s.slots[index].sent = 0
-      s.slots[index].output.removeAll(keepingCapacity: true)
-      var conversation = template.conversation(leg: leg)
-      let step = conversation.connected(output: &s.slots[index].output)
-      s.slots[index].conversation = conversation
-      proceed(index, step, at: now, in: &s, pass: &pass)
+      guard let tls = job.tls else {
+        converse(index, at: now, in: &s, pass: &pass)
+        return
+      }
+      guard case .success(let context) = EngineTLSContext.shared,
+        let ssl = context.session(
+          fd: fd, serverName: tls.serverNames.indices.contains(leg) ? tls.serverNames[leg] : nil)
+      else {
+        endLeg(index, job.failure("TLS unavailable", leg: leg), at: now, in: &s, pass: &pass)
+        return
+      }
+      s.slots[index].ssl = ssl
+      s.slots[index].phase = .handshaking
+      handshake(index, at: now, in: &s, pass: &pass)
+      return
+    }
+    if s.slots[index].phase == .handshaking {
+      handshake(index, at: now, in: &s, pass: &pass)
       return
     }
     if flags & EPOLLOUT.rawValue != 0 && s.slots[index].sent < s.slots[index].output.count {
@@ -503,13 +522,48 @@ final class TCPCheckEngine: Sendable {
         return
       }
     }
-    guard flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 else {
+    let ssl = s.slots[index].ssl
+    // Under TLS a readable socket may hold no whole record and decrypted bytes may wait inside
+    // OpenSSL with the socket drained, so TLS reads on every event until OpenSSL wants more.
+    guard ssl != nil || flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 else {
       return
     }
     let limit = job.template?.maxBytesPerLeg ?? 0
-    for _ in 0..<Self.readsPerEvent {
+    var reads = 0
+    while ssl != nil || reads < Self.readsPerEvent {
+      reads += 1
       let room = min(pass.scratch.count, max(1, limit + 1 - s.slots[index].received))
-      let n = recv(fd, pass.scratch.baseAddress, room, Int32(MSG_DONTWAIT))
+      var n: Int
+      if let ssl {
+        ERR_clear_error()
+        n = Int(SSL_read(ssl, pass.scratch.baseAddress, Int32(room)))
+        if n <= 0 {
+          let e = errno
+          let code = SSL_get_error(ssl, Int32(n))
+          if code == SSL_ERROR_WANT_READ { return }
+          if code == SSL_ERROR_WANT_WRITE {
+            if !control(
+              EPOLL_CTL_MOD, fd, for: EPOLLIN.rawValue | EPOLLOUT.rawValue,
+              token: Self.token(index, s.slots[index].generation))
+            {
+              endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
+            } else {
+              s.slots[index].interest = EPOLLIN.rawValue | EPOLLOUT.rawValue
+            }
+            return
+          }
+          if code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && e == 0) {
+            n = 0
+          } else {
+            ERR_clear_error()
+            let reason = EngineTLSContext.reason(code, errnoCode: e)
+            endLeg(index, job.failure(reason, leg: leg), at: now, in: &s, pass: &pass)
+            return
+          }
+        }
+      } else {
+        n = recv(fd, pass.scratch.baseAddress, room, Int32(MSG_DONTWAIT))
+      }
       if n > 0 {
         s.slots[index].received += n
         if s.slots[index].received > limit {
@@ -524,7 +578,7 @@ final class TCPCheckEngine: Sendable {
         proceed(index, step, at: now, in: &s, pass: &pass)
         // Ended (a next leg may have reused the descriptor's number), or nothing more waiting.
         if case .finished = step { return }
-        if s.slots[index].fd < 0 || n < room { return }
+        if s.slots[index].fd < 0 || (ssl == nil && n < room) { return }
       } else if n == 0 {
         guard var conversation = s.slots[index].conversation else { return }
         let outcome = conversation.closed()
@@ -539,6 +593,51 @@ final class TCPCheckEngine: Sendable {
         return
       }
     }
+  }
+
+  /// The leg's byte stream is up (connected, and TLS done if any): starts its conversation.
+  private func converse(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
+    guard let template = s.slots[index].job?.template else { return }
+    s.slots[index].phase = .talking
+    s.slots[index].received = 0
+    s.slots[index].sent = 0
+    s.slots[index].output.removeAll(keepingCapacity: true)
+    var conversation = template.conversation(leg: s.slots[index].leg)
+    let step = conversation.connected(output: &s.slots[index].output)
+    s.slots[index].conversation = conversation
+    proceed(index, step, at: now, in: &s, pass: &pass)
+  }
+
+  /// Advances slot `index`'s TLS handshake: the conversation starts once it completes; until
+  /// then the socket waits for what OpenSSL wants (input or room to write).
+  private func handshake(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
+    guard let ssl = s.slots[index].ssl, let job = s.slots[index].job else { return }
+    ERR_clear_error()
+    let rc = SSL_do_handshake(ssl)
+    if rc == 1 {
+      converse(index, at: now, in: &s, pass: &pass)
+      return
+    }
+    let e = errno
+    let code = SSL_get_error(ssl, rc)
+    let wanted: UInt32
+    switch code {
+    case SSL_ERROR_WANT_READ: wanted = EPOLLIN.rawValue
+    case SSL_ERROR_WANT_WRITE: wanted = EPOLLOUT.rawValue
+    default:
+      let reason = "TLS handshake failed: \(EngineTLSContext.reason(code, errnoCode: e))"
+      endLeg(index, job.failure(reason, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
+      return
+    }
+    guard wanted != s.slots[index].interest else { return }
+    guard
+      control(
+        EPOLL_CTL_MOD, s.slots[index].fd, for: wanted, token: Self.token(index, s.slots[index].generation))
+    else {
+      endLeg(index, job.failure(Self.reason(errno), leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
+      return
+    }
+    s.slots[index].interest = wanted
   }
 
   /// Acts on what the conversation of slot `index` asked for: write its output and keep talking,
@@ -561,13 +660,28 @@ final class TCPCheckEngine: Sendable {
     }
   }
 
-  /// Writes what is left of slot `index`'s output without blocking; nil, or why the write failed.
+  /// Writes what is left of slot `index`'s output without blocking (through TLS when the leg
+  /// has it); nil, or why the write failed.
   private func flush(_ index: Int, in s: inout State) -> String? {
     let fd = s.slots[index].fd
     while s.slots[index].sent < s.slots[index].output.count {
       let sent = s.slots[index].sent
+      if let ssl = s.slots[index].ssl {
+        ERR_clear_error()
+        let n = s.slots[index].output.withUnsafeBytes { bytes in
+          SSL_write(ssl, bytes.baseAddress.map { $0 + sent }, Int32(clamping: bytes.count - sent))
+        }
+        if n > 0 {
+          s.slots[index].sent += Int(n)
+          continue
+        }
+        let e = errno
+        let code = SSL_get_error(ssl, n)
+        if code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ { return nil }
+        return EngineTLSContext.reason(code, errnoCode: e)
+      }
       let n = s.slots[index].output.withUnsafeBytes { bytes in
-        send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+        send(fd, bytes.baseAddress.map { $0 + sent }, bytes.count - sent, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
       }
       if n > 0 {
         s.slots[index].sent += n
@@ -600,6 +714,8 @@ final class TCPCheckEngine: Sendable {
   private func endLeg(
     _ index: Int, _ outcome: ProbeOutcome, at now: NIODeadline, in s: inout State, pass: inout Pass
   ) {
+    if let ssl = s.slots[index].ssl { SSL_free(ssl) }
+    s.slots[index].ssl = nil
     if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
     s.slots[index].fd = -1
     s.slots[index].interest = 0

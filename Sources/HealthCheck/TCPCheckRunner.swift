@@ -46,22 +46,33 @@ final class TCPCheckRunner: CheckRunner {
   static func job(for spec: CheckerSpec) -> Result<TCPCheckJob, ProbeError>? {
     switch spec {
     case .tcp(let check): return job(for: check)
+    case .http(let check): return job(for: check, tls: false)
+    case .https(let check): return job(for: check, tls: true)
     case .mysql(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
     case .smtp(let check): return job(target: check.target, timeout: check.connectTimeout, template: check)
-    case .http, .https, .misc: return nil
+    case .misc: return nil
     }
   }
 
+  /// HTTP_GET's (`tls` false) or SSL_GET's job: an `HTTPConversation` per url, under TLS with
+  /// each url's SNI for SSL_GET.
+  static func job(for check: HTTPCheck, tls: Bool) -> Result<TCPCheckJob, ProbeError> {
+    job(
+      target: check.target, timeout: check.connectTimeout, template: HTTPTemplate(check: check, tls: tls),
+      tls: tls ? TLSLegs(serverNames: check.urls.map { HTTPTemplate.serverName(url: $0, check: check) }) : nil
+    )
+  }
+
   /// A job connecting to `target` (bound and marked as it says), each leg within `timeout`.
-  static func job(target: CheckTarget, timeout: Duration, template: (any ConversationTemplate)?)
-    -> Result<TCPCheckJob, ProbeError>
-  {
+  static func job(
+    target: CheckTarget, timeout: Duration, template: (any ConversationTemplate)?, tls: TLSLegs? = nil
+  ) -> Result<TCPCheckJob, ProbeError> {
     Result {
       TCPCheckJob(
         remote: try ProbeSocket.remoteAddress(target),
         local: try ProbeSocket.localAddress(target),
         options: ProbeSocketOptions(target),
-        timeout: timeout, template: template)
+        timeout: timeout, template: template, tls: tls)
     }.mapError { $0 as? ProbeError ?? .badAddress(target.address) }
   }
 

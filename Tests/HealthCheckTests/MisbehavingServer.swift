@@ -17,6 +17,8 @@ final class MisbehavingServer: @unchecked Sendable {
     case respond(String)
     /// Sends these raw bytes on connect (e.g. a MySQL greeting), then waits.
     case greet([UInt8])
+    /// Reads the request, sends `head`, then body bytes without end until the client closes.
+    case endless(head: String)
   }
 
   let channel: any Channel
@@ -92,7 +94,7 @@ private final class MisbehavingHandler: ChannelInboundHandler, @unchecked Sendab
       var buffer = context.channel.allocator.buffer(capacity: bytes.count)
       buffer.writeBytes(bytes)
       context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-    case .hang, .respond:
+    case .hang, .respond, .endless:
       break
     }
   }
@@ -105,7 +107,22 @@ private final class MisbehavingHandler: ChannelInboundHandler, @unchecked Sendab
     channel.eventLoop.scheduleTask(in: .seconds(1)) { self.trickle(rest.dropFirst(), channel: channel) }
   }
 
+  private func pour(_ channel: any Channel) {
+    guard channel.isActive else { return }
+    var buffer = channel.allocator.buffer(capacity: 64 << 10)
+    buffer.writeRepeatingByte(UInt8(ascii: "x"), count: 64 << 10)
+    channel.writeAndFlush(buffer).whenSuccess { self.pour(channel) }
+  }
+
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    if case .endless(let head) = behaviour, !answered {
+      answered = true
+      var buffer = context.channel.allocator.buffer(capacity: head.utf8.count)
+      buffer.writeString(head)
+      context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+      pour(context.channel)
+      return
+    }
     guard case .respond(let text) = behaviour, !answered else { return }
     answered = true
     var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)

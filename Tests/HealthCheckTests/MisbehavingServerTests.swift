@@ -15,7 +15,7 @@ final class MisbehavingServerTests: XCTestCase {
     try? probeGroup.syncShutdownGracefully()
   }
 
-  enum Kind { case tcp, http, mysql, smtp }
+  enum Kind { case tcp, http, https, mysql, smtp }
 
   struct Case {
     var name: String
@@ -78,6 +78,43 @@ final class MisbehavingServerTests: XCTestCase {
         name: "http garbage", server: .respond("SSH-2.0-OpenSSH\r\n"), kind: .http, expectUp: false,
         reasonContains: "bad HTTP response", maxSeconds: 1),
       Case(
+        name: "http huge headers",
+        server: .respond(
+          "HTTP/1.0 200 OK\r\nX-Filler: \(String(repeating: "a", count: 100_000))\r\n\r\nhello"),
+        kind: .http, expectUp: false, reasonContains: "response head larger than", maxSeconds: 1),
+      Case(
+        name: "http endless body, no digest", server: .endless(head: "HTTP/1.0 200 OK\r\n\r\n"), kind: .http,
+        expectUp: true, reasonContains: "", maxSeconds: 1),
+      Case(
+        name: "http endless body with digest", server: .endless(head: "HTTP/1.0 200 OK\r\n\r\n"), kind: .http,
+        url: URLCheck(path: "/", digest: helloMD5), expectUp: false, reasonContains: "body larger than",
+        maxSeconds: 3),
+      Case(
+        name: "http chunked body digest",
+        server: .respond(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\n\r\n"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: true, reasonContains: "",
+        maxSeconds: 1),
+      Case(
+        name: "http body to end of stream",
+        server: .respond("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: true, reasonContains: "",
+        maxSeconds: 1),
+      Case(
+        name: "http body shorter than its Content-Length",
+        server: .respond("HTTP/1.0 200 OK\r\nContent-Length: 10\r\n\r\nhello"),
+        kind: .http, url: URLCheck(path: "/", digest: helloMD5), expectUp: false,
+        reasonContains: "closed before the response", maxSeconds: 1),
+      Case(
+        name: "ssl hang (no ServerHello)", server: .hang, kind: .https, expectUp: false,
+        reasonContains: "timed out", maxSeconds: 3),
+      Case(
+        name: "ssl to a plain HTTP server", server: .respond(ok), kind: .https, expectUp: false,
+        reasonContains: "TLS handshake failed", maxSeconds: 1),
+      Case(
+        name: "ssl reset", server: .reset, kind: .https, expectUp: false,
+        reasonContains: "reset|TLS handshake failed|closed", maxSeconds: 1),
+      Case(
         name: "mysql hang", server: .hang, kind: .mysql, expectUp: false, reasonContains: "timed out",
         maxSeconds: 3),
       Case(
@@ -136,7 +173,10 @@ final class MisbehavingServerTests: XCTestCase {
       switch c.kind {
       case .tcp: probe = TCPProbe(check: TCPCheck(target: target, connectTimeout: timeout))
       case .http:
-        probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: nil)
+        probe = HTTPProbe(
+          check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: false)
+      case .https:
+        probe = HTTPProbe(check: HTTPCheck(target: target, urls: [c.url], connectTimeout: timeout), tls: true)
       case .mysql: probe = EngineProbe(MySQLCheck(target: target, connectTimeout: timeout))
       case .smtp: probe = EngineProbe(SMTPCheck(target: target, connectTimeout: timeout))
       }
@@ -224,15 +264,22 @@ final class MisbehavingServerTests: XCTestCase {
     let probes: [any Probe] = [
       HTTPProbe(
         check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       HTTPProbe(
         check: HTTPCheck(target: target(trickle.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       EngineProbe(MySQLCheck(target: target(hang.port), connectTimeout: timeout)),
       HTTPProbe(
         check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
-        tls: nil),
+        tls: false),
       TCPProbe(check: TCPCheck(target: target(refused), connectTimeout: timeout)),
+      // SSL_GET: a handshake that never gets an answer, and one the server resets.
+      HTTPProbe(
+        check: HTTPCheck(target: target(hang.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: true),
+      HTTPProbe(
+        check: HTTPCheck(target: target(reset.port), urls: [URLCheck(path: "/")], connectTimeout: timeout),
+        tls: true),
     ]
     // Warm up lazily created descriptors (eventfds, timers) before counting.
     _ = try probes[0].run(on: probeGroup.next()).wait()
@@ -287,7 +334,7 @@ final class ConnectOptionsTests: XCTestCase {
       XCTAssertTrue(try TCPProbe(check: TCPCheck(target: target)).run(on: probeGroup.next()).wait().isUp)
       XCTAssertEqual(waitForPeer(server, after: seen), expected, "TCP bindto \(bind ?? "-")")
       seen = server.peers.all.count
-      let http = HTTPProbe(check: HTTPCheck(target: target, urls: [URLCheck(path: "/")]), tls: nil)
+      let http = HTTPProbe(check: HTTPCheck(target: target, urls: [URLCheck(path: "/")]), tls: false)
       XCTAssertTrue(try http.run(on: probeGroup.next()).wait().isUp)
       XCTAssertEqual(waitForPeer(server, after: seen), expected, "HTTP bindto \(bind ?? "-")")
     }

@@ -51,7 +51,7 @@ final class NginxTests: XCTestCase {
       for c in cases {
         let target = CheckTarget(address: "127.0.0.1", port: tls ? nginx.tlsPort : nginx.port)
         let check = HTTPCheck(target: target, urls: c.urls, connectTimeout: .seconds(3), version: c.version)
-        let probe = HTTPProbe(check: check, tls: tls ? try HTTPProbe.insecureClientContext.get() : nil)
+        let probe = HTTPProbe(check: check, tls: tls)
         let outcome = try probe.run(on: group.next()).wait()
         let name = "\(tls ? "SSL_GET" : "HTTP_GET") \(c.name)"
         XCTAssertEqual(outcome.isUp, c.expectUp, "\(name): \(outcome)")
@@ -65,7 +65,7 @@ final class NginxTests: XCTestCase {
       check: HTTPCheck(
         target: CheckTarget(address: "127.0.0.1", port: nginx.port), urls: [URLCheck(path: "/")],
         connectTimeout: .seconds(2)),
-      tls: try HTTPProbe.insecureClientContext.get())
+      tls: true)
     XCTAssertFalse(try wrongWay.run(on: group.next()).wait().isUp)
   }
 
@@ -73,7 +73,7 @@ final class NginxTests: XCTestCase {
   /// url's virtualhost, else the checker's; nginx logs the name it received ($ssl_server_name).
   func testSNIIsSentOnlyWhenEnabled() throws {
     let nginx = try NginxInstance()
-    let tls = try HTTPProbe.insecureClientContext.get()
+    let tls = true
     let target = CheckTarget(address: "127.0.0.1", port: nginx.tlsPort)
     struct SNICase {
       var path: String
@@ -116,7 +116,8 @@ final class NginxTests: XCTestCase {
     let nginx = try NginxInstance()
     let target = CheckTarget(address: "127.0.0.1", port: nginx.port)
     let urls = ["/", "/index.html", "/"].map { URLCheck(path: $0) }
-    let probe = HTTPProbe(check: HTTPCheck(target: target, urls: urls, connectTimeout: .seconds(3)), tls: nil)
+    let probe = HTTPProbe(
+      check: HTTPCheck(target: target, urls: urls, connectTimeout: .seconds(3)), tls: false)
     XCTAssertEqual(try probe.run(on: group.next()).wait(), .up(weight: nil))
     XCTAssertEqual(
       nginx.accessLog().map { $0.split(separator: " ").last.map(String.init) }, ["/", "/index.html", "/"])

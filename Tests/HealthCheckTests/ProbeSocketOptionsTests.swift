@@ -111,9 +111,12 @@ final class ProbeSocketOptionsTests: XCTestCase {
     }
   }
 
-  func testNIOProbeSocketsCarryDeviceAndMark() throws {
+  /// The same through HTTP_GET's conversation legs on an engine started in the namespace: the
+  /// engine failures carry the url.
+  func testConversationProbeSocketsCarryDeviceAndMark() throws {
     try inNewNetworkNamespace {
       try makeProbeLab()
+      let engine = try TCPCheckEngine.start().get()
       let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
       defer { try? group.syncShutdownGracefully() }
       let server = try MisbehavingServer(
@@ -123,12 +126,15 @@ final class ProbeSocketOptionsTests: XCTestCase {
       func probe(device: String? = nil, mark: UInt32? = nil) throws -> ProbeOutcome {
         let target = CheckTarget(address: "10.77.0.1", port: server.port, bindInterface: device, fwmark: mark)
         let check = HTTPCheck(target: target, urls: [URLCheck(path: "/")], connectTimeout: .milliseconds(300))
-        return try HTTPProbe(check: check, tls: nil).run(on: group.next()).wait()
+        let job = try TCPCheckRunner.job(for: check, tls: false).get()
+        let box = OutcomeBox()
+        engine.probeOnce(job) { box.set($0) }
+        return try box.wait()
       }
       XCTAssertEqual(try probe(), .up(weight: nil))
       XCTAssertEqual(try probe(device: "d0"), .up(weight: nil))
-      XCTAssertEqual(try probe(device: "d1"), .down(reason: "/: timed out after 0.3s"))
-      XCTAssertEqual(try probe(device: "nosuch0"), .down(reason: "bind_if nosuch0: no such device"))
+      XCTAssertEqual(try probe(device: "d1"), .down(reason: "/: connect timed out after 0.3s"))
+      XCTAssertEqual(try probe(device: "nosuch0"), .down(reason: "/: bind_if nosuch0: No such device"))
       XCTAssertEqual(try probe(mark: 42), .down(reason: "/: Permission denied"))
       XCTAssertEqual(try probe(mark: 7), .up(weight: nil))
     }

@@ -191,11 +191,11 @@ final class KeywordCatalogTests: XCTestCase {
     "bind_if": Proof(
       "ServiceMappingTests.testCheckerSocketOptionsAndSNIReachTheProbe",
       "ProbeSocketOptionsTests.testTCPEngineSocketsCarryDeviceAndMark",
-      "ProbeSocketOptionsTests.testNIOProbeSocketsCarryDeviceAndMark", reach: .behaviour),
+      "ProbeSocketOptionsTests.testConversationProbeSocketsCarryDeviceAndMark", reach: .behaviour),
     "fwmark": Proof(
       "ServiceMappingTests.testCheckerSocketOptionsAndSNIReachTheProbe",
       "ProbeSocketOptionsTests.testTCPEngineSocketsCarryDeviceAndMark",
-      "ProbeSocketOptionsTests.testNIOProbeSocketsCarryDeviceAndMark", reach: .behaviour),
+      "ProbeSocketOptionsTests.testConversationProbeSocketsCarryDeviceAndMark", reach: .behaviour),
     "url": Proof(
       "ServiceMappingTests.testNATMasterCheckersInheritTheVirtualServersTiming",
       "NginxTests.testHTTPAndHTTPSAgainstNginx", reach: .behaviour),
