@@ -22,11 +22,10 @@ hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 cd /tmp
 data=/tmp/mariadb-data
 cp -a /opt/hm/data "$data"
-mkdir -p /usr/share/mariadb
 mariadbd --no-defaults --datadir="$data" --socket=/tmp/mysql.sock --port=3306 --bind-address=0.0.0.0 \
   --user=root --pid-file=/tmp/mariadb.pid --log-error=/tmp/mariadb.err --skip-log-bin \
   --innodb-buffer-pool-size=16M --skip-name-resolve --max-connections=2000 \
-  --lc-messages-dir=/usr/share/mariadb --thread-cache-size=64 &
+  --lc-messages-dir=/usr/share/mysql --character-sets-dir=/usr/share/mysql/charsets --thread-cache-size=64 &
 db=$!
 for _ in $(seq 600); do [ -S /tmp/mysql.sock ] && break; sleep 0.2; done
 [ -S /tmp/mysql.sock ] || { echo "mariadbd did not start"; cat /tmp/mariadb.err; exit 1; }
@@ -90,7 +89,8 @@ config() {
     a="127.1.$((i / 250)).$((i % 250 + 1))"
     case $kind in
       misc) echo "  real_server $a 3306 { MISC_CHECK { misc_path \"/usr/local/bin/mariadb-admin --no-defaults -h $a -P 3306 -u probe -ps3cret --connect-timeout=3 ping\" misc_timeout 3 } }" ;;
-      mysql) echo "  real_server $a 3306 { MYSQL_CHECK { user probe password s3cret connect_timeout 3 } }" ;;
+      # one statement per line (keepalived's grammar too): user and password on their own lines
+      mysql) printf '  real_server %s 3306 {\n    MYSQL_CHECK {\n      user probe\n      password s3cret\n      connect_timeout 3\n    }\n  }\n' "$a" ;;
       greeting) echo "  real_server $a 3306 { MYSQL_CHECK { connect_timeout 3 } }" ;;
       tcp) echo "  real_server $a 3306 { TCP_CHECK { connect_timeout 3 } }" ;;
     esac

@@ -31,6 +31,6 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $vm --smp 2 --mem 4096 ... -- guest.sh $window ${HM_WARM:-20} ${pairs[*]}"
 "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$binpath/lvskeeper" --with-bin /usr/sbin/mariadbd \
   --with-bin /usr/bin/mariadb --with-bin /usr/bin/mariadb-admin --with-program keepalived \
-  --with-file "$work/hm:/opt/hm" --with-file /usr/share/mariadb:/usr/share/mariadb \
+  --with-file "$work/hm:/opt/hm" --with-file /usr/share/mysql:/usr/share/mysql \
   -- bash /opt/hm/guest.sh "$window" "${HM_WARM:-20}" "${pairs[@]}" || echo "VM run failed: exit $?"
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -193,6 +193,64 @@ final class MisbehavingServerTests: XCTestCase {
     }
   }
 
+  /// 10,000 MYSQL_CHECK and SMTP_CHECK probes on the check engine against servers that misbehave
+  /// in their protocol (a 16 MB MySQL packet, a 554 banner, an endless banner line), a hanging
+  /// server and a closed port, 500 at a time: every probe fails with its reason and the
+  /// descriptor count returns to where it started.
+  func testEngineConversationsLeaveNoDescriptorAfterTenThousandProbes() throws {
+    let huge = try MisbehavingServer(
+      .greet([0xff, 0xff, 0xff, 0x00] + [UInt8](repeating: 0x41, count: 4096)), group: serverGroup)
+    let banner = try MisbehavingServer(.greet(Array("554 5.3.2 go away\r\n".utf8)), group: serverGroup)
+    let endless = try MisbehavingServer(.greet([UInt8](repeating: 0x78, count: 8192)), group: serverGroup)
+    let hang = try MisbehavingServer(.hang, group: serverGroup)
+    defer { for server in [huge, banner, endless, hang] { server.close() } }
+    let refused = try MisbehavingServer.closedPort()
+    // The servers answer from one NIO thread, 500 connections at a time: they get time to.
+    let timeout = Duration.seconds(5)
+    let hangTimeout = Duration.milliseconds(100)
+    func target(_ p: UInt16) -> CheckTarget { CheckTarget(address: "127.0.0.1", port: p) }
+    let probes: [(EngineProbe, String)] = [
+      (
+        EngineProbe(MySQLCheck(target: target(huge.port), connectTimeout: timeout)),
+        "server announced a packet"
+      ),
+      (
+        EngineProbe(SMTPCheck(target: target(banner.port), connectTimeout: timeout)),
+        "bad greeting banner: 554"
+      ),
+      (
+        EngineProbe(SMTPCheck(target: target(endless.port), connectTimeout: timeout)), "longer than 512 bytes"
+      ),
+      (EngineProbe(MySQLCheck(target: target(hang.port), connectTimeout: hangTimeout)), "timed out"),
+      (EngineProbe(SMTPCheck(target: target(refused), connectTimeout: timeout)), "refused"),
+    ]
+    // Warm up the engine thread (its epoll and wake-up descriptors) before counting.
+    _ = try probes[4].0.run(on: probeGroup.next()).wait()
+    Thread.sleep(forTimeInterval: 0.5)
+    let before = openDescriptorCount()
+    var wrongReasons: [String] = []
+    for batch in 0..<20 {
+      let started = (0..<500).map { i in
+        let (probe, reason) = probes[(batch * 500 + i) % probes.count]
+        return (probe.run(on: probeGroup.next()), reason)
+      }
+      for (future, reason) in started {
+        let outcome = try future.wait()
+        guard case .down(let got) = outcome, got.contains(reason) else {
+          wrongReasons.append("\(outcome), wanted \(reason)")
+          continue
+        }
+      }
+    }
+    XCTAssertEqual(wrongReasons.count, 0, "\(wrongReasons.prefix(5))")
+    var after = openDescriptorCount()
+    for _ in 0..<50 where after > before {
+      Thread.sleep(forTimeInterval: 0.1)
+      after = openDescriptorCount()
+    }
+    XCTAssertLessThanOrEqual(after, before, "descriptors before \(before), after \(after)")
+  }
+
   /// 10,000 probes against hanging and resetting servers, 500 at a time with short timeouts:
   /// the descriptor count returns to where it started.
   func testNoDescriptorLeakAfterTenThousandProbes() throws {
