@@ -87,6 +87,11 @@ final class DatagramCheckEngine: Sendable {
   static let maxStartsPerPass = 512
   static let timeoutSlack = TimeAmount.milliseconds(10)
   static let startGranularity = TimeAmount.milliseconds(5)
+  /// Echo requests sent in one pass before the shared ICMP sockets are read.
+  static let echoesPerRead = 32
+  /// Receive buffer asked for each shared ICMP socket (SO_RCVBUFFORCE as root, else capped by
+  /// net.core.rmem_max): replies to every checker of a family queue there.
+  static let icmpReceiveBuffer: Int32 = 4 << 20
   /// Datagrams read from one ICMP socket per wake-up before other work is looked at.
   static let maxRepliesPerPass = 256
   private static let wakeToken = UInt64.max
@@ -149,6 +154,8 @@ final class DatagramCheckEngine: Sendable {
     var endpointIndex: [EndpointKey: Int] = [:]
     var sleepingUntil: NIODeadline?
     var lastStartPass: NIODeadline?
+    /// Echo requests sent since the ICMP sockets were last read.
+    var unreadEchoes = 0
     var pingSocketsOpened = 0
     var rawSocketsOpened = 0
     /// Scratch for the datagram being built or read; reused by every probe.
@@ -377,6 +384,9 @@ final class DatagramCheckEngine: Sendable {
           else { continue }
           started += 1
           begin(index, at: now, in: &s, notices: &notices)
+          // A loopback or nearby host answers within the sendto: read the shared ICMP sockets
+          // every few requests so a pass of hundreds of starts cannot overflow their buffers.
+          if s.unreadEchoes >= Self.echoesPerRead { readAllEchoes(at: now, in: &s, notices: &notices) }
         }
         if started > 0 { s.lastStartPass = now }
         return more || started == Self.maxStartsPerPass
@@ -529,7 +539,9 @@ final class DatagramCheckEngine: Sendable {
         sendto(e.fd, bytes.baseAddress, ICMPEcho.requestLength, Int32(MSG_NOSIGNAL), $0, $1)
       }
     }
-    return sent == ICMPEcho.requestLength ? nil : "ICMP echo not sent: \(Self.reason(errno))"
+    guard sent == ICMPEcho.requestLength else { return "ICMP echo not sent: \(Self.reason(errno))" }
+    s.unreadEchoes += 1
+    return nil
   }
 
   /// The index of the open ICMP socket for `job`'s family and binding, opening it if needed.
@@ -553,8 +565,10 @@ final class DatagramCheckEngine: Sendable {
       return .failure("ICMP socket: \(Self.reason(errno)) (needs CAP_NET_RAW or net.ipv4.ping_group_range)")
     }
     if raw { Self.filterEchoReplies(fd, v6: v6) }
-    var size: Int32 = 128 * 1024
-    _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    var size = Self.icmpReceiveBuffer
+    if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+      _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
     if let failure = Self.bindSocket(fd, job) {
       close(fd)
       return .failure(failure)
@@ -585,6 +599,14 @@ final class DatagramCheckEngine: Sendable {
       // ICMP_FILTER (SOL_RAW, 1): a set bit blocks that type; echo reply is type 0.
       var mask: UInt32 = ~1
       _ = setsockopt(fd, 255, 1, &mask, socklen_t(MemoryLayout<UInt32>.size))
+    }
+  }
+
+  /// Reads the replies waiting on every open ICMP socket.
+  private func readAllEchoes(at now: NIODeadline, in s: inout State, notices: inout [Notice]) {
+    s.unreadEchoes = 0
+    for e in s.endpoints.indices where s.endpoints[e] != nil {
+      _ = receiveEchoes(e, at: now, in: &s, notices: &notices)
     }
   }
 

@@ -44,14 +44,16 @@ final class DatagramCheckEngineTests: XCTestCase {
         try probe(ping("10.78.0.99", timeout: .milliseconds(300)), on: engine),
         .down(reason: "no ICMP echo reply within 0.3s"), "\(mode)")
 
-      // 200 probes in flight at once over the two shared sockets: every one matched to its reply.
+      // 2,000 probes started at once over the two shared sockets, half to the namespace's own
+      // loopback (answered within the sendto): every one matched to its reply; the replies to a
+      // pass of hundreds of starts must not overflow the socket's buffer.
       let outcomes = Mutex<[ProbeOutcome]>([])
       let group = DispatchGroup()
-      for i in 0..<200 {
+      let targets = [DatagramLab.serverV4, DatagramLab.serverV6, "127.0.0.1", "::1"]
+      for i in 0..<2000 {
         group.enter()
         let job = try XCTUnwrap(
-          DatagramCheckRunner.job(
-            for: ping(i % 2 == 0 ? DatagramLab.serverV4 : DatagramLab.serverV6, timeout: .seconds(5)))
+          DatagramCheckRunner.job(for: ping(targets[i % 4], timeout: .seconds(5)))
         ).get()
         engine.probeOnce(job) { outcome in
           outcomes.withLock { $0.append(outcome) }
@@ -59,12 +61,44 @@ final class DatagramCheckEngineTests: XCTestCase {
         }
       }
       group.wait()
-      XCTAssertEqual(outcomes.withLock { $0 }, Array(repeating: .up(weight: nil), count: 200), "\(mode)")
+      XCTAssertEqual(outcomes.withLock { $0 }, Array(repeating: .up(weight: nil), count: 2000), "\(mode)")
       let opened = engine.icmpSocketsOpened
       XCTAssertEqual(raw ? opened.ping : opened.raw, 0, "\(mode): the kind of ICMP socket used")
       XCTAssertGreaterThanOrEqual(raw ? opened.raw : opened.ping, 2, "\(mode): one per family at least")
       XCTAssertEqual(engine.openEndpoints, 0, "the shared sockets close with their last probe")
       XCTAssertEqual(engine.activeCount, 0)
+    }
+  }
+
+  /// 2,000 periodic PING_CHECKs of loopback addresses whose first probes are due at one instant:
+  /// the engine starts 512 per pass and the kernel answers each within its sendto, so the shared
+  /// socket is read between starts; every checker's first probe is up (none lost to a full buffer).
+  func testSimultaneousPingsOfLoopbackAreAllAnswered() throws {
+    let lab = try DatagramLab()
+    self.lab = lab
+    for mode in [ICMPSocketMode.datagramOnly, .rawOnly] {
+      let engine = try lab.engine(mode)
+      let downs = ManagedAtomicCounter()
+      let schedule = CheckSchedule(delayLoop: .seconds(60), retry: 0)
+      let handles = try (0..<2000).map { i in
+        let job = try XCTUnwrap(
+          DatagramCheckRunner.job(for: ping("127.0.\(i / 250).\(i % 250 + 1)", timeout: .seconds(3)))
+        )
+        .get()
+        return engine.add(
+          job, schedule: schedule, after: .milliseconds(200),
+          observer: .init(onProbeStart: nil, onTransition: { t, _ in if t == .wentDown { downs.add() } }))
+      }
+      var probed = 0
+      for _ in 0..<1000 where probed < handles.count {
+        usleep(10_000)
+        probed = engine.snapshots(handles).filter { ($0?.probes ?? 0) >= 1 }.count
+      }
+      XCTAssertEqual(probed, handles.count, "\(mode)")
+      XCTAssertEqual(downs.value, 0, "\(mode): no reply lost")
+      handles.forEach(engine.remove)
+      XCTAssertEqual(engine.activeCount, 0)
+      XCTAssertEqual(engine.openEndpoints, 0)
     }
   }
 
