@@ -271,6 +271,7 @@ final class CompatibilityDaemonTests: XCTestCase {
     let pid = getpid()
     let namespace = "lvsk-tpk-\(pid)"
     let (ourLink, theirLink) = ("vkl\(pid)", "vkk\(pid)")
+    let base = Int(pid % 127) * 2
     let name = "lvskc\(pid)"
     let program = scratch + "/" + name
     try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: program)
@@ -278,7 +279,8 @@ final class CompatibilityDaemonTests: XCTestCase {
     defer { _ = try? shell("ip link del \(ourLink); ip link del \(theirLink); ip netns del \(namespace)") }
     for (index, link) in [ourLink, theirLink].enumerated() {
       try shell("ip link add \(link) type veth peer name p\(index) netns \(namespace)")
-      try shell("ip addr add 10.83.\(index).1/24 dev \(link) && ip link set \(link) up")
+      // A /24 per run (pid-tagged), so concurrent runs do not share host routes.
+      try shell("ip addr add 10.83.\(base + index).1/24 dev \(link) && ip link set \(link) up")
       try shell("ip -n \(namespace) link set p\(index) up")
     }
     // name: tracker body; the process below runs as `PROGRAM 1000 2000`.
@@ -312,7 +314,7 @@ final class CompatibilityDaemonTests: XCTestCase {
             priority 100
             advert_int 1
             virtual_ipaddress {
-              10.83.\(subnet).\(index + 100)/32
+              10.83.\(base + subnet).\(index + 100)/32
             }
             track_process {
               \(tracker.0)
