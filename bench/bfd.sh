@@ -66,9 +66,9 @@ ip -n "$B" link set vb up
   done
 } >"$DIR/keepalived.conf"
 
-start_keepalived() {
-  ip netns exec "$B" keepalived -n -l -f "$DIR/keepalived.conf" -p "$DIR/k.pid" -r "$DIR/k.vrrp.pid" \
-    -b "$DIR/k.bfd.pid" -c "$DIR/k.check.pid" >>"$DIR/keepalived.log" 2>&1 &
+start_keepalived() { # RUN: pid files of their own (a killed run's pid may still be taken)
+  ip netns exec "$B" keepalived -n -l -f "$DIR/keepalived.conf" -p "$DIR/k$1.pid" -r "$DIR/k$1.vrrp.pid" \
+    -b "$DIR/k$1.bfd.pid" -c "$DIR/k$1.check.pid" >>"$DIR/keepalived.log" 2>&1 &
 }
 start_lvskeeper() {
   ip netns exec "$A" "$BIN" run --dry-run --config "$DIR/lvskeeper.conf" --control-socket "$SOCK" \
@@ -76,8 +76,8 @@ start_lvskeeper() {
   LVSK_PID=$!
 }
 status_json() { "$BIN" status --json --control-socket "$SOCK" 2>/dev/null || true; }
-count_up() { status_json | grep -o '"up":true' | wc -l; }
-count_down() { status_json | grep -o '"up":false' | wc -l; }
+count_up() { status_json | grep -o '"up" *: *true' | wc -l; }
+count_down() { status_json | grep -o '"up" *: *false' | wc -l; }
 wait_until() { # seconds, command...
   local limit=$1
   shift
@@ -97,13 +97,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 now() { date +%s.%N; }
 
 start_lvskeeper
-start_keepalived
+start_keepalived 1
 wait_until 60 all_up
-wait_until 10 test -s "$DIR/k.bfd.pid"
-KBFD=$(cat "$DIR/k.bfd.pid")
+wait_until 10 test -s "$DIR/k1.bfd.pid"
+KBFD=$(cat "$DIR/k1.bfd.pid")
 sleep 3 # poll sequences done, steady rate
 HZ=$(getconf CLK_TCK)
-packets() { status_json | grep -o '"packets\(In\|Out\)":[0-9]*' | awk -F: '{s += $2} END {print s}'; }
+packets() { status_json | grep -o '"packets\(In\|Out\)" *: *[0-9]*' | awk -F: '{s += $2} END {print s}'; }
 p0=$(packets)
 l0=$(cpu_ticks "$LVSK_PID")
 k0=$(cpu_ticks "$KBFD")
@@ -130,7 +130,7 @@ awk -v a="$t0" -v b="$t1" -v ms="$MS" -v m="$MULT" 'BEGIN {
   printf "peer killed -> all sessions Down at lvskeeper: %.0f ms (detection time %d ms, status polled)\n", (b - a) * 1000, ms * m }'
 
 # And the other way: lvskeeper killed, keepalived's sessions expire.
-start_keepalived
+start_keepalived 2
 wait_until 60 all_up
 sleep 3
 before=$(grep -c "Expired after" "$DIR/keepalived.log" || true)
