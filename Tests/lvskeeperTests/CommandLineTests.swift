@@ -111,7 +111,7 @@ final class CommandLineTests: XCTestCase {
         "\(path):1:1: warning: virtual_server 10.0.0.1 80 TCP has no real_server",
         "\(path):2:11: error: unknown scheduler 'bogus' (expected one of: rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos)",
         "\(path):3:15: error: invalid IP address '10.0.1.300'",
-        "\(path):4:5: error: unsupported checker 'PING_CHECK': lvskeeper cannot run this health check (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK)",
+        "\(path):4:5: error: unsupported checker 'PING_CHECK': lvskeeper cannot run this health check (supported: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, MYSQL_CHECK, BFD_CHECK)",
         "\(path): 4 errors; configuration is invalid",
       ])
     XCTAssertEqual(outcome.stdout, "")
