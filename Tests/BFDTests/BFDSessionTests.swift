@@ -130,6 +130,32 @@ final class BFDSessionTests: XCTestCase {
     XCTAssertTrue(link.sessions[1].reportedUp)
   }
 
+  /// keepalived goes Up first and polls; we go from Init to Up on its packet and answer F carrying
+  /// our min_tx. From then on keepalived times us by that min_tx, so we must send at it at once,
+  /// not at idle_tx until our own Poll Sequence ends (that made keepalived expire us 150 ms after
+  /// Up in bench/bfd.sh).
+  func testGoingUpOnTheNeighborsPollSendsAtMinTxAtOnce() throws {
+    var session = BFDSession(
+      timing: BFDTiming(minRx: 50_000, minTx: 50_000, idleTx: 1_000_000, multiplier: 3),
+      localDiscriminator: 0xA)
+    session.start(now: .zero)
+    _ = session.transmit(now: .zero, jitter: 0)
+    _ = session.receive(
+      BFDControlPacket(
+        state: .down, detectMultiplier: 3, myDiscriminator: 0xB, yourDiscriminator: 0,
+        desiredMinTx: 1_000_000,
+        requiredMinRx: 50_000), now: .milliseconds(10), jitter: 0)
+    XCTAssertEqual(session.state, .initializing)
+    _ = session.receive(
+      BFDControlPacket(
+        state: .up, poll: true, detectMultiplier: 3, myDiscriminator: 0xB, yourDiscriminator: 0xA,
+        desiredMinTx: 50_000, requiredMinRx: 50_000), now: .milliseconds(20), jitter: 0)
+    XCTAssertEqual(session.state, .up)
+    XCTAssertEqual(session.takeFinal()?.desiredMinTx, 50_000)
+    XCTAssertEqual(session.transmitInterval, 50_000)
+    XCTAssertLessThanOrEqual(try XCTUnwrap(session.transmitDeadline), .milliseconds(70))
+  }
+
   func testNeighborDownTakesUsDownWithDiagnostic3() {
     var session = upSession()
     let change = session.receive(
