@@ -191,9 +191,12 @@ public struct BFDSession: Sendable {
   }
 
   /// keepalived's bfd_update_local_tx_intv / bfd_idle_local_tx_intv / bfd_update_remote_tx_intv.
+  /// Going from idle_tx to min_tx is a decrease: it applies at once (RFC 5880 6.8.3 holds back only
+  /// an increase until the Poll Sequence ends), as keepalived does. Holding it back breaks the
+  /// neighbor, which times us by the min_tx we already advertise.
   private mutating func recomputeIntervals() {
     let desired =
-      remoteState == .up && (state == .initializing || state == .up) && !polling
+      remoteState == .up && (state == .initializing || state == .up)
       ? timing.minTx : timing.idleTx
     transmitInterval = max(desired, remoteMinRx, 1)
     let remoteInterval = max(remoteMinTx, timing.minRx)

@@ -12,6 +12,8 @@ struct SimulatedLink {
   /// Packets on the wire: (arrival, to, packet).
   var inFlight: [(Duration, Int, BFDControlPacket)] = []
   var sent: [[BFDControlPacket]] = [[], []]
+  /// Sessions that went from Init or Up to Down because the detection time passed.
+  var expiries = 0
   var jitter = 0.5
 
   init(_ a: BFDTiming, _ b: BFDTiming) {
@@ -47,7 +49,7 @@ struct SimulatedLink {
         let packet = sessions[index].transmit(now: now, jitter: jitter)
         put(packet, from: index)
       default:
-        _ = sessions[index].expire(now: now)
+        if case .state = sessions[index].expire(now: now) { expiries += 1 }
       }
     }
     now = until
@@ -58,6 +60,10 @@ final class BFDSessionTests: XCTestCase {
   func testTwoActiveSessionsComeUpAndSpeedUpThroughAPollSequence() {
     var link = SimulatedLink(BFDTiming(), BFDTiming())
     link.run(until: .seconds(3))
+    // Once a side advertises min_tx it also sends at that rate: the neighbor, which times it by
+    // the advertised value, never sees its detection time pass (keepalived went Down 150 ms after
+    // Up when the decrease waited for the Poll Sequence).
+    XCTAssertEqual(link.expiries, 0)
     for side in 0..<2 {
       XCTAssertEqual(link.sessions[side].state, .up)
       XCTAssertEqual(link.sessions[side].remoteState, .up)
@@ -94,6 +100,7 @@ final class BFDSessionTests: XCTestCase {
     passive.passive = true
     var link = SimulatedLink(BFDTiming(), passive)
     link.run(until: .seconds(4))
+    XCTAssertEqual(link.expiries, 0)
     XCTAssertEqual(link.sessions[0].state, .up)
     XCTAssertEqual(link.sessions[1].state, .up)
   }
@@ -121,6 +128,32 @@ final class BFDSessionTests: XCTestCase {
     link.run(until: link.now + .seconds(4))
     XCTAssertEqual(link.sessions[0].state, .up)
     XCTAssertTrue(link.sessions[1].reportedUp)
+  }
+
+  /// keepalived goes Up first and polls; we go from Init to Up on its packet and answer F carrying
+  /// our min_tx. From then on keepalived times us by that min_tx, so we must send at it at once,
+  /// not at idle_tx until our own Poll Sequence ends (that made keepalived expire us 150 ms after
+  /// Up in bench/bfd.sh).
+  func testGoingUpOnTheNeighborsPollSendsAtMinTxAtOnce() throws {
+    var session = BFDSession(
+      timing: BFDTiming(minRx: 50_000, minTx: 50_000, idleTx: 1_000_000, multiplier: 3),
+      localDiscriminator: 0xA)
+    session.start(now: .zero)
+    _ = session.transmit(now: .zero, jitter: 0)
+    _ = session.receive(
+      BFDControlPacket(
+        state: .down, detectMultiplier: 3, myDiscriminator: 0xB, yourDiscriminator: 0,
+        desiredMinTx: 1_000_000,
+        requiredMinRx: 50_000), now: .milliseconds(10), jitter: 0)
+    XCTAssertEqual(session.state, .initializing)
+    _ = session.receive(
+      BFDControlPacket(
+        state: .up, poll: true, detectMultiplier: 3, myDiscriminator: 0xB, yourDiscriminator: 0xA,
+        desiredMinTx: 50_000, requiredMinRx: 50_000), now: .milliseconds(20), jitter: 0)
+    XCTAssertEqual(session.state, .up)
+    XCTAssertEqual(session.takeFinal()?.desiredMinTx, 50_000)
+    XCTAssertEqual(session.transmitInterval, 50_000)
+    XCTAssertLessThanOrEqual(try XCTUnwrap(session.transmitDeadline), .milliseconds(70))
   }
 
   func testNeighborDownTakesUsDownWithDiagnostic3() {

@@ -15,6 +15,7 @@ import XCTest
 /// - with keepalived started, both sessions come Up and both instances leave FAULT;
 /// - keepalived killed: lvskeeper's session expires (diag "Control Detection Time Expired") and
 ///   its instance goes to FAULT;
+/// - a reload with the same bfd_instances keeps the session Up (same discriminator);
 /// - a real server with `BFD_CHECK { name to_k }` is down exactly while the session is not up;
 /// - keepalived back, then lvskeeper stopped: keepalived's session expires ("Expired after") and
 ///   its instance goes to FAULT (neither side sends AdminDown at stop).
@@ -234,6 +235,16 @@ final class BFDInteropTests: XCTestCase {
     report = try await waitStatus(daemon, "fast rate agreed") {
       $0.bfd?.sessions.first?.transmitInterval == 50_000 && $0.bfd?.sessions.first?.detectionTime == 150_000
     }
+
+    // A reload that leaves the bfd_instances as they are keeps the sessions: same discriminator,
+    // never Down.
+    let discriminator = Self.session("to_k", report)?.localDiscriminator
+    let reload = try await offPool { try daemon.request(.reload) }
+    XCTAssertTrue(reload.ok, "\(reload)")
+    report = try await waitStatus(daemon, "reload applied") { $0.daemon.lastReload?.succeeded == true }
+    XCTAssertEqual(Self.session("to_k", report)?.localDiscriminator, discriminator)
+    XCTAssertEqual(Self.session("to_k", report)?.state, "Up")
+    XCTAssertFalse(daemon.log.contains("BFD to_k: Up -> Down"), daemon.log)
 
     // keepalived dies without a word: the detection time passes, lvskeeper's instance faults.
     _ = try? shell("/usr/sbin/ip netns pids \(nsK) | xargs -r kill -9")

@@ -10,6 +10,9 @@ import VRRP
 ///
 /// Invariant: at most one engine runs; `isUp` answers from the running engine's latest snapshot
 /// (false for a session it does not run, as keepalived's tracked bfd starts down).
+///
+/// A lock, not the daemon actor: `isUp` is called from the VRRP loop threads and the checkers'
+/// event loop, which must not wait for the actor, and `changed()` from the BFD thread.
 final class BFDLink: @unchecked Sendable {  // all state under `lock`
   private let lock = NSLock()
   private var engine: BFDEngine?
