@@ -94,9 +94,9 @@ final class BrokenConfigTests: XCTestCase {
       line: 3, column: 3,
       fragment: "unsupported checker 'ICMP_CHECK': lvskeeper cannot run this health check"),
     Case(
-      name: "unsupported checker BFD_CHECK",
-      text: vs + " real_server 10.0.1.1 80 {\n  BFD_CHECK {\n  }\n }\n}\n",
-      line: 3, column: 3, fragment: "unsupported checker 'BFD_CHECK'"),
+      name: "unsupported checker ICMP_CHECK",
+      text: vs + " real_server 10.0.1.1 80 {\n  ICMP_CHECK {\n  }\n }\n}\n",
+      line: 3, column: 3, fragment: "unsupported checker 'ICMP_CHECK'"),
     Case(
       name: "unsupported vrrp feature", text: vi + " use_ipvlan\n}\n", line: 4, column: 2,
       fragment: "unsupported keyword 'use_ipvlan' in vrrp_instance: lvskeeper does not implement it"),
