@@ -76,6 +76,7 @@ for n in 1 1000 10000; do
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --pid-file /run/lvsk.pid --log-level notice > /tmp/lvsk.log 2>&1 &
   lk=$!
   for _ in $(seq 600); do lvskeeper status --control-socket /run/lvsk.sock > /dev/null 2>&1 && break; sleep 0.5; done
+  kill -0 "$lk" 2> /dev/null || { echo "lvskeeper did not start:"; tail -20 /tmp/lvsk.log; exit 1; }
   for _ in $(seq 600); do (($(grep -c ' is DOWN:' /tmp/lvsk.log) >= n)) && break; sleep 0.5; done
   LK[$n]=$(settled "$lk")
   echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
