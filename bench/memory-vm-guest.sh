@@ -63,8 +63,13 @@ for n in 1 1000 10000; do
       echo '  lb_kind NAT'
       echo '  protocol TCP'
       for ((r = 0; r < 10 && k < n; r++, k++)); do
-        echo "  real_server 127.$((1 + k / 62500)).$(((k / 250) % 250)).$((k % 250 + 1)) 9 { weight 1"
-        echo '    TCP_CHECK { connect_timeout 3 warmup 0 } }'
+        echo "  real_server 127.$((1 + k / 62500)).$(((k / 250) % 250)).$((k % 250 + 1)) 9 {"
+        echo '    weight 1'
+        echo '    TCP_CHECK {'
+        echo '      connect_timeout 3'
+        echo '      warmup 0'
+        echo '    }'
+        echo '  }'
       done
       echo '}'
     done
