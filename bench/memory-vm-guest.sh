@@ -41,6 +41,15 @@ smaps_breakdown() {
        /^Rss:/ { rss[name] += $2 }
        END { for (k in rss) if (rss[k] >= 64) printf "%8d kB  %s\n", rss[k], k }' "/proc/$1/smaps" | sort -rn
 }
+# stop_pid PID: SIGTERM, up to 20 s, then SIGKILL; then an empty IPVS table for the next side.
+stop_pid() {
+  kill "$1" 2> /dev/null
+  for _ in $(seq 200); do kill -0 "$1" 2> /dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2> /dev/null
+  wait "$1" 2> /dev/null
+  ipvsadm -C
+  sleep 1
+}
 declare -A KA LK
 for n in 1 1000 10000; do
   conf=/tmp/mem-$n.conf
@@ -54,8 +63,13 @@ for n in 1 1000 10000; do
       echo '  lb_kind NAT'
       echo '  protocol TCP'
       for ((r = 0; r < 10 && k < n; r++, k++)); do
-        echo "  real_server 127.$((1 + k / 62500)).$(((k / 250) % 250)).$((k % 250 + 1)) 9 { weight 1"
-        echo '    TCP_CHECK { connect_timeout 3 warmup 0 } }'
+        echo "  real_server 127.$((1 + k / 62500)).$(((k / 250) % 250)).$((k % 250 + 1)) 9 {"
+        echo '    weight 1'
+        echo '    TCP_CHECK {'
+        echo '      connect_timeout 3'
+        echo '      warmup 0'
+        echo '    }'
+        echo '  }'
       done
       echo '}'
     done
@@ -71,12 +85,16 @@ for n in 1 1000 10000; do
   for _ in $(seq 240); do (($(destinations) == 0)) && break; sleep 0.5; done
   KA[$n]=$(settled "$kc")
   echo "keepalived -C, $n real servers: checker child VmRSS ${KA[$n]} kB (IPVS destinations left: $(destinations))"
-  kill "$ka"; wait "$ka" 2>/dev/null; ipvsadm -C; sleep 1
+  stop_pid "$ka"
 
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --pid-file /run/lvsk.pid --log-level notice > /tmp/lvsk.log 2>&1 &
   lk=$!
-  for _ in $(seq 600); do lvskeeper status --control-socket /run/lvsk.sock > /dev/null 2>&1 && break; sleep 0.5; done
-  for _ in $(seq 600); do (($(grep -c ' is DOWN:' /tmp/lvsk.log) >= n)) && break; sleep 0.5; done
+  # Every first verdict is in (each refused server's DOWN is logged) before anything is measured.
+  for _ in $(seq 600); do
+    kill -0 "$lk" 2> /dev/null || { echo "lvskeeper exited:"; tail -20 /tmp/lvsk.log; exit 1; }
+    (($(grep -c ' is DOWN:' /tmp/lvsk.log) >= n)) && break
+    sleep 0.5
+  done
   LK[$n]=$(settled "$lk")
   echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
   if ((n == 1)); then
@@ -84,9 +102,7 @@ for n in 1 1000 10000; do
     smaps_breakdown "$lk" | sed 's/^/  /'
     echo "  threads: $(ls /proc/$lk/task | wc -l)"
   fi
-  lvskeeper stop --control-socket /run/lvsk.sock > /dev/null 2>&1
-  for _ in $(seq 100); do kill -0 "$lk" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$lk" 2>/dev/null; wait "$lk" 2>/dev/null; ipvsadm -C; sleep 1
+  stop_pid "$lk"
 done
 awk -v k1="${KA[1000]}" -v k2="${KA[10000]}" -v l1="${LK[1000]}" -v l2="${LK[10000]}" 'BEGIN {
   printf "marginal RSS per real server, 1,000 -> 10,000: keepalived checker %.2f KB, lvskeeper daemon %.2f KB (%.2fx)\n",

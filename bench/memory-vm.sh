@@ -17,5 +17,8 @@ echo "# $vm --smp 2 --mem 2048 --with-bin $bin --with-program keepalived -- bash
 conf="$(mktemp -d)"
 trap 'rm -rf "$conf"' EXIT
 cp "$root/bench/memory-vm-guest.sh" "$conf/guest.sh"
-"$vm" --timeout 1500 --smp 2 --mem 2048 --with-bin "$bin" --with-program keepalived \
+# --with-bin installs a binary under its own name: the guest runs `lvskeeper`.
+mkdir "$conf/bin"
+cp "$bin" "$conf/bin/lvskeeper"
+"$vm" --timeout 1500 --smp 2 --mem 2048 --with-bin "$conf/bin/lvskeeper" --with-program keepalived \
   --with-file "$conf:/opt/mem" -- bash /opt/mem/guest.sh

@@ -18,6 +18,9 @@ struct HealthDestinations: Sendable {
   /// Destinations of an id added again (two real servers with the same id), after its first ones.
   private var repeated: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
 
+  /// Room for `count` ids, so a large configuration's ids go in without rehashing as it grows.
+  mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
+
   /// Starts a virtual server whose real servers follow in `add`, expanded to `services`.
   mutating func addVirtualServer(_ services: [ServiceKey]) { serviceLists.append(services) }
 

@@ -30,6 +30,9 @@ struct ServiceMapping: Sendable {
     let groups = Dictionary(
       config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
+    let realServerCount = config.virtualServers.reduce(0) { $0 + $1.realServers.count }
+    destinations.reserveCapacity(realServerCount)
+    monitored.reserveCapacity(realServerCount)
     for virtualServer in config.virtualServers {
       let keys = try Self.serviceKeys(virtualServer, groups: groups)
       let attributes = Self.attributes(virtualServer)
