@@ -94,7 +94,6 @@ final class DatagramCheckEngine: Sendable {
   static let icmpReceiveBuffer: Int32 = 4 << 20
   /// Datagrams read from one ICMP socket per wake-up before other work is looked at.
   static let maxRepliesPerPass = 256
-  private static let wakeToken = UInt64.max
   private static let endpointFlag: UInt64 = 1 << 63
 
   typealias Observer = TCPCheckEngine.Observer
@@ -168,14 +167,12 @@ final class DatagramCheckEngine: Sendable {
     case finished(@Sendable (ProbeOutcome) -> Void, ProbeOutcome)
   }
 
-  private let epollFD: Int32
-  private let wakeFD: Int32
+  private let epoll: EngineEpoll
   private let icmpMode: ICMPSocketMode
   private let state = Mutex(State())
 
-  private init(epollFD: Int32, wakeFD: Int32, icmpMode: ICMPSocketMode) {
-    self.epollFD = epollFD
-    self.wakeFD = wakeFD
+  private init(epoll: EngineEpoll, icmpMode: ICMPSocketMode) {
+    self.epoll = epoll
     self.icmpMode = icmpMode
   }
 
@@ -246,10 +243,7 @@ final class DatagramCheckEngine: Sendable {
       s.sleepingUntil = nil
       return (handle, true)
     }
-    if wake {
-      var one: UInt64 = 1
-      _ = write(wakeFD, &one, 8)
-    }
+    if wake { epoll.wake() }
     return handle
   }
 
@@ -287,44 +281,21 @@ final class DatagramCheckEngine: Sendable {
 
   /// A new engine with its own thread; the process uses `shared`, tests may start their own.
   static func start(mode: ICMPSocketMode) -> Result<DatagramCheckEngine, DatagramCheckEngineError> {
-    let ep = epoll_create1(Int32(EPOLL_CLOEXEC))
-    guard ep >= 0 else { return .failure(DatagramCheckEngineError(call: "epoll_create1", errnoCode: errno)) }
-    let ev = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-    guard ev >= 0 else {
-      let e = errno
-      close(ep)
-      return .failure(DatagramCheckEngineError(call: "eventfd", errnoCode: e))
+    let epoll: EngineEpoll
+    switch EngineEpoll.make() {
+    case .success(let made): epoll = made
+    case .failure(let failure):
+      return .failure(DatagramCheckEngineError(call: failure.call, errnoCode: failure.errnoCode))
     }
-    guard register(ev, token: wakeToken, with: ep) else {
-      let e = errno
-      close(ev)
-      close(ep)
-      return .failure(DatagramCheckEngineError(call: "epoll_ctl", errnoCode: e))
+    let engine = DatagramCheckEngine(epoll: epoll, icmpMode: mode)
+    if let failure = epoll.startThread(named: "lvsk-dgram-check", { engine.run() }) {
+      return .failure(DatagramCheckEngineError(call: failure.call, errnoCode: failure.errnoCode))
     }
-    let engine = DatagramCheckEngine(epollFD: ep, wakeFD: ev, icmpMode: mode)
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(engine).toOpaque()
-    let rc = pthread_create(
-      &thread, nil,
-      { context in
-        guard let context else { return nil }
-        Unmanaged<DatagramCheckEngine>.fromOpaque(context).takeRetainedValue().run()
-        return nil
-      }, context)
-    guard rc == 0 else {
-      Unmanaged<DatagramCheckEngine>.fromOpaque(context).release()
-      close(ev)
-      close(ep)
-      return .failure(DatagramCheckEngineError(call: "pthread_create", errnoCode: rc))
-    }
-    pthread_detach(thread)
     return .success(engine)
   }
 
   private func run() {
-    _ = lvsk_set_thread_name("lvsk-dgram-check")
-    let capacity: Int32 = 1024
-    var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
+    var events = [epoll_event](repeating: epoll_event(), count: Int(EngineEpoll.capacity))
     var ready: [(token: UInt64, flags: UInt32)] = []
     var notices: [Notice] = []
     var moreWork = false
@@ -333,31 +304,12 @@ final class DatagramCheckEngine: Sendable {
         moreWork
         ? 0
         : state.withLock { s -> Int32 in
-          let timeout = s.timeouts.earliest.map { $0 + Self.timeoutSlack }
-          let start = s.starts.earliest.map { due in
-            s.lastStartPass.map { max(due, $0 + Self.startGranularity) } ?? due
-          }
-          let earliest = start.map { start in timeout.map { min(start, $0) } ?? start } ?? timeout
-          guard let earliest else {
-            s.sleepingUntil = .distantFuture
-            return -1
-          }
-          s.sleepingUntil = earliest
-          let ns = (earliest - .now()).nanoseconds
-          return ns <= 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
+          EngineEpoll.sleepMilliseconds(
+            earliestStart: s.starts.earliest, earliestTimeout: s.timeouts.earliest,
+            lastStartPass: s.lastStartPass, timeoutSlack: Self.timeoutSlack,
+            startGranularity: Self.startGranularity, sleepingUntil: &s.sleepingUntil)
         }
-      let n = events.withUnsafeMutableBufferPointer { buffer in
-        epoll_wait(epollFD, buffer.baseAddress, capacity, waitMs)
-      }
-      ready.removeAll(keepingCapacity: true)
-      for i in 0..<max(0, Int(n)) {
-        if events[i].data.u64 == Self.wakeToken {
-          var count: UInt64 = 0
-          _ = read(wakeFD, &count, 8)
-          continue
-        }
-        ready.append((events[i].data.u64, events[i].events))
-      }
+      epoll.wait(&events, timeoutMs: waitMs, ready: &ready)
       notices.removeAll(keepingCapacity: true)
       moreWork = state.withLock { s in
         s.sleepingUntil = nil
@@ -457,7 +409,10 @@ final class DatagramCheckEngine: Sendable {
       close(fd)
       return "send: \(Self.reason(e))"
     }
-    guard Self.register(fd, token: Self.token(index, s.slots[index].generation), with: epollFD) else {
+    guard
+      epoll.control(
+        EPOLL_CTL_ADD, fd, for: EPOLLIN.rawValue, token: Self.token(index, s.slots[index].generation))
+    else {
       let e = errno
       close(fd)
       return "epoll_ctl: \(Self.reason(e))"
@@ -575,7 +530,8 @@ final class DatagramCheckEngine: Sendable {
     }
     let index = s.endpoints.firstIndex { $0 == nil } ?? s.endpoints.count
     if index == s.endpoints.count { s.endpoints.append(nil) }
-    guard Self.register(fd, token: Self.endpointFlag | UInt64(index), with: epollFD) else {
+    guard epoll.control(EPOLL_CTL_ADD, fd, for: EPOLLIN.rawValue, token: Self.endpointFlag | UInt64(index))
+    else {
       let e = errno
       close(fd)
       return .failure("epoll_ctl: \(Self.reason(e))")
@@ -686,12 +642,4 @@ final class DatagramCheckEngine: Sendable {
   }
 
   private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
-
-  /// Adds `fd` to epoll instance `epoll` for input (errors always report), tagged with `token`.
-  private static func register(_ fd: Int32, token: UInt64, with epoll: Int32) -> Bool {
-    var event = epoll_event()
-    event.events = EPOLLIN.rawValue
-    event.data.u64 = token
-    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0
-  }
 }

@@ -141,7 +141,6 @@ final class TCPCheckEngine: Sendable {
   static let readsPerEvent = 4
   /// An output buffer grown beyond this is dropped at the end of its probe instead of kept.
   static let keptOutputCapacity = 16 << 10
-  private static let wakeToken = UInt64.max
 
   /// Who hears about a periodic checker. Called on the engine thread, never under its lock.
   struct Observer: Sendable {
@@ -224,13 +223,11 @@ final class TCPCheckEngine: Sendable {
     let scratch: UnsafeMutableRawBufferPointer
   }
 
-  private let epollFD: Int32
-  private let wakeFD: Int32
+  private let epoll: EngineEpoll
   private let state = Mutex(State())
 
-  private init(epollFD: Int32, wakeFD: Int32) {
-    self.epollFD = epollFD
-    self.wakeFD = wakeFD
+  private init(epoll: EngineEpoll) {
+    self.epoll = epoll
   }
 
   // MARK: interface
@@ -297,10 +294,7 @@ final class TCPCheckEngine: Sendable {
       s.sleepingUntil = nil
       return (handle, true)
     }
-    if wake {
-      var one: UInt64 = 1
-      _ = write(wakeFD, &one, 8)
-    }
+    if wake { epoll.wake() }
     return handle
   }
 
@@ -325,47 +319,21 @@ final class TCPCheckEngine: Sendable {
 
   /// A new engine with its own thread; the process uses `shared`, tests may start their own.
   static func start() -> Result<TCPCheckEngine, TCPCheckEngineError> {
-    let ep = epoll_create1(Int32(EPOLL_CLOEXEC))
-    guard ep >= 0 else { return .failure(TCPCheckEngineError(call: "epoll_create1", errnoCode: errno)) }
-    let ev = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-    guard ev >= 0 else {
-      let e = errno
-      close(ep)
-      return .failure(TCPCheckEngineError(call: "eventfd", errnoCode: e))
+    let epoll: EngineEpoll
+    switch EngineEpoll.make() {
+    case .success(let made): epoll = made
+    case .failure(let failure):
+      return .failure(TCPCheckEngineError(call: failure.call, errnoCode: failure.errnoCode))
     }
-    var event = epoll_event()
-    event.events = EPOLLIN.rawValue
-    event.data.u64 = wakeToken
-    guard epoll_ctl(ep, EPOLL_CTL_ADD, ev, &event) == 0 else {
-      let e = errno
-      close(ev)
-      close(ep)
-      return .failure(TCPCheckEngineError(call: "epoll_ctl", errnoCode: e))
+    let engine = TCPCheckEngine(epoll: epoll)
+    if let failure = epoll.startThread(named: "lvsk-tcp-check", { engine.run() }) {
+      return .failure(TCPCheckEngineError(call: failure.call, errnoCode: failure.errnoCode))
     }
-    let engine = TCPCheckEngine(epollFD: ep, wakeFD: ev)
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(engine).toOpaque()
-    let rc = pthread_create(
-      &thread, nil,
-      { context in
-        guard let context else { return nil }
-        Unmanaged<TCPCheckEngine>.fromOpaque(context).takeRetainedValue().run()
-        return nil
-      }, context)
-    guard rc == 0 else {
-      Unmanaged<TCPCheckEngine>.fromOpaque(context).release()
-      close(ev)
-      close(ep)
-      return .failure(TCPCheckEngineError(call: "pthread_create", errnoCode: rc))
-    }
-    pthread_detach(thread)
     return .success(engine)
   }
 
   private func run() {
-    _ = lvsk_set_thread_name("lvsk-tcp-check")
-    let capacity: Int32 = 1024
-    var events = [epoll_event](repeating: epoll_event(), count: Int(capacity))
+    var events = [epoll_event](repeating: epoll_event(), count: Int(EngineEpoll.capacity))
     var ready: [(token: UInt64, flags: UInt32)] = []
     // Lives as long as the thread, which never ends.
     var pass = Pass(
@@ -376,31 +344,12 @@ final class TCPCheckEngine: Sendable {
         moreStarts
         ? 0
         : state.withLock { s -> Int32 in
-          let timeout = s.timeouts.earliest.map { $0 + Self.timeoutSlack }
-          let start = s.starts.earliest.map { due in
-            s.lastStartPass.map { max(due, $0 + Self.startGranularity) } ?? due
-          }
-          let earliest = start.map { start in timeout.map { min(start, $0) } ?? start } ?? timeout
-          guard let earliest else {
-            s.sleepingUntil = .distantFuture
-            return -1
-          }
-          s.sleepingUntil = earliest
-          let ns = (earliest - .now()).nanoseconds
-          return ns <= 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
+          EngineEpoll.sleepMilliseconds(
+            earliestStart: s.starts.earliest, earliestTimeout: s.timeouts.earliest,
+            lastStartPass: s.lastStartPass, timeoutSlack: Self.timeoutSlack,
+            startGranularity: Self.startGranularity, sleepingUntil: &s.sleepingUntil)
         }
-      let n = events.withUnsafeMutableBufferPointer { buffer in
-        epoll_wait(epollFD, buffer.baseAddress, capacity, waitMs)
-      }
-      ready.removeAll(keepingCapacity: true)
-      for i in 0..<max(0, Int(n)) {
-        if events[i].data.u64 == Self.wakeToken {
-          var count: UInt64 = 0
-          _ = read(wakeFD, &count, 8)
-          continue
-        }
-        ready.append((events[i].data.u64, events[i].events))
-      }
+      epoll.wait(&events, timeoutMs: waitMs, ready: &ready)
       pass.notices.removeAll(keepingCapacity: true)
       moreStarts = state.withLock { s in
         s.sleepingUntil = nil
@@ -802,9 +751,6 @@ final class TCPCheckEngine: Sendable {
 
   /// epoll_ctl `operation` for `fd` with `events`, tagged with `token`; false with errno set.
   private func control(_ operation: Int32, _ fd: Int32, for events: UInt32, token: UInt64) -> Bool {
-    var event = epoll_event()
-    event.events = events
-    event.data.u64 = token
-    return epoll_ctl(epollFD, operation, fd, &event) == 0
+    epoll.control(operation, fd, for: events, token: token)
   }
 }
