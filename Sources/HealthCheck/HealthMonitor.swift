@@ -103,6 +103,12 @@ public final class HealthMonitor: Sendable {
       var checkerList: [Int32] = []
       checkerStart.reserveCapacity(servers.count + 1)
       checkerList.reserveCapacity(servers.count)
+      // At most this many checkers after the apply: the tables grow once instead of doubling.
+      let mostCheckers = servers.reduce(0) { $0 + $1.checkers.count }
+      if mostCheckers > s.records.count {
+        s.records.reserveCapacity(mostCheckers)
+        s.slotOf.reserveCapacity(mostCheckers)
+      }
       for server in servers {
         let first = checkerList.count
         for checker in server.checkers {
@@ -191,6 +197,9 @@ public final class HealthMonitor: Sendable {
       for event in emitted { continuation.yield(event) }
     }
     for runner in toStop { runner.stop() }
+    // The engine's slot table grows once for all new checkers it takes.
+    let onEngine = toStart.compactMap { ($0.0 as? TCPCheckRunner)?.engine }
+    onEngine.first?.reserve(additional: onEngine.count)
     for (runner, delay) in toStart { runner.start(after: delay) }
   }
 
