@@ -41,17 +41,87 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   public var warmup: Double
   public var delayLoop: Double
   public var alpha: Bool
-  public var http: HTTPCheckSpec?
-  public var misc: MiscCheckSpec?
-  public var mysql: MySQLCheckSpec?
-  public var smtp: SMTPCheckSpec? = nil
-  public var udp: UDPCheckSpec? = nil
-  public var dns: DNSCheckSpec? = nil
+  /// The kind's own settings, each out of line (`SubSpec`): a checker has at most one of them,
+  /// and inline every checker paid for all (~300 bytes; one checker per real server).
+  public var http: HTTPCheckSpec? {
+    get { httpBox?.value }
+    set { httpBox = newValue.map(SubSpec.init) }
+  }
+  public var misc: MiscCheckSpec? {
+    get { miscBox?.value }
+    set { miscBox = newValue.map(SubSpec.init) }
+  }
+  public var mysql: MySQLCheckSpec? {
+    get { mysqlBox?.value }
+    set { mysqlBox = newValue.map(SubSpec.init) }
+  }
+  public var smtp: SMTPCheckSpec? {
+    get { smtpBox?.value }
+    set { smtpBox = newValue.map(SubSpec.init) }
+  }
+  public var udp: UDPCheckSpec? {
+    get { udpBox?.value }
+    set { udpBox = newValue.map(SubSpec.init) }
+  }
+  public var dns: DNSCheckSpec? {
+    get { dnsBox?.value }
+    set { dnsBox = newValue.map(SubSpec.init) }
+  }
   /// FILE_CHECK: the `track_file` followed.
-  public var file: FileCheckSpec? = nil
+  public var file: FileCheckSpec? {
+    get { fileBox?.value }
+    set { fileBox = newValue.map(SubSpec.init) }
+  }
   /// BFD_CHECK's `name`: the bfd_instance whose session decides (it exists and notifies checkers).
   public var bfdName: String? = nil
   public var location: SourceLocation
+
+  private var httpBox: SubSpec<HTTPCheckSpec>?
+  private var miscBox: SubSpec<MiscCheckSpec>?
+  private var mysqlBox: SubSpec<MySQLCheckSpec>?
+  private var smtpBox: SubSpec<SMTPCheckSpec>?
+  private var udpBox: SubSpec<UDPCheckSpec>?
+  private var dnsBox: SubSpec<DNSCheckSpec>?
+  private var fileBox: SubSpec<FileCheckSpec>?
+
+  /// The JSON keys are the public names (`http`, not `httpBox`): `dump-config` is unchanged.
+  private enum CodingKeys: String, CodingKey {
+    case type, connectIP, connectPort, bindTo, bindPort, bindInterface, fwmark, connectTimeout, retry
+    case delayBeforeRetry, warmup, delayLoop, alpha, bfdName, location
+    case httpBox = "http", miscBox = "misc", mysqlBox = "mysql", smtpBox = "smtp", udpBox = "udp"
+    case dnsBox = "dns", fileBox = "file"
+  }
+
+  public init(
+    type: CheckerType, connectIP: IPAddress, connectPort: Int, bindTo: IPAddress?, bindPort: Int?,
+    bindInterface: String?, fwmark: UInt32?, connectTimeout: Double, retry: Int, delayBeforeRetry: Double,
+    warmup: Double, delayLoop: Double, alpha: Bool, http: HTTPCheckSpec? = nil, misc: MiscCheckSpec? = nil,
+    mysql: MySQLCheckSpec? = nil, smtp: SMTPCheckSpec? = nil, udp: UDPCheckSpec? = nil,
+    dns: DNSCheckSpec? = nil, file: FileCheckSpec? = nil, bfdName: String? = nil, location: SourceLocation
+  ) {
+    self.type = type
+    self.connectIP = connectIP
+    self.connectPort = connectPort
+    self.bindTo = bindTo
+    self.bindPort = bindPort
+    self.bindInterface = bindInterface
+    self.fwmark = fwmark
+    self.connectTimeout = connectTimeout
+    self.retry = retry
+    self.delayBeforeRetry = delayBeforeRetry
+    self.warmup = warmup
+    self.delayLoop = delayLoop
+    self.alpha = alpha
+    self.bfdName = bfdName
+    self.location = location
+    self.http = http
+    self.misc = misc
+    self.mysql = mysql
+    self.smtp = smtp
+    self.udp = udp
+    self.dns = dns
+    self.file = file
+  }
 }
 
 /// UDP_CHECK specifics (keepalived check_udp.c). Invariant: `replyData`/`replyMask` are empty
@@ -164,4 +234,18 @@ public struct PublicKeyFile: Codable, Equatable, Sendable {
   public var pem: String
   /// Where the keyword stands, for errors found later (the daemon's RSA parse).
   public var location: SourceLocation
+}
+
+/// A value kept out of line behind one reference, compared and encoded as the value itself (the
+/// JSON is the value's). Immutable: a change makes a new box.
+public final class SubSpec<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+  public let value: Value
+
+  public init(_ value: Value) { self.value = value }
+
+  public init(from decoder: any Decoder) throws { value = try Value(from: decoder) }
+
+  public func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+
+  public static func == (lhs: SubSpec, rhs: SubSpec) -> Bool { lhs === rhs || lhs.value == rhs.value }
 }
