@@ -88,8 +88,13 @@ public struct HealthCheckSpec: Codable, Equatable, Sendable {
   private enum CodingKeys: String, CodingKey {
     case type, connectIP, connectPort, bindTo, bindPort, bindInterface, fwmark, connectTimeout, retry
     case delayBeforeRetry, warmup, delayLoop, alpha, bfdName, location
-    case httpBox = "http", miscBox = "misc", mysqlBox = "mysql", smtpBox = "smtp", udpBox = "udp"
-    case dnsBox = "dns", fileBox = "file"
+    case httpBox = "http"
+    case miscBox = "misc"
+    case mysqlBox = "mysql"
+    case smtpBox = "smtp"
+    case udpBox = "udp"
+    case dnsBox = "dns"
+    case fileBox = "file"
   }
 
   public init(
