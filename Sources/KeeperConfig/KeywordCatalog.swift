@@ -61,7 +61,7 @@ enum KeywordCatalog {
   ]
 
   static let unsupportedCheckers: Set<String> = [
-    "ICMP_CHECK",
+    "ICMP_CHECK"
   ]
 
   static let supportedCheckers =

@@ -339,7 +339,8 @@ public struct VRRPInstanceSpec: Sendable, Codable, Equatable {
     case virtualAddresses, excludedAddresses, virtualRoutes, virtualRules, multicastGroup, sourceAddress,
       unicastPeers
     case garpMasterDelay, garpMasterRepeat, garpMasterRefresh, garpMasterRefreshRepeat, announceInterval
-    case trackInterfaces, trackScripts, trackFiles, trackProcesses, trackBFDs, dontTrackPrimary, notify, v3ChecksumAsV2, vmac
+    case trackInterfaces, trackScripts, trackFiles, trackProcesses, trackBFDs, dontTrackPrimary, notify,
+      v3ChecksumAsV2, vmac
   }
 
   public init(from decoder: any Decoder) throws {
