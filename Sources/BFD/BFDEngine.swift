@@ -47,7 +47,7 @@ public final class BFDEngine: @unchecked Sendable {  // mutable state confined t
   private var slots: [Slot] = []
   private var receivers: [Int32] = []
   private var wake: [Int32] = [-1, -1]
-  private var heap = TimerHeap<(slot: Int, timer: Timer)>()
+  private var heap = DeadlineHeap<Duration, (slot: Int, timer: Timer)>()
   private var malformed: UInt64 = 0
   private var unmatched: UInt64 = 0
   private var thread: Thread?
@@ -302,52 +302,5 @@ public final class BFDEngine: @unchecked Sendable {  // mutable state confined t
     }
     let status = BFDEngineStatus(sessions: sessions, malformed: malformed, unmatched: unmatched)
     lock.withLock { snapshot = status }
-  }
-}
-
-/// A min-heap of deadlines with payloads; equal deadlines pop in insertion order.
-/// Invariant: each item is no later than its children, by (deadline, sequence).
-struct TimerHeap<Payload> {
-  private var items: [(deadline: Duration, sequence: UInt64, payload: Payload)] = []
-  private var nextSequence: UInt64 = 0
-
-  var earliest: Duration? { items.first?.deadline }
-  var count: Int { items.count }
-
-  private func less(_ a: Int, _ b: Int) -> Bool {
-    items[a].deadline < items[b].deadline
-      || (items[a].deadline == items[b].deadline && items[a].sequence < items[b].sequence)
-  }
-
-  mutating func push(_ payload: Payload, at deadline: Duration) {
-    items.append((deadline, nextSequence, payload))
-    nextSequence &+= 1
-    var child = items.count - 1
-    while child > 0 {
-      let parent = (child - 1) / 2
-      guard less(child, parent) else { break }
-      items.swapAt(child, parent)
-      child = parent
-    }
-  }
-
-  /// Removes and returns the earliest entry if it is due at `now`.
-  mutating func popDue(_ now: Duration) -> (Duration, Payload)? {
-    guard let first = items.first, first.deadline <= now else { return nil }
-    let last = items.removeLast()
-    if !items.isEmpty {
-      items[0] = last
-      var parent = 0
-      while true {
-        let left = 2 * parent + 1
-        var smallest = parent
-        if left < items.count && less(left, smallest) { smallest = left }
-        if left + 1 < items.count && less(left + 1, smallest) { smallest = left + 1 }
-        if smallest == parent { break }
-        items.swapAt(parent, smallest)
-        parent = smallest
-      }
-    }
-    return (first.deadline, first.payload)
   }
 }

@@ -1,5 +1,6 @@
 import CLinuxEvents
 import Glibc
+import KeeperCore
 import NIOCore
 import Synchronization
 
@@ -147,8 +148,8 @@ final class DatagramCheckEngine: Sendable {
   private struct State {
     var slots: [Slot] = []
     var free: [UInt32] = []
-    var starts = DeadlineHeap<UInt64>()
-    var timeouts = DeadlineHeap<UInt64>()
+    var starts = ProbeHeap<UInt64>()
+    var timeouts = ProbeHeap<UInt64>()
     var endpoints: [Endpoint?] = []
     var endpointIndex: [EndpointKey: Int] = [:]
     var sleepingUntil: NIODeadline?

@@ -1,55 +1,8 @@
+import KeeperCore
 import NIOCore
 
-/// A min-heap of (deadline, sequence) keys with payloads; equal deadlines pop in insertion order.
-/// Invariant: `items[i] <= items[2i+1], items[2i+2]` by (deadline, sequence).
-struct DeadlineHeap<Payload> {
-  private var items: [(deadline: NIODeadline, sequence: UInt64, payload: Payload)] = []
-  private var nextSequence: UInt64 = 0
-
-  var count: Int { items.count }
-  var earliest: NIODeadline? { items.first?.deadline }
-  var earliestEntry: (deadline: NIODeadline, payload: Payload)? {
-    items.first.map { ($0.deadline, $0.payload) }
-  }
-
-  private func less(_ a: Int, _ b: Int) -> Bool {
-    items[a].deadline < items[b].deadline
-      || (items[a].deadline == items[b].deadline && items[a].sequence < items[b].sequence)
-  }
-
-  mutating func push(_ payload: Payload, at deadline: NIODeadline) {
-    items.append((deadline, nextSequence, payload))
-    nextSequence &+= 1
-    var child = items.count - 1
-    while child > 0 {
-      let parent = (child - 1) / 2
-      guard less(child, parent) else { break }
-      items.swapAt(child, parent)
-      child = parent
-    }
-  }
-
-  /// Removes and returns the earliest entry if it is due at `now`.
-  mutating func popDue(_ now: NIODeadline) -> (deadline: NIODeadline, payload: Payload)? {
-    guard let first = items.first, first.deadline <= now else { return nil }
-    let last = items.removeLast()
-    if !items.isEmpty {
-      items[0] = last
-      var parent = 0
-      while true {
-        let left = 2 * parent + 1
-        let right = left + 1
-        var smallest = parent
-        if left < items.count && less(left, smallest) { smallest = left }
-        if right < items.count && less(right, smallest) { smallest = right }
-        if smallest == parent { break }
-        items.swapAt(parent, smallest)
-        parent = smallest
-      }
-    }
-    return (first.deadline, first.payload)
-  }
-}
+/// The check engines' heap: `KeeperCore.DeadlineHeap` keyed by NIO deadlines.
+typealias ProbeHeap<Payload> = DeadlineHeap<NIODeadline, Payload>
 
 /// What a `ProbeWakeups` pass asks of the loop next.
 enum NextWakeup: Equatable {
@@ -73,7 +26,7 @@ enum NextWakeup: Equatable {
 struct ProbeWakeups<Payload> {
   let granularity: TimeAmount
   let maxPerPass: Int
-  private var heap = DeadlineHeap<Payload>()
+  private var heap = ProbeHeap<Payload>()
   /// The earliest loop wake-up asked for and not yet consumed.
   private(set) var armed: NIODeadline?
   /// When the last pass that released something ran.

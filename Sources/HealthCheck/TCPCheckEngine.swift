@@ -1,6 +1,7 @@
 import CLinuxEvents
 import COpenSSL
 import Glibc
+import KeeperCore
 import NIOCore
 import Synchronization
 
@@ -200,8 +201,8 @@ final class TCPCheckEngine: Sendable {
   private struct State {
     var slots: [Slot] = []
     var free: [UInt32] = []
-    var starts = DeadlineHeap<UInt64>()
-    var timeouts = DeadlineHeap<UInt64>()
+    var starts = ProbeHeap<UInt64>()
+    var timeouts = ProbeHeap<UInt64>()
     /// When the thread sleeps in epoll_wait: the time it will wake at; nil while awake.
     var sleepingUntil: NIODeadline?
     /// When the last pass that started a probe ran.

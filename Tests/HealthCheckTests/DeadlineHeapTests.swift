@@ -6,7 +6,7 @@ import XCTest
 final class DeadlineHeapTests: XCTestCase {
   /// Pops come out in deadline order, ties in insertion order, and only when due.
   func testOrderAndDueness() {
-    var heap = DeadlineHeap<Int>()
+    var heap = ProbeHeap<Int>()
     let base = NIODeadline.uptimeNanoseconds(1_000_000)
     var rng = SystemRandomNumberGenerator()
     let offsets = (0..<1000).map { _ in Int64.random(in: 0..<100, using: &rng) }
