@@ -80,6 +80,7 @@ for i in 1 2 3; do start_nginx "$i" || bad "nginx rs$i starts"; done
 ip netns exec db mariadbd --no-defaults --user=root --datadir=/var/lib/lab-db --lc-messages-dir=/usr/share/mysql \
   --bind-address=10.0.0.21 --port=3306 --socket=/run/lab-db.sock --skip-name-resolve \
   --innodb-log-file-size=4M --init-file="$E2E/db-init.sql" >/tmp/db.log 2>&1 &
+disown $!
 mkdir -p /tmp/sorry && echo "sorry" >/tmp/sorry/index.html
 ip netns exec sorry httpd -p 10.0.0.99:8080 -h /tmp/sorry
 
@@ -92,6 +93,7 @@ start_director() {  # start_director NAME
   ip netns exec "$1" "$LVSK" run --config "/tmp/$1.conf" --control-socket "/run/$1.sock" \
     --log-level notice >>"/tmp/$1.log" 2>&1 &
   echo $! >"/tmp/$1.pid"
+  disown $!  # the lab kills directors on purpose: no "Killed" notice from this shell
 }
 status() { ip netns exec "$1" "$LVSK" status --control-socket "/run/$1.sock" 2>/dev/null; }
 state() { status "$1" | awk -v vi="$front" '$1 == vi { print $2 }'; }
@@ -155,32 +157,48 @@ else
   bad "requests through the VIP" "failed=$failed seen=[$seen]"
 fi
 
-# A client loop inside its namespace: one line per request, "TIME ok BODY" or "TIME fail".
+# A client loop inside its namespace: one line per request, "START END ok BODY" or
+# "START END fail" (microseconds). A request belongs to the step during which it started.
 ip netns exec client bash -c '
   while :; do
+    start=${EPOCHREALTIME/./}
     if body=$(timeout 3 wget -q -O - http://192.168.10.100/ 2>/dev/null); then
-      echo "${EPOCHREALTIME/./} ok $body"
+      echo "$start ${EPOCHREALTIME/./} ok $body"
     else
-      echo "${EPOCHREALTIME/./} fail"
+      echo "$start ${EPOCHREALTIME/./} fail"
     fi
     sleep 0.05
   done' >/tmp/client.log 2>/dev/null &
 client_pid=$!
-count() { grep -c " $1" /tmp/client.log; }
-failures_since() { awk -v t="$1" '$1 >= t && $2 == "fail"' /tmp/client.log | wc -l; }
-answered_since() { awk -v t="$1" '$1 >= t && $2 == "ok"' /tmp/client.log | wc -l; }
+disown $!
+count() { awk -v s="$1" '$3 == s' /tmp/client.log | wc -l; }
+failures_since() { awk -v t="$1" '$1 >= t && $3 == "fail"' /tmp/client.log | wc -l; }
+answered_since() { awk -v t="$1" '$1 >= t && $3 == "ok"' /tmp/client.log | wc -l; }
+failures_between() { awk -v a="$1" -v b="$2" '$1 >= a && $1 < b && $3 == "fail"' /tmp/client.log | wc -l; }
 # longest_gap_since T: the longest time (ms) without an answer after T (the outage the client saw).
 longest_gap_since() {
-  awk -v t="$1" '$1 >= t && $2 == "ok" { if (last) { gap = $1 - last; if (gap > max) max = gap } last = $1 }
+  awk -v t="$1" '$1 >= t && $3 == "ok" { if (last) { gap = $2 - last; if (gap > max) max = gap } last = $2 }
     END { printf "%.0f", max / 1000 }' /tmp/client.log
 }
+# Steps partition the client's run: "TIME LABEL" lines; every request is counted in the step that
+# was under way when it started, so the per-step table adds up to the whole run.
+steps=/tmp/steps.log
+step() { echo "$(now) $*" >>"$steps"; }
+step "steady state: both directors up, all real servers up"
 
 # ---------------------------------------------------------------- a real server fails
 say "stopping nginx on rs$quiesced"
+step "rs$quiesced fails (nginx stopped) until lvskeeper quiesces it"
 stop_nginx "$quiesced"
 t=$(now)
 if wait_until "$detect" '[[ $(rs_weight d1 $quiesced) == 0 ]]'; then
-  ok "rs$quiesced down: quiesced to weight 0 (inhibit_on_failure) after $((($(now) - t) / 1000)) ms"
+  tq=$(now)
+  step "rs$quiesced quiesced (weight 0), traffic on the others"
+  lost=$(failures_between "$t" "$tq")
+  ok "rs$quiesced down: quiesced to weight 0 (inhibit_on_failure) after $(((tq - t) / 1000)) ms"
+  echo "real-server failure window: $(((tq - t) / 1000)) ms from stopping nginx on rs$quiesced to weight 0;" \
+    "$lost request(s) failed in it (rs$quiesced refused connections while IPVS still sent it traffic:" \
+    "the detection time of its checker's delay_loop, connect_timeout, retry and delay_before_retry)"
 else
   bad "rs$quiesced quiesced" "$(ipvs d1)" "$(tail -n 20 /tmp/d1.log)"
 fi
@@ -193,6 +211,7 @@ if (($(failures_since "$t") == 0)) && ! awk -v t="$t" -v rs="rs$quiesced" '$1 >=
 else
   bad "traffic off rs$quiesced" "$(awk -v t="$t" '$1 >= t' /tmp/client.log | tail -n 20)"
 fi
+step "rs$quiesced back (nginx started) until its weight is restored"
 start_nginx "$quiesced"
 if wait_until "$detect" '[[ $(rs_weight d1 $quiesced) == $quiesced_weight ]]'; then
   ok "rs$quiesced back: weight restored to $quiesced_weight"
@@ -203,6 +222,7 @@ fi
 # ---------------------------------------------------------------- reload
 if [[ ${LAB_CONFIG:-} != etc ]]; then
 say "reload: rs3 weight 1 -> 3"
+step "reload (good config, then a bad one)"
 transitions_before=$(grep -c "vrrp: VI_FRONT" /tmp/d1.log)
 write_config d1 MASTER 150 3
 kill -HUP "$(cat /tmp/d1.pid)"
@@ -227,11 +247,13 @@ fi
 
 # ---------------------------------------------------------------- kill -9 and restart: adopt
 say "kill -9 lvskeeper on d1 and restart it: the kernel keeps forwarding, the table is adopted"
+step "kill -9 lvskeeper on the master and restart it"
 t=$(now)
 kill -9 "$(cat /tmp/d1.pid)"
 ip netns exec d1 "$LVSK" run --config /tmp/d1.conf --control-socket /run/d1.sock --log-level notice \
   >/tmp/d1.restart.log 2>&1 &
 echo $! >/tmp/d1.pid
+disown $!
 wait_until 15 '[[ $(state d1) == MASTER ]]'
 sleep 3
 if (($(failures_since "$t") == 0)) && (($(answered_since "$t") > 0)); then
@@ -248,6 +270,7 @@ cat /tmp/d1.restart.log >>/tmp/d1.log
 
 # ---------------------------------------------------------------- the master dies
 say "the master dies: kill -9 lvskeeper on d1 and cut d1's links"
+step "the master dies (kill -9, links cut) until the client is answered again via d2"
 t=$(now)
 kill -9 "$(cat /tmp/d1.pid)"
 ip -n d1 link set eth0 down
@@ -271,6 +294,7 @@ fi
 echo "failover: master kill -9 -> d2 MASTER ${took:-?} ms; client's longest gap $gap ms; failed requests $fails"
 
 # ---------------------------------------------------------------- d1 returns, preempts; SIGTERM
+step "d1 returns and preempts"
 ip -n d1 link set eth0 up
 ip -n d1 link set eth1 up
 start_director d1
@@ -280,6 +304,7 @@ else
   bad "preemption" "d1: $(state d1) d2: $(state d2)"
 fi
 say "SIGTERM to the master: priority 0 advert, VIPs removed, IPVS left in place"
+step "SIGTERM to the master (priority 0 advert)"
 t=$(now)
 kill -TERM "$(cat /tmp/d1.pid)"
 if wait_until 30 '[[ $(state d2) == MASTER ]] && has_vip d2'; then
@@ -293,6 +318,29 @@ else
   bad "SIGTERM cleanup" "$(ip -n d1 addr show dev eth0)" "$(ipvs d1)"
 fi
 sleep 1
+kill "$client_pid" 2>/dev/null
+wait_until 5 '! kill -0 $client_pid' || true
+step "end"
 echo "client: $(count ok) answered, $(count fail) failed over the whole run"
+# Every request, by the step under way when it started (the steps partition the run).
+say "every request the client sent, by step"
+table=$(awk 'FNR == NR { t[++n] = $1; $1 = ""; label[n] = substr($0, 2); next }
+  { s = $1; i = 0; for (k = 1; k <= n; k++) if (t[k] <= s) i = k; if (i == 0) i = 1
+    if ($3 == "ok") okc[i]++; else failc[i]++ }
+  END {
+    printf "%-78s %8s %8s %6s\n", "step", "window", "answered", "failed"
+    for (k = 1; k < n; k++) {
+      printf "%-78s %7.1fs %8d %6d\n", label[k], (t[k + 1] - t[k]) / 1e6, okc[k], failc[k]
+      ta += okc[k]; tf += failc[k]
+    }
+    printf "%-78s %8s %8d %6d\n", "total", "", ta, tf
+  }' "$steps" /tmp/client.log)
+echo "$table"
+read -r _ tot_ok tot_fail <<<"$(echo "$table" | tail -n 1)"
+if [[ $tot_ok == "$(count ok)" && $tot_fail == "$(count fail)" ]]; then
+  ok "every request is accounted to a step: $tot_ok answered, $tot_fail failed, the same as the whole run's count"
+else
+  bad "per-step accounting adds up" "table: $tot_ok / $tot_fail, run: $(count ok) / $(count fail)"
+fi
 
 report_summary
