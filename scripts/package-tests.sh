@@ -135,6 +135,22 @@ for heading in SYNOPSIS OPTIONS FILES 'EXIT STATUS' 'SIGNALS AND CONTROL'; do
   grep -q "^$heading" "$work/lvskeeper.8.txt" && ok "lvskeeper(8) has $heading" || fail "lvskeeper(8) lacks $heading"
 done
 
+# Every command and option the binary has is in README's synopsis and Options table, so the man
+# page (generated from README) documents the program that is packaged.
+readme_options="$(sed -n '/^### Options$/,/^### Files$/p' README.md)"
+readme_synopsis="$(sed -n '/^## Command line$/,/^### Options$/p' README.md)"
+undocumented=()
+tick='`'
+commands="$("$extract/usr/sbin/lvskeeper" --help | sed -n '/^SUBCOMMANDS:/,/^$/p' | awk '/^  [a-z]/ {print $1}')"
+for command in $commands; do
+  grep -q "lvskeeper .*$command" <<<"$readme_synopsis" || undocumented+=("command $command")
+  for option in $("$extract/usr/sbin/lvskeeper" "$command" --help | sed -n '/^OPTIONS:/,$p' | grep -oE '(^|[ ,])--[a-z][a-z-]*' | tr -d ' ,' | sort -u); do
+    grep -qE -- "${tick}${option}( |${tick})" <<<"$readme_options" || undocumented+=("$command $option")
+  done
+done
+[[ -n $commands ]] && ((${#undocumented[@]} == 0)) && ok "README (so lvskeeper(8)) documents every command and option: $(echo $commands)" ||
+  fail "README's Command line section lacks: ${undocumented[*]:-the command list}"
+
 # --- bash completion -----------------------------------------------------------------------------
 complete_words() { # complete_words WORD...: what the packaged completion offers for the last word
   bash -c '
