@@ -219,6 +219,14 @@ out="$(in_root "$root" /usr/sbin/lvskeeper -t -f /etc/lvskeeper/lvskeeper.conf 2
 (($? == 0)) && ok "keepalived-style 'lvskeeper -t -f' in the clean tree" || fail "lvskeeper -t -f: $out"
 [[ -L $root/etc/systemd/system/multi-user.target.wants/lvskeeper.service ]] &&
   ok "postinst enabled the unit (multi-user.target.wants symlink)" || fail "the unit was not enabled by postinst"
+# Reinstalling runs the upgrade branch of the maintainer scripts (postinst configure with the old
+# version); an edited conffile survives it, and the unit stays enabled.
+echo '! edited by the operator' >>"$root/etc/lvskeeper/lvskeeper.conf"
+in_root "$root" dpkg -i --force-confold /tmp/lvskeeper.deb >"$work/dpkg-i-again" 2>&1 &&
+  grep -qx '! edited by the operator' "$root/etc/lvskeeper/lvskeeper.conf" &&
+  [[ -L $root/etc/systemd/system/multi-user.target.wants/lvskeeper.service ]] &&
+  ok "dpkg -i over the installed package (upgrade path) keeps the edited conffile and the enablement" ||
+  fail "reinstall: $(cat "$work/dpkg-i-again")"
 in_root "$root" dpkg -r lvskeeper >"$work/dpkg-r" 2>&1 &&
   [[ ! -e $root/usr/sbin/lvskeeper && -f $root/etc/lvskeeper/lvskeeper.conf ]] &&
   ok "dpkg -r removes the binary and keeps the conffile" || fail "dpkg -r: $(cat "$work/dpkg-r")"
