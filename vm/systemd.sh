@@ -44,7 +44,9 @@ else
   build=("$swift_bin" build --package-path "$project" -c release --static-swift-stdlib --product lvskeeper)
   vm_log "building lvskeeper (release, static Swift runtime)"
   "${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
-  cp "$("${build[@]}" --show-bin-path)/lvskeeper" "$work/payload/lvskeeper"
+  # Stripped as a package would ship it (the debug info is most of its 120 MB).
+  strip -o "$work/payload/lvskeeper" "$("${build[@]}" --show-bin-path)/lvskeeper" ||
+    cp "$("${build[@]}" --show-bin-path)/lvskeeper" "$work/payload/lvskeeper"
 fi
 "$script_dir/run-in-vm.sh" --systemd --timeout 600 --mem 1536 "${vm_args[@]}" \
   --with-file "$work/pkg:/opt/pkg" --with-file "$work/payload:/opt/payload" \

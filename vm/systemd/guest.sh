@@ -29,6 +29,7 @@ else
   install -D -m 0755 /opt/payload/lvskeeper /usr/sbin/lvskeeper
   install -D -m 0644 /opt/payload/lvskeeper.service /usr/lib/systemd/system/lvskeeper.service
   printf 'ip_vs\nip_vs_rr\nip_vs_wlc\n' >/etc/modules-load.d/lvskeeper.conf
+  install -d -m 0755 /etc/lvskeeper
 fi
 # The guest booted before the install: load what modules-load.d names now, as a boot would.
 systemctl restart systemd-modules-load.service
@@ -97,9 +98,11 @@ virtual_server 10.0.1.100 80 {
     }
   }
 }
+# lb_algo sh: a scheduler module no modules-load.d names; the kernel loads it on demand, which
+# ProtectKernelModules=yes (no CAP_SYS_MODULE, no /usr/lib/modules in the unit) does not prevent.
 virtual_server 10.0.1.101 80 {
   delay_loop 2
-  lb_algo rr
+  lb_algo sh
   lb_kind NAT
   protocol TCP
   real_server 10.0.2.2 80 {
@@ -160,8 +163,24 @@ check "TCP_CHECK: rs1 (nginx listening) in the IPVS table" \
   wait_until 20 'ipvsadm -Ln -t 10.0.1.100:80 | grep -q "10.0.2.2:80 *Masq *2"'
 check "TCP_CHECK: rs2 (nothing listening) not in the table" \
   bash -c '! ipvsadm -Ln -t 10.0.1.100:80 | grep -q 10.0.2.3:80'
-check "traffic through the VIP reaches rs1" bash -c 'http_get c http://10.0.1.100/ | grep -q "rs1 via the VIP"'
+# The guest has no wget or curl: bash's /dev/tcp speaks HTTP/1.0 from the client namespace.
+vip_get() {
+  ip netns exec c timeout 5 bash -c 'exec 3<>/dev/tcp/10.0.1.100/80 &&
+    printf "GET / HTTP/1.0\r\nHost: 10.0.1.100\r\n\r\n" >&3 && cat <&3'
+}
+check "traffic through the VIP reaches rs1" bash -c "$(declare -f vip_get); vip_get | grep -q 'rs1 via the VIP'"
 ipvsadm -Ln -t 10.0.1.100:80
+
+# /dev/net/tun (the announce feature's tun device): opened from inside the unit's sandbox, i.e. in
+# the daemon's cgroup (the unit's device policy) and its mount namespace (PrivateDevices' /dev).
+tun_open_in_unit() {
+  local pid cg
+  pid=$(systemctl show -P MainPID lvskeeper)
+  cg=$(awk -F'::' 'NR == 1 {print $2}' "/proc/$pid/cgroup")
+  bash -c "echo \$\$ >'/sys/fs/cgroup$cg/cgroup.procs' && exec nsenter -t $pid -m -- bash -c 'exec 3<>/dev/net/tun'"
+}
+check "the unit lets the daemon open /dev/net/tun (device policy and private /dev)" tun_open_in_unit
+check "the unit still hides other devices (/dev/vda)" bash -c "! nsenter -t $pid -m -- test -e /dev/vda"
 
 # --- scripts as script_user ---------------------------------------------------------------------
 script_uid=$(id -u lvsk-script)
@@ -169,7 +188,8 @@ check "notify ran as script_user (uid $script_uid)" \
   wait_until 20 "grep -q '^$script_uid INSTANCE VI_1 MASTER' /proc/\$(systemctl show -P MainPID lvskeeper)/root/tmp/notify.log"
 check "MISC_CHECK ran as script_user (uid $script_uid)" \
   wait_until 20 "grep -qx '$script_uid' /proc/\$(systemctl show -P MainPID lvskeeper)/root/tmp/misc.uid"
-check "MISC_CHECK success put the real server in" wait_until 20 'ipvsadm -Ln -t 10.0.1.101:80 | grep -q 10.0.2.2:80'
+check "MISC_CHECK success put the real server in (sh scheduler, loaded on demand)" \
+  wait_until 20 'ipvsadm -Ln -t 10.0.1.101:80 | grep -q 10.0.2.2:80 && ipvsadm -Ln -t 10.0.1.101:80 | grep -q " sh"'
 cat "/proc/$pid/root/tmp/notify.log" 2>/dev/null
 
 # --- reload: a good config applies, a bad one is refused with the reason visible ---------------
