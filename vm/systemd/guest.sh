@@ -171,6 +171,28 @@ vip_get() {
 check "traffic through the VIP reaches rs1" bash -c "$(declare -f vip_get); vip_get | grep -q 'rs1 via the VIP'"
 ipvsadm -Ln -t 10.0.1.100:80
 
+# A keepalived peer (BACKUP, priority 100) in the client namespace, logging to the journal: it
+# must accept lvskeeper's adverts and stay BACKUP while lvskeeper is master.
+cat >/etc/keepalived/peer.conf <<'EOF'
+global_defs {
+  router_id peer
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority 100
+  advert_int 1
+  virtual_ipaddress {
+    10.0.1.100/32 dev eth0
+  }
+}
+EOF
+ip netns exec c keepalived -n -D -f /etc/keepalived/peer.conf -p /run/kp.pid -r /run/kp-vrrp.pid \
+  -c /run/kp-check.pid >/dev/null 2>&1 &
+peer_states() { journalctl -t Keepalived_vrrp --no-pager -o cat | grep -Eo 'Entering (MASTER|BACKUP) STATE'; }
+check "keepalived peer enters BACKUP" wait_until 30 'peer_states | grep -q BACKUP'
+
 # /dev/net/tun (the announce feature's tun device): opened from inside the unit's sandbox, i.e. in
 # the daemon's cgroup (the unit's device policy) and its mount namespace (PrivateDevices' /dev).
 tun_open_in_unit() {
@@ -213,6 +235,9 @@ systemctl reload lvskeeper
 check "reload (good again): the extra services are removed" \
   wait_until 30 '! ipvsadm -Ln -t 10.9.1.150:80 >/dev/null 2>&1'
 
+check "keepalived peer stayed BACKUP while lvskeeper was master (it accepts lvskeeper's adverts)" \
+  bash -c "! journalctl -t Keepalived_vrrp --no-pager -o cat | grep -q 'Entering MASTER STATE'"
+
 # --- watchdog: a wedged daemon is killed and restarted -----------------------------------------
 restarts=$(prop NRestarts)
 kill -STOP "$pid"
@@ -223,6 +248,8 @@ echo "active again at $(uptime_s) s, NRestarts $restarts -> $(prop NRestarts)"
 check "watchdog: the old process is gone" bash -c "! kill -0 $pid 2>/dev/null"
 check "watchdog: the journal says why" bash -c 'journalctl -u lvskeeper --no-pager | grep -qi "watchdog timeout"'
 check "watchdog: after the restart the VIP is back" wait_until 20 'ip -o addr show dev vc | grep -q "10.0.1.100/32"'
+check "watchdog: the peer took over during the wedge and gave back to the restarted master" \
+  wait_until 30 'peer_states | tail -n 2 | tr "\n" " " | grep -q "MASTER STATE Entering BACKUP"'
 pid=$(prop MainPID)
 
 # --- stop: VIPs released within the bound ------------------------------------------------------
@@ -233,6 +260,8 @@ echo "systemctl stop took $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b -
 check "stop: ended by the daemon itself, not by systemd's timeout (Result=success)" test "$(prop Result)" = success
 check "stop: the VIP is released" bash -c '! ip -o addr show dev vc | grep -q 10.0.1.100'
 check "stop: no lvskeeper process left" bash -c '! pgrep -x lvskeeper'
+check "stop: the keepalived peer becomes master (priority-0 advert or timeout)" \
+  wait_until 20 'peer_states | tail -n 1 | grep -q MASTER'
 
 lab_down >/dev/null 2>&1
 echo "$passed passed, $failed failed"
