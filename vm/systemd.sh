@@ -33,7 +33,9 @@ mkdir -p "$work/pkg" "$work/payload"
 cp "$project/systemd/lvskeeper.service" "$work/payload/"
 if [[ -z "$deb" && -x "$project/scripts/package" ]]; then
   vm_log "building the Debian package (scripts/package)"
-  "$project/scripts/package" --output "$work/pkg" >&2 || vm_die "scripts/package failed"
+  # The release build shares the default scratch path (.build) with the hand-install path.
+  "$project/scripts/package" --output "$work/pkg" --build-dir "$project/.build" >&2 ||
+    vm_die "scripts/package failed"
   deb="$(find "$work/pkg" -maxdepth 1 -name 'lvskeeper_*.deb' | head -n1)"
   [[ -n "$deb" ]] || vm_die "scripts/package made no lvskeeper_*.deb"
 fi

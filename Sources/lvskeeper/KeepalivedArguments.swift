@@ -7,10 +7,22 @@ enum KeepalivedArguments {
     "check-config", "dump-config", "run", "status", "reload", "stop", "help",
   ]
 
+  /// Arguments swift-argument-parser handles itself at the root: help, version, and the shell
+  /// completion machinery (`--generate-completion-script SHELL`, and `---completion`, which the
+  /// generated scripts call back with).
+  static let rootOptions: Set<String> = [
+    "-h", "--help", "--version", "--generate-completion-script", "---completion",
+    "--experimental-dump-help",
+  ]
+
   static func rewrite(_ arguments: [String]) -> [String] {
-    guard let first = arguments.first, !subcommands.contains(first), first.hasPrefix("-"),
-      !["-h", "--help", "--version"].contains(first)
-    else { return arguments }
+    guard let first = arguments.first, !subcommands.contains(first), first.hasPrefix("-") else {
+      return arguments
+    }
+    // keepalived's -v/--version prints the version; ArgumentParser spells it --version.
+    if first == "-v" { return ["--version"] + arguments.dropFirst() }
+    let name = first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first
+    if rootOptions.contains(name) { return arguments }
     var test = false
     var config: String?
     var configID: String?

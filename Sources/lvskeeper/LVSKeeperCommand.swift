@@ -9,6 +9,7 @@ struct LVSKeeperCommand: AsyncParsableCommand {
       keepalived habits work too: 'lvskeeper -t -f FILE' checks a configuration, \
       'lvskeeper -f FILE' runs with it, '-i ID' sets the config id.
       """,
+    version: LVSKeeperVersion.string,
     subcommands: [
       CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self, StatusCommand.self,
       ReloadCommand.self,
