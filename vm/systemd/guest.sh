@@ -23,7 +23,11 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 if compgen -G '/opt/pkg/lvskeeper_*.deb' >/dev/null; then
   deb=$(ls /opt/pkg/lvskeeper_*.deb | head -n1)
   echo "installing $(basename "$deb")"
-  check "dpkg -i the package" dpkg -i "$deb"
+  dpkg_install() { dpkg -i "$1" >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; return 1; }; }
+  check "dpkg -i the package" dpkg_install "$deb"
+  check "package: the unit is enabled but not started" \
+    bash -c '[[ $(systemctl is-enabled lvskeeper) == enabled && $(systemctl is-active lvskeeper) == inactive ]]'
+  check "package: the shipped configuration passes check-config" lvskeeper check-config --config "$conf"
 else
   echo "no package in /opt/pkg: installing the binary and the unit at the package's paths"
   install -D -m 0755 /opt/payload/lvskeeper /usr/sbin/lvskeeper
