@@ -12,18 +12,24 @@
 #                         ip (iproute2), keepalived, genhash, nginx, tcpdump (vm/lib/programs.sh)
 #   --setup 'SHELL LINE'  run a bash line in the VM before COMMAND (e.g. mkdir); repeatable
 #   --env NAME=VALUE      export NAME=VALUE to COMMAND; repeatable
+#   --systemd             boot the Debian 12 root file system whose init is systemd (vm/lib/systemd.sh)
+#                         instead of the busybox initramfs; COMMAND runs from lvsk-test.service
 #   --verbose             show the whole serial console (kernel messages included)
 #   --keep                keep the temporary directory (initramfs, console log) and print it
 #
 # The VM has busybox, ipvsadm, IPVS and all scheduler modules loaded, lo up, /proc /sys /dev /tmp
 # /run mounted. COMMAND runs in /root with stdin from /dev/null; its stdout and stderr are printed
-# here. Exit status: COMMAND's; 124 on timeout; 125 on a harness failure (boot, panic, modules).
+# here. With --systemd the payload (--with-*, --setup, COMMAND) is copied over the root file system
+# (a qemu snapshot of the cached image) before systemd starts; modules load through systemd's
+# modules-load.d, not the harness; COMMAND runs as root from a oneshot unit after multi-user.target.
+# Exit status: COMMAND's; 124 on timeout; 125 on a harness failure (boot, panic, modules).
 set -euo pipefail
 umask 022
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/common.sh"
 source "$VM_LIB/stage.sh"
 source "$VM_LIB/kernel.sh"
 source "$VM_LIB/programs.sh"
+source "$VM_LIB/systemd.sh"
 
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$(readlink -f "${BASH_SOURCE[0]}")" >&2
@@ -35,6 +41,7 @@ mem_mb=1024
 smp="${LVSK_VM_SMP:-1}"
 verbose="${LVSK_VM_VERBOSE:-0}"
 keep=0
+systemd=0
 bins=()
 files=()
 envs=()
@@ -51,6 +58,7 @@ while (($#)); do
     --setup) setups+=("${2:?--setup needs a shell line}"); shift 2 ;;
     --env) envs+=("${2:?--env needs NAME=VALUE}"); shift 2 ;;
     --verbose) verbose=1; shift ;;
+    --systemd) systemd=1; shift ;;
     --keep) keep=1; shift ;;
     -h | --help) usage 0 ;;
     --) shift; break ;;
@@ -62,7 +70,7 @@ done
   vm_die "--timeout, --mem and --smp take positive integers"
 
 t_start=$(date +%s.%N)
-vm_prepare
+if ((systemd)); then vm_prepare_systemd; else vm_prepare; fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/lvsk-vm.XXXXXX")"
 cleanup() {
@@ -72,8 +80,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The per-run payload: binaries, files, the command and a nonce, appended to the base image.
+# With --systemd the initramfs copies /payload over the root disk: the stage is packed under it.
 stage="$work/stage"
+((systemd)) && stage="$work/stage/payload"
 stage_init_layout "$stage"
+((systemd)) && vm_systemd_stage "$stage"
 for p in "${programs[@]}"; do
   stage_add_program "$stage" "$p"
 done
@@ -99,9 +110,19 @@ for e in "${envs[@]}"; do
   [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || vm_die "--env wants NAME=VALUE, got $e"
   printf 'export %s=%s\n' "${e%%=*}" "$(vm_shell_quote "${e#*=}")" >>"$stage/lvsk/env"
 done
-stage_pack "$stage" "$work/payload.cpio"
-cat "$VM_BASE_CPIO" "$work/payload.cpio" >"$work/initrd.cpio"
-rm -rf "$stage" "$work/payload.cpio"
+if ((systemd)); then
+  # The guest has these links already, and busybox cp -a does not replace a link by a link.
+  for l in bin sbin lib lib64 lib32 libx32 var/run; do
+    [[ -L "$stage/$l" ]] && rm -f "$stage/$l"
+  done
+fi
+stage_pack "$work/stage" "$work/payload.cpio"
+if ((systemd)); then
+  cat "$VM_SYSTEMD_INITRD" "$work/payload.cpio" >"$work/initrd.cpio"
+else
+  cat "$VM_BASE_CPIO" "$work/payload.cpio" >"$work/initrd.cpio"
+fi
+rm -rf "$work/stage" "$work/payload.cpio"
 t_image=$(date +%s.%N)
 
 accel_args=()
@@ -137,11 +158,19 @@ filter() {
   '
 }
 
+disk_args=()
+append_extra=""
+if ((systemd)); then
+  # snapshot=on: the guest's writes go to a temporary file; the cached image stays pristine.
+  disk_args=(-drive "file=$VM_SYSTEMD_IMAGE,if=virtio,format=raw,snapshot=on")
+  append_extra="no_timer_check systemd.show_status=false ${LVSK_VM_SYSTEMD_APPEND:-}"
+fi
+
 set +e
 timeout -k 10 "$timeout_sec" qemu-system-x86_64 "${accel_args[@]}" -cpu "${LVSK_VM_CPU:-max}" -m "$mem_mb" \
   -smp "$smp" -nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
-  -kernel "$VM_VMLINUZ" -initrd "$work/initrd.cpio" \
-  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1 cryptomgr.notests} panic=-1 oops=panic mitigations=off tsc=reliable" \
+  -kernel "$VM_VMLINUZ" -initrd "$work/initrd.cpio" "${disk_args[@]}" \
+  -append "console=ttyS0 ${LVSK_VM_APPEND:-quiet loglevel=1 cryptomgr.notests} $append_extra panic=-1 oops=panic mitigations=off tsc=reliable" \
   </dev/null 2>"$work/qemu.err" | tee "$work/console.log" | filter
 qemu_status=${PIPESTATUS[0]}
 set -e

@@ -156,7 +156,7 @@ vm_take_run_option() {
       vm_args+=("$1" "${2:?$1 needs a value}")
       vm_shift=2
       ;;
-    --verbose | --keep)
+    --verbose | --keep | --systemd)
       vm_args+=("$1")
       vm_shift=1
       ;;
