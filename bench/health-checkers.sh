@@ -16,6 +16,8 @@
 #                     ssl (SSL_GET) against nginx in the guest (default "10000:1 5000:10")
 #   HB_VM_WARM        seconds each side runs before its window (default 60; 50,000 servers need
 #                     minutes under TCG before either program has programmed IPVS and probes)
+#   HB_STRACE=SECS    after each side's window, count its system calls for SECS s (strace -c -f)
+#                     and print them per probe (STRACE lines); not part of the CPU window
 #   HB_VM_FLOOR=0     skip the C floor loop inside the VM (minutes under TCG on a loaded host)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
@@ -90,7 +92,9 @@ if [[ -x "$vm" ]]; then
     -keyout "$conf/key.pem" -out "$conf/cert.pem" 2>/dev/null
   floor=()
   [[ -x "$logs/floor" && "${HB_VM_FLOOR:-1}" == 1 ]] && floor=(--with-bin "$logs/floor")
-  "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" \
+  tracing=()
+  [[ -n "${HB_STRACE:-}" ]] && tracing=(--with-bin strace --env "HB_STRACE=$HB_STRACE")
+  "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" "${tracing[@]}" \
     --with-program keepalived --with-program nginx --with-file "$conf:/opt/hb" -- bash /opt/hb/guest.sh "$window" "$warm" $pairs \
     || echo "VM run failed: exit $?"
   rm -rf "$conf"

@@ -12,6 +12,7 @@
 #   CPU    = utime+stime of the checking process from /proc/PID/stat (keepalived: its checker
 #            child, from -c PIDFILE; lvskeeper: the daemon, which also owns the IPVS reconciler).
 #   RSS    = VmRSS of that process at the end of the window.
+# With HB_STRACE=SECONDS (and strace in the VM) each side's system calls per probe follow its window.
 # usage: guest.sh WINDOW WARM [KIND:]N:D [[KIND:]N:D...]
 set -u
 window=$1 warm=$2
@@ -88,6 +89,21 @@ measure() {
     END { if (n) print "" }' /tmp/threads0 /tmp/threads1
 }
 
+# strace_side NAME PID: with HB_STRACE=SECONDS (and strace in the VM), counts PID's system calls
+# (all threads) for that long after the window, and prints them per probe (per connect(2) call:
+# one connection per probe and leg). Outside the window, so it does not inflate the CPU figures.
+strace_side() {
+  [ -n "${HB_STRACE:-}" ] && command -v strace > /dev/null || return 0
+  timeout -s INT "$HB_STRACE" strace -c -f -p "$2" -o /tmp/strace.txt > /dev/null 2>&1
+  awk -v name="$1" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" { calls[$NF] = $4; order[n++] = $NF }
+    END {
+      c = calls["connect"]
+      if (c == 0) { print "STRACE " name ": no connect(2) seen"; exit }
+      line = sprintf("STRACE %-10s system calls per probe (%d connects):", name, c)
+      for (i = 0; i < n; i++) { total += calls[order[i]]; line = line sprintf(" %s %.2f", order[i], calls[order[i]] / c) }
+      print line sprintf("; total %.2f", total / c) }' /tmp/strace.txt
+}
+
 # run_side NAME PID MEASURED_PID LOG LABEL: after the warm-up, one window on MEASURED_PID (the
 # checking process), then stops PID and empties the IPVS table for the next side.
 run_side() {
@@ -102,6 +118,7 @@ run_side() {
     echo "            $label $measured; IPVS destinations: $(ipvsadm -Ln | grep -c -- '->  *[0-9]'); log lines: $(wc -l < "$log"), in the window $((l1 - l0)) of which down/failed: $(sed -n "$((l0 + 1)),${l1}p" "$log" | grep -ciE 'down|fail')"
     # The first down lines, with their reasons (lvskeeper logs them; keepalived's go to syslog).
     grep -iE 'down|fail' "$log" | head -3 | sed 's/^/            first down: /'
+    strace_side "$name" "$measured"
   else
     echo "$name not running"; tail -5 "$log"
   fi

@@ -10,6 +10,9 @@ final class HTTPTemplate: ConversationTemplate {
   /// `requests[i]` is the GET for `urls[i]`.
   let requests: [[UInt8]]
   let maxBodyBytes: Int
+  /// `digests[i]` is true when `urls[i]` has a digest (its body is read): looked up per header
+  /// line without copying the url.
+  let digests: [Bool]
 
   var legs: Int { urls.count }
   var maxBytesPerLeg: Int { Self.maxHeadBytes + maxBodyBytes + (64 << 10) }
@@ -18,6 +21,7 @@ final class HTTPTemplate: ConversationTemplate {
   init(check: HTTPCheck, tls: Bool) {
     urls = check.urls
     maxBodyBytes = check.maxBodyBytes
+    digests = check.urls.map { $0.digest != nil }
     let version = check.version == .http11 ? "HTTP/1.1" : "HTTP/1.0"
     requests = check.urls.map { url in
       let host = Self.hostHeader(url: url, check: check, tls: tls)
@@ -62,6 +66,8 @@ struct HTTPConversation: ProbeConversation {
 
   private let template: HTTPTemplate
   private let leg: Int
+  /// The url has a digest: headers are parsed and the body read (else the head suffices).
+  private let readsBody: Bool
   private var stage = Stage.statusLine
   private var line: [UInt8] = []
   private var headBytes = 0
@@ -73,6 +79,7 @@ struct HTTPConversation: ProbeConversation {
   init(template: HTTPTemplate, leg: Int) {
     self.template = template
     self.leg = leg
+    self.readsBody = template.digests[leg]
   }
 
   private var url: URLCheck { template.urls[leg] }
@@ -152,14 +159,16 @@ struct HTTPConversation: ProbeConversation {
         let shown = String(decoding: line.prefix(40), as: UTF8.self)
         return down("bad HTTP response (status line \"\(shown)\")")
       }
-      guard url.statusCodes.contains(code) else { return down("status \(code) not in \(url.statusCodes)") }
+      guard template.urls[leg].statusCodes.contains(code) else {
+        return down("status \(code) not in \(url.statusCodes)")
+      }
       stage = .headers
     case .headers:
       guard line.isEmpty else {
-        if url.digest != nil { header(line) }
+        if readsBody { header(line) }
         return nil
       }
-      guard url.digest != nil else { return .finished(.up(weight: nil)) }
+      guard readsBody else { return .finished(.up(weight: nil)) }
       md5 = Insecure.MD5()
       if chunked {
         stage = .chunkSize

@@ -113,7 +113,9 @@ struct TCPCheckJob: Sendable {
 /// readiness (reads into one scratch buffer, writes from the slot's output buffer, both reused),
 /// enforces each leg's deadline and read cap, and keeps each checker's `CheckerVerdict`. A
 /// connect-only probe costs socket, connect, epoll_ctl and close (plus getsockopt on a failure)
-/// and no task, promise or lock hand-off per probe; subscribers hear only transitions.
+/// and no task, promise or lock hand-off per probe; subscribers hear only transitions. A
+/// conversing leg adds its writes and reads only: the request goes out in the pass that sees the
+/// connect complete, and the descriptor stays registered (edge-triggered) until it is closed.
 ///
 /// Invariants: a slot is in one of three states — free, waiting (one live entry in `starts`), or
 /// in flight (its descriptor registered with epoll, and one entry in `timeouts` whose deadline
@@ -137,9 +139,13 @@ final class TCPCheckEngine: Sendable {
   static let startGranularity = TimeAmount.milliseconds(5)
   /// The engine thread's one receive buffer: every conversation's bytes pass through it.
   static let scratchBytes = 16 << 10
-  /// recv calls per readiness event and slot before other slots get their turn (level-triggered
-  /// epoll reports the rest on the next pass).
+  /// recv calls per readiness event and slot before other slots get their turn (the descriptor is
+  /// then re-registered, so epoll reports the rest on the next pass).
   static let readsPerEvent = 4
+  /// A conversing leg's descriptor is registered once, edge-triggered for input and output: no
+  /// epoll_ctl between connect and close. Edge-triggered means every handler reads until the
+  /// socket is drained (a short read, EAGAIN, OpenSSL's WANT_READ) or re-registers it.
+  static let conversingInterest = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLET.rawValue
   /// An output buffer grown beyond this is dropped at the end of its probe instead of kept.
   static let keptOutputCapacity = 16 << 10
 
@@ -173,7 +179,7 @@ final class TCPCheckEngine: Sendable {
     var phase = Phase.connecting
     /// The leg in flight (0..<job.legs).
     var leg = 0
-    /// The epoll events `fd` is registered for.
+    /// The epoll events `fd` is registered for (EPOLLOUT connect-only, else `conversingInterest`).
     var interest: UInt32 = 0
     /// A conversing checker's exchange state, made once with the slot (nil for TCP_CHECK).
     var exchange: Exchange?
@@ -445,11 +451,12 @@ final class TCPCheckEngine: Sendable {
       return
     }
     let token = Self.token(index, s.slots[index].generation)
-    guard control(EPOLL_CTL_ADD, fd, for: EPOLLOUT.rawValue, token: token) else {
+    let interest = job.conversing == nil ? EPOLLOUT.rawValue : Self.conversingInterest
+    guard control(EPOLL_CTL_ADD, fd, for: interest, token: token) else {
       endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
-    s.slots[index].interest = EPOLLOUT.rawValue
+    s.slots[index].interest = interest
     let deadline = now + .nanoseconds(max(1, job.timeout.nanoseconds))
     s.slots[index].deadline = deadline
     s.timeouts.push(token, at: deadline)
@@ -472,37 +479,38 @@ final class TCPCheckEngine: Sendable {
         endLeg(index, outcome, at: now, in: &s, pass: &pass)
         return
       }
-      guard let tls = job.tls else {
+      if let tls = job.tls {
+        guard case .success(let context) = EngineTLSContext.shared,
+          let ssl = context.session(
+            fd: fd, serverName: tls.serverNames.indices.contains(leg) ? tls.serverNames[leg] : nil)
+        else {
+          endLeg(index, job.failure("TLS unavailable", leg: leg), at: now, in: &s, pass: &pass)
+          return
+        }
+        s.slots[index].exchange?.ssl = ssl
+        s.slots[index].phase = .handshaking
+        handshake(index, at: now, in: &s, pass: &pass)
+      } else {
+        // The request goes out in this pass, not after another epoll round trip.
         converse(index, at: now, in: &s, pass: &pass)
+      }
+      // Edge-triggered: what is already readable (a banner, TLS records after the handshake)
+      // is read now, as no new edge will report it. Unless the leg ended meanwhile.
+      guard s.slots[index].fd == fd, s.slots[index].leg == leg, s.slots[index].phase == .talking else {
         return
       }
-      guard case .success(let context) = EngineTLSContext.shared,
-        let ssl = context.session(
-          fd: fd, serverName: tls.serverNames.indices.contains(leg) ? tls.serverNames[leg] : nil)
-      else {
-        endLeg(index, job.failure("TLS unavailable", leg: leg), at: now, in: &s, pass: &pass)
+    } else if s.slots[index].phase == .handshaking {
+      handshake(index, at: now, in: &s, pass: &pass)
+      guard s.slots[index].fd == fd, s.slots[index].leg == leg, s.slots[index].phase == .talking else {
         return
       }
-      s.slots[index].exchange?.ssl = ssl
-      s.slots[index].phase = .handshaking
-      handshake(index, at: now, in: &s, pass: &pass)
-      return
-    }
-    if s.slots[index].phase == .handshaking {
-      handshake(index, at: now, in: &s, pass: &pass)
-      return
-    }
-    guard let x = s.slots[index].exchange else { return }
-    if flags & EPOLLOUT.rawValue != 0 && x.sent < x.output.count {
+    } else if flags & EPOLLOUT.rawValue != 0, let x = s.slots[index].exchange, x.sent < x.output.count {
       if let failure = flush(index, in: &s) {
         endLeg(index, job.failure(failure, leg: leg), at: now, in: &s, pass: &pass)
         return
       }
-      if !updateInterest(index, in: &s) {
-        endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
-        return
-      }
     }
+    guard let x = s.slots[index].exchange else { return }
     let ssl = x.ssl
     // Under TLS a readable socket may hold no whole record and decrypted bytes may wait inside
     // OpenSSL with the socket drained, so TLS reads on every event until OpenSSL wants more.
@@ -521,18 +529,8 @@ final class TCPCheckEngine: Sendable {
         if n <= 0 {
           let e = errno
           let code = SSL_get_error(ssl, Int32(n))
-          if code == SSL_ERROR_WANT_READ { return }
-          if code == SSL_ERROR_WANT_WRITE {
-            if !control(
-              EPOLL_CTL_MOD, fd, for: EPOLLIN.rawValue | EPOLLOUT.rawValue,
-              token: Self.token(index, s.slots[index].generation))
-            {
-              endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
-            } else {
-              s.slots[index].interest = EPOLLIN.rawValue | EPOLLOUT.rawValue
-            }
-            return
-          }
+          // OpenSSL waits for the socket (it saw EAGAIN): the next edge of either kind resumes it.
+          if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return }
           if code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && e == 0) {
             n = 0
           } else {
@@ -575,6 +573,13 @@ final class TCPCheckEngine: Sendable {
         return
       }
     }
+    // Left with bytes possibly unread (the per-event read budget is spent): re-registering makes
+    // epoll report the socket again if it is still readable, as an edge would not.
+    if !control(
+      EPOLL_CTL_MOD, fd, for: s.slots[index].interest, token: Self.token(index, s.slots[index].generation))
+    {
+      endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
+    }
   }
 
   /// The leg's byte stream is up (connected, and TLS done if any): starts its conversation.
@@ -602,24 +607,11 @@ final class TCPCheckEngine: Sendable {
     }
     let e = errno
     let code = SSL_get_error(ssl, rc)
-    let wanted: UInt32
-    switch code {
-    case SSL_ERROR_WANT_READ: wanted = EPOLLIN.rawValue
-    case SSL_ERROR_WANT_WRITE: wanted = EPOLLOUT.rawValue
-    default:
-      let reason = "TLS handshake failed: \(EngineTLSContext.reason(code, errnoCode: e))"
-      endLeg(index, job.failure(reason, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
-      return
-    }
-    guard wanted != s.slots[index].interest else { return }
-    guard
-      control(
-        EPOLL_CTL_MOD, s.slots[index].fd, for: wanted, token: Self.token(index, s.slots[index].generation))
-    else {
-      endLeg(index, job.failure(Self.reason(errno), leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
-      return
-    }
-    s.slots[index].interest = wanted
+    // OpenSSL waits for the socket (it saw EAGAIN): the descriptor is registered edge-triggered
+    // for both directions, so the next edge resumes the handshake without an epoll_ctl.
+    if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE { return }
+    let reason = "TLS handshake failed: \(EngineTLSContext.reason(code, errnoCode: e))"
+    endLeg(index, job.failure(reason, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
   }
 
   /// Acts on what the conversation of slot `index` asked for: write its output and keep talking,
@@ -630,10 +622,9 @@ final class TCPCheckEngine: Sendable {
     guard let job = s.slots[index].job else { return }
     switch step {
     case .proceed:
+      // What does not fit now goes out on the next EPOLLOUT edge (registered from the start).
       if let failure = flush(index, in: &s) {
         endLeg(index, job.failure(failure, leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
-      } else if !updateInterest(index, in: &s) {
-        endLeg(index, job.failure(Self.reason(errno), leg: s.slots[index].leg), at: now, in: &s, pass: &pass)
       }
     case .finished(let outcome):
       // A parting message (QUIT) is sent once if the socket takes it; its failure changes nothing.
@@ -678,18 +669,6 @@ final class TCPCheckEngine: Sendable {
     x.output.removeAll(keepingCapacity: true)
     x.sent = 0
     return nil
-  }
-
-  /// Registers slot `index` for writability while output is pending, else for input only;
-  /// false (errno set) when epoll refuses.
-  private func updateInterest(_ index: Int, in s: inout State) -> Bool {
-    let pending = s.slots[index].exchange.map { $0.sent < $0.output.count } ?? false
-    let wanted = pending ? EPOLLIN.rawValue | EPOLLOUT.rawValue : EPOLLIN.rawValue
-    guard wanted != s.slots[index].interest else { return true }
-    let token = Self.token(index, s.slots[index].generation)
-    guard control(EPOLL_CTL_MOD, s.slots[index].fd, for: wanted, token: token) else { return false }
-    s.slots[index].interest = wanted
-    return true
   }
 
   /// Closes slot `index`'s leg with `outcome`: the next leg starts when this one is up and

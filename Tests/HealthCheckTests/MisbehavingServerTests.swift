@@ -90,6 +90,15 @@ final class MisbehavingServerTests: XCTestCase {
         url: URLCheck(path: "/", digest: helloMD5), expectUp: false, reasonContains: "body larger than",
         maxSeconds: 3),
       Case(
+        // 300,000 bytes in one burst: more than one readiness event's read budget (4 x 16 KiB),
+        // so the engine must re-register the edge-triggered descriptor to read the rest.
+        name: "http large body digest past the per-event read budget",
+        server: .respond(
+          MisbehavingServer.httpResponse(status: "200 OK", body: String(repeating: "a", count: 300_000))),
+        kind: .http, url: URLCheck(path: "/", digest: "92712d77c46f3ee77d7ac6caba4fe2ba"), expectUp: true,
+        reasonContains: "",
+        maxSeconds: 1),
+      Case(
         name: "http chunked body digest",
         server: .respond(
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3;x=y\r\nllo\r\n0\r\n\r\n"),
