@@ -642,5 +642,5 @@ final class DatagramCheckEngine: Sendable {
     }
   }
 
-  private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+  private static func reason(_ code: Int32) -> String { ErrnoText.text(code) }
 }

@@ -737,7 +737,7 @@ final class TCPCheckEngine: Sendable {
     return .down(reason: error == 0 ? "connection closed before the check ended" : reason(error))
   }
 
-  private static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
+  private static func reason(_ code: Int32) -> String { ErrnoText.text(code) }
 
   /// epoll_ctl `operation` for `fd` with `events`, tagged with `token`; false with errno set.
   private func control(_ operation: Int32, _ fd: Int32, for events: UInt32, token: UInt64) -> Bool {

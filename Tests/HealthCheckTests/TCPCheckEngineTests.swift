@@ -221,6 +221,20 @@ final class TCPCheckEngineTests: XCTestCase {
     XCTAssertEqual(openDescriptorCount(), before)
   }
 
+  /// The engines' shared failure texts are strerror's, for every errno and beyond the table.
+  func testErrnoTextIsStrerror() {
+    for code in Int32(-1)...Int32(140) {
+      XCTAssertEqual(ErrnoText.text(code), String(cString: strerror(code)), "errno \(code)")
+    }
+  }
+
+  /// A TCP_CHECK spec holds its settings inline and every other kind out of line, so the checker
+  /// box (one per distinct checker) has no room for HTTP_GET's or MYSQL_CHECK's settings.
+  func testCheckerSpecIsNoLargerThanATCPCheck() {
+    XCTAssertLessThanOrEqual(MemoryLayout<CheckerSpec>.size, MemoryLayout<TCPCheck>.size + 1)
+    XCTAssertLessThan(MemoryLayout<CheckerSpec>.size, MemoryLayout<HTTPCheck>.size)
+  }
+
   /// IPv6 targets: up against a listener on ::1, refused once it is closed.
   func testIPv6Target() throws {
     let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
