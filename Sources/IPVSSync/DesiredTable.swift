@@ -21,7 +21,11 @@ public struct DesiredTable: Sendable, Hashable {
   /// - Parameters:
   ///   - health: last report per real server; absent = no result yet (see `RealServerSpec.upUntilChecked`).
   ///   - previousQuorum: quorum state from the previous evaluation; absent = first evaluation.
-  public init(spec: IPVSSpec, health: [RealServerID: RealServerHealth], previousQuorum: [ServiceKey: Bool]) {
+  ///   - admin: operators' overrides (`lvskeeper server`), laid over `health` (see `AdminOverride`).
+  public init(
+    spec: IPVSSpec, health: [RealServerID: RealServerHealth], previousQuorum: [ServiceKey: Bool],
+    admin: [RealServerID: AdminOverride] = [:]
+  ) {
     services = [:]
     quorumUp = [:]
     events = []
@@ -30,7 +34,12 @@ public struct DesiredTable: Sendable, Hashable {
       var live: [DestinationKey: UInt32] = [:]
       for rs in vs.realServers {
         let id = RealServerID(service: vs.key, server: rs.key)
-        switch health[id] {
+        // Not checked yet counts as the checkers would have it (`upUntilChecked`) once an override applies.
+        var verdict = health[id]
+        if let override = admin[id] {
+          verdict = override.applied(to: verdict ?? (rs.upUntilChecked ? .up(weight: nil) : .down))
+        }
+        switch verdict {
         case .up(let dynamic)?:
           live[rs.key] = dynamic ?? rs.weight
         case .down?:

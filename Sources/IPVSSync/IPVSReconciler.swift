@@ -15,6 +15,7 @@ public final class IPVSReconciler: Sendable {
   private struct Inputs {
     var spec = IPVSSpec()
     var health: [RealServerID: RealServerHealth] = [:]
+    var admin: [RealServerID: AdminOverride] = [:]
     var retired: Set<ServiceKey> = []
     var syncDaemon: SyncDaemonConfig??
     var status = IPVSStatus(
@@ -60,6 +61,11 @@ public final class IPVSReconciler: Sendable {
   /// Records a checker result; nil forgets it (back to "not checked yet").
   public func setHealth(_ server: RealServerID, _ health: RealServerHealth?) {
     inputs.withLock { $0.health[server] = health }
+  }
+
+  /// Sets an operator's override of one real server; nil returns it to the checkers' verdict.
+  public func setAdminOverride(_ server: RealServerID, _ override: AdminOverride?) {
+    inputs.withLock { $0.admin[server] = override }
   }
 
   /// The sync daemon that should run (keepalived `lvs_sync_daemon`, role from the VRRP state);
@@ -148,8 +154,8 @@ public final class IPVSReconciler: Sendable {
   private func reconcile(
     _ w: inout Work, only scope: Set<ServiceKey>?, listed: [KernelService]?, controls: Bool = false
   ) -> ReconcileReport {
-    let (spec, health, retired, daemon) = inputs.withLock {
-      ($0.spec, $0.health, $0.retired, $0.syncDaemon)
+    let (spec, health, admin, retired, daemon) = inputs.withLock {
+      ($0.spec, $0.health, $0.admin, $0.retired, $0.syncDaemon)
     }
     let started = now()
     var report = ReconcileReport()
@@ -157,7 +163,7 @@ public final class IPVSReconciler: Sendable {
     // Services are independent in the desired table: compute only those in scope.
     var scopedSpec = spec
     if let scope { scopedSpec.services = spec.services.filter { scope.contains($0.key) } }
-    let desired = DesiredTable(spec: scopedSpec, health: health, previousQuorum: w.quorumUp)
+    let desired = DesiredTable(spec: scopedSpec, health: health, previousQuorum: w.quorumUp, admin: admin)
     for event in desired.events where inScope(event.service) {
       w.quorumUp[event.service] = event.up
       report.quorumEvents.append(event)

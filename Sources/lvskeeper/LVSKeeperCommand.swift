@@ -13,7 +13,7 @@ struct LVSKeeperCommand: AsyncParsableCommand {
     subcommands: [
       CheckConfigCommand.self, DumpConfigCommand.self, RunCommand.self, StatusCommand.self,
       ReloadCommand.self,
-      StopCommand.self,
+      StopCommand.self, ServerCommand.self,
     ]
   )
 }

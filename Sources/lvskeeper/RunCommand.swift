@@ -28,6 +28,9 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "The control socket for status, reload and stop (root only).")
   var controlSocket = ControlCoding.defaultSocketPath
 
+  @Option(help: "Where state kept across restarts lives (server-state.json: lvskeeper server).")
+  var stateDir = DaemonOptions.defaultStateDirectory
+
   @Option(help: "Serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9650).")
   var metricsListen: String?
 
@@ -90,10 +93,15 @@ struct RunCommand: AsyncParsableCommand {
       logger.info("open-file limit raised from \(before) to \(after) (probes in flight each hold one)")
     }
     let registry = PrometheusCollectorRegistry()
-    if metricsTarget != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+    if metricsTarget != nil {
+      MetricsSystem.bootstrap(DaemonMetrics.factory(registry: registry))
+      DaemonMetrics.ipvsErrorsInitialized()
+      DaemonMetrics.reloadsInitialized()
+    }
 
     var daemonOptions = DaemonOptions(
       configPath: options.config, configID: options.configID, dryRun: dryRun, controlSocket: controlSocket)
+    daemonOptions.stateDirectory = stateDir
     daemonOptions.stopTimeout = SchedulingMath.duration(stopTimeout)
     daemonOptions.reloadTimeout = SchedulingMath.duration(reloadTimeout)
     let notifier = SystemdNotifier()
@@ -115,7 +123,7 @@ struct RunCommand: AsyncParsableCommand {
       control = try await ControlServer.start(
         path: controlSocket, group: MultiThreadedEventLoopGroup.singleton
       ) {
-        request in
+        request, peer in
         switch request.command {
         case .status:
           return ControlResponse(ok: true, status: await daemon.statusReport())
@@ -123,6 +131,8 @@ struct RunCommand: AsyncParsableCommand {
           let outcome = await daemon.reload()
           return ControlResponse(
             ok: outcome.succeeded, error: outcome.succeeded ? nil : outcome.message, message: outcome.message)
+        case .server:
+          return await daemon.setServerState(request, peer: peer)
         case .stop:
           stopContinuation.yield()
           return ControlResponse(ok: true, message: "stopping")

@@ -86,4 +86,52 @@ final class DesiredTableTests: XCTestCase {
     let lost = DesiredTable(spec: s, health: [id(b): .down], previousQuorum: first.quorumUp)
     XCTAssertEqual(lost.events, [QuorumEvent(service: vip, up: false, liveWeight: 2, initial: false)])
   }
+
+  /// `lvskeeper server`'s overrides over the checkers' verdict: drain and weight only touch a
+  /// server held up; maintenance is a failure (removed, or weight 0 with inhibit_on_failure);
+  /// nothing brings a failed server back; quorum counts the weight the kernel gets.
+  func testAdminOverrides() {
+    struct Case {
+      var name: String
+      var spec: IPVSSpec
+      var health: [DestinationKey: RealServerHealth]
+      var admin: [DestinationKey: AdminOverride]
+      var weights: [DestinationKey: UInt32]
+    }
+    let cases = [
+      Case(name: "drain: weight 0", spec: spec(), health: [:], admin: [a: .drain], weights: [a: 0, b: 3]),
+      Case(name: "maint: removed", spec: spec(), health: [:], admin: [a: .maintenance], weights: [b: 3]),
+      Case(
+        name: "maint with inhibit: weight 0", spec: spec(inhibit: true), health: [a: .up(weight: nil)],
+        admin: [a: .maintenance], weights: [a: 0, b: 3]),
+      Case(
+        name: "weight override", spec: spec(), health: [:], admin: [b: .weight(7)], weights: [a: 2, b: 7]),
+      Case(
+        name: "weight override beats a dynamic weight", spec: spec(), health: [b: .up(weight: 9)],
+        admin: [b: .weight(4)], weights: [a: 2, b: 4]),
+      Case(
+        name: "a failed server stays out when drained", spec: spec(), health: [a: .down], admin: [a: .drain],
+        weights: [b: 3]),
+      Case(
+        name: "a failed server stays out with a weight override", spec: spec(), health: [a: .down],
+        admin: [a: .weight(5)], weights: [b: 3]),
+      Case(
+        name: "unchecked under alpha stays out when weighted", spec: spec(upUntilChecked: false), health: [:],
+        admin: [a: .weight(5)], weights: [:]),
+      Case(
+        name: "maint of the whole pool: sorry server", spec: spec(sorry: SorryServerSpec(key: sorry)),
+        health: [:], admin: [a: .maintenance, b: .maintenance], weights: [sorry: 1]),
+      Case(
+        name: "drain of the whole pool counts as down for quorum",
+        spec: spec(sorry: SorryServerSpec(key: sorry)),
+        health: [:], admin: [a: .drain, b: .drain], weights: [sorry: 1]),
+    ]
+    for c in cases {
+      let health = Dictionary(uniqueKeysWithValues: c.health.map { (id($0.key), $0.value) })
+      let admin = Dictionary(uniqueKeysWithValues: c.admin.map { (id($0.key), $0.value) })
+      XCTAssertEqual(
+        weights(DesiredTable(spec: c.spec, health: health, previousQuorum: [:], admin: admin)), c.weights,
+        c.name)
+    }
+  }
 }

@@ -213,5 +213,21 @@ final class CommandLineTests: XCTestCase {
     XCTAssertTrue(
       unit.contains("ExecStartPre=/usr/sbin/lvskeeper check-config --config /etc/lvskeeper/lvskeeper.conf"))
     XCTAssertTrue(unit.contains("Type=notify"))
+    // run's default --state-dir, /var/lib/lvskeeper, writable under ProtectSystem=strict.
+    XCTAssertTrue(unit.contains("ProtectSystem=strict"))
+    XCTAssertTrue(unit.contains("\nStateDirectory=lvskeeper\n"), unit)
+  }
+
+  /// `server`'s words: the VS as one argument or two, `weight N`, and what is not a request.
+  func testServerCommandWords() throws {
+    let socket = scratch + "/none.sock"
+    // No daemon: a well-formed request gets exit 2 (no answer), as does a malformed one.
+    let noDaemon = try run(["server", "TCP 10.0.0.1:80", "10.0.0.2:80", "drain", "--control-socket", socket])
+    XCTAssertEqual(noDaemon.status, 2, noDaemon.stderr)
+    XCTAssertTrue(noDaemon.stderr.contains("cannot connect to \(socket)"), noDaemon.stderr)
+    let short = try run(["server", "TCP", "drain", "--control-socket", socket])
+    XCTAssertEqual(short.status, 2)
+    XCTAssertTrue(
+      short.stderr.contains("usage: lvskeeper server VS RS drain|maint|ready|weight N"), short.stderr)
   }
 }

@@ -127,7 +127,8 @@ final class CompatibilityDaemonTests: XCTestCase {
     """.write(toFile: configPath, atomically: true, encoding: .utf8)
     let loaded = try ConfigLoader().load(path: configPath)
     let options = DaemonOptions(
-      configPath: configPath, dryRun: true, controlSocket: scratch + "/control.sock")
+      configPath: configPath, dryRun: true, controlSocket: scratch + "/control.sock",
+      stateDirectory: scratch + "/state")
     let daemon = try Daemon(
       options: options, loaded: loaded, logger: Logger(label: "lvskeeper.test"),
       notifier: SystemdNotifier(environment: [:]))

@@ -14,8 +14,15 @@ final class ControlSocketTests: XCTestCase {
   final class RequestLog: @unchecked Sendable {  // guarded by `lock`
     private let lock = NSLock()
     private var seen: [ControlRequest.Command] = []
-    func append(_ command: ControlRequest.Command) { lock.withLock { seen.append(command) } }
+    private var seenPeers: [ControlPeer?] = []
+    func append(_ command: ControlRequest.Command, _ peer: ControlPeer? = nil) {
+      lock.withLock {
+        seen.append(command)
+        seenPeers.append(peer)
+      }
+    }
     var commands: [ControlRequest.Command] { lock.withLock { seen } }
+    var peers: [ControlPeer?] { lock.withLock { seenPeers } }
   }
 
   private var scratch = ""
@@ -54,12 +61,16 @@ final class ControlSocketTests: XCTestCase {
 
   private func startServer(at path: String, log: RequestLog) async throws -> ControlServer {
     let group = try XCTUnwrap(group)
-    return try await ControlServer.start(path: path, group: group) { request in
-      log.append(request.command)
+    return try await ControlServer.start(path: path, group: group) { request, peer in
+      log.append(request.command, peer)
       switch request.command {
       case .status: return ControlResponse(ok: true, status: Self.sampleReport)
       case .reload: return .failure("x.conf:3:1: error: unknown keyword 'bogus'")
       case .stop: return ControlResponse(ok: true, message: "stopping")
+      case .server:
+        return ControlResponse(
+          ok: true,
+          message: [request.service, request.server, request.action].compactMap { $0 }.joined(separator: "|"))
       }
     }
   }
@@ -92,7 +103,7 @@ final class ControlSocketTests: XCTestCase {
   func testRequestsReachTheHandlerAndAnswersDecode() async throws {
     let path = scratch + "/run/control.sock"
     let log = RequestLog()
-    let server = try await startServer(at: path, log: log)
+    let listener = try await startServer(at: path, log: log)
 
     let status = try await send(ControlRequest(command: .status), to: path)
     XCTAssertEqual(status, ControlResponse(ok: true, status: Self.sampleReport))
@@ -106,7 +117,17 @@ final class ControlSocketTests: XCTestCase {
     XCTAssertEqual(stop, ControlResponse(ok: true, message: "stopping"))
     XCTAssertEqual(log.commands, [.status, .reload, .stop])
 
-    await server.close()
+    // `server` carries its words as fields; the kernel names the peer (SO_PEERCRED): this process.
+    let server = try await send(
+      ControlRequest(command: .server, service: "TCP 10.0.0.1:80", server: "10.0.0.2:80", action: "drain"),
+      to: path)
+    XCTAssertEqual(server, ControlResponse(ok: true, message: "TCP 10.0.0.1:80|10.0.0.2:80|drain"))
+    let peer = try XCTUnwrap(log.peers.last ?? nil)
+    XCTAssertEqual(peer.uid, getuid())
+    XCTAssertEqual(peer.pid, getpid())
+    XCTAssertEqual(peer.user, getuid() == 0 ? "root" : peer.user)
+
+    await listener.close()
     XCTAssertFalse(FileManager.default.fileExists(atPath: path), "close removes the socket file")
   }
 

@@ -80,7 +80,8 @@ final class DaemonDryRunTests: XCTestCase {
 
     let loaded = try ConfigLoader().load(path: configPath)
     let options = DaemonOptions(
-      configPath: configPath, dryRun: true, controlSocket: scratch + "/run/control.sock")
+      configPath: configPath, dryRun: true, controlSocket: scratch + "/run/control.sock",
+      stateDirectory: scratch + "/state")
     let daemon = try Daemon(
       options: options, loaded: loaded, logger: Logger(label: "lvskeeper.test"),
       notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notifyPath]))
@@ -91,13 +92,15 @@ final class DaemonDryRunTests: XCTestCase {
 
     // The control socket as `lvskeeper run` wires it.
     let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let control = try await ControlServer.start(path: options.controlSocket, group: controlGroup) { request in
+    let control = try await ControlServer.start(path: options.controlSocket, group: controlGroup) {
+      request, peer in
       switch request.command {
       case .status: return ControlResponse(ok: true, status: await daemon.statusReport())
       case .reload:
         let outcome = await daemon.reload()
         return ControlResponse(
           ok: outcome.succeeded, error: outcome.succeeded ? nil : outcome.message, message: outcome.message)
+      case .server: return await daemon.setServerState(request, peer: peer)
       case .stop: return ControlResponse(ok: true, message: "stopping")
       }
     }

@@ -36,7 +36,7 @@ final class ListenerLimitsTests: XCTestCase {
     entered: DispatchSemaphore = DispatchSemaphore(value: 0)
   ) async throws -> ControlServer {
     try await ControlServer.start(path: scratch + "/ctl.sock", group: try XCTUnwrap(group), limits: limits) {
-      request in
+      request, _ in
       if request.command == .reload {
         entered.signal()
         _ = await Deadline.runBlocking(.seconds(60), name: "held-answer") { release.wait() }

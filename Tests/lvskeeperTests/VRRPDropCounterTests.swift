@@ -94,13 +94,14 @@ final class VRRPDropCounterTests: XCTestCase {
     let metrics = try httpGetInNamespace(port: 9651, path: "/metrics")
     XCTAssertTrue(
       metrics.contains(
-        "lvskeeper_vrrp_dropped_packets_total{instance=\"VI_DROP\",reason=\"auth_mismatch\"} 40"),
+        "lvskeeper_vrrp_dropped_packets_total{vrrp_instance=\"VI_DROP\",reason=\"auth_mismatch\"} 40"),
       metrics)
     XCTAssertTrue(
-      metrics.contains("lvskeeper_vrrp_dropped_packets_total{instance=\"VI_DROP\",reason=\"ttl_not_255\"} 3"),
+      metrics.contains(
+        "lvskeeper_vrrp_dropped_packets_total{vrrp_instance=\"VI_DROP\",reason=\"ttl_not_255\"} 3"),
       metrics)
     XCTAssertTrue(
-      metrics.contains("lvskeeper_vrrp_dropped_packets_total{instance=\"-\",reason=\"unknown_vrid\"} 5"),
+      metrics.contains("lvskeeper_vrrp_dropped_packets_total{vrrp_instance=\"-\",reason=\"unknown_vrid\"} 5"),
       metrics)
     // A later scrape adds only what is new.
     try sendAdverts(vrid: 77, authType: 1, ttl: 255, count: 2)
@@ -110,7 +111,7 @@ final class VRRPDropCounterTests: XCTestCase {
       if again.contains("reason=\"auth_mismatch\"} 42") { break }
       try await Task.sleep(for: .milliseconds(100))
     }
-    XCTAssertTrue(again.contains("{instance=\"VI_DROP\",reason=\"auth_mismatch\"} 42"), again)
+    XCTAssertTrue(again.contains("{vrrp_instance=\"VI_DROP\",reason=\"auth_mismatch\"} 42"), again)
 
     // 42 auth drops: one full warning; the other 41 only in summaries (one per 10 s window; one
     // summary unless the machine was so slow that the last two came in a later window).

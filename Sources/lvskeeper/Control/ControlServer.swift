@@ -11,7 +11,8 @@ import NIOPosix
 /// Invariant: only root can connect. The socket file is created mode 0600 in a directory that is
 /// mode 0700, and connecting to a Unix socket needs write permission on it.
 final class ControlServer: Sendable {
-  typealias Handler = @Sendable (ControlRequest) async -> ControlResponse
+  /// Answers one request; the peer is nil only when the kernel would not say who connected.
+  typealias Handler = @Sendable (ControlRequest, ControlPeer?) async -> ControlResponse
 
   private let channel: any Channel
   let path: String
@@ -85,6 +86,27 @@ struct ControlServerError: Error, CustomStringConvertible {
   var description: String { "\(what): \(String(cString: strerror(errnoCode)))" }
 }
 
+/// `struct ucred` of `<sys/socket.h>`, which Glibc's Swift module hides behind `_GNU_SOURCE`:
+/// the kernel's layout (pid, uid, gid), read with `getsockopt(SO_PEERCRED)`.
+struct PeerCredentials: Sendable {
+  var pid: Int32 = 0
+  var uid: UInt32 = 0
+  var gid: UInt32 = 0
+}
+
+extension ControlPeer {
+  init(_ credentials: PeerCredentials) {
+    var user: String?
+    var entry = passwd()
+    var result: UnsafeMutablePointer<passwd>?
+    var buffer = [CChar](repeating: 0, count: 4096)
+    if getpwuid_r(credentials.uid, &entry, &buffer, buffer.count, &result) == 0, let found = result {
+      user = String(cString: found.pointee.pw_name)
+    }
+    self.init(uid: credentials.uid, pid: credentials.pid, user: user)
+  }
+}
+
 /// Reads one newline-terminated request, answers it, closes the connection.
 private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
   typealias InboundIn = ByteBuffer
@@ -92,6 +114,8 @@ private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked 
 
   /// Requests are a few dozen bytes; anything longer is refused rather than buffered without end.
   private static let maximumRequestBytes = 4096
+  /// `SO_PEERCRED` (17 on Linux, `<asm-generic/socket.h>`).
+  fileprivate static let peerCredentialsOption = NIOBSDSocket.Option(rawValue: 17)
   private let handler: ControlServer.Handler
   private var received: [UInt8] = []
   private var answered = false
@@ -114,12 +138,20 @@ private final class ControlConnectionHandler: ChannelInboundHandler, @unchecked 
 
   private func respond(context: ChannelHandlerContext, line: [UInt8]) {
     guard let request = try? ControlCoding.decoder().decode(ControlRequest.self, from: Data(line)) else {
-      reply(context: context, .failure("malformed request; expected {\"command\":\"status|reload|stop\"}"))
+      reply(
+        context: context, .failure("malformed request; expected {\"command\":\"status|reload|stop|server\"}"))
       return
     }
     let handler = self.handler
     let promise = context.eventLoop.makePromise(of: ControlResponse.self)
-    promise.completeWithTask { await handler(request) }
+    let credentials: EventLoopFuture<PeerCredentials>? = (context.channel as? any SocketOptionProvider)?
+      .unsafeGetSocketOption(level: NIOBSDSocket.OptionLevel.socket, name: Self.peerCredentialsOption)
+    let peerFuture: EventLoopFuture<ControlPeer?> =
+      credentials.map { $0.map { Optional(ControlPeer($0)) }.recover { _ in nil } }
+      ?? context.eventLoop.makeSucceededFuture(nil)
+    peerFuture.whenSuccess { peer in
+      promise.completeWithTask { await handler(request, peer) }
+    }
     let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
     promise.futureResult.whenSuccess { response in
       let (this, context) = loopBound.value

@@ -16,6 +16,9 @@ struct DaemonOptions: Sendable {
   /// IPVS changes are computed, logged and shown in `status`, but applied only to an in-memory table.
   var dryRun = false
   var controlSocket = ControlCoding.defaultSocketPath
+  /// Where state that outlives the process lives (`server-state.json`: `lvskeeper server`).
+  var stateDirectory = DaemonOptions.defaultStateDirectory
+  static let defaultStateDirectory = "/var/lib/lvskeeper"
   /// Stop gives up waiting for parts after this long, so a hung script never blocks shutdown.
   var stopTimeout: Duration = .seconds(10)
   /// A reload whose parse and checks take longer is refused; the running configuration stays.
@@ -66,6 +69,8 @@ actor Daemon {
   var reconciler: IPVSReconciler?
   var transitions: [String: (at: Date, reason: String)] = [:]
   var lastReload: ReloadOutcome?
+  /// Operators' runtime states (`lvskeeper server`), as the state file holds them.
+  var adminStates: [IPVSSync.RealServerID: ServerAdminState] = [:]
   /// With --dry-run: the most recent operations that would have been applied.
   var dryRunOperations: [String] = []
   /// Kernel I/O runs here, not on the actor: a netlink call may block up to its deadline (and a
@@ -145,12 +150,15 @@ actor Daemon {
       throw DaemonStartError(description: "VRRP: \(error)")
     }
     bfd.setListeners(self.units.values.map(\.service))
+    // Before the first reconcile: a server left in maintenance never re-enters the pool.
+    restoreServerStates()
     if let kernel {
       let reconciler = IPVSReconciler(kernel: kernel, logger: Logger(label: "lvskeeper.ipvs"))
       reconciler.setSpec(mapping.ipvs)
       reconciler.setDriftRepairInterval(SchedulingMath.duration(globalDefs.lvsReconcileInterval))
       reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
       self.reconciler = reconciler
+      publishAdminStates()
       record(reconciler.start(flush: globalDefs.lvsFlush), reason: "start: adopt the kernel table")
     }
     monitor.apply(mapping.monitored)

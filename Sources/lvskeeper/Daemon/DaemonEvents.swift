@@ -12,9 +12,12 @@ extension Daemon {
     let latency = event.latency.map {
       Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
     }
-    DaemonMetrics.healthTransition(server: event.server.rawValue, up: event.isUp, latencySeconds: latency)
+    let destinations = mapping.destinations[event.server] ?? []
+    DaemonMetrics.healthTransition(
+      servers: destinations.map { ($0.service.description, $0.server.description) }, up: event.isUp,
+      latencySeconds: latency)
     logger.notice("check: \(event.server) is \(event.isUp ? "UP" : "DOWN"): \(event.reason)")
-    guard let reconciler, let destinations = mapping.destinations[event.server] else { return }
+    guard let reconciler, !destinations.isEmpty else { return }
     let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
     for destination in destinations { reconciler.setHealth(destination, health) }
     reconcileInBackground(
@@ -33,7 +36,11 @@ extension Daemon {
       case .master: 2
       case .fault: 3
       }
-    DaemonMetrics.vrrpTransition(instance: event.instance, to: event.to.rawValue, code: code)
+    let spec = units.values.lazy.flatMap(\.spec.instances).first { $0.name == event.instance }
+    DaemonMetrics.vrrpTransition(
+      instance: event.instance, vrid: spec.map { Int($0.vrid) }, interface: spec?.interface,
+      to: event.to.rawValue,
+      code: code)
     logger.notice("vrrp: \(event.instance) \(event.from) -> \(event.to) (priority \(event.priority))")
     guard let reconciler, globalDefs.lvsSyncDaemon != nil else { return }
     reconciler.setSyncDaemon(syncDaemon(masterOf: masterInstances()))
@@ -79,6 +86,9 @@ extension Daemon {
     }
     if let error = report.readError { logger.error("ipvs: cannot read the kernel table: \(error)") }
     for error in report.controlErrors { logger.error("ipvs: \(error)") }
+    for event in report.quorumEvents {
+      DaemonMetrics.quorum(service: event.service.description, up: event.up)
+    }
     for event in report.quorumEvents where !event.initial {
       logger.notice(
         "ipvs: \(event.service) quorum \(event.up ? "UP" : "DOWN") (live weight \(event.liveWeight))")

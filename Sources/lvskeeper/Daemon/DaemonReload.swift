@@ -178,11 +178,13 @@ extension Daemon {
     let scope =
       openedKernel != nil || controlsChanged
       ? nil : Self.changedServices(from: mapping.ipvs, to: newMapping.ipvs)
+    carryServerStates(from: mapping.ipvs, to: newMapping.ipvs)
     mapping = newMapping
     if checkersChanged { monitor.apply(newMapping.monitored) }
     if let openedKernel {
       kernel = openedKernel
       reconciler = IPVSReconciler(kernel: openedKernel)
+      publishAdminStates()
     }
     if let reconciler {
       reconciler.setSpec(newMapping.ipvs)

@@ -99,7 +99,7 @@ extension Daemon {
           address: server.key.description, forwarding: server.forwarding.description,
           configuredWeight: Int(server.weight), kernelWeight: kernelEntry.map { Int($0.attributes.weight) },
           health: state, lastCheck: lastCheck, activeConnections: kernelEntry?.activeConnections ?? 0,
-          inactiveConnections: kernelEntry?.inactiveConnections ?? 0)
+          inactiveConnections: kernelEntry?.inactiveConnections ?? 0, admin: adminStates[id])
       }
       return ServiceStatus(
         key: service.key.description, scheduler: service.attributes.scheduler, flags: flags,

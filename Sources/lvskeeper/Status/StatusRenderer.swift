@@ -64,6 +64,10 @@ enum StatusRenderer {
           row += String(format: " %.1fms", check.latencyMilliseconds)
           if !check.reason.isEmpty { row += " (\(check.reason))" }
         }
+        if let admin = server.admin {
+          row +=
+            " [\(admin.summary) by \(admin.by.map { "\($0)" } ?? "unknown peer") at \(timestamp(admin.at))]"
+        }
         out += row + "\n"
       }
     }

@@ -80,6 +80,9 @@ struct RealServerStatus: Codable, Sendable, Equatable {
   var lastCheck: CheckStatus?
   var activeConnections: UInt32
   var inactiveConnections: UInt32
+  /// The operator's state (`lvskeeper server`), with who set it and when; nil = ready
+  /// (health-driven). Optional, so a newer client reads an older daemon's answer.
+  var admin: ServerAdminState? = nil
 }
 
 /// The last probe of one checker.
