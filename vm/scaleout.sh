@@ -7,7 +7,7 @@
 #
 # usage: scaleout.sh [--demo] [--short] [--release]
 #   --demo:    print the narrative (routes, BFD sessions, IPVS tables) for scripts/demo
-#   --short:   the scripts/test variant: shorter watch after each event (10 s instead of 14)
+#   --short:   the scripts/test variant: shorter watch after each event (20 s instead of 30)
 #   --release: build lvskeeper in release mode
 # Environment: SCALEOUT_FLOWS, SCALEOUT_INTERVAL_MS, SCALEOUT_TIMEOUT_MS, SCALEOUT_HOLD,
 # SCALEOUT_SHORT_RATE are passed to the guest (see vm/scaleout/scaleout-guest.sh).
@@ -22,7 +22,7 @@ envs=()
 while (($#)); do
   case "$1" in
     --demo) envs+=(--env LAB_DEMO=1); shift ;;
-    --short) envs+=(--env SCALEOUT_HOLD=10); shift ;;
+    --short) envs+=(--env SCALEOUT_HOLD=20); shift ;;
     --release) config=release; shift ;;
     *) vm_die "unknown option $1" ;;
   esac
@@ -42,7 +42,7 @@ vm_require_command gcc gcc >/dev/null
 gcc -O2 -Wall -Wextra -Werror -static -o "$work/scaleout-client" "$script_dir/scaleout/client.c" ||
   vm_die "cc of the lab client failed"
 "$script_dir/run-in-vm.sh" --timeout 900 --mem 2048 --smp 2 "${envs[@]}" \
-  --with-bin "$bin" --with-program ip --with-program nginx --with-program bird \
+  --with-bin "$bin" --with-program ip --with-program nginx --with-program bird --with-bin chrt \
   --with-file "$script_dir/lab:/opt/lab" --with-file "$script_dir/scaleout:/opt/scaleout" \
   --with-file "$work/scaleout-client:/opt/scaleout/scaleout-client" --with-file "$project/etc:/opt/etc" \
   -- bash /opt/scaleout/scaleout-guest.sh

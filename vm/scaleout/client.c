@@ -182,6 +182,7 @@ static void on_readable(int idx, struct conn *c, int64_t now) {
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     /* EOF or error: a response may still be complete (the short requests end this way). */
+    int err = n < 0 ? errno : 0;
     if (c->state == WAITING && c->is_short) {
       int status;
       const char *body;
@@ -191,7 +192,8 @@ static void on_readable(int idx, struct conn *c, int64_t now) {
       close_conn(c);
       return;
     }
-    fail_flow(idx, c, "reset", now);
+    fail_flow(idx, c, err ? "reset" : "closed", now);
+    if (err) fprintf(breaklog, "  (flow %d: %s)\n", idx, strerror(err));
     return;
   }
   if (c->state != WAITING) {
