@@ -220,12 +220,18 @@ per_rs=$(tr ' ' '\n' <"$W/client.status" | grep '^est_' | tr '\n' ' ')
 echo "    flows per real server: $per_rs"
 ((b_start == 0)) && ok "no flow broke before the first event" || bad "no flow broke before the first event" "$(tail -n 5 "$W/breaks.log")"
 
-# broken_in_phase SECONDS: waits SECONDS, prints the flows that broke in that time.
+# phase_breaks BEFORE: waits SCALEOUT_HOLD seconds, prints how many flows broke since BEFORE.
 phase_breaks() { local before=$1; sleep "$HOLD"; echo $(($(broken) - before)); }
+# route_events_since LINE: the router's route events for the VIP after line LINE of the log.
+route_events_since() {
+  tail -n +"$(($1 + 1))" "$W/route-events.log" | awk '/^\[/ { if (ev != "") print ev; ev = $0; next } { ev = ev " " $0 } END { if (ev != "") print ev }' |
+    grep "$VIP" | sed -e 's/proto bird metric 32 *//' -e 's/ dev uplink weight 1//g' -e 's/^/      /'
+}
+events_line() { wc -l <"$W/route-events.log"; }
 
 # ---------------------------------------------------------------- kill d1
 say "kill d1: every process in its namespace, links down"
-b0=$(broken) s0=$(stat short_fail)
+b0=$(broken) s0=$(stat short_fail) e0=$(events_line)
 t_kill=${EPOCHREALTIME}
 kill_director 1
 if wait_until 10 '! has_nexthop 1'; then
@@ -255,30 +261,33 @@ convergence_ms=$(awk -v t0="$t_kill" -v vip="$VIP" '
   { ev = ev " " $0 }
   END { flush(); if (!done) print -1 }' "$W/route-events.log")
 echo "    convergence ${convergence_ms} ms (kill to the router's route without d1), broken flows $broken_on_kill, failed short requests $short_kill"
+echo "    the router's route changes:"; route_events_since "$e0"
 ((broken_on_kill == 0)) && ok "no flow broke when d1 died" || bad "no flow broke when d1 died ($broken_on_kill)" "$(tail -n 5 "$W/breaks.log")"
 ((convergence_ms >= 0 && convergence_ms <= 1000)) && ok "convergence ${convergence_ms} ms <= 1000 ms" ||
   bad "convergence ${convergence_ms} ms <= 1000 ms" "$(grep -A3 "$VIP" "$W/route-events.log" | tail -n 12)"
 
 # ---------------------------------------------------------------- d4 joins
 say "d4 joins"
-b0=$(broken) s0=$(stat short_fail)
+b0=$(broken) s0=$(stat short_fail) e0=$(events_line)
 start_director 4
 wait_until 180 'has_nexthop 4' && ok "the router added d4's next hop ($(nexthops))" || bad "the router added d4's next hop" "$(vip_route)"
 broken_on_join=$(phase_breaks "$b0")
 short_join=$(($(stat short_fail) - s0))
 c4=$(conns_on 4)
 ((c4 > 0)) && ok "d4 carries flows ($c4 established connections)" || bad "d4 carries flows" "$c4"
-echo "    broken flows $broken_on_join, failed short requests $short_join"
+echo "    broken flows $broken_on_join, failed short requests $short_join; the router's route changes:"
+route_events_since "$e0"
 ((broken_on_join == 0)) && ok "no flow broke when d4 joined" || bad "no flow broke when d4 joined ($broken_on_join)" "$(tail -n 5 "$W/breaks.log")"
 
 # ---------------------------------------------------------------- d2 drains
 say "d2 drains (SIGTERM)"
-b0=$(broken) s0=$(stat short_fail)
+b0=$(broken) s0=$(stat short_fail) e0=$(events_line)
 drain 2
 wait_until 30 '! has_nexthop 2' && ok "the router dropped d2's next hop ($(nexthops))" || bad "the router dropped d2's next hop" "$(vip_route)"
 broken_on_drain=$(phase_breaks "$b0")
 short_drain=$(($(stat short_fail) - s0))
-echo "    broken flows $broken_on_drain, failed short requests $short_drain"
+echo "    broken flows $broken_on_drain, failed short requests $short_drain; the router's route changes:"
+route_events_since "$e0"
 ((broken_on_drain == 0)) && ok "no flow broke when d2 drained" || bad "no flow broke when d2 drained ($broken_on_drain)" "$(tail -n 5 "$W/breaks.log")"
 
 # ---------------------------------------------------------------- rs4 fails
@@ -300,6 +309,7 @@ echo "    rs4 had $rs4_flows flows (IPVS connections to it: $on_directors); $rs_
   bad "only rs4's flows broke" "$(tail -n 5 "$W/breaks.log")"
 route_changes=$(tail -n +"$((ev0 + 1))" "$W/route-events.log" | grep -c "$VIP")
 echo "    route changes for the VIP on the router meanwhile: $route_changes"
+((route_changes)) && route_events_since "$ev0"
 ((gone)) && ok "every director removed rs4" || bad "every director removed rs4" "$(nsx d3 ipvsadm -Ln)"
 ((demo)) && { echo "d3: ipvsadm -Ln"; nsx d3 ipvsadm -Ln | sed 's/^/  /'; }
 
@@ -307,9 +317,8 @@ kill "$client_pid" 2>/dev/null
 wait "$client_pid" 2>/dev/null
 client_pid=
 echo "    client totals: $(cat "$W/client.status")"
-echo "    the router's BIRD log:"
-grep -v "Bad packet" "$W/r/bird.log" | tail -n 30 | sed 's/^/      /'
-echo "    route events for the VIP: $(grep -c "$VIP" "$W/route-events.log")"
+echo "    BGP session state changes on the router (BIRD 'debug protocols { states }'):"
+grep "State changed" "$W/r/bird.log" | grep -v "device1\|kernel1\|bfd1" | sed 's/^/      /' | tail -n 30
 report_summary
 status=$?
 echo "scale-out: directors=4 flows=$FLOWS broken_on_kill=$broken_on_kill broken_on_drain=$broken_on_drain broken_on_join=$broken_on_join convergence_ms=$convergence_ms"
