@@ -318,7 +318,7 @@ wait "$client_pid" 2>/dev/null
 client_pid=
 echo "    client totals: $(cat "$W/client.status")"
 echo "    BGP session state changes on the router (BIRD 'debug protocols { states }'):"
-grep "State changed" "$W/r/bird.log" | grep -v "device1\|kernel1\|bfd1" | sed 's/^/      /' | tail -n 30
+grep -E 'd[1-4]: State changed' "$W/r/bird.log" | sed 's/^/      /' | tail -n 30
 report_summary
 status=$?
 echo "scale-out: directors=4 flows=$FLOWS broken_on_kill=$broken_on_kill broken_on_drain=$broken_on_drain broken_on_join=$broken_on_join convergence_ms=$convergence_ms"
