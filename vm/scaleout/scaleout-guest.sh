@@ -114,7 +114,16 @@ nexthops() { vip_route | grep -o 'via 10\.1\.0\.1[0-9]' | sort | tr '\n' ' '; }
 
 # ---------------------------------------------------------------- directors
 # The hand-off lvskeeper makes to BIRD: the VIP local on lvsk-announce (IPVS needs it local) and,
-# while announced, VIP/32 dev lvsk-announce in table 100 with protocol 250.
+# while announced, VIP/32 dev lvsk-announce in table 100 with protocol 250. When the director's
+# config uses the announce keyword, lvskeeper does that (and sets sloppy_tcp from lvs_sloppy_tcp);
+# otherwise (before the keyword existed) the lab does it by hand with the same kernel objects.
+if grep -Eq '^[[:space:]]*announce([[:space:]]|$)' "$ETC/scaleout-director.conf"; then
+  announce_by=lvskeeper
+else
+  announce_by=lab
+fi
+echo "    announcement made by: $announce_by"
+announced_in_table() { ip -n "d$1" route show table 100 2>/dev/null | grep -q "^$VIP dev lvsk-announce proto 250"; }
 start_director() {  # start_director N
   local n=$1 d="d$1"
   make_ns "$d"
@@ -123,7 +132,7 @@ start_director() {  # start_director N
   ip -n "$d" route add default via 10.1.0.1
   for k in all default uplink lan; do sysctl_ns "$d" "net/ipv4/conf/$k/rp_filter" 0; done
   # A flow the router moves here mid-stream has no SYN: sloppy_tcp lets IPVS take it over.
-  sysctl_ns "$d" net/ipv4/vs/sloppy_tcp 1
+  [[ $announce_by == lab ]] && sysctl_ns "$d" net/ipv4/vs/sloppy_tcp 1
   mkdir -p "$W/$d"
   cp "$ETC/scaleout-director.conf" "$W/$d/lvskeeper.conf"
   nsx "$d" "$LVSK" run --config "$W/$d/lvskeeper.conf" --control-socket "/run/$d.sock" \
@@ -133,7 +142,13 @@ start_director() {  # start_director N
     >"$W/$d/bird.log" 2>&1 &
   wait_until 180 "[[ \$(nsx $d ipvsadm -Ln | grep -c '^  -> 10.0.0.10') == $RS_COUNT ]]" ||
     bad "$d: lvskeeper programs the $RS_COUNT real servers" "$(tail -n 20 "$W/$d/lvskeeper.log")"
-  announce "$n"
+  if [[ $announce_by == lab ]]; then
+    announce "$n"
+  elif wait_until 60 "announced_in_table $n"; then
+    ok "$d: lvskeeper announces the VIP (route in table 100, sloppy_tcp=$(nsx "$d" cat /proc/sys/net/ipv4/vs/sloppy_tcp))"
+  else
+    bad "$d: lvskeeper announces the VIP" "$(ip -n "$d" route show table 100 2>&1)" "$(tail -n 20 "$W/$d/lvskeeper.log")"
+  fi
 }
 announce() {
   local d="d$1"
@@ -144,11 +159,27 @@ announce() {
   fi
   ip -n "$d" route replace "$VIP/32" dev lvsk-announce table 100 proto 250
 }
-drain() {  # drain N: withdraw, give the router time to converge, then SIGTERM
-  local d="d$1"
-  ip -n "$d" route del "$VIP/32" dev lvsk-announce table 100 proto 250
-  sleep 2
-  kill -TERM "$(cat "$W/$d/lvskeeper.pid")"
+drain() {  # drain N: withdraw, give the router time to converge, then stop
+  local d="d$1" pid
+  pid=$(cat "$W/$d/lvskeeper.pid")
+  if [[ $announce_by == lab ]]; then
+    ip -n "$d" route del "$VIP/32" dev lvsk-announce table 100 proto 250
+    sleep 2
+    kill -TERM "$pid"
+    return
+  fi
+  # lvskeeper withdraws on SIGTERM and stops announce_withdraw_delay later: the route must be
+  # gone from table 100 while lvskeeper still runs.
+  kill -TERM "$pid"
+  if wait_until 10 "! announced_in_table $1"; then
+    if kill -0 "$pid" 2>/dev/null; then
+      ok "$d: SIGTERM withdrew the announcement before lvskeeper stopped"
+    else
+      bad "$d: SIGTERM withdrew the announcement before lvskeeper stopped" "lvskeeper had already exited"
+    fi
+  else
+    bad "$d: SIGTERM withdrew the announcement" "$(ip -n "$d" route show table 100 2>&1)"
+  fi
 }
 kill_director() {  # kill_director N: every process in the namespace, then its links down
   local d="d$1"
@@ -191,7 +222,11 @@ if wait_until 20 '[[ $(birdc_r show bfd sessions | grep -c " Up ") -ge 3 ]]'; th
 else
   bad "BFD sessions up" "$(birdc_r show bfd sessions 2>&1)"
 fi
-((demo)) && { echo "router: ip route show $VIP"; vip_route | sed 's/^/  /'; birdc_r show bfd sessions | sed 's/^/  /'; }
+if ((demo)); then
+  echo "router: ip route show $VIP"; vip_route | sed 's/^/  /'
+  echo "router: birdc show bfd sessions"; birdc_r show bfd sessions | sed 's/^/  /'
+  echo "d1: lvskeeper status"; nsx d1 "$LVSK" status --control-socket /run/d1.sock 2>&1 | sed 's/^/  /'
+fi
 
 # Route changes on the router, timestamped by the kernel's notification (ip -ts monitor).
 ip -n r -ts monitor route >"$W/route-events.log" 2>&1 &
@@ -234,6 +269,11 @@ say "kill d1: every process in its namespace, links down"
 b0=$(broken) s0=$(stat short_fail) e0=$(events_line)
 t_kill=${EPOCHREALTIME}
 kill_director 1
+if [[ $announce_by == lvskeeper ]]; then
+  # lvskeeper's tun is not persistent: it goes with the process, and the route with it.
+  wait_until 10 '! ip -n d1 link show lvsk-announce' && ok "d1's lvsk-announce vanished with lvskeeper" ||
+    bad "d1's lvsk-announce vanished with lvskeeper" "$(ip -n d1 link show lvsk-announce 2>&1)"
+fi
 if wait_until 10 '! has_nexthop 1'; then
   ok "the router dropped d1's next hop"
 else
@@ -262,6 +302,8 @@ convergence_ms=$(awk -v t0="$t_kill" -v vip="$VIP" '
   END { flush(); if (!done) print -1 }' "$W/route-events.log")
 echo "    convergence ${convergence_ms} ms (kill to the router's route without d1), broken flows $broken_on_kill, failed short requests $short_kill"
 echo "    the router's route changes:"; route_events_since "$e0"
+echo "    the router's BIRD on d1 (BFD takes the session down, BGP withdraws):"
+grep -E 'd1: State changed' "$W/r/bird.log" | tail -n 4 | sed 's/^/      /'
 ((broken_on_kill == 0)) && ok "no flow broke when d1 died" || bad "no flow broke when d1 died ($broken_on_kill)" "$(tail -n 5 "$W/breaks.log")"
 ((convergence_ms >= 0 && convergence_ms <= 1000)) && ok "convergence ${convergence_ms} ms <= 1000 ms" ||
   bad "convergence ${convergence_ms} ms <= 1000 ms" "$(grep -A3 "$VIP" "$W/route-events.log" | tail -n 12)"
