@@ -9,7 +9,7 @@
 #                         (PATH may be a bare command name, looked up in PATH); repeatable
 #   --with-file SRC:DEST  copy a host file or directory to DEST (absolute) in the VM; repeatable
 #   --with-program NAME   add a real program with its data files and run-time directories:
-#                         ip (iproute2), keepalived, genhash, nginx, tcpdump (vm/lib/programs.sh)
+#                         ip (iproute2), keepalived, genhash, nginx, tcpdump, bird (vm/lib/programs.sh)
 #   --setup 'SHELL LINE'  run a bash line in the VM before COMMAND (e.g. mkdir); repeatable
 #   --env NAME=VALUE      export NAME=VALUE to COMMAND; repeatable
 #   --systemd             boot the Debian 12 root file system whose init is systemd (vm/lib/systemd.sh)

@@ -4,7 +4,7 @@
 # directories it needs at run time (created by /lvsk/setup before COMMAND starts).
 # Used by run-in-vm.sh --with-program NAME. Sourced after common.sh and stage.sh.
 
-VM_PROGRAMS=(ip keepalived nginx genhash tcpdump)
+VM_PROGRAMS=(ip keepalived nginx genhash tcpdump bird)
 
 # Appends shell lines (stdin) to the stage's /lvsk/setup, run by /init before COMMAND.
 stage_setup() {
@@ -53,6 +53,14 @@ EOF
     tcpdump)
       path="$(program_path tcpdump tcpdump)"
       stage_add_bin "$stage" "$path" /usr/bin/tcpdump
+      ;;
+    bird)
+      # BIRD 2 (bird2): the routing daemon of the scale-out lab (vm/scaleout.sh). Configs and
+      # control sockets are given on the command line (-c, -s); /run/bird is its default socket dir.
+      path="$(program_path bird bird2)"
+      stage_add_bin "$stage" "$path" /usr/sbin/bird
+      stage_add_bin "$stage" "$(program_path birdc bird2)" /usr/sbin/birdc
+      stage_setup "$stage" <<<'mkdir -p /etc/bird /run/bird'
       ;;
     *) vm_die "--with-program: unknown program $name (known: ${VM_PROGRAMS[*]})" ;;
   esac
