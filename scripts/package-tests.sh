@@ -219,6 +219,26 @@ out="$(in_root "$root" /usr/sbin/lvskeeper -t -f /etc/lvskeeper/lvskeeper.conf 2
 (($? == 0)) && ok "keepalived-style 'lvskeeper -t -f' in the clean tree" || fail "lvskeeper -t -f: $out"
 [[ -L $root/etc/systemd/system/multi-user.target.wants/lvskeeper.service ]] &&
   ok "postinst enabled the unit (multi-user.target.wants symlink)" || fail "the unit was not enabled by postinst"
+# The packaged daemon runs there too (dry run: no IPVS; the shipped file has no VRRP instance):
+# it answers status on its control socket and stops cleanly on `lvskeeper stop`.
+in_root "$root" /usr/sbin/lvskeeper run --dry-run >"$work/run.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 150); do # up to 30 s for a start on a loaded host
+  in_root "$root" /usr/sbin/lvskeeper status >"$work/status" 2>&1 && break
+  kill -0 "$daemon" 2>/dev/null || break
+  sleep 0.2
+done
+if in_root "$root" /usr/sbin/lvskeeper status >"$work/status" 2>&1; then
+  ok "the packaged daemon runs in the clean tree and answers status ($(head -n1 "$work/status"))"
+else
+  fail "lvskeeper run --dry-run in the clean tree: $(cat "$work/status" "$work/run.log")"
+fi
+in_root "$root" /usr/sbin/lvskeeper stop >/dev/null 2>&1 || kill -TERM "$daemon" 2>/dev/null
+for _ in $(seq 1 150); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$daemon" 2>/dev/null && { echo "  the daemon did not exit within 30 s of stop: SIGKILL"; kill -KILL "$daemon"; }
+wait "$daemon"
+status=$?
+((status == 0)) && ok "lvskeeper stop: the daemon exits 0" || fail "the daemon exited $status: $(tail -n 5 "$work/run.log")"
 # Reinstalling runs the upgrade branch of the maintainer scripts (postinst configure with the old
 # version); an edited conffile survives it, and the unit stays enabled.
 echo '! edited by the operator' >>"$root/etc/lvskeeper/lvskeeper.conf"
