@@ -85,7 +85,8 @@ struct ServerCommand: ParsableCommand {
       a failed server would be (removed, or weight 0 with inhibit_on_failure), checks continue, no script \
       runs. weight N (0-65535): this weight while the checks pass, until ready or a reload that changes \
       the server. ready: back to the checks' verdict. The command acts on one daemon: on a director pair \
-      run it on both.
+      run it on both. Exit status: 0 applied; 1 refused by the daemon (nothing changed); 2 no answer, or \
+      the words are not a request.
       """)
 
   @OptionGroup var control: ControlOptions

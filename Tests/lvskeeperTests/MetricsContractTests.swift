@@ -194,9 +194,16 @@ final class MetricsContractTests: XCTestCase {
       lines.contains("lvskeeper_real_server_up{service=\"\(service)\",server=\"127.0.0.1:\(httpPort)\"} 1.0"),
       metrics)
 
+    // Every family's HELP is its own text, not the name HelpfulMetricsFactory falls back to.
+    for line in lines where line.hasPrefix("# HELP ") {
+      let words = line.split(separator: " ", maxSplits: 3).map(String.init)
+      XCTAssertTrue(words.count == 4 && words[3] != words[2], "no help text in DaemonMetrics.help: \(line)")
+    }
+
     // Every metric the dashboard and the alerts query is in the scrape.
     let families = Set(
       lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] }.map(String.init))
+    try shell("python3 -m json.tool \(Self.contrib)/grafana/lvskeeper.json >/dev/null")
     let dashboard = try JSONSerialization.jsonObject(
       with: Data(contentsOf: URL(fileURLWithPath: Self.contrib + "/grafana/lvskeeper.json")))
     let expressions = Self.expressions(in: dashboard)

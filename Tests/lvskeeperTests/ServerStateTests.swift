@@ -116,7 +116,9 @@ final class ServerStateTests: XCTestCase {
     let metricsPort = try TestSockets.closedLoopbackPort()
     var daemon = try start("first", config: configPath, metricsPort: metricsPort)
     try await waitRows(daemon) {
-      $0[a]?.health == "up" && $0[b]?.health == "up" && $0[a]?.kernelWeight == 3 && $0[b]?.kernelWeight == 2
+      // Up after a real probe each (not only "up until checked").
+      $0[a]?.lastCheck?.succeeded == true && $0[b]?.lastCheck?.succeeded == true && $0[a]?.health == "up"
+        && $0[b]?.health == "up" && $0[a]?.kernelWeight == 3 && $0[b]?.kernelWeight == 2
     }
 
     // drain: weight 0 in the table, the check keeps passing, who and when are shown.

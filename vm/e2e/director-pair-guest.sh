@@ -91,7 +91,7 @@ write_config() {  # write_config NAME STATE PRIORITY RS3_WEIGHT
 }
 start_director() {  # start_director NAME
   ip netns exec "$1" "$LVSK" run --config "/tmp/$1.conf" --control-socket "/run/$1.sock" \
-    --log-level notice >>"/tmp/$1.log" 2>&1 &
+    --state-dir "/tmp/$1.state" --log-level notice >>"/tmp/$1.log" 2>&1 &
   echo $! >"/tmp/$1.pid"
   disown $!  # the lab kills directors on purpose: no "Killed" notice from this shell
 }
@@ -243,6 +243,62 @@ else
   bad "bad reload refused" "$answer" "$(status d1 | head -n 5)"
 fi
 cp /tmp/d1.good /tmp/d1.conf
+
+# ---------------------------------------------------------------- lvskeeper server: drain on the kernel
+say "lvskeeper server ... drain: weight 0 in the kernel, an open connection keeps working"
+rm -f /tmp/held.go /tmp/held.out
+# A second client at 192.168.10.5 holds one connection through the VIP open, and sends its
+# request only once that connection's real server is drained.
+ip netns add held
+ip -n held link set lo up
+attach held eth0 brf 192.168.10.5/24
+ip netns exec held bash -c '
+  exec 3<>/dev/tcp/192.168.10.100/80 || exit 1
+  while [[ ! -e /tmp/held.go ]]; do sleep 0.1; done
+  printf "GET / HTTP/1.0\r\nHost: vip\r\n\r\n" >&3
+  timeout 10 cat <&3 >/tmp/held.out' &
+held_pid=$!
+# The real server IPVS chose for it, from the kernel's connection table.
+held_rs() { ip netns exec d1 ipvsadm -Lnc | awk '$3 == "ESTABLISHED" && $4 ~ /^192[.]168[.]10[.]5:/ { print $6 }' | tail -n 1; }
+wait_until 20 '[[ -n $(held_rs) ]]'
+target=$(held_rs)
+n=${target:8:1}
+if [[ $target =~ ^10[.]0[.]0[.]1[123]:80$ ]]; then
+  configured=$(rs_weight d1 "$n")
+  answer=$(ip netns exec d1 "$LVSK" server TCP 192.168.10.100:80 "$target" drain --control-socket /run/d1.sock 2>&1)
+  t=$(now)
+  if wait_until 10 '[[ $(rs_weight d1 $n) == 0 ]]' && status d1 | grep -qE "$target .*\[drain by uid 0"; then
+    ok "server drain: $target at weight 0 in ipvsadm -Ln ($answer)"
+  else
+    bad "server drain" "target=$target answer=$answer" "$(ipvs d1)" "$(status d1 | grep -A4 ':80 rr')"
+  fi
+  touch /tmp/held.go
+  wait "$held_pid"
+  if grep -q "rs$n" /tmp/held.out; then
+    ok "the connection opened before the drain was answered by rs$n after it"
+  else
+    bad "open connection survives the drain" "$(cat /tmp/held.out)"
+  fi
+  sleep 2
+  # From a second after the drain (a request already scheduled may still finish on rs$n).
+  if ! awk -v t="$t" -v rs="rs$n" '$1 >= t + 1000000 && $3 == rs' /tmp/client.log | grep -q . &&
+    (($(answered_since "$t") > 0)); then
+    ok "no new request went to the drained rs$n ($(answered_since "$t") answered by the others)"
+  else
+    bad "new requests avoid the drained server" "$(awk -v t="$t" '$1 >= t' /tmp/client.log | tail -n 10)"
+  fi
+  ip netns exec d1 "$LVSK" server TCP 192.168.10.100:80 "$target" ready --control-socket /run/d1.sock >/dev/null
+  if wait_until 10 '[[ $(rs_weight d1 $n) == $configured ]]' && ! status d1 | grep -q "\[drain by"; then
+    ok "server ready: $target back at weight $configured"
+  else
+    bad "server ready" "$(ipvs d1)"
+  fi
+else
+  touch /tmp/held.go
+  bad "a held connection through the VIP" "target=[$target]" "$(ip netns exec d1 ipvsadm -Lnc | grep -v TIME_WAIT)"
+fi
+ip netns pids held | xargs -r kill -9 2>/dev/null
+ip netns del held
 fi
 
 # ---------------------------------------------------------------- kill -9 and restart: adopt
@@ -250,8 +306,8 @@ say "kill -9 lvskeeper on d1 and restart it: the kernel keeps forwarding, the ta
 step "kill -9 lvskeeper on the master and restart it"
 t=$(now)
 kill -9 "$(cat /tmp/d1.pid)"
-ip netns exec d1 "$LVSK" run --config /tmp/d1.conf --control-socket /run/d1.sock --log-level notice \
-  >/tmp/d1.restart.log 2>&1 &
+ip netns exec d1 "$LVSK" run --config /tmp/d1.conf --control-socket /run/d1.sock --state-dir /tmp/d1.state \
+  --log-level notice >/tmp/d1.restart.log 2>&1 &
 echo $! >/tmp/d1.pid
 disown $!
 wait_until 15 '[[ $(state d1) == MASTER ]]'
