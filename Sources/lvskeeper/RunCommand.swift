@@ -96,6 +96,8 @@ struct RunCommand: AsyncParsableCommand {
       configPath: options.config, configID: options.configID, dryRun: dryRun, controlSocket: controlSocket)
     daemonOptions.stopTimeout = SchedulingMath.duration(stopTimeout)
     daemonOptions.reloadTimeout = SchedulingMath.duration(reloadTimeout)
+    daemonOptions.announceWithdrawBound = SchedulingMath.duration(
+      loaded.configuration.globalDefs.announceWithdrawDelay)
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {

@@ -14,6 +14,7 @@ extension Daemon {
     }
     DaemonMetrics.healthTransition(server: event.server.rawValue, up: event.isUp, latencySeconds: latency)
     logger.notice("check: \(event.server) is \(event.isUp ? "UP" : "DOWN"): \(event.reason)")
+    noteAnnounceHealth(event)
     guard let reconciler, let destinations = mapping.destinations[event.server] else { return }
     let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
     for destination in destinations { reconciler.setHealth(destination, health) }

@@ -40,4 +40,16 @@ enum DaemonMetrics {
     Counter(label: "lvskeeper_config_reloads_total", dimensions: [("result", succeeded ? "ok" : "refused")])
       .increment()
   }
+
+  /// `lvskeeper_announce_state{vip}`: 1 while the VIP's route is installed, 0 otherwise.
+  static func announceState(vip: String, announced: Bool) {
+    Gauge(label: "lvskeeper_announce_state", dimensions: [("vip", vip)]).record(announced ? 1 : 0)
+  }
+
+  static func announceTransition(vip: String, announced: Bool) {
+    Counter(
+      label: "lvskeeper_announce_transitions_total",
+      dimensions: [("vip", vip), ("state", announced ? "announced" : "withdrawn")]
+    ).increment()
+  }
 }
