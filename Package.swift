@@ -65,7 +65,7 @@ let package = Package(
     .executableTarget(
       name: "lvskeeper",
       dependencies: [
-        "KeeperCore", "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", "BFD", logging,
+        "KeeperCore", "KeeperConfig", "VRRP", "HealthCheck", "IPVSSync", "BFD", "CLinuxEvents", logging,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Metrics", package: "swift-metrics"),

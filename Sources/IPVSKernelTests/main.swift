@@ -36,6 +36,7 @@ if arguments.first == "bench-drift" {
 var runner = KernelTestRunner(filter: arguments.first)
 ClientKernelTests(kernel: kernel).register(&runner)
 ReconcileKernelTests(kernel: kernel).register(&runner)
+ScaleOutKernelTests(kernel: kernel).register(&runner)
 TrafficKernelTests(kernel: kernel).register(&runner)
 let ok = runner.run(beforeEach: {
   shell("ipvsadm -C")

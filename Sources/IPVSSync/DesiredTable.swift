@@ -90,7 +90,7 @@ public struct DesiredTable: Sendable, Hashable {
 
   /// keepalived check_api `update_quorum_state`: lost when the live weight is 0 or below
   /// quorum-hysteresis, gained at quorum+hysteresis; first evaluation compares with quorum alone.
-  static func quorum(previous: Bool?, liveWeight: UInt64, quorum: UInt32, hysteresis: UInt32) -> Bool {
+  public static func quorum(previous: Bool?, liveWeight: UInt64, quorum: UInt32, hysteresis: UInt32) -> Bool {
     let weight = Int64(liveWeight)
     let (q, h) = (Int64(quorum), Int64(hysteresis))
     switch previous {

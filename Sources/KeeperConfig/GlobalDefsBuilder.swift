@@ -115,6 +115,32 @@ struct GlobalDefsBuilder {
       }
       let cpus = node.arguments.compactMap { reader.integer($0, 0...1023, what: "CPU number") }
       if cpus.count == node.arguments.count { defs.vrrpCPUAffinity = cpus }
+    case "announce_interface":
+      guard let value = reader.stringValue(node) else { return }
+      if value.utf8.count > 15 || value.isEmpty || value.contains("/") || value == "." || value == ".." {
+        log.error(
+          "announce_interface '\(value)' is not a valid interface name (1 to 15 bytes, no '/')",
+          at: node.arguments[0].location)
+      } else {
+        defs.announceInterface = value
+      }
+    case "announce_table":
+      guard let value = reader.integerValue(node, 1...0xffff_fffe) else { return }
+      if (253...255).contains(value) {
+        log.error(
+          "announce_table \(value) is reserved (253 default, 254 main, 255 local); choose another table",
+          at: node.arguments[0].location)
+      } else {
+        defs.announceTable = UInt32(value)
+      }
+    case "announce_withdraw_delay":
+      if let value = reader.secondsValue(node, 0...3600) { defs.announceWithdrawDelay = value }
+    case "lvs_sloppy_tcp":
+      if let value = reader.flag(node) { defs.lvsSloppyTCP = value }
+    case "lvs_sloppy_sctp":
+      if let value = reader.flag(node) { defs.lvsSloppySCTP = value }
+    case "lvs_conn_reuse_mode":
+      if let value = reader.integerValue(node, 0...2) { defs.lvsConnReuseMode = value }
     default:
       reader.reject(node, in: "global_defs")
     }

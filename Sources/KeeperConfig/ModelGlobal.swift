@@ -73,6 +73,21 @@ public struct GlobalDefs: Codable, Equatable, Sendable {
   public var vrrpRlimitRTTime: Int?
   /// `vrrp_cpu_affinity`: CPUs the VRRP threads may run on.
   public var vrrpCPUAffinity: [Int]?
+  /// lvskeeper extension `announce_interface NAME`: the non-persistent tun device that carries the
+  /// announced VIPs (docs/scaleout.md). At most 15 bytes (IFNAMSIZ - 1).
+  public var announceInterface = "lvsk-announce"
+  /// lvskeeper extension `announce_table N`: the routing table that holds one route per announced
+  /// VIP. 1...0xfffffffe except 253 (default), 254 (main) and 255 (local).
+  public var announceTable: UInt32 = 100
+  /// lvskeeper extension `announce_withdraw_delay SECONDS` (0...3600): at stop, the time between
+  /// withdrawing every route and tearing anything else down.
+  public var announceWithdrawDelay: Double = 2
+  /// lvskeeper extensions written to /proc/sys/net/ipv4/vs at start and reload; nil leaves the
+  /// kernel's value alone. `lvs_sloppy_tcp`, `lvs_sloppy_sctp`: 0 or 1.
+  public var lvsSloppyTCP: Bool?
+  public var lvsSloppySCTP: Bool?
+  /// `lvs_conn_reuse_mode N` (0...2, the kernel's `conn_reuse_mode`).
+  public var lvsConnReuseMode: Int?
 
   public init(routerID: String) {
     self.routerID = routerID

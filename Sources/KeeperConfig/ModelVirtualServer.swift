@@ -138,6 +138,13 @@ public struct VirtualServer: Codable, Equatable, Sendable {
   /// lvskeeper extension: seconds a real server removed from the configuration keeps weight 0
   /// (draining existing connections) before it is deleted from IPVS.
   public var drainTimeout: Double = 60
+  /// lvskeeper extension `announce`: the VIP is routed to this director (docs/scaleout.md) while
+  /// this virtual server is at quorum. Only on `virtual_server IP PORT` (a fwmark or group has no
+  /// single VIP).
+  public var announce = false
+  /// lvskeeper extension `announce_quorum P%` (1...100): the VIP is announced only while at least
+  /// P percent of the real servers are up; nil asks for at least one.
+  public var announceQuorum: Int?
   public var realServers: [RealServer] = []
   public var location: SourceLocation
 }

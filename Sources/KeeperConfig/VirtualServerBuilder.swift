@@ -27,6 +27,8 @@ struct VirtualServerBuilder {
     var sorryInhibit = false
     var sorryMethod: ForwardingMethod?
     var realServerNodes: [ConfigNode] = []
+    // `sh-port`, `mh-fallback`, ...: kept to check against the scheduler once it is known.
+    var namedFlags: [ConfigNode] = []
     for child in children {
       if child.name == "real_server" {
         realServerNodes.append(child)
@@ -73,8 +75,10 @@ struct VirtualServerBuilder {
         server.persistence = persistence
       case "ops": server.onePacketScheduling = reader.flag(child) ?? server.onePacketScheduling
       case "flag-1", "sh-fallback", "mh-fallback":
+        if child.name != "flag-1" { namedFlags.append(child) }
         server.schedulerFlags.flag1 = reader.flag(child) ?? server.schedulerFlags.flag1
       case "flag-2", "sh-port", "mh-port":
+        if child.name != "flag-2" { namedFlags.append(child) }
         server.schedulerFlags.flag2 = reader.flag(child) ?? server.schedulerFlags.flag2
       case "flag-3": server.schedulerFlags.flag3 = reader.flag(child) ?? server.schedulerFlags.flag3
       case "ip_family":
@@ -104,7 +108,32 @@ struct VirtualServerBuilder {
       case "sorry_server_lvs_method": sorryMethod = forwardingMethod(child) ?? sorryMethod
       case "inhibit_on_failure": server.inhibitOnFailure = reader.flag(child) ?? server.inhibitOnFailure
       case "drain_timeout": server.drainTimeout = reader.secondsValue(child, 0...86400) ?? server.drainTimeout
+      case "announce":
+        guard let value = reader.flag(child) else { continue }
+        if value && key.kind != .address {
+          log.error(
+            "announce needs a virtual_server IP PORT: a \(key.kind.rawValue) virtual server has no single address to announce",
+            at: child.location)
+          continue
+        }
+        server.announce = value
+      case "announce_quorum": server.announceQuorum = announceQuorum(child) ?? server.announceQuorum
       default: reader.reject(child, in: "virtual_server")
+      }
+    }
+    // keepalived (check_parser.c lbflags_handler) applies sh-*/mh-* only under their own
+    // scheduler and otherwise ignores them with a message: so do we, with a warning. (keepalived
+    // looks at the scheduler named before the flag; here statement order does not matter.)
+    for flagNode in namedFlags {
+      let wanted: LVSScheduler = flagNode.name.hasPrefix("mh-") ? .mh : .sh
+      guard server.scheduler != wanted else { continue }
+      log.warning(
+        "\(flagNode.name) only applies to the \(wanted.rawValue) scheduler, not \(server.scheduler.rawValue) - ignoring",
+        at: flagNode.location)
+      if flagNode.name.hasSuffix("-fallback") {
+        server.schedulerFlags.flag1 = false
+      } else {
+        server.schedulerFlags.flag2 = false
       }
     }
     server.delayLoop = defaults.delayLoop ?? server.delayLoop
@@ -139,6 +168,21 @@ struct VirtualServerBuilder {
       server.realServers.append(real)
     }
     return parsedKey == nil ? nil : server
+  }
+
+  /// `announce_quorum P%` (or `P`): a percentage 1...100 of real servers that must be up.
+  private func announceQuorum(_ node: ConfigNode) -> Int? {
+    guard reader.plain(node), reader.expect(node, arguments: 1...1, usage: "announce_quorum PERCENT%") else {
+      return nil
+    }
+    let token = node.arguments[0]
+    let digits = token.text.hasSuffix("%") ? String(token.text.dropLast()) : token.text
+    guard let value = Int(digits), (1...100).contains(value) else {
+      log.error(
+        "announce_quorum must be a percentage from 1% to 100%, not '\(token.text)'", at: token.location)
+      return nil
+    }
+    return value
   }
 
   private func key(_ node: ConfigNode) -> VirtualServerKey? {

@@ -83,6 +83,14 @@ public final class AddressOwner: @unchecked Sendable {
     return true
   }
 
+  /// Sets IFF_UP on the interface `name` (the announce tun device).
+  public func setLinkUp(_ name: String) throws(SystemCallError) {
+    let index = try Socket.interfaceIndex(name)
+    sequence &+= 1
+    let code = try exchange(LinkMessage.up(index: index, sequence: sequence).bytes)
+    guard code == 0 else { throw SystemCallError("RTM_NEWLINK up \(name)", code: code) }
+  }
+
   public func createVMAC(_ vmac: VMACSpec, base: String, mac: [UInt8]) throws(SystemCallError) {
     let baseIndex = try Socket.interfaceIndex(base)
     sequence &+= 1

@@ -104,6 +104,8 @@ struct RunCommand: AsyncParsableCommand {
     daemonOptions.stateDirectory = stateDir
     daemonOptions.stopTimeout = SchedulingMath.duration(stopTimeout)
     daemonOptions.reloadTimeout = SchedulingMath.duration(reloadTimeout)
+    daemonOptions.announceWithdrawBound = SchedulingMath.duration(
+      loaded.configuration.globalDefs.announceWithdrawDelay)
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {

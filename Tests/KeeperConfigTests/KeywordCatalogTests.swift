@@ -31,6 +31,7 @@ final class KeywordCatalogTests: XCTestCase {
   static let proofs: [String: Proof] = baseProofs.merging(scriptAndTrackingProofs) { first, _ in first }
     .merging(compatibilityProofs) { first, _ in first }
     .merging(bfdProofs) { first, _ in first }
+    .merging(scaleOutProofs) { first, _ in first }
 
   /// keepalived 2.2 blocks added for issue #13: track_process and FILE_CHECK.
   static let compatibilityProofs: [String: Proof] = [
@@ -73,6 +74,28 @@ final class KeywordCatalogTests: XCTestCase {
   /// `bfd_instance`, `track_bfd` and `BFD_CHECK`: the model (BFDKeywordTests), what the daemon
   /// hands the BFD engine, VRRP and the checkers (BFDMappingTests), and the behaviour against
   /// keepalived's own BFD in namespaces (BFDInteropTests).
+  /// Issue #14: announcement through a routing daemon, and the IPVS sysctls a scale-out needs.
+  static let scaleOutProofs: [String: Proof] = {
+    let model = "AnnounceKeywordTests.testEveryKeywordSetsItsValue"
+    let errors = "AnnounceKeywordTests.testBadValuesAreErrorsWithTheirPlace"
+    let spec = "AnnounceDecisionTests.testSpecGroupsTheAnnouncingVirtualServersByVIP"
+    let bird = "AnnounceBIRDTests.testVIPFollowsQuorumAndLeavesWithTheDaemon"
+    let sysctls = "IPVSSysctlMappingTests.testGlobalDefsChooseTheSysctlsToWrite"
+    return [
+      "announce": Proof(
+        model, "AnnounceKeywordTests.testAnnounceNeedsASingleAddress", spec, bird, reach: .behaviour),
+      "announce_quorum": Proof(model, errors, "AnnounceDecisionTests.testQuorumDecisions", reach: .mapping),
+      "announce_interface": Proof(model, errors, spec, bird, reach: .behaviour),
+      "announce_table": Proof(
+        model, errors, spec, "AnnounceDecisionTests.testRouteIsAHostRouteInTheAnnounceTable", bird,
+        reach: .behaviour),
+      "announce_withdraw_delay": Proof(model, errors, spec, bird, reach: .behaviour),
+      "lvs_sloppy_tcp": Proof(model, errors, sysctls, reach: .mapping),
+      "lvs_sloppy_sctp": Proof(model, sysctls, reach: .mapping),
+      "lvs_conn_reuse_mode": Proof(model, errors, sysctls, reach: .mapping),
+    ]
+  }()
+
   static let bfdProofs: [String: Proof] = {
     let model = "BFDKeywordTests.testDefaultsAreKeepalivedsAndEveryKeywordReachesTheModel"
     let mapping = "BFDMappingTests.testBFDSpecsTrackedWeightsAndChecksReachTheParts"

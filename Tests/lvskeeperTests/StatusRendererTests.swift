@@ -159,4 +159,36 @@ final class StatusRendererTests: XCTestCase {
     XCTAssertFalse(String(decoding: data, as: UTF8.self).contains("ropped"))
     XCTAssertEqual(try ControlCoding.decoder().decode(StatusReport.self, from: data), old)
   }
+
+  /// Announced VIPs and the IPVS sysctls (docs/scaleout.md): text and JSON say each VIP's state
+  /// and why.
+  func testAnnouncementsAndSysctlsInTextAndJSON() throws {
+    var report = Self.report
+    report.announcements = [
+      AnnouncementStatus(
+        vip: "192.0.2.10", interface: "lvsk-announce", table: 100, state: "announced",
+        reasonCode: "at_quorum",
+        reason: "at quorum (4 of 4 real servers up)", since: Self.at),
+      AnnouncementStatus(
+        vip: "192.0.2.11", interface: "lvsk-announce", table: 100, state: "withdrawn",
+        reasonCode: "quorum_lost",
+        reason: "quorum lost (TCP 192.0.2.11:80: 0 of 2 real servers up, live weight 0)", since: Self.at),
+    ]
+    report.ipvsSysctls = ["sloppy_tcp": 1, "conn_reuse_mode": 0]
+    let text = StatusRenderer.render(report)
+    XCTAssertTrue(
+      text.contains(
+        "Announced VIPs:\n  192.0.2.10           ANNOUNCED dev lvsk-announce table 100 since 2023-11-14T22:13:20Z: at quorum (4 of 4 real servers up)\n"
+      ), text)
+    XCTAssertTrue(
+      text.contains(
+        "192.0.2.11           WITHDRAWN dev lvsk-announce table 100 since 2023-11-14T22:13:20Z: quorum lost"),
+      text)
+    XCTAssertTrue(text.contains("IPVS sysctls: conn_reuse_mode=0 sloppy_tcp=1\n"), text)
+    let data = try ControlCoding.encoder(pretty: true).encode(report)
+    XCTAssertEqual(try ControlCoding.decoder().decode(StatusReport.self, from: data), report)
+    let json = String(decoding: data, as: UTF8.self)
+    XCTAssertTrue(json.contains("\"reasonCode\" : \"quorum_lost\""), json)
+    XCTAssertTrue(json.contains("\"state\" : \"withdrawn\""), json)
+  }
 }

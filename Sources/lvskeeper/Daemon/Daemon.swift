@@ -24,8 +24,13 @@ struct DaemonOptions: Sendable {
   /// A reload whose parse and checks take longer is refused; the running configuration stays.
   var reloadTimeout: Duration = .seconds(30)
 
+  /// `announce_withdraw_delay` of the configuration the daemon started with: the longest wait
+  /// for the routers at stop (a reload that raises the delay is capped at it, the hard bound
+  /// having been set at start).
+  var announceWithdrawBound: Duration = .zero
+
   /// The process exits at this bound after a stop begins, whatever still hangs.
-  var stopHardBound: Duration { stopTimeout + Self.stopGrace }
+  var stopHardBound: Duration { stopTimeout + Self.stopGrace + announceWithdrawBound }
   /// Time after `stopTimeout` for the IPVS stop policy, the listeners and the exit itself.
   static let stopGrace: Duration = .seconds(5)
 }
@@ -54,6 +59,14 @@ actor Daemon {
   private var initialUnits: Result<[String: VRRPGroupSpec], any Error>
   /// The `bfd_instance`s of the configuration given at init, until `start` runs them.
   private var initialBFD: [BFDInstanceSpec]
+  /// The `announce` virtual servers of the configuration in force (docs/scaleout.md), the tun
+  /// device and routes that carry them, the verdicts they are decided on and their state.
+  var announceSpec = AnnounceSpec()
+  private var initialAnnounceSpec: AnnounceSpec
+  var announceOwner: AnnounceOwner?
+  var announceHealth: [HealthCheck.RealServerID: AnnounceDecision.Verdict] = [:]
+  var announceQuorum: [String: Bool] = [:]
+  var announcements: [IPAddress: AnnouncementState] = [:]
   /// The BFD engine and the units it wakes.
   nonisolated let bfd = BFDLink()
   var mapping: ServiceMapping
@@ -104,6 +117,7 @@ actor Daemon {
     self.initialUnits = Result { try VRRPMapping.units(loaded.configuration) }
     self.staticNetwork = VRRPMapping.staticNetwork(loaded.configuration)
     self.initialBFD = BFDLink.specs(loaded.configuration)
+    self.initialAnnounceSpec = AnnounceSpec(loaded.configuration)
     self.mapping = try ServiceMapping(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let bfd = self.bfd
@@ -161,6 +175,16 @@ actor Daemon {
       publishAdminStates()
       record(reconciler.start(flush: globalDefs.lvsFlush), reason: "start: adopt the kernel table")
     }
+    // Before the checkers: their first ("initial") verdicts decide the first announcements.
+    do {
+      try applyAnnounceSpec(initialAnnounceSpec)
+    } catch {
+      for unit in self.units.values { unit.service.stop() }
+      staticNetworkOwner?.removeAll()
+      bfd.stop()
+      throw error
+    }
+    applyIPVSSysctls(globalDefs)
     monitor.apply(mapping.monitored)
     let events = monitor.events
     tasks.append(
@@ -245,6 +269,8 @@ actor Daemon {
     logger.info("stopping")
     if TestHooks.daemonHangsOnStop { TestHooks.hangForever() }
     for task in tasks { task.cancel() }
+    // Announced VIPs first: the routers move the traffic away while everything here still serves.
+    await withdrawAllForStop()
     // Taken before the checkers stop: who is up and which quorums hold decides what omega runs.
     let omegaScripts = omegaStopScripts()
     var parts: [(name: String, stop: @Sendable () -> Void)] = units.sorted(by: { $0.key < $1.key }).map {
@@ -317,6 +343,7 @@ actor Daemon {
         logger.error("stop: the IPVS stop policy did not finish within \(DaemonOptions.stopGrace / 2)")
       }
     }
+    closeAnnounceInterface()
     let group = self.group
     _ = await Deadline.run(.seconds(1)) { try? await group.shutdownGracefully() }
     logger.info(clean ? "stopped" : "stopped, leaving behind: \(pendingStop.names.joined(separator: ", "))")

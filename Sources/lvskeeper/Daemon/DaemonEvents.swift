@@ -17,6 +17,7 @@ extension Daemon {
       servers: destinations.map { ($0.service.description, $0.server.description) }, up: event.isUp,
       latencySeconds: latency)
     logger.notice("check: \(event.server) is \(event.isUp ? "UP" : "DOWN"): \(event.reason)")
+    noteAnnounceHealth(event)
     guard let reconciler, !destinations.isEmpty else { return }
     let health: RealServerHealth = event.isUp ? .up(weight: event.weight.map { UInt32(clamping: $0) }) : .down
     for destination in destinations { reconciler.setHealth(destination, health) }

@@ -182,4 +182,16 @@ struct HelpfulMetricsFactory: CoreMetrics.MetricsFactory {
   func destroyTimer(_ handler: any TimerHandler) {
     if let histogram = handler as? Histogram<Duration> { registry.unregisterDurationHistogram(histogram) }
   }
+
+  /// `lvskeeper_announce_state{vip}`: 1 while the VIP's route is installed, 0 otherwise.
+  static func announceState(vip: String, announced: Bool) {
+    Gauge(label: "lvskeeper_announce_state", dimensions: [("vip", vip)]).record(announced ? 1 : 0)
+  }
+
+  static func announceTransition(vip: String, announced: Bool) {
+    Counter(
+      label: "lvskeeper_announce_transitions_total",
+      dimensions: [("vip", vip), ("state", announced ? "announced" : "withdrawn")]
+    ).increment()
+  }
 }

@@ -10,6 +10,7 @@ struct PreparedReload: Sendable {
   var mapping: ServiceMapping
   var units: [String: VRRPGroupSpec]
   var staticNetwork: StaticNetworkSpec
+  var announce: AnnounceSpec
 }
 
 /// SIGHUP and `lvskeeper reload`: check the new configuration completely, then apply only the
@@ -76,7 +77,8 @@ extension Daemon {
         PreparedReload(
           loaded: loaded, mapping: try ServiceMapping(loaded.configuration),
           units: try VRRPMapping.units(loaded.configuration),
-          staticNetwork: VRRPMapping.staticNetwork(loaded.configuration)))
+          staticNetwork: VRRPMapping.staticNetwork(loaded.configuration),
+          announce: AnnounceSpec(loaded.configuration)))
     } catch {
       return .failure(ReloadRefusal(message: "\(error)"))
     }
@@ -101,11 +103,12 @@ extension Daemon {
     let newMapping: ServiceMapping
     let newUnits: [String: VRRPGroupSpec]
     let newStaticNetwork: StaticNetworkSpec
+    let newAnnounce: AnnounceSpec
     switch prepared {
     case .failure(let refusal): return ReloadOutcome(at: Date(), succeeded: false, message: refusal.message)
     case .success(let ready):
-      (loaded, newMapping, newUnits, newStaticNetwork) = (
-        ready.loaded, ready.mapping, ready.units, ready.staticNetwork
+      (loaded, newMapping, newUnits, newStaticNetwork, newAnnounce) = (
+        ready.loaded, ready.mapping, ready.units, ready.staticNetwork, ready.announce
       )
     }
     if stopping { return ReloadOutcome(at: Date(), succeeded: false, message: "the daemon is stopping") }
@@ -180,6 +183,16 @@ extension Daemon {
       ? nil : Self.changedServices(from: mapping.ipvs, to: newMapping.ipvs)
     carryServerStates(from: mapping.ipvs, to: newMapping.ipvs)
     mapping = newMapping
+    applyIPVSSysctls(loaded.configuration.globalDefs)
+    // Before the checkers: new real servers' "initial" verdicts then count. VIPs whose spec and
+    // verdicts did not change keep their routes (no flap).
+    if newAnnounce != announceSpec {
+      do {
+        try applyAnnounceSpec(newAnnounce)
+      } catch {
+        failures.append("\(error)")
+      }
+    }
     if checkersChanged { monitor.apply(newMapping.monitored) }
     if let openedKernel {
       kernel = openedKernel

@@ -7,6 +7,7 @@ import VRRP
 extension Daemon {
   func statusReport() async -> StatusReport {
     let table = await readKernelTable()
+    let sysctls = IPVSSysctls.read()
     let daemon = DaemonStatus(
       pid: getpid(), configPath: options.configPath, startedAt: startedAt, dryRun: options.dryRun,
       lastReload: lastReload)
@@ -33,7 +34,19 @@ extension Daemon {
     }
     return StatusReport(
       daemon: daemon, vrrpInstances: instances, virtualServices: serviceStatuses(table),
-      pendingOperations: pendingOperations(), vrrpUnmatchedDrops: unmatched, bfd: bfd.status)
+      pendingOperations: pendingOperations(), vrrpUnmatchedDrops: unmatched, bfd: bfd.status,
+      announcements: announcementStatuses(), ipvsSysctls: sysctls.isEmpty ? nil : sysctls)
+  }
+
+  private func announcementStatuses() -> [AnnouncementStatus]? {
+    guard !announceSpec.isEmpty else { return nil }
+    return announceSpec.vips.compactMap { vip in
+      guard let state = announcements[vip.address] else { return nil }
+      return AnnouncementStatus(
+        vip: "\(vip.address)", interface: announceSpec.interface, table: announceSpec.table,
+        state: state.announced ? "announced" : "withdrawn", reasonCode: state.reason.code,
+        reason: state.reason.description, since: state.since)
+    }
   }
 
   /// Brings `lvskeeper_vrrp_dropped_packets_total` up to the VRRP units' own counters; runs

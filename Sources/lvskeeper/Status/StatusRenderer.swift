@@ -41,6 +41,19 @@ enum StatusRenderer {
       out += "  dropped, no instance matched: \(counts(unmatched))\n"
     }
     if let bfd = report.bfd { out += renderBFD(bfd) }
+    if let announcements = report.announcements {
+      out += "\nAnnounced VIPs:\n"
+      if announcements.isEmpty { out += "  (none)\n" }
+      for vip in announcements {
+        out +=
+          "  \(pad(vip.vip, 20)) \(pad(vip.state.uppercased(), 9)) dev \(vip.interface) table \(vip.table)"
+        out += " since \(timestamp(vip.since)): \(vip.reason)\n"
+      }
+    }
+    if let sysctls = report.ipvsSysctls, !sysctls.isEmpty {
+      out += "\nIPVS sysctls: "
+      out += sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+    }
     out += "\nIP Virtual Server table (configured by lvskeeper)\n"
     out += "Prot LocalAddress:Port Scheduler Flags\n"
     out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health   Last check\n"

@@ -16,6 +16,25 @@ struct StatusReport: Codable, Sendable, Equatable {
   var vrrpUnmatchedDrops: [String: UInt64]? = nil
   /// The BFD sessions (`bfd_instance`s) and the datagrams no session took; nil without any.
   var bfd: BFDEngineStatus? = nil
+  /// Announced VIPs (`announce`, docs/scaleout.md); nil without any.
+  var announcements: [AnnouncementStatus]? = nil
+  /// net.ipv4.vs sysctls lvskeeper manages (sloppy_tcp, sloppy_sctp, conn_reuse_mode) as the
+  /// kernel holds them now; nil when unreadable (ip_vs not loaded).
+  var ipvsSysctls: [String: Int]? = nil
+}
+
+/// One announced VIP: whether its route is installed, and why.
+struct AnnouncementStatus: Codable, Sendable, Equatable {
+  var vip: String
+  var interface: String
+  var table: UInt32
+  /// `announced` or `withdrawn`.
+  var state: String
+  /// `at_quorum`, `starting`, `quorum_lost` or `shutting_down`.
+  var reasonCode: String
+  /// For people: "quorum lost (TCP 192.0.2.10:80: 0 of 2 real servers up, live weight 0)".
+  var reason: String
+  var since: Date
 }
 
 /// The process as a whole: what it runs and how the last reload went.
