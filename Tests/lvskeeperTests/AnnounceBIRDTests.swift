@@ -291,4 +291,14 @@ final class AnnounceBIRDTests: XCTestCase {
       eventually(20) { !routerHasVIP() }, "router kept the VIP of a killed daemon:\n\(routes("router"))")
     XCTAssertFalse(interfaceExists(), "tun survived kill -9")
   }
+
+  /// The shipped example (etc/bird-director.conf) is a configuration BIRD itself accepts.
+  func testShippedBIRDExampleParses() throws {
+    let path = ShippedConfigs.directory + "/bird-director.conf"
+    let output = try shell("\(Self.bird) -p -c \(path)")
+    XCTAssertFalse(output.lowercased().contains("error"), output)
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    XCTAssertTrue(text.contains("kernel table 100;"), "the example must learn the default announce_table")
+    XCTAssertTrue(text.contains("protocol device"), "the example needs interface events (kill -9 withdraws)")
+  }
 }
