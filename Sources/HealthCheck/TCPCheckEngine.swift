@@ -137,6 +137,11 @@ final class TCPCheckEngine: Sendable {
   /// isolated start is not delayed. Starts are never early, and at most this late while the
   /// thread keeps up.
   static let startGranularity = TimeAmount.milliseconds(5)
+  /// While readiness events come closer together than this, the thread sleeps out the rest of
+  /// this interval after a pass before it collects events again, so they share one wake-up
+  /// (at 1,000 HTTP probes/s, ~200 wake-ups/s instead of one per connect and one per response).
+  /// Each event is then handled at most this late; an isolated event is handled at once.
+  static let ioGranularity = TimeAmount.milliseconds(5)
   /// The engine thread's one receive buffer: every conversation's bytes pass through it.
   static let scratchBytes = 16 << 10
   /// recv calls per readiness event and slot before other slots get their turn (the descriptor is
@@ -144,8 +149,11 @@ final class TCPCheckEngine: Sendable {
   static let readsPerEvent = 4
   /// A conversing leg's descriptor is registered once, edge-triggered for input and output: no
   /// epoll_ctl between connect and close. Edge-triggered means every handler reads until the
-  /// socket is drained (a short read, EAGAIN, OpenSSL's WANT_READ) or re-registers it.
-  static let conversingInterest = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLET.rawValue
+  /// socket is drained (EAGAIN, OpenSSL's WANT_READ, or a short read when the event does not
+  /// report the peer's FIN: EPOLLRDHUP says an end of stream waits behind the bytes) or
+  /// re-registers it.
+  static let conversingInterest =
+    EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
   /// An output buffer grown beyond this is dropped at the end of its probe instead of kept.
   static let keptOutputCapacity = 16 << 10
 
@@ -356,7 +364,17 @@ final class TCPCheckEngine: Sendable {
     var pass = Pass(
       scratch: UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchBytes, alignment: 16))
     var moreStarts = false
+    // When the last two passes that handled readiness events ran.
+    var lastIOPass = NIODeadline.uptimeNanoseconds(0)
+    var previousIOPass = NIODeadline.uptimeNanoseconds(0)
     while true {
+      if !moreStarts, lastIOPass - previousIOPass < Self.ioGranularity {
+        let rest = (lastIOPass + Self.ioGranularity - .now()).nanoseconds
+        if rest > 0 {
+          var pause = timespec(tv_sec: 0, tv_nsec: Int(rest))
+          _ = nanosleep(&pause, nil)
+        }
+      }
       let waitMs =
         moreStarts
         ? 0
@@ -368,9 +386,13 @@ final class TCPCheckEngine: Sendable {
         }
       epoll.wait(&events, timeoutMs: waitMs, ready: &ready)
       pass.notices.removeAll(keepingCapacity: true)
+      let now = NIODeadline.now()
+      if !ready.isEmpty {
+        previousIOPass = lastIOPass
+        lastIOPass = now
+      }
       moreStarts = state.withLock { s in
         s.sleepingUntil = nil
-        let now = NIODeadline.now()
         for r in ready {
           guard let index = Self.liveIndex(r.token, in: s), s.slots[index].fd >= 0 else { continue }
           handleReady(index, flags: r.flags, at: now, in: &s, pass: &pass)
@@ -514,7 +536,8 @@ final class TCPCheckEngine: Sendable {
     let ssl = x.ssl
     // Under TLS a readable socket may hold no whole record and decrypted bytes may wait inside
     // OpenSSL with the socket drained, so TLS reads on every event until OpenSSL wants more.
-    guard ssl != nil || flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 else {
+    let input = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue
+    guard ssl != nil || flags & input != 0 else {
       return
     }
     let limit = job.template?.maxBytesPerLeg ?? 0
@@ -559,7 +582,10 @@ final class TCPCheckEngine: Sendable {
         proceed(index, step, at: now, in: &s, pass: &pass)
         // Ended (a next leg may have reused the descriptor's number), or nothing more waiting.
         if case .finished = step { return }
-        if s.slots[index].fd < 0 || (ssl == nil && n < room) { return }
+        // A short read drained the socket, unless the peer's FIN came with the bytes: then the
+        // next read returns the end of stream, which no later edge would report.
+        let closing = flags & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
+        if s.slots[index].fd < 0 || (ssl == nil && n < room && !closing) { return }
       } else if n == 0 {
         guard var conversation = x.conversation else { return }
         let outcome = conversation.closed()
