@@ -22,7 +22,10 @@ public enum CheckerTransition: Hashable, Sendable {
 /// The caller runs a probe, feeds the outcome to `record`, and waits `nextDelay` before the next.
 /// Invariant: `consecutiveSuccesses` and `consecutiveFailures` are never both non-zero.
 public struct CheckerVerdict: Hashable, Sendable {
-  public let schedule: CheckSchedule
+  /// Interned (`SharedSchedule`): the engine keeps one verdict per checker, and a copy of the
+  /// schedule in each was 72 bytes per real server.
+  private let shared: SharedSchedule
+  public var schedule: CheckSchedule { shared.value }
   public private(set) var isUp: Bool
   public private(set) var weight: Int?
   public private(set) var consecutiveSuccesses = 0
@@ -33,7 +36,7 @@ public struct CheckerVerdict: Hashable, Sendable {
   public private(set) var lastOutcome: ProbeOutcome?
 
   public init(schedule: CheckSchedule) {
-    self.schedule = schedule
+    self.shared = SharedSchedule.interned(schedule)
     self.isUp = !schedule.alpha
   }
 

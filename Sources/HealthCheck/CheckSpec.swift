@@ -1,4 +1,5 @@
 import KeeperCore
+import Synchronization
 
 /// Where a checker connects: the real server's address and port, possibly overridden by
 /// `connect_ip`/`connect_port`, and optionally the local address to bind (`bindto`/`bind_port`),
@@ -302,11 +303,12 @@ public struct CheckSchedule: Hashable, Sendable {
 public struct Checker: Hashable, Sendable {
   private final class Storage: Sendable {
     let spec: CheckerSpec
-    let schedule: CheckSchedule
+    let shared: SharedSchedule
     let hash: Int
+    var schedule: CheckSchedule { shared.value }
     init(spec: CheckerSpec, schedule: CheckSchedule) {
       self.spec = spec
-      self.schedule = schedule
+      self.shared = SharedSchedule.interned(schedule)
       var hasher = Hasher()
       hasher.combine(spec)
       hasher.combine(schedule)
@@ -392,4 +394,31 @@ public struct MonitoredServer: Hashable, Sendable {
     hasher.combine(notifyUp)
     hasher.combine(notifyDown)
   }
+}
+
+/// One `CheckSchedule` behind a reference, interned process-wide: a configuration has a handful of
+/// distinct schedules, and each checker box and each engine verdict (one of each per real server)
+/// held a 72-byte copy of one of them. Compared and hashed as the value.
+/// Invariant: immutable; `interned(s).value == s`; the table is emptied when it exceeds
+/// `tableLimit` distinct schedules (values already handed out stay valid), so it stays bounded
+/// whatever a long run of reloads configures.
+final class SharedSchedule: Hashable, Sendable {
+  let value: CheckSchedule
+  private init(_ value: CheckSchedule) { self.value = value }
+
+  static let tableLimit = 4096
+  private static let table = Mutex<[CheckSchedule: SharedSchedule]>([:])
+
+  static func interned(_ schedule: CheckSchedule) -> SharedSchedule {
+    table.withLock { t in
+      if let known = t[schedule] { return known }
+      if t.count >= tableLimit { t.removeAll() }
+      let made = SharedSchedule(schedule)
+      t[schedule] = made
+      return made
+    }
+  }
+
+  static func == (lhs: SharedSchedule, rhs: SharedSchedule) -> Bool { lhs === rhs || lhs.value == rhs.value }
+  func hash(into hasher: inout Hasher) { hasher.combine(value) }
 }

@@ -95,6 +95,10 @@ public final class HealthMonitor: Sendable {
     var toStart: [(any CheckRunner, Duration)] = []
     var toStop: [any CheckRunner] = []
     var emitted: [HealthEvent] = []
+    let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void = {
+      [weak self] runner, transition, latency in
+      self?.checkerChanged(runner, transition, latency)
+    }
     state.withLock { s in
       guard !s.stopped else { return }
       // 1. Intern every wanted checker; a new one gets a slot (a freed one first) and a runner.
@@ -116,7 +120,7 @@ public final class HealthMonitor: Sendable {
           if let existing = s.slotOf[checker] {
             slot = existing
           } else {
-            let runner = makeRunner(checker, timers: &s.timers)
+            let runner = makeRunner(checker, timers: &s.timers, onChange: onChange)
             let v = runner.verdict
             let record = CheckerRecord(
               runner: runner, state: .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason))
@@ -253,13 +257,14 @@ public final class HealthMonitor: Sendable {
   /// DNS_CHECK on its `DatagramCheckEngine` (a checker neither engine can take reports why on every
   /// probe); every other checker runs its probes on an event loop of `group`, woken by that loop's
   /// `ProbeTimer`.
-  private func makeRunner(_ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer]) -> any CheckRunner
-  {
+  ///
+  /// `onChange` is made once per `apply` and shared by every runner it makes (a closure made per
+  /// runner was a heap context per checker).
+  private func makeRunner(
+    _ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer],
+    onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
+  ) -> any CheckRunner {
     let loop = group.next()
-    let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void = {
-      [weak self] runner, transition, latency in
-      self?.checkerChanged(runner, transition, latency)
-    }
     let probe: any Probe
     if let job = TCPCheckRunner.job(for: checker.spec) {
       switch (TCPCheckEngine.shared, job) {

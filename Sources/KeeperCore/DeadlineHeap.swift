@@ -1,14 +1,20 @@
 /// A min-heap of (deadline, sequence) keys with payloads; equal deadlines pop in insertion order.
 /// Generic over the clock's instant, so the check engines (NIO deadlines) and the BFD engine
 /// (monotonic `Duration`s) share one heap. Inlinable: it sits on those engines' hot paths.
-/// Invariant: `items[i] <= items[2i+1], items[2i+2]` by (deadline, sequence).
+/// Invariant: `items[i] <= items[2i+1], items[2i+2]` by (deadline, sequence); once the storage
+/// exceeds `shrinkFloor` entries it is never more than four times what is queued after a pop.
 public struct DeadlineHeap<Deadline: Comparable, Payload> {
+  /// Capacity below which the storage is never copied down (24 KB of entries at most).
+  public static var shrinkFloor: Int { 1024 }
+
   @usableFromInline var items: [(deadline: Deadline, sequence: UInt64, payload: Payload)] = []
   @usableFromInline var nextSequence: UInt64 = 0
 
   @inlinable public init() {}
 
   @inlinable public var count: Int { items.count }
+  /// Entries the storage holds room for.
+  @inlinable public var capacity: Int { items.capacity }
   @inlinable public var earliest: Deadline? { items.first?.deadline }
   @inlinable public var earliestEntry: (deadline: Deadline, payload: Payload)? {
     items.first.map { ($0.deadline, $0.payload) }
@@ -35,6 +41,16 @@ public struct DeadlineHeap<Deadline: Comparable, Payload> {
   @inlinable public mutating func popDue(_ now: Deadline) -> (deadline: Deadline, payload: Payload)? {
     guard let first = items.first, first.deadline <= now else { return nil }
     let last = items.removeLast()
+    // A burst (every checker of a start due at once, each leaving a stale timeout entry) leaves
+    // the array at its peak capacity for good: at 10,000 checkers ~120 bytes each across the two
+    // heaps of an engine. Copied down to twice what is queued once it is a quarter full, so the
+    // next growth is again count steps away (amortised O(1)).
+    if items.capacity > Self.shrinkFloor && items.count < items.capacity / 4 {
+      var smaller: [(deadline: Deadline, sequence: UInt64, payload: Payload)] = []
+      smaller.reserveCapacity(items.count * 2)
+      smaller.append(contentsOf: items)
+      items = smaller
+    }
     if !items.isEmpty {
       items[0] = last
       var parent = 0

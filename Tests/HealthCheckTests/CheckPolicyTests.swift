@@ -5,6 +5,25 @@ import XCTest
 /// The pure result policy driven by a virtual clock: a table of probe outcomes in, the times
 /// of probes and transitions out.
 final class CheckPolicyTests: XCTestCase {
+  /// Verdicts and checkers with equal schedules share one interned schedule; a different one
+  /// gets its own, and equality and hashing still go by the values.
+  func testSchedulesAreInterned() {
+    let a = CheckSchedule(delayLoop: .seconds(7), retry: 2, rise: 3)
+    let b = CheckSchedule(delayLoop: .seconds(7), retry: 2, rise: 3)
+    let c = CheckSchedule(delayLoop: .seconds(8), retry: 2, rise: 3)
+    XCTAssertTrue(SharedSchedule.interned(a) === SharedSchedule.interned(b))
+    XCTAssertFalse(SharedSchedule.interned(a) === SharedSchedule.interned(c))
+    XCTAssertEqual(CheckerVerdict(schedule: a), CheckerVerdict(schedule: b))
+    XCTAssertNotEqual(CheckerVerdict(schedule: a), CheckerVerdict(schedule: c))
+    XCTAssertEqual(CheckerVerdict(schedule: c).schedule, c)
+    XCTAssertEqual(Set([CheckerVerdict(schedule: a), CheckerVerdict(schedule: b)]).count, 1)
+    let spec = CheckerSpec.tcp(
+      TCPCheck(target: CheckTarget(address: "127.0.0.1", port: 1), connectTimeout: .seconds(1)))
+    XCTAssertEqual(Checker(spec, schedule: a), Checker(spec, schedule: b))
+    XCTAssertNotEqual(Checker(spec, schedule: a), Checker(spec, schedule: c))
+    XCTAssertEqual(Checker(spec, schedule: c).schedule, c)
+  }
+
   /// Runs `outcomes` through a verdict, each probe taking `probeTime`, and records
   /// (probe start time in seconds, transition) pairs.
   func simulate(_ schedule: CheckSchedule, _ outcomes: [Bool], probeTime: Duration = .zero)

@@ -4,6 +4,27 @@ import XCTest
 @testable import HealthCheck
 
 final class DeadlineHeapTests: XCTestCase {
+  /// After a burst the storage follows what is queued: at most four times the entries left (and
+  /// never below the floor), and every entry still pops in order.
+  func testStorageShrinksAfterABurst() {
+    var heap = ProbeHeap<Int>()
+    let base = NIODeadline.uptimeNanoseconds(1_000_000)
+    for i in 0..<20_000 { heap.push(i, at: base + .nanoseconds(Int64(i))) }
+    XCTAssertGreaterThanOrEqual(heap.capacity, 20_000)
+    var last = -1
+    while heap.count > 100, let e = heap.popDue(base + .nanoseconds(20_000)) {
+      XCTAssertEqual(e.payload, last + 1)
+      last = e.payload
+    }
+    XCTAssertLessThanOrEqual(heap.capacity, max(4 * heap.count, ProbeHeap<Int>.shrinkFloor))
+    for i in 20_000..<20_100 { heap.push(i, at: base + .nanoseconds(Int64(i))) }
+    while let e = heap.popDue(base + .nanoseconds(30_000)) {
+      XCTAssertEqual(e.payload, last + 1)
+      last = e.payload
+    }
+    XCTAssertEqual(last, 20_099)
+  }
+
   /// Pops come out in deadline order, ties in insertion order, and only when due.
   func testOrderAndDueness() {
     var heap = ProbeHeap<Int>()

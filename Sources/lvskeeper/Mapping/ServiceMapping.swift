@@ -61,7 +61,10 @@ struct ServiceMapping: Sendable {
       defer { if virtualServer.omega { omega.append((keys, ids)) } }
       let name = Self.describe(virtualServer.key, virtualServer.protocol)
       for realServer in virtualServer.realServers {
-        let id = HealthCheck.RealServerID("\(name) -> \(Self.hostPort(realServer.address, realServer.port))")
+        // Copied to an exactly sized string: the interpolation's buffer keeps its growth room
+        // (96 bytes for ~30 characters), and the id lives as long as the server does.
+        let text = "\(name) -> \(Self.hostPort(realServer.address, realServer.port))"
+        let id = HealthCheck.RealServerID(String(decoding: Array(text.utf8), as: UTF8.self))
         let destination = Self.destinationKey(realServer.address, realServer.port)
         destinations.add(id, destination)
         ids.append(id)
