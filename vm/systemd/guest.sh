@@ -175,7 +175,7 @@ capbnd=$(awk '/^CapBnd/ {print $2}' "/proc/$pid/status")
 check "bounding set is the unit's CapabilityBoundingSet" test "$capbnd" = "00000000008030c0"
 check "VIP added on the master" wait_until 20 'ip -o addr show dev vc | grep -q "10.0.1.100/32"'
 check "VRRP advert (proto 112) seen from the client namespace" \
-  bash -c 'ip netns exec c timeout 10 tcpdump -n -c 1 -i eth0 "ip proto 112" 2>/dev/null | grep -q "vrid 61"'
+  bash -c 'ip netns exec c timeout 10 tcpdump -n -c 4 -i eth0 "ip proto 112" 2>/dev/null | grep -q "vrid 61"'
 check "TCP_CHECK: rs1 (nginx listening) in the IPVS table" \
   wait_until 20 'ipvsadm -Ln -t 10.0.1.100:80 | grep -q "10.0.2.2:80 *Masq *2"'
 check "TCP_CHECK: rs2 (nothing listening) not in the table" \
