@@ -30,6 +30,8 @@ enum DaemonMetrics {
       "1 while a virtual service's live weight holds its quorum, 0 while lost.",
     "lvskeeper_real_server_admin_state":
       "Operator state of a real server set with `lvskeeper server` (1 for the current state: ready, drain, maint, weight).",
+    "lvskeeper_announce_state": "1 while an announced VIP's route is installed for the routing daemon, 0 while withdrawn.",
+    "lvskeeper_announce_transitions_total": "Announcement changes of a VIP, by the state entered (announced, withdrawn).",
   ]
 
   /// Probe latencies: half a millisecond (a loopback connect) to the connect timeouts' range.
@@ -117,6 +119,18 @@ enum DaemonMetrics {
       ).record(name == current ? 1 : 0)
     }
   }
+
+  /// `lvskeeper_announce_state{vip}`: 1 while the VIP's route is installed, 0 otherwise.
+  static func announceState(vip: String, announced: Bool) {
+    Gauge(label: "lvskeeper_announce_state", dimensions: [("vip", vip)]).record(announced ? 1 : 0)
+  }
+
+  static func announceTransition(vip: String, announced: Bool) {
+    Counter(
+      label: "lvskeeper_announce_transitions_total",
+      dimensions: [("vip", vip), ("state", announced ? "announced" : "withdrawn")]
+    ).increment()
+  }
 }
 
 /// swift-prometheus's `PrometheusMetricsFactory`, but every family gets its `# HELP` line (the
@@ -181,17 +195,5 @@ struct HelpfulMetricsFactory: CoreMetrics.MetricsFactory {
 
   func destroyTimer(_ handler: any TimerHandler) {
     if let histogram = handler as? Histogram<Duration> { registry.unregisterDurationHistogram(histogram) }
-  }
-
-  /// `lvskeeper_announce_state{vip}`: 1 while the VIP's route is installed, 0 otherwise.
-  static func announceState(vip: String, announced: Bool) {
-    Gauge(label: "lvskeeper_announce_state", dimensions: [("vip", vip)]).record(announced ? 1 : 0)
-  }
-
-  static func announceTransition(vip: String, announced: Bool) {
-    Counter(
-      label: "lvskeeper_announce_transitions_total",
-      dimensions: [("vip", vip), ("state", announced ? "announced" : "withdrawn")]
-    ).increment()
   }
 }
