@@ -135,6 +135,22 @@ for heading in SYNOPSIS OPTIONS FILES 'EXIT STATUS' 'SIGNALS AND CONTROL'; do
   grep -q "^$heading" "$work/lvskeeper.8.txt" && ok "lvskeeper(8) has $heading" || fail "lvskeeper(8) lacks $heading"
 done
 
+# Every command and option the binary has is in README's synopsis and Options table, so the man
+# page (generated from README) documents the program that is packaged.
+readme_options="$(sed -n '/^### Options$/,/^### Files$/p' README.md)"
+readme_synopsis="$(sed -n '/^## Command line$/,/^### Options$/p' README.md)"
+undocumented=()
+tick='`'
+commands="$("$extract/usr/sbin/lvskeeper" --help | sed -n '/^SUBCOMMANDS:/,/^$/p' | awk '/^  [a-z]/ {print $1}')"
+for command in $commands; do
+  grep -q "lvskeeper .*$command" <<<"$readme_synopsis" || undocumented+=("command $command")
+  for option in $("$extract/usr/sbin/lvskeeper" "$command" --help | sed -n '/^OPTIONS:/,$p' | grep -oE '(^|[ ,])--[a-z][a-z-]*' | tr -d ' ,' | sort -u); do
+    grep -qE -- "${tick}${option}( |${tick})" <<<"$readme_options" || undocumented+=("$command $option")
+  done
+done
+[[ -n $commands ]] && ((${#undocumented[@]} == 0)) && ok "README (so lvskeeper(8)) documents every command and option: $(echo $commands)" ||
+  fail "README's Command line section lacks: ${undocumented[*]:-the command list}"
+
 # --- bash completion -----------------------------------------------------------------------------
 complete_words() { # complete_words WORD...: what the packaged completion offers for the last word
   bash -c '
@@ -203,6 +219,34 @@ out="$(in_root "$root" /usr/sbin/lvskeeper -t -f /etc/lvskeeper/lvskeeper.conf 2
 (($? == 0)) && ok "keepalived-style 'lvskeeper -t -f' in the clean tree" || fail "lvskeeper -t -f: $out"
 [[ -L $root/etc/systemd/system/multi-user.target.wants/lvskeeper.service ]] &&
   ok "postinst enabled the unit (multi-user.target.wants symlink)" || fail "the unit was not enabled by postinst"
+# The packaged daemon runs there too (dry run: no IPVS; the shipped file has no VRRP instance):
+# it answers status on its control socket and stops cleanly on `lvskeeper stop`.
+in_root "$root" /usr/sbin/lvskeeper run --dry-run >"$work/run.log" 2>&1 &
+daemon=$!
+for _ in $(seq 1 150); do # up to 30 s for a start on a loaded host
+  in_root "$root" /usr/sbin/lvskeeper status >"$work/status" 2>&1 && break
+  kill -0 "$daemon" 2>/dev/null || break
+  sleep 0.2
+done
+if in_root "$root" /usr/sbin/lvskeeper status >"$work/status" 2>&1; then
+  ok "the packaged daemon runs in the clean tree and answers status ($(head -n1 "$work/status"))"
+else
+  fail "lvskeeper run --dry-run in the clean tree: $(cat "$work/status" "$work/run.log")"
+fi
+in_root "$root" /usr/sbin/lvskeeper stop >/dev/null 2>&1 || kill -TERM "$daemon" 2>/dev/null
+for _ in $(seq 1 150); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$daemon" 2>/dev/null && { echo "  the daemon did not exit within 30 s of stop: SIGKILL"; kill -KILL "$daemon"; }
+wait "$daemon"
+status=$?
+((status == 0)) && ok "lvskeeper stop: the daemon exits 0" || fail "the daemon exited $status: $(tail -n 5 "$work/run.log")"
+# Reinstalling runs the upgrade branch of the maintainer scripts (postinst configure with the old
+# version); an edited conffile survives it, and the unit stays enabled.
+echo '! edited by the operator' >>"$root/etc/lvskeeper/lvskeeper.conf"
+in_root "$root" dpkg -i --force-confold /tmp/lvskeeper.deb >"$work/dpkg-i-again" 2>&1 &&
+  grep -qx '! edited by the operator' "$root/etc/lvskeeper/lvskeeper.conf" &&
+  [[ -L $root/etc/systemd/system/multi-user.target.wants/lvskeeper.service ]] &&
+  ok "dpkg -i over the installed package (upgrade path) keeps the edited conffile and the enablement" ||
+  fail "reinstall: $(cat "$work/dpkg-i-again")"
 in_root "$root" dpkg -r lvskeeper >"$work/dpkg-r" 2>&1 &&
   [[ ! -e $root/usr/sbin/lvskeeper && -f $root/etc/lvskeeper/lvskeeper.conf ]] &&
   ok "dpkg -r removes the binary and keeps the conffile" || fail "dpkg -r: $(cat "$work/dpkg-r")"

@@ -176,6 +176,38 @@ final class CommandLineTests: XCTestCase {
     }
   }
 
+  /// The package's conffile (packaging/lvskeeper.conf) is a commented example that passes as it is.
+  func testPackagedExampleConfigurationPassesWithoutWarnings() throws {
+    let outcome = try run(["check-config", "--config", Self.repositoryRoot + "/packaging/lvskeeper.conf"])
+    XCTAssertEqual(outcome.status, 0, outcome.stderr)
+    XCTAssertEqual(outcome.stderr, "")
+  }
+
+  /// `--version` (and keepalived's `-v`) print VERSION's first line, which scripts/package turns
+  /// into the Debian version.
+  func testVersionMatchesVersionFile() throws {
+    let file = try String(contentsOfFile: Self.repositoryRoot + "/VERSION", encoding: .utf8)
+    let expected = file.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    XCTAssertFalse(expected.isEmpty)
+    for flag in ["--version", "-v"] {
+      let outcome = try run([flag])
+      XCTAssertEqual(outcome.status, 0, outcome.stderr)
+      XCTAssertEqual(outcome.stdout, expected + "\n", flag)
+    }
+  }
+
+  /// swift-argument-parser's completion machinery reaches the root command instead of being taken
+  /// for keepalived-style options of `run`.
+  func testCompletionScriptIsGenerated() throws {
+    let bash = try run(["--generate-completion-script", "bash"])
+    XCTAssertEqual(bash.status, 0, bash.stderr)
+    XCTAssertTrue(bash.stdout.contains("\ncomplete -o filenames -F _lvskeeper lvskeeper"), bash.stdout)
+    for subcommand in ["check-config", "dump-config", "run", "status", "reload", "stop"] {
+      XCTAssertTrue(bash.stdout.contains(subcommand), "completion lacks \(subcommand)")
+    }
+    XCTAssertEqual(try run(["--generate-completion-script=zsh"]).status, 0)
+  }
+
   func testSystemdUnitChecksConfigBeforeStart() throws {
     let unit = try String(contentsOfFile: Self.repositoryRoot + "/systemd/lvskeeper.service", encoding: .utf8)
     XCTAssertTrue(
