@@ -335,6 +335,12 @@ final class TCPCheckEngine: Sendable {
     return index
   }
 
+  /// Whether timeout entry `entry` is its slot's in-flight leg's deadline (else it is stale).
+  private static func isLiveTimeout(_ entry: (deadline: NIODeadline, payload: UInt64), in s: State) -> Bool {
+    guard let index = liveIndex(entry.payload, in: s) else { return false }
+    return s.slots[index].fd >= 0 && s.slots[index].deadline == entry.deadline
+  }
+
   private static func release(_ index: Int, in s: inout State) {
     s.slots[index] = Slot(generation: s.slots[index].generation &+ 1)
     s.free.append(UInt32(index))
@@ -379,7 +385,12 @@ final class TCPCheckEngine: Sendable {
         moreStarts
         ? 0
         : state.withLock { s -> Int32 in
-          EngineEpoll.sleepMilliseconds(
+          // Timeout entries of legs that already ended are dropped here rather than woken for:
+          // otherwise nearly every probe's stale entry costs a wake-up of its own at low rates.
+          while let entry = s.timeouts.earliestEntry, !Self.isLiveTimeout(entry, in: s) {
+            _ = s.timeouts.popDue(entry.deadline)
+          }
+          return EngineEpoll.sleepMilliseconds(
             earliestStart: s.starts.earliest, earliestTimeout: s.timeouts.earliest,
             lastStartPass: s.lastStartPass, timeoutSlack: Self.timeoutSlack,
             startGranularity: Self.startGranularity, sleepingUntil: &s.sleepingUntil)
