@@ -4,8 +4,8 @@
 # servers answering by Direct Routing, and a client holding long-lived flows (docs/scaleout-lab.md).
 #
 #   client c 172.16.0.2 ── router r 172.16.0.1 (BIRD, ECMP over BGP routes, BFD)
-#                            r "up" 10.1.0.1 ──br-up── d1..d4 "up" 10.1.0.11-14 (lvskeeper + BIRD)
-#                            r "rs" 10.0.0.1 ──br-rs── d1..d4 "rs" 10.0.0.11-14, rs1..rs4 10.0.0.101-104
+#                            r "uplink" 10.1.0.1 ──br-up── d1..d4 "uplink" 10.1.0.11-14 (lvskeeper + BIRD)
+#                            r "lan" 10.0.0.1 ──br-rs── d1..d4 "lan" 10.0.0.11-14, rs1..rs4 10.0.0.101-104
 #   VIP 10.9.0.100:80; real servers reply straight to the router (default route 10.0.0.1).
 #
 # Phases: all directors carry flows; kill d1 (every process, links down); d4 joins; d2 drains
@@ -241,7 +241,7 @@ monitor_pid=$!
 
 say "client: $FLOWS long-lived flows (a request every $INTERVAL ms each) and $SHORT_RATE short requests/s"
 : >"$W/breaks.log"
-nsx c "$SO/scaleout-client" "$VIP" 80 "$FLOWS" "$INTERVAL" "$TIMEOUT" "$SHORT_RATE" "$W/client.status" \
+ip netns exec c "$SO/scaleout-client" "$VIP" 80 "$FLOWS" "$INTERVAL" "$TIMEOUT" "$SHORT_RATE" "$W/client.status" \
   "$W/breaks.log" >"$W/client.log" 2>&1 &
 client_pid=$!
 if wait_until 120 '[[ -f $W/client.status && $(stat established) -ge $FLOWS ]]'; then
