@@ -151,6 +151,25 @@ final class ServiceMappingTests: XCTestCase {
     XCTAssertEqual(backup.monitored, master.monitored)
   }
 
+  /// etc/scaleout-director.conf, the file every director of the scale-out lab runs (vm/scaleout.sh
+  /// proves its effect on real IPVS, BIRD and flows): mh with mh-port, Direct Routing, the four real
+  /// servers in file order (every director must build the same Maglev table), announced.
+  func testScaleOutDirectorIsOneMHServiceAnnounced() throws {
+    let loaded = try ShippedConfigs.load("scaleout-director.conf").configuration
+    XCTAssertEqual(loaded.globalDefs.lvsSloppyTCP, true)
+    let server = try XCTUnwrap(loaded.virtualServers.first)
+    XCTAssertTrue(server.announce)
+    XCTAssertEqual(server.announceQuorum, 50)
+    let mapping = try ServiceMapping(loaded)
+    let service = try XCTUnwrap(mapping.ipvs.services.first)
+    XCTAssertEqual(mapping.ipvs.services.map(\.key), [Self.tcp("10.9.0.100", 80)])
+    XCTAssertEqual(service.attributes, ServiceAttributes(scheduler: "mh", flags: [.mhPort], family: .inet))
+    XCTAssertEqual(
+      service.realServers.map(\.key.address),
+      ["10.0.0.101", "10.0.0.102", "10.0.0.103", "10.0.0.104"].map(Self.ip))
+    XCTAssertTrue(service.realServers.allSatisfy { $0.forwarding == .directRoute && $0.weight == 1 })
+  }
+
   func testDRMasterGroupExpandsToOneServicePerMember() throws {
     let mapping = try ServiceMapping(try ShippedConfigs.load("dr-master.conf").configuration)
     let http = Self.tcp("192.168.20.100", 80)
