@@ -75,6 +75,9 @@ final class KeywordCatalogTests: XCTestCase {
   /// hands the BFD engine, VRRP and the checkers (BFDMappingTests), and the behaviour against
   /// keepalived's own BFD in namespaces (BFDInteropTests).
   /// Issue #14: announcement through a routing daemon, and the IPVS sysctls a scale-out needs.
+  /// (The sysctls' effect on a real IPVS kernel is also checked outside XCTest: IPVSKernelTests
+  /// "sloppy_tcp, sloppy_sctp, conn_reuse_mode written and read back" and vm/e2e, where both
+  /// directors run with `lvs_sloppy_tcp` and `lvs_conn_reuse_mode 0` and the values are read back.)
   static let scaleOutProofs: [String: Proof] = {
     let model = "AnnounceKeywordTests.testEveryKeywordSetsItsValue"
     let errors = "AnnounceKeywordTests.testBadValuesAreErrorsWithTheirPlace"
