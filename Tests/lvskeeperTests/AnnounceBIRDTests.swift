@@ -99,11 +99,12 @@ final class AnnounceBIRDTests: XCTestCase {
 
     """
 
-  func config(withdrawDelay: Double) -> String {
+  func config(withdrawDelay: Double, table: Int = 100) -> String {
     """
     global_defs {
       router_id annd
       announce_interface \(tun)
+      announce_table \(table)
       announce_withdraw_delay \(withdrawDelay)
     }
     vrrp_instance VI_COEXIST {
@@ -272,6 +273,22 @@ final class AnnounceBIRDTests: XCTestCase {
       sinceReload.contains("announce: \(Self.vip)"), "the reload flapped the VIP:\n\(sinceReload)")
     XCTAssertTrue(routerHasVIP())
     XCTAssertEqual(announcement(daemon)?.state, "announced")
+
+    // announce_table 101 by reload: the route moves out of the table BIRD learns (the router
+    // loses the VIP, the kernel holds it in 101); back to 100: announced again.
+    let path = "\(scratch)/first.conf"
+    try config(withdrawDelay: 5, table: 101).write(toFile: path, atomically: true, encoding: .utf8)
+    daemon.send(SIGHUP)
+    XCTAssertTrue(
+      eventually(20) { !routerHasVIP() }, "router kept the VIP after the table moved:\n\(daemon.log)")
+    XCTAssertTrue(
+      eventually(10) {
+        (try? shell("/usr/sbin/ip -n \(nsD) route show table 101 proto 250"))?.contains(Self.vip) == true
+      })
+    XCTAssertEqual(try shell("/usr/sbin/ip -n \(nsD) route show table 100 proto 250"), "")
+    try config(withdrawDelay: 5).write(toFile: path, atomically: true, encoding: .utf8)
+    daemon.send(SIGHUP)
+    XCTAssertTrue(eventually(20) { routerHasVIP() }, "not announced again in table 100:\n\(daemon.log)")
 
     // SIGTERM: withdrawn first, while lvskeeper still runs (and the tun still holds the VIP).
     daemon.send(SIGTERM)
