@@ -86,7 +86,8 @@ final class KeywordCatalogTests: XCTestCase {
     let sysctls = "IPVSSysctlMappingTests.testGlobalDefsChooseTheSysctlsToWrite"
     return [
       "announce": Proof(
-        model, "AnnounceKeywordTests.testAnnounceNeedsASingleAddress", spec, bird, reach: .behaviour),
+        model, "AnnounceKeywordTests.testAnnounceNeedsASingleAddress",
+        "AnnounceKeywordTests.testAnAddressIsEitherAnnouncedOrUnderVRRP", spec, bird, reach: .behaviour),
       "announce_quorum": Proof(model, errors, "AnnounceDecisionTests.testQuorumDecisions", reach: .mapping),
       "announce_interface": Proof(model, errors, spec, bird, reach: .behaviour),
       "announce_table": Proof(
