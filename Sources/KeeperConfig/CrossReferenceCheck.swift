@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// Checks that span blocks: references resolve, VRIDs are unique per interface and family,
 /// virtual servers are unique, and named interfaces exist on this host (a warning: the
 /// interface may appear later, e.g. a VLAN created after boot).
@@ -18,6 +20,7 @@ struct CrossReferenceCheck {
     checkSyncGroups(&configuration, drafts: drafts)
     checkSyncDaemon(&configuration, node: syncDaemonNode)
     checkVirtualServers(configuration)
+    checkAnnouncedAddresses(configuration)
     resolveFileChecks(&configuration)
     checkBFD(configuration)
   }
@@ -185,6 +188,27 @@ struct CrossReferenceCheck {
       }
     }
     configuration.globalDefs.lvsSyncDaemon = daemon
+  }
+
+  /// An announced VIP lives on the announce tun device for as long as lvskeeper runs
+  /// (docs/scaleout.md); a VRRP instance or `static_ipaddress` owning the same address would add
+  /// it to a second interface and remove it when it resigns. One owner per address.
+  private func checkAnnouncedAddresses(_ configuration: KeeperConfiguration) {
+    var announced: [IPAddress: SourceLocation] = [:]
+    for server in configuration.virtualServers where server.announce {
+      if let address = server.key.address, announced[address] == nil { announced[address] = server.location }
+    }
+    guard !announced.isEmpty else { return }
+    var owners: [(VirtualIPAddress, String)] = configuration.staticAddresses.map { ($0, "static_ipaddress") }
+    for instance in configuration.vrrpInstances {
+      owners += instance.virtualIPAddresses.map { ($0, "vrrp_instance \(instance.name)") }
+    }
+    for (vip, owner) in owners {
+      guard let first = announced[vip.address] else { continue }
+      log.error(
+        "\(vip.address) is announced by virtual_server at \(first) and also owned by \(owner): an address is either announced or under VRRP/static_ipaddress, not both",
+        at: vip.location)
+    }
   }
 
   private func checkVirtualServers(_ configuration: KeeperConfiguration) {

@@ -96,8 +96,11 @@ struct RunCommand: AsyncParsableCommand {
       configPath: options.config, configID: options.configID, dryRun: dryRun, controlSocket: controlSocket)
     daemonOptions.stopTimeout = SchedulingMath.duration(stopTimeout)
     daemonOptions.reloadTimeout = SchedulingMath.duration(reloadTimeout)
-    daemonOptions.announceWithdrawBound = SchedulingMath.duration(
-      loaded.configuration.globalDefs.announceWithdrawDelay)
+    // Only a configuration that announces at start lengthens the stop's hard bound.
+    if loaded.configuration.virtualServers.contains(where: \.announce) {
+      daemonOptions.announceWithdrawBound = SchedulingMath.duration(
+        loaded.configuration.globalDefs.announceWithdrawDelay)
+    }
     let notifier = SystemdNotifier()
     let daemon: Daemon
     do {

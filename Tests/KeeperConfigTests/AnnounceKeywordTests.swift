@@ -125,4 +125,30 @@ final class AnnounceKeywordTests: XCTestCase {
     XCTAssertEqual(warnings.map(\.location.line), [3, 4])
     XCTAssertTrue(warnings.first?.message.contains("mh-port only applies to the mh scheduler") ?? false)
   }
+
+  /// VRRP and announcement coexist, but one address has one owner.
+  func testAnAddressIsEitherAnnouncedOrUnderVRRP() {
+    let text = """
+      vrrp_instance VI_1 {
+        interface eth0
+        virtual_router_id 51
+        priority 100
+        virtual_ipaddress {
+          192.0.2.20/24
+          192.0.2.10/32
+        }
+      }
+      virtual_server 192.0.2.10 80 {
+        announce
+      }
+      virtual_server 192.0.2.20 80 {
+      }
+      """
+    let errors = loadErrors(text)
+    XCTAssertEqual(errors.count, 1)
+    XCTAssertTrue(errors.first?.message.contains("192.0.2.10 is announced by virtual_server at") ?? false)
+    XCTAssertEqual(errors.first?.location.line, 7)
+    // A VRRP VIP next to an announced one is fine.
+    XCTAssertNotNil(loadValid(text.replacingOccurrences(of: "192.0.2.10/32", with: "192.0.2.30/32")))
+  }
 }

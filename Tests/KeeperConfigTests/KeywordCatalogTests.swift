@@ -75,6 +75,9 @@ final class KeywordCatalogTests: XCTestCase {
   /// hands the BFD engine, VRRP and the checkers (BFDMappingTests), and the behaviour against
   /// keepalived's own BFD in namespaces (BFDInteropTests).
   /// Issue #14: announcement through a routing daemon, and the IPVS sysctls a scale-out needs.
+  /// (The sysctls' effect on a real IPVS kernel is also checked outside XCTest: IPVSKernelTests
+  /// "sloppy_tcp, sloppy_sctp, conn_reuse_mode written and read back" and vm/e2e, where both
+  /// directors run with `lvs_sloppy_tcp` and `lvs_conn_reuse_mode 0` and the values are read back.)
   static let scaleOutProofs: [String: Proof] = {
     let model = "AnnounceKeywordTests.testEveryKeywordSetsItsValue"
     let errors = "AnnounceKeywordTests.testBadValuesAreErrorsWithTheirPlace"
@@ -83,7 +86,8 @@ final class KeywordCatalogTests: XCTestCase {
     let sysctls = "IPVSSysctlMappingTests.testGlobalDefsChooseTheSysctlsToWrite"
     return [
       "announce": Proof(
-        model, "AnnounceKeywordTests.testAnnounceNeedsASingleAddress", spec, bird, reach: .behaviour),
+        model, "AnnounceKeywordTests.testAnnounceNeedsASingleAddress",
+        "AnnounceKeywordTests.testAnAddressIsEitherAnnouncedOrUnderVRRP", spec, bird, reach: .behaviour),
       "announce_quorum": Proof(model, errors, "AnnounceDecisionTests.testQuorumDecisions", reach: .mapping),
       "announce_interface": Proof(model, errors, spec, bird, reach: .behaviour),
       "announce_table": Proof(

@@ -99,11 +99,12 @@ final class AnnounceBIRDTests: XCTestCase {
 
     """
 
-  func config(withdrawDelay: Double) -> String {
+  func config(withdrawDelay: Double, table: Int = 100) -> String {
     """
     global_defs {
       router_id annd
       announce_interface \(tun)
+      announce_table \(table)
       announce_withdraw_delay \(withdrawDelay)
     }
     vrrp_instance VI_COEXIST {
@@ -194,6 +195,14 @@ final class AnnounceBIRDTests: XCTestCase {
     return condition()
   }
 
+  /// The lines of D's metrics endpoint that start with `prefix` (fetched inside D by python3).
+  private func metrics(_ prefix: String) -> [String] {
+    let fetch =
+      "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9661/metrics').read().decode())"
+    let text = (try? shell("/usr/sbin/ip netns exec \(nsD) /usr/bin/python3 -c \"\(fetch)\"")) ?? ""
+    return text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+  }
+
   private func announcement(_ daemon: DaemonProcess) -> AnnouncementStatus? {
     (try? daemon.request(.status))?.status?.announcements?.first
   }
@@ -202,7 +211,8 @@ final class AnnounceBIRDTests: XCTestCase {
     let path = "\(scratch)/\(name).conf"
     try config(withdrawDelay: withdrawDelay).write(toFile: path, atomically: true, encoding: .utf8)
     let daemon = try DaemonProcess(
-      scratch: scratch, name: name, arguments: ["--dry-run", "--config", path], namespace: nsD)
+      scratch: scratch, name: name,
+      arguments: ["--dry-run", "--config", path, "--metrics-listen", "127.0.0.1:9661"], namespace: nsD)
     self.daemon = daemon
     try daemon.waitReady()
     return daemon
@@ -225,6 +235,8 @@ final class AnnounceBIRDTests: XCTestCase {
     XCTAssertTrue(routes("router").contains("via 10.81.0.1"), routes("router"))
     XCTAssertEqual(announcement(daemon)?.state, "announced")
     XCTAssertTrue(daemon.log.contains("announce: \(Self.vip) ANNOUNCED"), daemon.log)
+    let gauge = "lvskeeper_announce_state{vip=\"\(Self.vip)\"}"
+    XCTAssertTrue(metrics(gauge).first?.hasPrefix(gauge + " 1") ?? false, "\(metrics("lvskeeper_announce"))")
 
     // VRRP and announcement in one configuration: the instance owns its VIP on vd, the announced
     // VIP stays on the tun.
@@ -255,6 +267,10 @@ final class AnnounceBIRDTests: XCTestCase {
     XCTAssertTrue(
       withdrawn?.reason.contains("0 of 2 real servers up") == true, "\(String(describing: withdrawn))")
     XCTAssertTrue(daemon.log.contains("announce: \(Self.vip) WITHDRAWN (quorum lost"), daemon.log)
+    XCTAssertTrue(metrics(gauge).first?.hasPrefix(gauge + " 0") ?? false, "\(metrics("lvskeeper_announce"))")
+    XCTAssertFalse(
+      metrics("lvskeeper_announce_transitions_total").filter { $0.contains("state=\"withdrawn\"") }.isEmpty,
+      "\(metrics("lvskeeper_announce"))")
     XCTAssertTrue(interfaceExists(), "the VIP address stays for local delivery while withdrawn")
 
     // One back: announced again.
@@ -273,6 +289,22 @@ final class AnnounceBIRDTests: XCTestCase {
     XCTAssertTrue(routerHasVIP())
     XCTAssertEqual(announcement(daemon)?.state, "announced")
 
+    // announce_table 101 by reload: the route moves out of the table BIRD learns (the router
+    // loses the VIP, the kernel holds it in 101); back to 100: announced again.
+    let path = "\(scratch)/first.conf"
+    try config(withdrawDelay: 5, table: 101).write(toFile: path, atomically: true, encoding: .utf8)
+    daemon.send(SIGHUP)
+    XCTAssertTrue(
+      eventually(20) { !routerHasVIP() }, "router kept the VIP after the table moved:\n\(daemon.log)")
+    XCTAssertTrue(
+      eventually(10) {
+        (try? shell("/usr/sbin/ip -n \(nsD) route show table 101 proto 250"))?.contains(Self.vip) == true
+      })
+    XCTAssertEqual(try shell("/usr/sbin/ip -n \(nsD) route show table 100 proto 250"), "")
+    try config(withdrawDelay: 5).write(toFile: path, atomically: true, encoding: .utf8)
+    daemon.send(SIGHUP)
+    XCTAssertTrue(eventually(20) { routerHasVIP() }, "not announced again in table 100:\n\(daemon.log)")
+
     // SIGTERM: withdrawn first, while lvskeeper still runs (and the tun still holds the VIP).
     daemon.send(SIGTERM)
     XCTAssertTrue(eventually(20) { !routerHasVIP() }, "router kept the VIP after SIGTERM")
@@ -290,5 +322,15 @@ final class AnnounceBIRDTests: XCTestCase {
     XCTAssertTrue(
       eventually(20) { !routerHasVIP() }, "router kept the VIP of a killed daemon:\n\(routes("router"))")
     XCTAssertFalse(interfaceExists(), "tun survived kill -9")
+  }
+
+  /// The shipped example (etc/bird-director.conf) is a configuration BIRD itself accepts.
+  func testShippedBIRDExampleParses() throws {
+    let path = ShippedConfigs.directory + "/bird-director.conf"
+    let output = try shell("\(Self.bird) -p -c \(path)")
+    XCTAssertFalse(output.lowercased().contains("error"), output)
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    XCTAssertTrue(text.contains("kernel table 100;"), "the example must learn the default announce_table")
+    XCTAssertTrue(text.contains("protocol device"), "the example needs interface events (kill -9 withdraws)")
   }
 }

@@ -81,7 +81,8 @@ final class AnnounceDecisionTests: XCTestCase {
     let web = spec.vips[0].services[0].servers.map(\.id)
     let tls = spec.vips[0].services[1].servers.map(\.id)
     let v6 = spec.vips[1].services[0].servers.map(\.id)
-    func health(webUp: Int, tlsUp: Int, v6Up: Bool = true) -> [HealthCheck.RealServerID: AnnounceDecision.Verdict] {
+    typealias Health = [HealthCheck.RealServerID: AnnounceDecision.Verdict]
+    func health(webUp: Int, tlsUp: Int, v6Up: Bool = true) -> Health {
       var h: [HealthCheck.RealServerID: AnnounceDecision.Verdict] = [:]
       for (i, id) in web.enumerated() { h[id] = i < webUp ? .up(weight: nil) : .down }
       for (i, id) in tls.enumerated() { h[id] = i < tlsUp ? .up(weight: nil) : .down }

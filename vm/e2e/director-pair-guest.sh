@@ -137,6 +137,15 @@ if wait_until 15 'ip netns exec d1 ipvsadm -L --daemon | grep -q "master sync da
 else
   bad "sync daemon follows VRRP" "$(ip netns exec d1 ipvsadm -L --daemon)" "$(ip netns exec d2 ipvsadm -L --daemon)"
 fi
+if [[ ${LAB_CONFIG:-} != etc ]]; then
+  sysctls() { echo "$(ip netns exec "$1" cat /proc/sys/net/ipv4/vs/sloppy_tcp) $(ip netns exec "$1" cat /proc/sys/net/ipv4/vs/conn_reuse_mode)"; }
+  if [[ $(sysctls d1) == "1 0" && $(sysctls d2) == "1 0" ]] &&
+    status d1 | grep -q "IPVS sysctls: conn_reuse_mode=0 sloppy_sctp=[01] sloppy_tcp=1"; then
+    ok "lvs_sloppy_tcp and lvs_conn_reuse_mode 0 written to each director's net.ipv4.vs, read back in status"
+  else
+    bad "IPVS sysctls" "d1: $(sysctls d1) d2: $(sysctls d2)" "$(status d1 | grep -i sysctl)"
+  fi
+fi
 if ((demo)); then
   say "lvskeeper status on d1 (master)"; status d1
   say "lvskeeper status on d2 (backup)"; status d2

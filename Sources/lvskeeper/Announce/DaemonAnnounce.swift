@@ -120,6 +120,11 @@ extension Daemon {
       announcements[vip]?.reason = .shuttingDown
     }
     let delay = min(announceSpec.withdrawDelay, options.announceWithdrawBound)
+    if !routed.isEmpty && delay < announceSpec.withdrawDelay {
+      logger.warning(
+        "announce: waiting \(delay), not announce_withdraw_delay \(announceSpec.withdrawDelay): the stop's bound was set at start by a configuration that announced less (restart to lengthen it)"
+      )
+    }
     guard !routed.isEmpty, delay > .zero else { return }
     logger.notice(
       "announce: withdrew \(routed.count) VIP(s); waiting \(delay) (announce_withdraw_delay) before stopping")

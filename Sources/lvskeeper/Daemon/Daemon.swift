@@ -21,9 +21,9 @@ struct DaemonOptions: Sendable {
   /// A reload whose parse and checks take longer is refused; the running configuration stays.
   var reloadTimeout: Duration = .seconds(30)
 
-  /// `announce_withdraw_delay` of the configuration the daemon started with: the longest wait
-  /// for the routers at stop (a reload that raises the delay is capped at it, the hard bound
-  /// having been set at start).
+  /// `announce_withdraw_delay` of the configuration the daemon started with, if it announced
+  /// anything (zero otherwise): the longest wait for the routers at stop. A reload that raises
+  /// the delay, or introduces `announce`, is capped at it: the hard bound was set at start.
   var announceWithdrawBound: Duration = .zero
 
   /// The process exits at this bound after a stop begins, whatever still hangs.

@@ -207,7 +207,9 @@ extension Daemon {
     let vrrpChange = restarted.isEmpty ? "VRRP unchanged" : "VRRP units \(restarted.joined(separator: " "))"
     if !failures.isEmpty {
       // The new configuration is in force (not "refused"), but some VRRP units did not start.
-      logger.error("reload: applied, but VRRP could not start: \(failures.joined(separator: "; "))")
+      logger.error(
+        "reload: applied, but some parts could not start (VRRP, BFD, static network, announce): \(failures.joined(separator: "; "))"
+      )
       return ReloadOutcome(
         at: Date(), succeeded: true,
         message: "\(vrrpChange); APPLIED WITH ERRORS, could not start: \(failures.joined(separator: "; "))")
