@@ -188,11 +188,13 @@ drain() {  # drain N: withdraw, give the router time to converge, then stop
   fi
   ((exited == 0)) && ok "$d: lvskeeper stopped after SIGTERM" || bad "$d: lvskeeper stopped after SIGTERM" "$(tail -n 15 "$W/$d/lvskeeper.log")"
 }
-kill_director() {  # kill_director N: every process in the namespace, then its links down
+kill_director() {  # kill_director N: its links down, then every process in the namespace
   local d="d$1"
-  ip netns pids "$d" | xargs -r kill -9
+  # Links first, as when a box loses power: killed first, its kernel would still send the FIN of
+  # BIRD's BGP connection and the router would drop the session at once, without BFD.
   ip -n "$d" link set dev uplink down
   ip -n "$d" link set dev lan down
+  ip netns pids "$d" | xargs -r kill -9
 }
 # Connections a director carries now: ESTABLISHED entries that saw a packet within the last two
 # request intervals (their expiry, 900 s for ESTABLISHED, is restarted by every packet). Entries
@@ -272,7 +274,7 @@ route_events_since() {
 events_line() { wc -l <"$W/route-events.log"; }
 
 # ---------------------------------------------------------------- kill d1
-say "kill d1: every process in its namespace, links down"
+say "kill d1: links down, every process in its namespace killed"
 b0=$(broken) s0=$(stat short_fail) e0=$(events_line)
 t_kill=${EPOCHREALTIME}
 kill_director 1
