@@ -20,14 +20,8 @@ while (($#)); do
     *) vm_die "unknown option $1" ;;
   esac
 done
-swift_bin="$(command -v swift || echo /opt/swift/usr/bin/swift)"
 "$script_dir/build-kernel.sh" >/dev/null
-# Dynamically linked: --with-bin copies the Swift runtime and Foundation libraries ldd names.
-# (A --static-swift-stdlib link of full Foundation fails on ICU symbol order with this toolchain.)
-vm_log "building lvskeeper ($config)"
-build=("$swift_bin" build --package-path "$project" -c "$config" --product lvskeeper)
-"${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
-bin="$("${build[@]}" --show-bin-path)/lvskeeper"
+bin="$(vm_build_lvskeeper "$config")"
 # The MariaDB real server's datadir is made here, where mariadb-install-db runs natively.
 db_dir="$(mktemp -d /tmp/lvskeeper-e2e-db.XXXXXX)"
 trap 'rm -rf "$db_dir"' EXIT

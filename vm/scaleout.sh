@@ -30,12 +30,8 @@ done
 for v in SCALEOUT_FLOWS SCALEOUT_INTERVAL_MS SCALEOUT_TIMEOUT_MS SCALEOUT_HOLD SCALEOUT_SHORT_RATE; do
   [[ -n "${!v:-}" ]] && envs+=(--env "$v=${!v}")
 done
-swift_bin="$(command -v swift || echo /opt/swift/usr/bin/swift)"
 "$script_dir/build-kernel.sh" >/dev/null
-vm_log "building lvskeeper ($config)"
-build=("$swift_bin" build --package-path "$project" -c "$config" --product lvskeeper)
-"${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
-bin="$("${build[@]}" --show-bin-path)/lvskeeper"
+bin="$(vm_build_lvskeeper "$config")"
 work="$(mktemp -d /tmp/lvskeeper-scaleout.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 vm_require_command gcc gcc >/dev/null

@@ -176,3 +176,16 @@ vm_locate_swift_project() {
   [[ -n "$swift_bin" ]] || swift_bin=/opt/swift/usr/bin/swift
   [[ -x "$swift_bin" ]] || vm_die "swift not found (PATH or /opt/swift/usr/bin)"
 }
+
+# Builds the lvskeeper product of $project in configuration $1 (debug or release) and prints the
+# binary's path. Dynamically linked: run-in-vm.sh's --with-bin copies the Swift runtime and
+# Foundation libraries ldd names (a --static-swift-stdlib link of full Foundation fails on ICU
+# symbol order with this toolchain's debug build).
+vm_build_lvskeeper() {
+  local swift_bin build
+  swift_bin="$(command -v swift || echo /opt/swift/usr/bin/swift)"
+  build=("$swift_bin" build --package-path "$project" -c "$1" --product lvskeeper)
+  vm_log "building lvskeeper ($1)"
+  "${build[@]}" >&2 || vm_die "swift build of lvskeeper failed"
+  echo "$("${build[@]}" --show-bin-path)/lvskeeper"
+}
