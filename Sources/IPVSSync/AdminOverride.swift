@@ -12,8 +12,9 @@ public enum AdminOverride: Sendable, Hashable {
   /// This weight instead of the configured (or dynamic) one while the checkers hold it up.
   case weight(UInt32)
 
-  /// The health the desired table uses for a server whose checkers report `health`.
-  func applied(to health: RealServerHealth) -> RealServerHealth {
+  /// The health the desired table (and the announcement's quorum) uses for a server whose
+  /// checkers report `health`.
+  public func applied(to health: RealServerHealth) -> RealServerHealth {
     switch (self, health) {
     case (_, .down), (.maintenance, _): .down
     case (.drain, .up): .up(weight: 0)

@@ -277,6 +277,20 @@ final class AnnounceBIRDTests: XCTestCase {
     try startServer(18082)
     XCTAssertTrue(eventually(20) { routerHasVIP() }, "not announced again:\n\(daemon.log)")
 
+    // The operator drains the only server up (`lvskeeper server ... drain`): withdrawn as if it
+    // had failed, though its checker still passes; `ready`: announced again.
+    func server(_ action: String) throws -> ControlResponse {
+      try ControlClient(path: daemon.socket, timeoutSeconds: 10).send(
+        ControlRequest(
+          command: .server, service: "TCP \(Self.vip):80", server: "127.0.0.1:18082", action: action))
+    }
+    XCTAssertEqual(try server("drain").ok, true, daemon.log)
+    XCTAssertTrue(
+      eventually(20) { !routerHasVIP() }, "router kept the VIP of a drained service:\n\(daemon.log)")
+    XCTAssertEqual(announcement(daemon)?.reasonCode, "quorum_lost")
+    XCTAssertEqual(try server("ready").ok, true, daemon.log)
+    XCTAssertTrue(eventually(20) { routerHasVIP() }, "not announced again after ready:\n\(daemon.log)")
+
     // A reload of the same configuration keeps the route: no withdraw, no new announcement.
     let before = daemon.log.utf8.count
     daemon.send(SIGHUP)

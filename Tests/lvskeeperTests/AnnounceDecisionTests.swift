@@ -1,5 +1,6 @@
 import Foundation
 import HealthCheck
+import IPVSSync
 import KeeperConfig
 import KeeperCore
 import XCTest
@@ -153,6 +154,45 @@ final class AnnounceDecisionTests: XCTestCase {
     let decision = AnnounceDecision(spec: spec, health: health, previousQuorum: [:])
     XCTAssertEqual(decision.outcomes[0].announced, true)
     XCTAssertEqual(decision.quorumUp["TCP 192.0.2.10:443"], true)
+  }
+
+  /// An operator's `lvskeeper server` state counts as the reconciler gives it to the kernel:
+  /// drained or `weight 0` servers hold nothing up, one in maintenance is down, `weight N`
+  /// replaces the configured weight; an override never brings a failed server back.
+  func testOperatorStatesCountAsTheKernelSeesThem() throws {
+    let spec = try spec()
+    let web = spec.vips[0].services[0].servers
+    let tls = spec.vips[0].services[1].servers
+    XCTAssertEqual(
+      tls[0].admin?.description, "10.0.0.1:443 in TCP 192.0.2.10:443",
+      "the id `lvskeeper server` keeps its state under")
+    var health: [HealthCheck.RealServerID: AnnounceDecision.Verdict] = [:]
+    for server in web + tls + spec.vips[1].services[0].servers { health[server.id] = .up(weight: nil) }
+    func decide(_ admin: [IPVSSync.RealServerID: AdminOverride]) -> AnnounceDecision {
+      AnnounceDecision(spec: spec, health: health, admin: admin, previousQuorum: [:])
+    }
+    func ids(_ servers: ArraySlice<AnnouncedRealServer>) -> [IPVSSync.RealServerID] {
+      servers.compactMap(\.admin)
+    }
+    XCTAssertEqual(decide([:]).outcomes[0].announced, true)
+    // Three of four web servers drained: 1 of 4 is below announce_quorum 50%.
+    var drained: [IPVSSync.RealServerID: AdminOverride] = [:]
+    for id in ids(web[1...]) { drained[id] = .drain }
+    XCTAssertEqual(
+      decide(drained).outcomes[0].reason,
+      .quorumLost(service: "TCP 192.0.2.10:80", up: 1, total: 4, liveWeight: 2))
+    // `weight 0` is a drain; maintenance is down.
+    var mixed: [IPVSSync.RealServerID: AdminOverride] = [:]
+    for id in ids(web[1...2]) { mixed[id] = .maintenance }
+    mixed[ids(web[3...])[0]] = .weight(0)
+    XCTAssertEqual(decide(mixed).outcomes[0].announced, false)
+    // 443 (quorum 3): one server in maintenance leaves weight 2 < 3; `weight 3` on it meets it.
+    let tlsIDs = ids(tls[...])
+    XCTAssertEqual(decide([tlsIDs[1]: .maintenance]).outcomes[0].announced, false)
+    XCTAssertEqual(decide([tlsIDs[1]: .maintenance, tlsIDs[0]: .weight(3)]).outcomes[0].announced, true)
+    // Never back from down: `weight 9` on a failed server adds nothing.
+    health[tls[1].id] = .down
+    XCTAssertEqual(decide([tlsIDs[1]: .weight(9)]).outcomes[0].announced, false)
   }
 
   func testRouteIsAHostRouteInTheAnnounceTable() throws {

@@ -42,10 +42,20 @@ struct AnnounceSpec: Sendable, Equatable {
       services[address, default: []].append(
         AnnouncedService(
           name: name,
-          servers: virtualServer.realServers.map {
-            AnnouncedRealServer(
-              id: HealthCheck.RealServerID("\(name) -> \(ServiceMapping.hostPort($0.address, $0.port))"),
-              weight: UInt32(clamping: $0.weight))
+          servers: virtualServer.realServers.map { realServer in
+            // The key the reconciler and `lvskeeper server` use (an announced virtual server is
+            // always IP and port: fwmark and group ones are refused by the configuration).
+            let admin = virtualServer.key.port.map { port in
+              IPVSSync.RealServerID(
+                service: .inet(
+                  address: address, port: UInt16(clamping: port),
+                  protocol: ServiceMapping.ipvsProtocol(virtualServer.protocol)),
+                server: ServiceMapping.destinationKey(realServer.address, realServer.port))
+            }
+            return AnnouncedRealServer(
+              id: HealthCheck.RealServerID(
+                "\(name) -> \(ServiceMapping.hostPort(realServer.address, realServer.port))"),
+              weight: UInt32(clamping: realServer.weight), admin: admin)
           },
           quorum: UInt32(clamping: virtualServer.quorum),
           hysteresis: UInt32(clamping: virtualServer.hysteresis),
@@ -78,10 +88,12 @@ struct AnnouncedService: Sendable, Equatable {
   var minimumUpPercent: Int?
 }
 
-/// A real server as the announcement counts it: its health id and configured weight.
+/// A real server as the announcement counts it: its health id, configured weight, and the id an
+/// operator's `lvskeeper server` state is kept under (nil: no state can apply).
 struct AnnouncedRealServer: Sendable, Equatable {
   var id: HealthCheck.RealServerID
   var weight: UInt32
+  var admin: IPVSSync.RealServerID? = nil
 }
 
 /// Why a VIP is or is not announced right now.
@@ -118,18 +130,18 @@ enum AnnounceReason: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The announcement decision for every VIP: a pure function of the spec, the real servers' last
-/// health verdicts and the previous quorum states (keepalived's hysteresis needs them).
+/// health verdicts, the operators' `lvskeeper server` states and the previous quorum states
+/// (keepalived's hysteresis needs them).
 ///
 /// Invariant: a VIP is announced iff every one of its services has a verdict for each real server,
 /// holds keepalived's quorum (with hysteresis, `DesiredTable.quorum`) and has at least
-/// `minimumUpPercent` of its real servers up (at least one when unset).
+/// `minimumUpPercent` of its real servers up (at least one when unset), where a server counts as
+/// the reconciler gives it to the kernel: its verdict with the operator's state laid over it by
+/// `AdminOverride.applied(to:)` (drained: weight 0; in maintenance: down).
 struct AnnounceDecision: Sendable, Equatable {
   /// A real server's last verdict: up with its weight (a MISC_CHECK dynamic weight replaces the
-  /// configured one), or down.
-  enum Verdict: Sendable, Equatable {
-    case up(weight: UInt32?)
-    case down
-  }
+  /// configured one), or down. The reconciler's own type, so the override applies unchanged.
+  typealias Verdict = RealServerHealth
 
   struct Outcome: Sendable, Equatable {
     var vip: IPAddress
@@ -141,7 +153,10 @@ struct AnnounceDecision: Sendable, Equatable {
   /// Quorum state per service name, for the next evaluation.
   var quorumUp: [String: Bool]
 
-  init(spec: AnnounceSpec, health: [HealthCheck.RealServerID: Verdict], previousQuorum: [String: Bool]) {
+  init(
+    spec: AnnounceSpec, health: [HealthCheck.RealServerID: Verdict],
+    admin: [IPVSSync.RealServerID: AdminOverride] = [:], previousQuorum: [String: Bool]
+  ) {
     outcomes = []
     quorumUp = [:]
     for vip in spec.vips {
@@ -151,11 +166,20 @@ struct AnnounceDecision: Sendable, Equatable {
         var (serviceUp, known) = (0, 0)
         var liveWeight: UInt64 = 0
         for server in service.servers {
-          switch health[server.id] {
+          var verdict = health[server.id]
+          if let checked = verdict, let id = server.admin, let override = admin[id] {
+            verdict = override.applied(to: checked)
+          }
+          switch verdict {
           case .up(let weight)?:
             known += 1
-            serviceUp += 1
-            liveWeight += UInt64(weight ?? server.weight)
+            // Weight 0 (drained, `weight 0`, a dynamic 0): the kernel sends it no new
+            // connection, so it does not hold the VIP up.
+            let effective = weight ?? server.weight
+            if effective > 0 {
+              serviceUp += 1
+              liveWeight += UInt64(effective)
+            }
           case .down?: known += 1
           case nil: break
           }

@@ -1,5 +1,6 @@
 import Foundation
 import HealthCheck
+import IPVSSync
 import KeeperCore
 
 /// One VIP's announcement as `status` shows it and the log and metrics follow it.
@@ -84,7 +85,8 @@ extension Daemon {
   func evaluateAnnouncements() {
     guard !stopping, let owner = announceOwner else { return }
     let decision = AnnounceDecision(
-      spec: announceSpec, health: announceHealth, previousQuorum: announceQuorum)
+      spec: announceSpec, health: announceHealth, admin: adminStates.mapValues(\.override),
+      previousQuorum: announceQuorum)
     announceQuorum = decision.quorumUp
     for outcome in decision.outcomes {
       let current = announcements[outcome.vip]

@@ -33,6 +33,8 @@ extension Daemon {
     }
     adminStates = next
     reconciler?.setAdminOverride(id, resolved.state?.override)
+    // The announcement counts the state as the kernel will: a drained service can lose its VIP.
+    evaluateAnnouncements()
     DaemonMetrics.adminState(
       service: id.service.description, server: id.server.description, state: resolved.state?.state)
     let was = previous?.summary ?? "ready"
@@ -226,6 +228,7 @@ extension Daemon {
       DaemonMetrics.adminState(service: id.service.description, server: id.server.description, state: nil)
     }
     adminStates = next
+    evaluateAnnouncements()
     do {
       try stateFile.save(Self.records(next))
     } catch {
