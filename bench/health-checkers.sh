@@ -18,7 +18,8 @@
 #                     minutes under TCG before either program has programmed IPVS and probes)
 #   HB_STRACE=SECS    after each side's window, count its system calls for SECS s (strace -c -f)
 #                     and print them per probe (STRACE lines); not part of the CPU window
-#   HB_VM_FLOOR=0     skip the C floor loop inside the VM (minutes under TCG on a loaded host)
+#   HB_VM_FLOOR=0     skip the C floor loops inside the VM (bench/probe-floor.c: the same probe, TCP,
+#                     HTTP or TLS, from a plain C epoll loop; printed as FLOOR lines beside RATIO)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh; a missing path skips the VM part)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,9 +27,11 @@ window="${1:-20}"
 out="$root/bench/results/health-checkers.txt"
 vm="${LVSK_VM_HARNESS:-$root/vm/run-in-vm.sh}"
 cd "$root"
-swift build -c release --product HealthBench >/dev/null
-swift build -c release --product lvskeeper >/dev/null
-binpath="$(swift build -c release --show-bin-path)"
+# One release scratch path for every bench script (memory-reload.sh and check-config-peak.sh use it too).
+scratch="${HB_SCRATCH:-.build-release}"
+swift build -c release --scratch-path "$scratch" --product HealthBench >/dev/null
+swift build -c release --scratch-path "$scratch" --product lvskeeper >/dev/null
+binpath="$(swift build -c release --scratch-path "$scratch" --show-bin-path)"
 bin="$binpath/HealthBench"
 if [[ "${HB_VM_ONLY:-0}" == 1 ]]; then exec > >(tee -a "$out") 2>&1; else exec > >(tee "$out") 2>&1; fi
 logs="$(mktemp -d)"
@@ -60,6 +63,7 @@ acceptor_cpu=$(($(nproc) > 1 ? 1 : 0))
 echo "# bench/health-checkers.sh $window   $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores SHARED with other helpers' builds"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 cc -O2 -o "$logs/floor" "$root/bench/tcp-probe-floor.c" || true
+cc -O2 -o "$logs/probe-floor" "$root/bench/probe-floor.c" -lssl -lcrypto || true
 if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
   echo "# host: taskset -c $checker_cpu HealthBench check --servers N --delay-loop D --port 18080 --seconds $window --warmup 5 (release); acceptors on CPU $acceptor_cpu"
   start_acceptors 50000
@@ -91,7 +95,7 @@ if [[ -x "$vm" ]]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=hb \
     -keyout "$conf/key.pem" -out "$conf/cert.pem" 2>/dev/null
   floor=()
-  [[ -x "$logs/floor" && "${HB_VM_FLOOR:-1}" == 1 ]] && floor=(--with-bin "$logs/floor")
+  [[ -x "$logs/probe-floor" && "${HB_VM_FLOOR:-1}" == 1 ]] && floor=(--with-bin "$logs/probe-floor")
   tracing=()
   [[ -n "${HB_STRACE:-}" ]] && tracing=(--with-bin strace --env "HB_STRACE=$HB_STRACE")
   "$vm" --timeout 1800 --smp 2 --mem 4096 --with-bin "$bin" --with-bin "$binpath/lvskeeper" "${floor[@]}" "${tracing[@]}" \

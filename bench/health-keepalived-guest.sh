@@ -48,10 +48,17 @@ serve=$!
 for _ in $(seq 1200); do grep -qs listening /tmp/serve.log && break; sleep 0.2; done
 grep -s listening /tmp/serve.log || { echo "acceptor did not start"; cat /tmp/serve.log; exit 1; }
 
-if command -v floor > /dev/null; then
-  echo "== kernel floor in this VM: one TCP_CHECK probe as a C loop (bench/tcp-probe-floor.c)"
-  floor "$max" 5000
-fi
+# floor_side KIND N PORT: the same probe made by bench/probe-floor.c (a plain C epoll loop, 32 in
+# flight, no scheduling or verdicts) against the same responders, when it was passed in: the
+# kernel's (and for SSL_GET OpenSSL's) own cost of one probe in this VM, for the RATIO line.
+floor_side() {
+  rm -f /tmp/per10k-floor
+  command -v probe-floor > /dev/null || return 0
+  local probes=5000
+  [ "$1" = ssl ] && probes=500
+  probe-floor "$1" "$2" "$3" "$probes" 32 | tee /tmp/floor.out | sed 's/^/floor       /'
+  sed -n 's/.*= \([0-9.]*\) CPU-s per 10,000 probes$/\1/p' /tmp/floor.out > /tmp/per10k-floor
+}
 
 accepted() { grep '^accepted' /tmp/serve.log | tail -1 | cut -d' ' -f2; }
 passive() { awk '/^Tcp:/ { if (h) { print $7; exit } ; h = 1 }' /proc/net/snmp; }
@@ -166,14 +173,20 @@ for pair in "$@"; do
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --log-level notice > /tmp/lvsk.log 2>&1 &
   lk=$!
   run_side lvskeeper "$lk" "$lk" /tmp/lvsk.log "lvskeeper run -f (same file), pid"
+  floor_side "$kind" "$n" "$port"
   if [ -s /tmp/per10k-keepalived ] && [ -s /tmp/per10k-lvskeeper ]; then
     read -r ka_cost ka_kept < /tmp/per10k-keepalived
     read -r lk_cost lk_kept < /tmp/per10k-lvskeeper
     awk -v k="$ka_cost" -v l="$lk_cost" -v kk="$ka_kept" -v lk="$lk_kept" -v what="$name $n@$d" 'BEGIN {
       printf "RATIO %s: lvskeeper %.3f / keepalived %.3f CPU-s per 10,000 probes = %.2fx; intervals kept: keepalived %.0f%%, lvskeeper %.0f%%\n",
         what, l, k, (k > 0 ? l / k : 0), kk * 100, lk * 100 }'
+    if [ -s /tmp/per10k-floor ]; then
+      awk -v k="$ka_cost" -v l="$lk_cost" -v f="$(cat /tmp/per10k-floor)" -v what="$name $n@$d" 'BEGIN {
+        printf "FLOOR %s: the probe alone (C loop) %.3f CPU-s per 10,000 = %.2fx keepalived, %.2fx lvskeeper; lvskeeper above the floor %.3f, keepalived above it %.3f\n",
+          what, f, (k > 0 ? f / k : 0), (l > 0 ? f / l : 0), l - f, k - f }'
+    fi
   fi
-  rm -f /tmp/per10k-keepalived /tmp/per10k-lvskeeper
+  rm -f /tmp/per10k-keepalived /tmp/per10k-lvskeeper /tmp/per10k-floor
 done
 kill "$serve"
 [ -s /tmp/nginx/nginx.pid ] && kill "$(cat /tmp/nginx/nginx.pid)"

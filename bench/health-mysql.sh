@@ -4,7 +4,7 @@
 # keepalived's checker running the equivalent MISC_CHECK (`mariadb-admin ping` as the check user),
 # by the lvskeeper daemon's MYSQL_CHECK (with the user, then greeting only) and by its TCP_CHECK (the
 # floor). CPU per probe from /proc/PID/stat, children's CPU included (bench/health-mysql-guest.sh).
-# usage: bench/health-mysql.sh [WINDOW_SECONDS] [N:D ...]   (output saved to bench/results/health-mysql.txt)
+# usage: bench/health-mysql.sh [WINDOW_SECONDS] [N:D ...]   (output appended to bench/results/health-mysql.txt)
 #   HM_WARM           seconds each side runs before its window (default 20)
 #   LVSK_VM_HARNESS   the VM runner (default vm/run-in-vm.sh)
 set -euo pipefail
@@ -16,9 +16,12 @@ pairs=("$@")
 out="$root/bench/results/health-mysql.txt"
 vm="${LVSK_VM_HARNESS:-$root/vm/run-in-vm.sh}"
 cd "$root"
-swift build -c release --product lvskeeper >/dev/null
-binpath="$(swift build -c release --show-bin-path)"
-exec > >(tee "$out") 2>&1
+# One release scratch path for every bench script (health-checkers.sh and memory-reload.sh use it too).
+scratch="${HB_SCRATCH:-.build-release}"
+swift build -c release --scratch-path "$scratch" --product lvskeeper >/dev/null
+binpath="$(swift build -c release --scratch-path "$scratch" --show-bin-path)"
+# Each run is appended (the file's earlier runs stay above it).
+exec > >(tee -a "$out") 2>&1
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/hm"
