@@ -107,7 +107,7 @@ final class NginxTests: XCTestCase {
       XCTAssertTrue(outcome.isUp, "\(c.path): \(outcome)")
     }
     XCTAssertEqual(
-      nginx.accessLog(), cases.map { "\(nginx.tlsPort) \($0.logged) \($0.path)" })
+      nginx.accessLog(lines: cases.count), cases.map { "\(nginx.tlsPort) \($0.logged) \($0.path)" })
   }
 
   /// keepalived's fast_recovery checks a recovering checker's urls back to back instead of one per
@@ -120,7 +120,7 @@ final class NginxTests: XCTestCase {
       check: HTTPCheck(target: target, urls: urls, connectTimeout: .seconds(3)), tls: false)
     XCTAssertEqual(try probe.run(on: group.next()).wait(), .up(weight: nil))
     XCTAssertEqual(
-      nginx.accessLog().map { $0.split(separator: " ").last.map(String.init) }, ["/", "/index.html", "/"])
+      nginx.accessLog(lines: 3).map { $0.split(separator: " ").last.map(String.init) }, ["/", "/index.html", "/"])
   }
 
   /// The monitor sees nginx go away and come back, through retry and rise/fall, with events

@@ -143,9 +143,17 @@ final class NginxInstance {
   }
 
   /// The access log so far: one "PORT SNI HOST URI" line per request ("-" where there is none).
-  func accessLog() -> [String] {
-    let text = (try? String(contentsOfFile: "\(dir.path)/access.log", encoding: .utf8)) ?? ""
-    return text.split(separator: "\n").map(String.init)
+  /// nginx writes a request's line after it has sent the response (its log phase), so a client
+  /// can hold the answer before the line is in the file: with `lines`, waits up to 5 s for that
+  /// many.
+  func accessLog(lines: Int = 0) -> [String] {
+    let deadline = Date().addingTimeInterval(5)
+    while true {
+      let text = (try? String(contentsOfFile: "\(dir.path)/access.log", encoding: .utf8)) ?? ""
+      let log = text.split(separator: "\n").map(String.init)
+      if log.count >= lines || Date() >= deadline { return log }
+      usleep(20_000)
+    }
   }
 
   func stop() {
