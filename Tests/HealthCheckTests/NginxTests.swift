@@ -120,7 +120,8 @@ final class NginxTests: XCTestCase {
       check: HTTPCheck(target: target, urls: urls, connectTimeout: .seconds(3)), tls: false)
     XCTAssertEqual(try probe.run(on: group.next()).wait(), .up(weight: nil))
     XCTAssertEqual(
-      nginx.accessLog(lines: 3).map { $0.split(separator: " ").last.map(String.init) }, ["/", "/index.html", "/"])
+      nginx.accessLog(lines: 3).map { $0.split(separator: " ").last.map(String.init) },
+      ["/", "/index.html", "/"])
   }
 
   /// The monitor sees nginx go away and come back, through retry and rise/fall, with events
