@@ -16,7 +16,13 @@ final class Preprocessor {
   let configID: String
   let log: DiagnosticLog
   let limits: ConfigLimits
+  /// The lines emitted so far, when no `sink` takes them.
   private(set) var lines = SourceLines()
+  /// Takes each line as it is emitted, in order, instead of `lines`; it runs under the log's
+  /// later stages and must leave the log's stage as it found it.
+  var sink: ((SourceLine) -> Void)?
+  /// Lines emitted so far (kept in `lines` or handed to `sink`), against `limits.maxLines`.
+  private(set) var emittedLines = 0
   var parameters: [String: [UInt8]] = [:]
   private var pending: (name: String, value: [UInt8], location: SourceLocation)?
   var directoryStack: [String] = []
@@ -135,7 +141,7 @@ final class Preprocessor {
   /// Appends one finished line, within the caps on lines and bytes.
   private func emit(_ line: SourceLine) {
     guard !stopped else { return }
-    guard lines.count < limits.maxLines else {
+    guard emittedLines < limits.maxLines else {
       exceeded(.lines(limits.maxLines), at: line.location(at: 0))
       return
     }
@@ -144,7 +150,8 @@ final class Preprocessor {
       exceeded(.bytes(limits.maxBytes), at: line.location(at: 0))
       return
     }
-    lines.append(line)
+    emittedLines += 1
+    if let sink { sink(line) } else { lines.append(line) }
   }
 
   // MARK: conditionals, definitions, substitution
