@@ -21,6 +21,8 @@ final class Preprocessor {
   /// Takes each line as it is emitted, in order, instead of `lines`; it runs under the log's
   /// later stages and must leave the log's stage as it found it.
   var sink: ((SourceLine) -> Void)?
+  /// The bytes of the raw line being read (see `processRawLine`).
+  private var lineBuffer: [UInt8] = []
   /// Lines emitted so far (kept in `lines` or handed to `sink`), against `limits.maxLines`.
   private(set) var emittedLines = 0
   var parameters: [String: [UInt8]] = [:]
@@ -118,7 +120,12 @@ final class Preprocessor {
       if !continues { finishPending() }
       return
     }
-    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: Array(content), columns: nil)
+    // The line's bytes go into a buffer kept from line to line: a line is consumed (tokenized,
+    // copied or expanded) before the next one is read, so the buffer is unique again by then and
+    // 268k lines cost no allocation each (an include read meanwhile just copies it on write).
+    lineBuffer.removeAll(keepingCapacity: true)
+    lineBuffer.append(contentsOf: content)
+    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: lineBuffer, columns: nil)
     if handleInclude(sourceLine) { return }
     processLine(sourceLine, depth: 0, rawLevel: true)
   }

@@ -69,17 +69,11 @@ struct SyntaxParser {
     log.stage = .parse
     defer { log.stage = outer }
     skipping = 0
-    if let node = pending {
-      pending = nil
-      append(node)
-    }
-    while let frame = frames.popLast() {
+    if let node = pending.take() { append(node) }
+    while !frames.isEmpty {
+      let frame = frames.removeLast()
       log.error("unbalanced '{': block '\(frame.opener.name)' is never closed", at: frame.opener.location)
-      if !frame.discarded {
-        var node = frame.opener
-        node.children = frame.children
-        append(node)
-      }
+      close(frame)
     }
   }
 
@@ -90,7 +84,16 @@ struct SyntaxParser {
     return taken
   }
 
-  private mutating func append(_ node: ConfigNode) {
+  /// Ends `frame`'s block: its statement, with the statements read in it, joins the enclosing
+  /// block (a discarded frame's are dropped).
+  private mutating func close(_ frame: consuming Frame) {
+    guard !frame.discarded else { return }
+    var node = frame.opener
+    node.children = frame.children
+    append(node)
+  }
+
+  private mutating func append(_ node: consuming ConfigNode) {
     if frames.isEmpty {
       ready.append(node)
     } else {
@@ -109,8 +112,7 @@ struct SyntaxParser {
       }
       return index + 1
     }
-    if var node = pending {
-      pending = nil
+    if var node = pending.take() {
       if token.kind == .open {
         if frames.count + 1 >= Self.maxDepth {
           log.error("blocks nested deeper than \(Self.maxDepth) levels", at: token.location)
@@ -126,12 +128,8 @@ struct SyntaxParser {
     }
     switch token.kind {
     case .close:
-      if let frame = frames.popLast() {
-        if !frame.discarded {
-          var node = frame.opener
-          node.children = frame.children
-          append(node)
-        }
+      if !frames.isEmpty {
+        close(frames.removeLast())
       } else {
         log.error("unbalanced '}': no block is open here", at: token.location)
       }
