@@ -47,16 +47,6 @@ struct ConfigAssembler {
     names = UniqueNames(log: log)
   }
 
-  /// Assembles a whole tree at once.
-  mutating func assemble(_ nodes: consuming [ConfigNode]) -> KeeperConfiguration {
-    for index in nodes.indices {
-      let node = nodes[index]
-      nodes[index].children = nil
-      add(node)
-    }
-    return finish()
-  }
-
   /// Builds the part of the model of one top-level statement.
   mutating func add(_ node: consuming ConfigNode) {
     let outer = log.stage

@@ -127,7 +127,10 @@ public struct ConfigLoader: Sendable {
     }
 
     func assembleReady() {
-      for node in parser.takeStatements() { assembler.add(node) }
+      // Moved out one by one, in order: the assembler holds the only copy of each statement.
+      var statements = parser.takeStatements()
+      statements.reverse()
+      while let node = statements.popLast() { assembler.add(node) }
     }
   }
 

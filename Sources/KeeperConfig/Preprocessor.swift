@@ -89,16 +89,20 @@ final class Preprocessor {
     }
     let fileID = SourceFiles.id(file)
     var lineNumber = 0
-    var start = 0
-    while start <= bytes.count && !stopped {
-      var end = start
-      while end < bytes.count && bytes[end] != Byte.newline { end += 1 }
-      if start == bytes.count && end == start { break }
-      lineNumber += 1
-      var raw = bytes[start..<end]
-      if raw.last == Byte.carriageReturn { raw = raw.dropLast() }
-      processRawLine(raw, file: file, fileID: fileID, line: lineNumber)
-      start = end + 1
+    // Lines are handed on as views of the file's bytes (no slice of the array, so no reference
+    // count traffic per line); `bytes` is not changed while they are read.
+    bytes.withUnsafeBufferPointer { buffer in
+      var start = 0
+      while start <= buffer.count && !stopped {
+        var end = start
+        while end < buffer.count && buffer[end] != Byte.newline { end += 1 }
+        if start == buffer.count && end == start { break }
+        lineNumber += 1
+        var rawEnd = end
+        if rawEnd > start && buffer[rawEnd - 1] == Byte.carriageReturn { rawEnd -= 1 }
+        processRawLine(buffer[start..<rawEnd], fileID: fileID, line: lineNumber)
+        start = end + 1
+      }
     }
     if let pending, pending.location.file == file, !stopped {
       log.error(
@@ -108,7 +112,7 @@ final class Preprocessor {
     }
   }
 
-  private func processRawLine(_ raw: ArraySlice<UInt8>, file: String, fileID: UInt32, line: Int) {
+  private func processRawLine(_ raw: Slice<UnsafeBufferPointer<UInt8>>, fileID: UInt32, line: Int) {
     let content = strippingComment(raw)
     if pending != nil {
       var body = Array(content)

@@ -145,7 +145,8 @@ enum Byte {
 }
 
 /// Removes a `#` or `!` comment that is outside quotes; returns the bytes before it.
-func strippingComment(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+func strippingComment<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence
+where Bytes.Index == Int {
   var quote: UInt8? = nil
   var index = bytes.startIndex
   while index < bytes.endIndex {
@@ -163,5 +164,5 @@ func strippingComment(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
     }
     index += 1
   }
-  return bytes
+  return bytes[...]
 }
