@@ -179,7 +179,7 @@ struct BFDConfigBuilder {
 extension CrossReferenceCheck {
   /// Every `track_bfd` names a bfd_instance that notifies VRRP (keepalived: "track bfd X not
   /// found"); two sessions never share neighbor and source (keepalived: "duplicate ... address").
-  func checkBFD(_ configuration: KeeperConfiguration) {
+  func checkBFD(_ configuration: KeeperConfiguration, servers: [VirtualServerSummary]) {
     var byName: [String: BFDInstance] = [:]
     var endpoints: [String: String] = [:]
     for bfd in configuration.bfdInstances {
@@ -212,11 +212,11 @@ extension CrossReferenceCheck {
     }
     // BFD_CHECK: the name exists and notifies checkers; a real server watches a session once
     // (keepalived check_bfd.c: "not configured", "RS already monitoring").
-    for server in configuration.virtualServers {
-      for real in server.realServers {
+    for server in servers {
+      for checks in server.bfdChecks {
         var watched: Set<String> = []
-        for check in real.checkers where check.type == .bfd {
-          let name = check.bfdName ?? ""
+        for check in checks {
+          let name = check.name
           if let bfd = byName[name] {
             if !bfd.notifiesCheckers {
               log.error(

@@ -1,96 +1,138 @@
 import KeeperCore
 
-/// Turns the statement tree into the model: dispatches top-level blocks, then applies global
-/// defaults and checks everything that spans blocks (names, references, VRIDs, interfaces).
+/// Turns top-level statements into the model, one block at a time (`add`), then applies global
+/// defaults and checks everything that spans blocks (`finish`: names, references, VRIDs,
+/// interfaces).
+///
+/// Each block's subtree is dropped once its part of the model is built. Virtual servers, the bulk
+/// of a large configuration, are kept as models only when `keepsVirtualServers`; the checks that
+/// span blocks read their summaries (`VirtualServerSummary`) either way, so a streaming check
+/// finds exactly the errors a full load finds, at the same FILE:LINE:COL.
+///
+/// Invariant: diagnostics are logged under `DiagnosticLog.Stage.assemble`, in the order the
+/// blocks were added, then those of `finish`.
 struct ConfigAssembler {
   let log: DiagnosticLog
-  let hostName: String
-  let interfaces: Set<String>?
+  let keepsVirtualServers: Bool
+  private let interfaces: Set<String>?
+  private let reader: StatementReader
+  private let tracking: VRRPTrackingReader
+  private let routing: RoutingReader
+  private let instanceBuilder: VRRPInstanceBuilder
+  private let serverBuilder: VirtualServerBuilder
+  private var globalBuilder: GlobalDefsBuilder
+  private var defs: GlobalDefs
+  private var configuration: KeeperConfiguration
+  private var drafts: [VRRPInstanceDraft] = []
+  private var names: UniqueNames
+  private var ignoredScripts: Set<String> = []
+  private var ignoredFiles: Set<String> = []
+  private var servers: [VirtualServerSummary] = []
+  /// Virtual and real servers read (kept or not).
+  private(set) var virtualServerCount = 0
+  private(set) var realServerCount = 0
 
-  /// Takes the tree by value and releases each top-level block's subtree once its part of the model
-  /// is built, so the whole tree and the whole model are never alive together.
-  func assemble(_ nodes: consuming [ConfigNode]) -> KeeperConfiguration {
-    let reader = StatementReader(log: log)
-    let tracking = VRRPTrackingReader(reader: reader)
-    let routing = RoutingReader(reader: reader, interfaces: interfaces)
-    let instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking, routing: routing)
-    let serverBuilder = VirtualServerBuilder(reader: reader, checkers: CheckerBuilder(reader: reader))
-    var globalBuilder = GlobalDefsBuilder(reader: reader)
-    var defs = GlobalDefs(routerID: hostName)
-    var configuration = KeeperConfiguration(globalDefs: defs)
-    var drafts: [VRRPInstanceDraft] = []
-    var names = UniqueNames(log: log)
-    var ignoredScripts: Set<String> = []
-    var ignoredFiles: Set<String> = []
-    for index in nodes.indices {
-      let node = nodes[index]
-      defer { nodes[index].children = nil }
-      switch node.name {
-      case "global_defs": globalBuilder.apply(node, to: &defs)
-      case "vrrp_script":
-        if let script = tracking.script(node, ignored: &ignoredScripts),
-          names.claim(script.name, kind: "vrrp_script", at: node)
-        {
-          configuration.vrrpScripts.append(script)
-        }
-      case "vrrp_track_process":
-        if let process = tracking.trackProcess(node),
-          names.claim(process.name, kind: "vrrp_track_process", at: node)
-        {
-          configuration.vrrpTrackProcesses.append(process)
-        }
-      // keepalived 2.2 calls the block `track_file` (VRRP and FILE_CHECK share it);
-      // `vrrp_track_file` is its older name.
-      case "vrrp_track_file", "track_file":
-        if let file = tracking.trackFile(node, ignored: &ignoredFiles),
-          names.claim(file.name, kind: "track_file", at: node)
-        {
-          configuration.vrrpTrackFiles.append(file)
-        }
-      case "vrrp_sync_group":
-        if let group = tracking.syncGroup(node), names.claim(group.name, kind: "vrrp_sync_group", at: node) {
-          configuration.syncGroups.append(group)
-        }
-      case "vrrp_instance":
-        if let draft = instanceBuilder.draft(node), names.claim(draft.name, kind: "vrrp_instance", at: node) {
-          drafts.append(draft)
-        }
-      case "virtual_server_group":
-        if let group = serverBuilder.group(node),
-          names.claim(group.name, kind: "virtual_server_group", at: node)
-        {
-          configuration.virtualServerGroups.append(group)
-        }
-      case "static_ipaddress":
-        for address in instanceBuilder.addresses(node) {
-          guard !address.device.isEmpty else {
-            log.error("static address \(address.address) needs 'dev IF'", at: address.location)
-            continue
-          }
-          configuration.staticAddresses.append(address)
-        }
-      case "static_routes": configuration.staticRoutes += routing.routes(node)
-      case "static_rules": configuration.staticRules += routing.rules(node)
-      case "bfd_instance":
-        if let bfd = BFDConfigBuilder(reader: reader).instance(node),
-          names.claim(bfd.name, kind: "bfd_instance", at: node)
-        {
-          configuration.bfdInstances.append(bfd)
-        }
-      case "virtual_server":
-        if let server = serverBuilder.virtualServer(node) { configuration.virtualServers.append(server) }
-      default:
-        reader.reject(node, in: "the top level")
+  init(log: DiagnosticLog, hostName: String, interfaces: Set<String>?, keepsVirtualServers: Bool = true) {
+    self.log = log
+    self.keepsVirtualServers = keepsVirtualServers
+    self.interfaces = interfaces
+    reader = StatementReader(log: log)
+    tracking = VRRPTrackingReader(reader: reader)
+    routing = RoutingReader(reader: reader, interfaces: interfaces)
+    instanceBuilder = VRRPInstanceBuilder(reader: reader, tracking: tracking, routing: routing)
+    serverBuilder = VirtualServerBuilder(reader: reader, checkers: CheckerBuilder(reader: reader))
+    globalBuilder = GlobalDefsBuilder(reader: reader)
+    defs = GlobalDefs(routerID: hostName)
+    configuration = KeeperConfiguration(globalDefs: defs)
+    names = UniqueNames(log: log)
+  }
+
+  /// Builds the part of the model of one top-level statement.
+  mutating func add(_ node: consuming ConfigNode) {
+    let outer = log.stage
+    log.stage = .assemble
+    defer { log.stage = outer }
+    switch node.name {
+    case "global_defs": globalBuilder.apply(node, to: &defs)
+    case "vrrp_script":
+      if let script = tracking.script(node, ignored: &ignoredScripts),
+        names.claim(script.name, kind: "vrrp_script", at: node)
+      {
+        configuration.vrrpScripts.append(script)
       }
+    case "vrrp_track_process":
+      if let process = tracking.trackProcess(node),
+        names.claim(process.name, kind: "vrrp_track_process", at: node)
+      {
+        configuration.vrrpTrackProcesses.append(process)
+      }
+    // keepalived 2.2 calls the block `track_file` (VRRP and FILE_CHECK share it);
+    // `vrrp_track_file` is its older name.
+    case "vrrp_track_file", "track_file":
+      if let file = tracking.trackFile(node, ignored: &ignoredFiles),
+        names.claim(file.name, kind: "track_file", at: node)
+      {
+        configuration.vrrpTrackFiles.append(file)
+      }
+    case "vrrp_sync_group":
+      if let group = tracking.syncGroup(node), names.claim(group.name, kind: "vrrp_sync_group", at: node) {
+        configuration.syncGroups.append(group)
+      }
+    case "vrrp_instance":
+      if let draft = instanceBuilder.draft(node), names.claim(draft.name, kind: "vrrp_instance", at: node) {
+        drafts.append(draft)
+      }
+    case "virtual_server_group":
+      if let group = serverBuilder.group(node),
+        names.claim(group.name, kind: "virtual_server_group", at: node)
+      {
+        configuration.virtualServerGroups.append(group)
+      }
+    case "static_ipaddress":
+      for address in instanceBuilder.addresses(node) {
+        guard !address.device.isEmpty else {
+          log.error("static address \(address.address) needs 'dev IF'", at: address.location)
+          continue
+        }
+        configuration.staticAddresses.append(address)
+      }
+    case "static_routes": configuration.staticRoutes += routing.routes(node)
+    case "static_rules": configuration.staticRules += routing.rules(node)
+    case "bfd_instance":
+      if let bfd = BFDConfigBuilder(reader: reader).instance(node),
+        names.claim(bfd.name, kind: "bfd_instance", at: node)
+      {
+        configuration.bfdInstances.append(bfd)
+      }
+    case "virtual_server":
+      if let server = serverBuilder.virtualServer(node) {
+        servers.append(VirtualServerSummary(server))
+        virtualServerCount += 1
+        realServerCount += server.realServers.count
+        if keepsVirtualServers { configuration.virtualServers.append(server) }
+      }
+    default:
+      reader.reject(node, in: "the top level")
     }
+  }
+
+  /// Applies global defaults and runs the checks that span blocks; returns the model (without
+  /// virtual servers unless `keepsVirtualServers`).
+  mutating func finish() -> KeeperConfiguration {
+    let outer = log.stage
+    log.stage = .assemble
+    defer { log.stage = outer }
     configuration.globalDefs = defs
     configuration.vrrpInstances = drafts.compactMap { finalize($0, defs: defs) }
     let checker = CrossReferenceCheck(
       log: log, interfaces: interfaces,
       ignoredScripts: ignoredScripts.subtracting(configuration.vrrpScripts.map(\.name)),
       ignoredFiles: ignoredFiles.subtracting(configuration.vrrpTrackFiles.map(\.name)))
-    checker.check(&configuration, drafts: drafts, syncDaemonNode: globalBuilder.syncDaemonNode)
-    ScriptSecurityCheck(log: log).check(configuration)
+    checker.check(
+      &configuration, servers: servers, drafts: drafts, syncDaemonNode: globalBuilder.syncDaemonNode)
+    ScriptSecurityCheck(log: log).check(configuration, servers: servers)
+    servers = []
+    drafts = []
     return configuration
   }
 

@@ -14,6 +14,17 @@ public struct LoadedConfig: Sendable {
   public let warnings: [Diagnostic]
 }
 
+/// The outcome of a configuration check that did not keep the model (`ConfigLoader.check`).
+///
+/// Invariant: `warnings` holds only `.warning` diagnostics; the counts are of blocks that were
+/// built without errors (the configuration as a whole had none).
+public struct CheckedConfig: Sendable {
+  public let vrrpInstances: Int
+  public let virtualServers: Int
+  public let realServers: Int
+  public let warnings: [Diagnostic]
+}
+
 /// Loads keepalived.conf (plus lvskeeper extensions) into a validated `KeeperConfiguration`.
 ///
 /// Invariant: `load` either returns a model that passed every check, or throws `ConfigErrors`
@@ -36,35 +47,91 @@ public struct ConfigLoader: Sendable {
 
   /// Loads the file at `path`, following its includes.
   public func load(path: String) throws(ConfigErrors) -> LoadedConfig {
-    let log = DiagnosticLog()
-    let preprocessor = Preprocessor(configID: configID, log: log)
-    preprocessor.processFile(path: path, includedFrom: nil)
-    return try finish(preprocessor, log: log)
+    let (configuration, _, warnings) = try run(keepsVirtualServers: true) {
+      $0.processFile(path: path, includedFrom: nil)
+    }
+    return LoadedConfig(configuration: configuration, warnings: warnings)
   }
 
   /// Loads configuration text as if it were the file `fileName` (includes resolve relative to its directory).
   public func load(text: String, fileName: String = "keepalived.conf") throws(ConfigErrors) -> LoadedConfig {
-    let log = DiagnosticLog()
-    let preprocessor = Preprocessor(configID: configID, log: log)
-    preprocessor.processText(Array(text.utf8), file: fileName)
-    return try finish(preprocessor, log: log)
+    let (configuration, _, warnings) = try run(keepsVirtualServers: true) {
+      $0.processText(Array(text.utf8), file: fileName)
+    }
+    return LoadedConfig(configuration: configuration, warnings: warnings)
   }
 
-  private func finish(_ preprocessor: Preprocessor, log: DiagnosticLog) throws(ConfigErrors) -> LoadedConfig {
-    // After a cap stopped reading, the lines are a truncated text: parsing them would only add
-    // errors about blocks cut short.
-    if preprocessor.stopped { throw ConfigErrors(diagnostics: log.sorted) }
-    // The lines move into the parser, which releases them as it reads; the tree goes once the
-    // model is built, so at most two of lines, tree and model are alive at a time.
-    var parser = SyntaxParser(lines: preprocessor.takeLines(), log: log)
-    let nodes = parser.parse()
+  /// Checks the file at `path` as `load(path:)` does, with the same diagnostics, without keeping
+  /// the virtual servers' models: each is built, checked, summarized for the checks that span
+  /// blocks and dropped (what `check-config` needs; its peak memory does not grow with them).
+  public func check(path: String) throws(ConfigErrors) -> CheckedConfig {
+    try checked { $0.processFile(path: path, includedFrom: nil) }
+  }
+
+  /// `check(path:)` for configuration text, as if it were the file `fileName`.
+  public func check(text: String, fileName: String = "keepalived.conf") throws(ConfigErrors) -> CheckedConfig
+  {
+    try checked { $0.processText(Array(text.utf8), file: fileName) }
+  }
+
+  private func checked(_ read: (Preprocessor) -> Void) throws(ConfigErrors) -> CheckedConfig {
+    let (configuration, assembler, warnings) = try run(keepsVirtualServers: false, read)
+    return CheckedConfig(
+      vrrpInstances: configuration.vrrpInstances.count, virtualServers: assembler.virtualServerCount,
+      realServers: assembler.realServerCount, warnings: warnings)
+  }
+
+  /// Streams the configuration through every stage: each line the preprocessor emits is parsed at
+  /// once, and each top-level block is assembled as soon as it is complete, so neither the lines
+  /// nor the tree of the whole file are ever held. The diagnostics are those of running the stages
+  /// one after the other (`DiagnosticLog.Stage`).
+  private func run(
+    keepsVirtualServers: Bool, _ read: (Preprocessor) -> Void
+  ) throws(ConfigErrors) -> (KeeperConfiguration, ConfigAssembler, [Diagnostic]) {
+    let log = DiagnosticLog()
+    let preprocessor = Preprocessor(configID: configID, log: log)
     let available = interfaces ?? Self.hostInterfaces()
-    let assembler = ConfigAssembler(log: log, hostName: hostName, interfaces: available)
-    let configuration = assembler.assemble(consume nodes)
+    let stream = Stream(
+      parser: SyntaxParser(log: log),
+      assembler: ConfigAssembler(
+        log: log, hostName: hostName, interfaces: available, keepsVirtualServers: keepsVirtualServers))
+    preprocessor.sink = { line in stream.feed(line) }
+    read(preprocessor)
+    preprocessor.sink = nil
+    // After a cap stopped reading, the lines are a truncated text: what parsing and assembling
+    // them reported would only be errors about blocks cut short, so only the reading's count.
+    if preprocessor.stopped { throw ConfigErrors(diagnostics: log.sorted(through: .preprocess)) }
+    stream.parser.finish()
+    stream.assembleReady()
+    let configuration = stream.assembler.finish()
     if log.errorCount > 0 {
       throw ConfigErrors(diagnostics: log.sorted)
     }
-    return LoadedConfig(configuration: configuration, warnings: log.sorted)
+    return (configuration, stream.assembler, log.sorted)
+  }
+
+  /// The parser and assembler a load streams lines through (a class: the preprocessor's sink
+  /// closure and the loader share it).
+  private final class Stream {
+    var parser: SyntaxParser
+    var assembler: ConfigAssembler
+
+    init(parser: SyntaxParser, assembler: ConfigAssembler) {
+      self.parser = parser
+      self.assembler = assembler
+    }
+
+    func feed(_ line: SourceLine) {
+      parser.feed(line)
+      assembleReady()
+    }
+
+    func assembleReady() {
+      // Moved out one by one, in order: the assembler holds the only copy of each statement.
+      var statements = parser.takeStatements()
+      statements.reverse()
+      while let node = statements.popLast() { assembler.add(node) }
+    }
   }
 
   /// The first label of the node name, as keepalived uses for its default config id and router_id.

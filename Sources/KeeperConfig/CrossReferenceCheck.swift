@@ -1,5 +1,64 @@
 import KeeperCore
 
+/// What the checks spanning blocks need of one `virtual_server`, kept when its model is not (a
+/// streaming check keeps these instead of 36k real servers).
+///
+/// Invariant: built from the finished model of the server (`init(_:)`); lists keep the order of
+/// the server's real servers and checkers, so checks over summaries log what checks over the
+/// model logged, in the same order.
+struct VirtualServerSummary {
+  /// `ADDRESS PORT PROTOCOL`, `fwmark N` or `group NAME PROTOCOL`: duplicates share it.
+  var id: String
+  /// The `virtual_server_group` named by a `group` server.
+  var group: String?
+  var location: SourceLocation
+  var announcedAddress: IPAddress?
+  /// No real_server and no sorry_server.
+  var isEmpty: Bool
+  var bindInterfaces: [(device: String, checker: String, location: SourceLocation)] = []
+  /// FILE_CHECKs: the `track_file` each names.
+  var fileChecks: [(trackFile: String, location: SourceLocation)] = []
+  /// BFD_CHECKs, one list per real server that has any.
+  var bfdChecks: [[(name: String, location: SourceLocation)]] = []
+  /// Scripts, in `ScriptSecurityCheck.sites` order.
+  var scripts: [ScriptSecurityCheck.Site] = []
+
+  init(_ server: VirtualServer) {
+    switch server.key.kind {
+    case .address:
+      id =
+        "\(server.key.address.map(\.description) ?? "") \(server.key.port ?? 0) \(server.protocol.rawValue)"
+    case .fwmark: id = "fwmark \(server.key.fwmark ?? 0)"
+    case .group: id = "group \(server.key.group ?? "") \(server.protocol.rawValue)"
+    }
+    group = server.key.kind == .group ? server.key.group : nil
+    location = server.location
+    announcedAddress = server.announce ? server.key.address : nil
+    isEmpty = server.realServers.isEmpty && server.sorryServer == nil
+    func add(_ command: ScriptCommand?, _ keyword: String, _ location: SourceLocation) {
+      if let command {
+        scripts.append(ScriptSecurityCheck.Site(command: command, keyword: keyword, location: location))
+      }
+    }
+    add(server.quorumUp, "quorum_up", server.location)
+    add(server.quorumDown, "quorum_down", server.location)
+    for real in server.realServers {
+      add(real.notifyUp, "notify_up", real.location)
+      add(real.notifyDown, "notify_down", real.location)
+      var bfd: [(name: String, location: SourceLocation)] = []
+      for checker in real.checkers {
+        add(checker.misc?.path, "MISC_CHECK misc_path", checker.location)
+        if let device = checker.bindInterface {
+          bindInterfaces.append((device, checker.type.rawValue, checker.location))
+        }
+        if let file = checker.file { fileChecks.append((file.trackFile, checker.location)) }
+        if checker.type == .bfd { bfd.append((checker.bfdName ?? "", checker.location)) }
+      }
+      if !bfd.isEmpty { bfdChecks.append(bfd) }
+    }
+  }
+}
+
 /// Checks that span blocks: references resolve, VRIDs are unique per interface and family,
 /// virtual servers are unique, and named interfaces exist on this host (a warning: the
 /// interface may appear later, e.g. a VLAN created after boot).
@@ -13,33 +72,39 @@ struct CrossReferenceCheck {
   /// keepalived would drop the checker and keep the server up).
   var ignoredFiles: Set<String> = []
 
+  /// Runs every check. `servers` summarizes every virtual server read, in order, whether or not
+  /// `configuration.virtualServers` holds their models (it is empty in a streaming check).
   func check(
-    _ configuration: inout KeeperConfiguration, drafts: [VRRPInstanceDraft], syncDaemonNode: ConfigNode?
+    _ configuration: inout KeeperConfiguration, servers: [VirtualServerSummary], drafts: [VRRPInstanceDraft],
+    syncDaemonNode: ConfigNode?
   ) {
     checkInstances(&configuration, drafts: drafts)
     checkSyncGroups(&configuration, drafts: drafts)
     checkSyncDaemon(&configuration, node: syncDaemonNode)
-    checkVirtualServers(configuration)
-    checkAnnouncedAddresses(configuration)
-    resolveFileChecks(&configuration)
-    checkBFD(configuration)
+    checkVirtualServers(configuration, servers: servers)
+    checkAnnouncedAddresses(configuration, servers: servers)
+    resolveFileChecks(&configuration, servers: servers)
+    checkBFD(configuration, servers: servers)
   }
 
-  /// FILE_CHECK names a `track_file` block, which may come after the virtual server: its path,
-  /// and its weight unless the checker gives one, are filled in here.
-  private func resolveFileChecks(_ configuration: inout KeeperConfiguration) {
+  /// FILE_CHECK names a `track_file` block, which may come after the virtual server: an unknown
+  /// name is an error (found from the summaries); the models held get the file's path, and its
+  /// weight unless the checker gives one.
+  private func resolveFileChecks(_ configuration: inout KeeperConfiguration, servers: [VirtualServerSummary])
+  {
     let files = Dictionary(
       configuration.vrrpTrackFiles.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    for server in servers {
+      for check in server.fileChecks where files[check.trackFile] == nil {
+        log.error(
+          "FILE_CHECK track_file '\(check.trackFile)' is not a defined track_file", at: check.location)
+      }
+    }
     for s in configuration.virtualServers.indices {
       for r in configuration.virtualServers[s].realServers.indices {
         for c in configuration.virtualServers[s].realServers[r].checkers.indices {
           let checker = configuration.virtualServers[s].realServers[r].checkers[c]
-          guard var spec = checker.file else { continue }
-          guard let file = files[spec.trackFile] else {
-            log.error(
-              "FILE_CHECK track_file '\(spec.trackFile)' is not a defined track_file", at: checker.location)
-            continue
-          }
+          guard var spec = checker.file, let file = files[spec.trackFile] else { continue }
           spec.path = file.file
           if spec.weight == nil {
             spec.weight = file.weight
@@ -193,10 +258,13 @@ struct CrossReferenceCheck {
   /// An announced VIP lives on the announce tun device for as long as lvskeeper runs
   /// (docs/scaleout.md); a VRRP instance or `static_ipaddress` owning the same address would add
   /// it to a second interface and remove it when it resigns. One owner per address.
-  private func checkAnnouncedAddresses(_ configuration: KeeperConfiguration) {
+  private func checkAnnouncedAddresses(_ configuration: KeeperConfiguration, servers: [VirtualServerSummary])
+  {
     var announced: [IPAddress: SourceLocation] = [:]
-    for server in configuration.virtualServers where server.announce {
-      if let address = server.key.address, announced[address] == nil { announced[address] = server.location }
+    for server in servers {
+      if let address = server.announcedAddress, announced[address] == nil {
+        announced[address] = server.location
+      }
     }
     guard !announced.isEmpty else { return }
     var owners: [(VirtualIPAddress, String)] = configuration.staticAddresses.map { ($0, "static_ipaddress") }
@@ -211,33 +279,23 @@ struct CrossReferenceCheck {
     }
   }
 
-  private func checkVirtualServers(_ configuration: KeeperConfiguration) {
+  private func checkVirtualServers(_ configuration: KeeperConfiguration, servers: [VirtualServerSummary]) {
     let groups = Set(configuration.virtualServerGroups.map(\.name))
     var seen: [String: SourceLocation] = [:]
-    for server in configuration.virtualServers {
-      if server.key.kind == .group, let name = server.key.group, !groups.contains(name) {
+    for server in servers {
+      if let name = server.group, !groups.contains(name) {
         log.error("virtual_server group '\(name)' is not a defined virtual_server_group", at: server.location)
       }
-      let id: String
-      switch server.key.kind {
-      case .address:
-        id =
-          "\(server.key.address.map(\.description) ?? "") \(server.key.port ?? 0) \(server.protocol.rawValue)"
-      case .fwmark: id = "fwmark \(server.key.fwmark ?? 0)"
-      case .group: id = "group \(server.key.group ?? "") \(server.protocol.rawValue)"
-      }
-      if let first = seen[id] {
-        log.error("duplicate virtual_server \(id) (first defined at \(first))", at: server.location)
+      if let first = seen[server.id] {
+        log.error("duplicate virtual_server \(server.id) (first defined at \(first))", at: server.location)
       } else {
-        seen[id] = server.location
+        seen[server.id] = server.location
       }
-      if server.realServers.isEmpty && server.sorryServer == nil {
-        log.warning("virtual_server \(id) has no real_server", at: server.location)
+      if server.isEmpty {
+        log.warning("virtual_server \(server.id) has no real_server", at: server.location)
       }
-      for checker in server.realServers.flatMap(\.checkers) {
-        if let device = checker.bindInterface {
-          warnIfMissing(device, what: "bind_if of \(checker.type.rawValue)", at: checker.location)
-        }
+      for bound in server.bindInterfaces {
+        warnIfMissing(bound.device, what: "bind_if of \(bound.checker)", at: bound.location)
       }
     }
   }

@@ -60,27 +60,68 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects diagnostics while a configuration is read; one per load, never shared.
+///
+/// The stages of a load (preprocessing, tokenizing, parsing, assembling) run interleaved, a line
+/// or a block at a time, but diagnostics are ordered as if each stage had finished before the next
+/// began: every diagnostic carries the stage that was current when it was logged, and `sorted`
+/// ranks by stage before the order of logging. Invariant: within one stage, diagnostics are
+/// logged in the order the whole-file pipeline would log them.
 final class DiagnosticLog {
+  /// A stage of a load, in the order a whole-file pipeline runs them.
+  enum Stage: UInt8, Comparable {
+    case preprocess
+    case tokenize
+    case parse
+    case assemble
+
+    static func < (lhs: Stage, rhs: Stage) -> Bool { lhs.rawValue < rhs.rawValue }
+  }
+
   private(set) var diagnostics: [Diagnostic] = []
+  private var stages: [Stage] = []
   private(set) var errorCount = 0
+  /// The stage diagnostics are logged under.
+  var stage: Stage = .preprocess
 
   func error(_ message: String, at location: SourceLocation) {
     diagnostics.append(Diagnostic(.error, message, at: location))
+    stages.append(stage)
     errorCount += 1
   }
 
   func warning(_ message: String, at location: SourceLocation) {
     diagnostics.append(Diagnostic(.warning, message, at: location))
+    stages.append(stage)
   }
 
-  /// Diagnostics in reading order: grouped by file (in order of first mention), then by line and column.
-  var sorted: [Diagnostic] {
+  /// Runs `body` with `stage` current, then restores the stage that was current before.
+  func during<T>(_ stage: Stage, _ body: () throws -> T) rethrows -> T {
+    let outer = self.stage
+    self.stage = stage
+    defer { self.stage = outer }
+    return try body()
+  }
+
+  /// The diagnostics of stages up to `last`, sorted as `sorted` sorts them.
+  func sorted(through last: Stage) -> [Diagnostic] {
+    sort(diagnostics.indices.filter { stages[$0] <= last })
+  }
+
+  /// Diagnostics in reading order: grouped by file (in order of first mention, stage by stage),
+  /// then by line and column; at one position, by stage, then in the order they were logged.
+  var sorted: [Diagnostic] { sort(Array(diagnostics.indices)) }
+
+  private func sort(_ indices: [Int]) -> [Diagnostic] {
+    let ordered = indices.sorted { (stages[$0], $0) < (stages[$1], $1) }
     var rank: [String: Int] = [:]
-    for diagnostic in diagnostics where rank[diagnostic.file] == nil { rank[diagnostic.file] = rank.count }
-    return diagnostics.enumerated().sorted { lhs, rhs in
-      let a = (rank[lhs.element.file] ?? 0, lhs.element.line, lhs.element.column, lhs.offset)
-      let b = (rank[rhs.element.file] ?? 0, rhs.element.line, rhs.element.column, rhs.offset)
-      return a < b
-    }.map(\.element)
+    for index in ordered where rank[diagnostics[index].file] == nil {
+      rank[diagnostics[index].file] = rank.count
+    }
+    return ordered.enumerated().sorted { lhs, rhs in
+      let (l, r) = (diagnostics[lhs.element], diagnostics[rhs.element])
+      return (rank[l.file] ?? 0, l.line, l.column, lhs.offset) < (
+        rank[r.file] ?? 0, r.line, r.column, rhs.offset
+      )
+    }.map { diagnostics[$0.element] }
   }
 }

@@ -16,7 +16,15 @@ final class Preprocessor {
   let configID: String
   let log: DiagnosticLog
   let limits: ConfigLimits
+  /// The lines emitted so far, when no `sink` takes them.
   private(set) var lines = SourceLines()
+  /// Takes each line as it is emitted, in order, instead of `lines`; it runs under the log's
+  /// later stages and must leave the log's stage as it found it.
+  var sink: ((SourceLine) -> Void)?
+  /// The bytes of the raw line being read (see `processRawLine`).
+  private var lineBuffer: [UInt8] = []
+  /// Lines emitted so far (kept in `lines` or handed to `sink`), against `limits.maxLines`.
+  private(set) var emittedLines = 0
   var parameters: [String: [UInt8]] = [:]
   private var pending: (name: String, value: [UInt8], location: SourceLocation)?
   var directoryStack: [String] = []
@@ -81,16 +89,20 @@ final class Preprocessor {
     }
     let fileID = SourceFiles.id(file)
     var lineNumber = 0
-    var start = 0
-    while start <= bytes.count && !stopped {
-      var end = start
-      while end < bytes.count && bytes[end] != Byte.newline { end += 1 }
-      if start == bytes.count && end == start { break }
-      lineNumber += 1
-      var raw = bytes[start..<end]
-      if raw.last == Byte.carriageReturn { raw = raw.dropLast() }
-      processRawLine(raw, file: file, fileID: fileID, line: lineNumber)
-      start = end + 1
+    // Lines are handed on as views of the file's bytes (no slice of the array, so no reference
+    // count traffic per line); `bytes` is not changed while they are read.
+    bytes.withUnsafeBufferPointer { buffer in
+      var start = 0
+      while start <= buffer.count && !stopped {
+        var end = start
+        while end < buffer.count && buffer[end] != Byte.newline { end += 1 }
+        if start == buffer.count && end == start { break }
+        lineNumber += 1
+        var rawEnd = end
+        if rawEnd > start && buffer[rawEnd - 1] == Byte.carriageReturn { rawEnd -= 1 }
+        processRawLine(buffer[start..<rawEnd], fileID: fileID, line: lineNumber)
+        start = end + 1
+      }
     }
     if let pending, pending.location.file == file, !stopped {
       log.error(
@@ -100,7 +112,7 @@ final class Preprocessor {
     }
   }
 
-  private func processRawLine(_ raw: ArraySlice<UInt8>, file: String, fileID: UInt32, line: Int) {
+  private func processRawLine(_ raw: Slice<UnsafeBufferPointer<UInt8>>, fileID: UInt32, line: Int) {
     let content = strippingComment(raw)
     if pending != nil {
       var body = Array(content)
@@ -112,7 +124,12 @@ final class Preprocessor {
       if !continues { finishPending() }
       return
     }
-    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: Array(content), columns: nil)
+    // The line's bytes go into a buffer kept from line to line: a line is consumed (tokenized,
+    // copied or expanded) before the next one is read, so the buffer is unique again by then and
+    // 268k lines cost no allocation each (an include read meanwhile just copies it on write).
+    lineBuffer.removeAll(keepingCapacity: true)
+    lineBuffer.append(contentsOf: content)
+    let sourceLine = SourceLine(fileID: fileID, line: line, bytes: lineBuffer, columns: nil)
     if handleInclude(sourceLine) { return }
     processLine(sourceLine, depth: 0, rawLevel: true)
   }
@@ -135,7 +152,7 @@ final class Preprocessor {
   /// Appends one finished line, within the caps on lines and bytes.
   private func emit(_ line: SourceLine) {
     guard !stopped else { return }
-    guard lines.count < limits.maxLines else {
+    guard emittedLines < limits.maxLines else {
       exceeded(.lines(limits.maxLines), at: line.location(at: 0))
       return
     }
@@ -144,7 +161,8 @@ final class Preprocessor {
       exceeded(.bytes(limits.maxBytes), at: line.location(at: 0))
       return
     }
-    lines.append(line)
+    emittedLines += 1
+    if let sink { sink(line) } else { lines.append(line) }
   }
 
   // MARK: conditionals, definitions, substitution

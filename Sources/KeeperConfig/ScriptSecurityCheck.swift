@@ -15,10 +15,11 @@ struct ScriptSecurityCheck {
     var location: SourceLocation
   }
 
-  func check(_ configuration: KeeperConfiguration) {
+  /// `servers` summarizes every virtual server read (their models may not be held).
+  func check(_ configuration: KeeperConfiguration, servers: [VirtualServerSummary]) {
     let defs = configuration.globalDefs
     var warnedDefaultRoot = false
-    for site in Self.sites(in: configuration) {
+    for site in Self.sites(in: configuration, servers: servers) {
       let user = ScriptUser.effective(own: site.command.user, global: defs.scriptUser)
       let identity: ScriptIdentity
       do {
@@ -49,8 +50,8 @@ struct ScriptSecurityCheck {
     }
   }
 
-  /// Every configured script, in file order per kind.
-  static func sites(in configuration: KeeperConfiguration) -> [Site] {
+  /// Every configured script, in file order per kind; those of virtual servers come from `servers`.
+  static func sites(in configuration: KeeperConfiguration, servers: [VirtualServerSummary]) -> [Site] {
     var sites: [Site] = []
     func add(_ command: ScriptCommand?, _ keyword: String, _ location: SourceLocation) {
       if let command { sites.append(Site(command: command, keyword: keyword, location: location)) }
@@ -77,17 +78,7 @@ struct ScriptSecurityCheck {
     for group in configuration.syncGroups {
       addNotify(group.notify, "vrrp_sync_group \(group.name)", group.location)
     }
-    for server in configuration.virtualServers {
-      add(server.quorumUp, "quorum_up", server.location)
-      add(server.quorumDown, "quorum_down", server.location)
-      for real in server.realServers {
-        add(real.notifyUp, "notify_up", real.location)
-        add(real.notifyDown, "notify_down", real.location)
-        for checker in real.checkers {
-          add(checker.misc?.path, "MISC_CHECK misc_path", checker.location)
-        }
-      }
-    }
+    for server in servers { sites += server.scripts }
     return sites
   }
 }

@@ -55,15 +55,14 @@ enum SourceFiles {
   }
 }
 
-/// The logical lines of a configuration in order, stored compactly and released as they are read:
-/// in chunks of `chunkSize` lines, each chunk one byte buffer holding its lines' bytes back to back
-/// and a 20-byte record per line, so a line costs its bytes and its record, not an array of its own
-/// (at 268,689 lines that was 27 MB instead of 11), and a reader going front to back (`SyntaxParser`)
-/// releases each chunk it has passed: the lines of a whole file never sit beside the tree built
-/// from them.
+/// The logical lines of a configuration in order, stored compactly: in chunks of `chunkSize`
+/// lines, each chunk one byte buffer holding its lines' bytes back to back and a 20-byte record per
+/// line, so a line costs its bytes and its record, not an array of its own. A load streams its
+/// lines into the parser instead (`Preprocessor.sink`); these hold the lines of a preprocessor
+/// without a sink.
 ///
-/// Invariant: line `i` is record `i % chunkSize` of chunk `i / chunkSize` until that chunk is
-/// released; every chunk but the last holds exactly `chunkSize` lines.
+/// Invariant: line `i` is record `i % chunkSize` of chunk `i / chunkSize`; every chunk but the
+/// last holds exactly `chunkSize` lines.
 struct SourceLines {
   static let chunkSize = 4096
   private struct Record {
@@ -102,7 +101,7 @@ struct SourceLines {
     count += 1
   }
 
-  /// Line `index` as a `SourceLine` of its own; its chunk must not have been released.
+  /// Line `index` as a `SourceLine` of its own.
   subscript(index: Int) -> SourceLine {
     let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
     let record = chunks[chunk].records[offset]
@@ -111,27 +110,6 @@ struct SourceLines {
       fileID: record.fileID, line: Int(record.line),
       bytes: Array(chunks[chunk].bytes[start..<(start + Int(record.count))]),
       columns: record.columns < 0 ? nil : chunks[chunk].columns[Int(record.columns)])
-  }
-
-  /// Marks line `index` read: once it is the last line of its chunk, the chunk is freed. Lines must
-  /// be released in order; no line of a freed chunk may be read again.
-  mutating func release(_ index: Int) {
-    let (chunk, offset) = index.quotientAndRemainder(dividingBy: Self.chunkSize)
-    if offset == Self.chunkSize - 1 { chunks[chunk] = Chunk() }
-  }
-
-  /// The lines holding a byte for which `predicate` is true, in order (none is released).
-  func lines(containing predicate: (UInt8) -> Bool) -> [SourceLine] {
-    var found: [SourceLine] = []
-    for (chunkIndex, chunk) in chunks.enumerated() {
-      for (offset, record) in chunk.records.enumerated() {
-        let start = Int(record.start)
-        if chunk.bytes[start..<(start + Int(record.count))].contains(where: predicate) {
-          found.append(self[chunkIndex * Self.chunkSize + offset])
-        }
-      }
-    }
-    return found
   }
 }
 
@@ -167,7 +145,8 @@ enum Byte {
 }
 
 /// Removes a `#` or `!` comment that is outside quotes; returns the bytes before it.
-func strippingComment(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+func strippingComment<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence
+where Bytes.Index == Int {
   var quote: UInt8? = nil
   var index = bytes.startIndex
   while index < bytes.endIndex {
@@ -185,5 +164,5 @@ func strippingComment(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
     }
     index += 1
   }
-  return bytes
+  return bytes[...]
 }

@@ -15,100 +15,143 @@ struct ConfigNode {
 /// on the same or the next line opens its block; a `}` anywhere closes the innermost block.
 /// Unbalanced braces in either direction are errors at the offending brace.
 ///
-/// Lines are tokenized as the parser reaches them and their bytes released once read, so a large
-/// configuration never holds a token array for the whole file beside its lines and its tree.
+/// Lines are fed one at a time as the preprocessor emits them, and each top-level statement is
+/// handed out (`takeStatements`) as soon as it is complete, so a large configuration never holds
+/// its lines, its tokens or more than one top-level block of its tree at once.
+///
+/// Invariant: `frames` are the blocks open at the current token, outermost first, never more than
+/// `maxDepth`; a statement is delivered exactly once, after every statement before it.
 struct SyntaxParser {
   static let maxDepth = 64
 
+  /// An open block: the statement that opened it and the statements read in it so far.
+  private struct Frame {
+    var opener: ConfigNode
+    var children: [ConfigNode]
+    /// A `{` without a keyword: its block is parsed for errors, then dropped.
+    var discarded: Bool
+  }
+
   let log: DiagnosticLog
-  private var lines: SourceLines
-  private var nextLine = 0
-  /// The tokens of the line being read; `position` indexes them.
+  private let tokenizer: Tokenizer
+  /// The tokens of the line being read (reused from line to line).
   private var lineTokens: [Token] = []
-  private var position = 0
-  private let tokenizer = Tokenizer(log: nil)
+  private var frames: [Frame] = []
+  /// A statement whose line ended without a `{`: the next token decides whether it opens a block.
+  private var pending: ConfigNode?
+  /// Braces open in a block skipped for nesting deeper than `maxDepth`; 0 when not skipping.
+  private var skipping = 0
+  /// Complete top-level statements not yet taken.
+  private var ready: [ConfigNode] = []
 
-  init(lines: SourceLines, log: DiagnosticLog) {
-    self.lines = lines
+  init(log: DiagnosticLog) {
     self.log = log
+    self.tokenizer = Tokenizer(log: log)
   }
 
-  /// Parses every line. Tokenizer errors are reported first, as when all lines were tokenized
-  /// before parsing (the order of first mention ranks files in `DiagnosticLog.sorted`).
-  mutating func parse() -> [ConfigNode] {
-    Tokenizer(log: log).reportUnterminatedQuotes(
-      in: lines.lines(containing: { $0 == Byte.doubleQuote || $0 == Byte.singleQuote }))
-    let nodes = parseBody(opener: nil, depth: 0)
-    lines = SourceLines()
-    return nodes
+  /// Tokenizes and parses one line. Tokenizer errors are logged under the tokenize stage, so they
+  /// sort before every parse error (`DiagnosticLog.Stage`).
+  mutating func feed(_ line: SourceLine) {
+    lineTokens.removeAll(keepingCapacity: true)
+    let outer = log.stage
+    log.stage = .tokenize
+    tokenizer.append(line, to: &lineTokens)
+    log.stage = .parse
+    var index = 0
+    while index < lineTokens.count { index = handle(at: index) }
+    log.stage = outer
   }
 
-  /// The token at `position`, reading further lines when the current one is used up; nil at the end.
-  private mutating func current() -> Token? {
-    while position == lineTokens.count {
-      guard nextLine < lines.count else { return nil }
-      lineTokens.removeAll(keepingCapacity: true)
-      position = 0
-      tokenizer.append(lines[nextLine], to: &lineTokens)
-      lines.release(nextLine)
-      nextLine += 1
+  /// Ends the input: a statement still waiting for its `{` is complete, and every block still open
+  /// is an error at its opener, innermost first.
+  mutating func finish() {
+    let outer = log.stage
+    log.stage = .parse
+    defer { log.stage = outer }
+    skipping = 0
+    if let node = pending.take() { append(node) }
+    while !frames.isEmpty {
+      let frame = frames.removeLast()
+      log.error("unbalanced '{': block '\(frame.opener.name)' is never closed", at: frame.opener.location)
+      close(frame)
     }
-    return lineTokens[position]
   }
 
-  private mutating func parseBody(opener: ConfigNode?, depth: Int) -> [ConfigNode] {
-    var nodes: [ConfigNode] = []
-    while let token = current() {
+  /// The top-level statements completed since the last call, in order.
+  mutating func takeStatements() -> [ConfigNode] {
+    var taken: [ConfigNode] = []
+    swap(&taken, &ready)
+    return taken
+  }
+
+  /// Ends `frame`'s block: its statement, with the statements read in it, joins the enclosing
+  /// block (a discarded frame's are dropped).
+  private mutating func close(_ frame: consuming Frame) {
+    guard !frame.discarded else { return }
+    var node = frame.opener
+    node.children = frame.children
+    append(node)
+  }
+
+  private mutating func append(_ node: consuming ConfigNode) {
+    if frames.isEmpty {
+      ready.append(node)
+    } else {
+      frames[frames.count - 1].children.append(node)
+    }
+  }
+
+  /// Handles the token at `index` of the current line; returns the index of the next one.
+  private mutating func handle(at index: Int) -> Int {
+    let token = lineTokens[index]
+    if skipping > 0 {
       switch token.kind {
-      case .close:
-        position += 1
-        if opener != nil { return nodes }
-        log.error("unbalanced '}': no block is open here", at: token.location)
-      case .open:
-        position += 1
-        log.error("'{' without a keyword before it", at: token.location)
-        if depth < Self.maxDepth {
-          _ = parseBody(opener: ConfigNode(keyword: token, arguments: [], children: []), depth: depth + 1)
-        } else {
-          skipBlock()
-        }
-      case .word:
-        var node = ConfigNode(keyword: token, arguments: [], children: nil)
-        position += 1
-        // The arguments are the words after the keyword on its own line: one exact allocation.
-        var end = position
-        while end < lineTokens.count, lineTokens[end].kind == .word { end += 1 }
-        if end > position { node.arguments = Array(lineTokens[position..<end]) }
-        position = end
-        if let brace = current(), brace.kind == .open {
-          position += 1
-          if depth + 1 >= Self.maxDepth {
-            log.error("blocks nested deeper than \(Self.maxDepth) levels", at: brace.location)
-            skipBlock()
-            node.children = []
-          } else {
-            node.children = parseBody(opener: node, depth: depth + 1)
-          }
-        }
-        nodes.append(node)
-      }
-    }
-    if let opener {
-      log.error("unbalanced '{': block '\(opener.name)' is never closed", at: opener.location)
-    }
-    return nodes
-  }
-
-  /// Skips to the brace that closes the block just opened, without recursion.
-  private mutating func skipBlock() {
-    var open = 1
-    while open > 0, let token = current() {
-      switch token.kind {
-      case .open: open += 1
-      case .close: open -= 1
+      case .open: skipping += 1
+      case .close: skipping -= 1
       case .word: break
       }
-      position += 1
+      return index + 1
+    }
+    if var node = pending.take() {
+      if token.kind == .open {
+        if frames.count + 1 >= Self.maxDepth {
+          log.error("blocks nested deeper than \(Self.maxDepth) levels", at: token.location)
+          node.children = []
+          append(node)
+          skipping = 1
+        } else {
+          frames.append(Frame(opener: node, children: [], discarded: false))
+        }
+        return index + 1
+      }
+      append(node)
+    }
+    switch token.kind {
+    case .close:
+      if !frames.isEmpty {
+        close(frames.removeLast())
+      } else {
+        log.error("unbalanced '}': no block is open here", at: token.location)
+      }
+      return index + 1
+    case .open:
+      log.error("'{' without a keyword before it", at: token.location)
+      if frames.count < Self.maxDepth {
+        frames.append(
+          Frame(
+            opener: ConfigNode(keyword: token, arguments: [], children: []), children: [], discarded: true))
+      } else {
+        skipping = 1
+      }
+      return index + 1
+    case .word:
+      // The arguments are the words after the keyword on its own line: one exact allocation.
+      var node = ConfigNode(keyword: token, arguments: [], children: nil)
+      var end = index + 1
+      while end < lineTokens.count, lineTokens[end].kind == .word { end += 1 }
+      if end > index + 1 { node.arguments = Array(lineTokens[(index + 1)..<end]) }
+      pending = node
+      return end
     }
   }
 }

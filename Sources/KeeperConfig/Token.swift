@@ -43,20 +43,9 @@ struct Token {
 /// except in an unresolved `${NAME}`.
 ///
 /// Lines are tokenized one at a time as the parser reaches them (no token array for the whole
-/// file); a quiet tokenizer (`log` nil) reports nothing, so its caller reports the errors first.
+/// file); a quiet tokenizer (`log` nil) reports nothing.
 struct Tokenizer {
   let log: DiagnosticLog?
-
-  /// Reports every unterminated quote of `lines` (the lines holding a quote: only those can have
-  /// one), in line order.
-  func reportUnterminatedQuotes(in lines: [SourceLine]) {
-    guard log != nil else { return }
-    var scratch: [Token] = []
-    for line in lines {
-      scratch.removeAll(keepingCapacity: true)
-      append(line, to: &scratch)
-    }
-  }
 
   /// Appends the tokens of one logical line.
   func append(_ line: SourceLine, to tokens: inout [Token]) {

@@ -27,6 +27,7 @@ struct VirtualServerBuilder {
     var sorryInhibit = false
     var sorryMethod: ForwardingMethod?
     var realServerNodes: [ConfigNode] = []
+    realServerNodes.reserveCapacity(children.count)
     // `sh-port`, `mh-fallback`, ...: kept to check against the scheduler once it is known.
     var namedFlags: [ConfigNode] = []
     for child in children {
@@ -154,17 +155,23 @@ struct VirtualServerBuilder {
         sorry.address, of: server, method: server.sorryServer?.forwarding ?? server.forwarding, at: sorry.node
       )
     }
-    var seen: [RealServerKey: SourceLocation] = [:]
-    for realNode in realServerNodes {
+    // The first real server node of each address and port, by index: sized once, and a location
+    // (a file name to look up and retain) only for an error.
+    var seen: [RealServerKey: Int] = [:]
+    seen.reserveCapacity(realServerNodes.count)
+    server.realServers.reserveCapacity(realServerNodes.count)
+    for (index, realNode) in realServerNodes.enumerated() {
       guard let real = realServer(realNode, of: server, defaults: defaults) else { continue }
       let key = RealServerKey(address: real.address, port: real.port)
       if let first = seen[key] {
         let id =
           real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
-        log.error("duplicate real server \(id) (first defined at \(first))", at: realNode.location)
+        log.error(
+          "duplicate real server \(id) (first defined at \(realServerNodes[first].location))",
+          at: realNode.location)
         continue
       }
-      seen[key] = realNode.location
+      seen[key] = index
       server.realServers.append(real)
     }
     return parsedKey == nil ? nil : server

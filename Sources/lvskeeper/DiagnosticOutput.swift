@@ -27,4 +27,20 @@ enum DiagnosticOutput {
       return nil
     }
   }
+
+  /// Checks the configuration named by `options` without keeping its model (`ConfigLoader.check`),
+  /// printing every diagnostic; nil when it has errors.
+  static func check(_ options: ConfigOptions) -> CheckedConfig? {
+    let loader = ConfigLoader(configID: options.configID)
+    do {
+      let checked = try loader.check(path: options.config)
+      write(checked.warnings)
+      return checked
+    } catch {
+      write(error.diagnostics)
+      let count = error.errors.count
+      standardError("\(options.config): \(count) error\(count == 1 ? "" : "s"); configuration is invalid")
+      return nil
+    }
+  }
 }

@@ -10,19 +10,24 @@ func testLoader(configID: String = "testhost") -> ConfigLoader {
   ConfigLoader(configID: configID, interfaces: testInterfaces)
 }
 
-/// Loads text that must be valid; fails the test with every diagnostic otherwise.
+/// Loads text that must be valid; fails the test with every diagnostic otherwise. The streaming
+/// check (`ConfigLoader.check`, what check-config runs) must agree: same warnings, same counts.
 func loadValid(
   _ text: String, configID: String = "testhost", file: StaticString = #filePath, line: UInt = #line
 ) -> LoadedConfig? {
   do {
-    return try testLoader(configID: configID).load(text: text, fileName: "test.conf")
+    let loaded = try testLoader(configID: configID).load(text: text, fileName: "test.conf")
+    assertCheckAgrees(
+      text, configID: configID, fileName: "test.conf", with: .success(loaded), file: file, line: line)
+    return loaded
   } catch {
     XCTFail("expected a valid configuration, got:\n\(error)", file: file, line: line)
     return nil
   }
 }
 
-/// Loads text that must be invalid and returns its error diagnostics.
+/// Loads text that must be invalid and returns its error diagnostics. The streaming check must
+/// report exactly the same diagnostics, in the same order.
 func loadErrors(
   _ text: String, fileName: String = "test.conf", file: StaticString = #filePath, line: UInt = #line
 ) -> [Diagnostic] {
@@ -31,7 +36,40 @@ func loadErrors(
     XCTFail("expected errors, configuration loaded with warnings: \(loaded.warnings)", file: file, line: line)
     return []
   } catch {
+    assertCheckAgrees(
+      text, configID: "testhost", fileName: fileName, with: .failure(error), file: file, line: line)
     return error.errors
+  }
+}
+
+/// Fails unless `ConfigLoader.check(text:)` (which keeps no virtual server models) gives what
+/// `load(text:)` gave: the same diagnostics in the same order, and on success the same counts.
+func assertCheckAgrees(
+  _ text: String, configID: String, fileName: String, with loaded: Result<LoadedConfig, ConfigErrors>,
+  file: StaticString = #filePath, line: UInt = #line
+) {
+  let checked: Result<CheckedConfig, ConfigErrors>
+  do {
+    checked = .success(try testLoader(configID: configID).check(text: text, fileName: fileName))
+  } catch {
+    checked = .failure(error)
+  }
+  switch (loaded, checked) {
+  case (.success(let model), .success(let summary)):
+    XCTAssertEqual(summary.warnings, model.warnings, "check's warnings", file: file, line: line)
+    XCTAssertEqual(
+      [summary.vrrpInstances, summary.virtualServers, summary.realServers],
+      [
+        model.configuration.vrrpInstances.count, model.configuration.virtualServers.count,
+        model.configuration.virtualServers.reduce(0) { $0 + $1.realServers.count },
+      ], "check's counts", file: file, line: line)
+  case (.failure(let loadErrors), .failure(let checkErrors)):
+    XCTAssertEqual(
+      checkErrors.diagnostics, loadErrors.diagnostics, "check's diagnostics", file: file, line: line)
+  case (.success, .failure(let errors)):
+    XCTFail("load succeeded, check failed:\n\(errors)", file: file, line: line)
+  case (.failure(let errors), .success):
+    XCTFail("load failed, check succeeded; load's errors:\n\(errors)", file: file, line: line)
   }
 }
 
