@@ -9,8 +9,7 @@ import Synchronization
 /// Invariant: `events` receives one event per server change, in the order changes happened.
 public final class HealthMonitor: Sendable {
   /// Every server change; single consumer. Finishes after `stop()`.
-  public let events: AsyncStream<HealthEvent>
-  private let continuation: AsyncStream<HealthEvent>.Continuation
+  public let events = HealthEventQueue()
   private let group: any EventLoopGroup
   private let logger: Logger
   private let scripts: ScriptRunner
@@ -107,7 +106,6 @@ public final class HealthMonitor: Sendable {
     bfdSessionUp: @escaping @Sendable (String) -> Bool = { _ in false }
   ) {
     self.bfdSessionUp = bfdSessionUp
-    (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self, bufferingPolicy: .unbounded)
     self.group = group
     self.logger = logger
     self.scripts = scripts
@@ -223,7 +221,7 @@ public final class HealthMonitor: Sendable {
       s.servers = entries
       // Yield under the lock and before any probe starts: a probe that fails at once must never
       // put its DOWN on the stream ahead of the server's "initial" UP.
-      for event in emitted { continuation.yield(event) }
+      for event in emitted { events.yield(event) }
     }
     for runner in toStop { runner.stop() }
     // The engine's slot table grows once for all new checkers it takes.
@@ -234,8 +232,10 @@ public final class HealthMonitor: Sendable {
 
   /// TCP checkers live on the process-wide engine: a monitor dropped without `stop()` must not
   /// leave them probing.
+  /// `events` ends with the monitor, as an `AsyncStream` ends with its last continuation.
   deinit {
     for runner in state.withLock({ $0.records.compactMap { $0?.runner } }) { runner.stop() }
+    events.finish()
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
@@ -249,7 +249,7 @@ public final class HealthMonitor: Sendable {
       return s.records.compactMap { $0?.runner }
     }
     for runner in runners { runner.stop() }
-    continuation.finish()
+    events.finish()
   }
 
   /// A consistent copy of every server's and checker's state.
@@ -360,7 +360,7 @@ public final class HealthMonitor: Sendable {
           let change = event(for: entry, reason: reason, latency: latency)
           emitted.append(change)
           // Under the lock, so concurrent runners' changes reach the stream in state order.
-          continuation.yield(change)
+          events.yield(change)
           if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
           }

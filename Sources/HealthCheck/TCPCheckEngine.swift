@@ -336,12 +336,17 @@ final class TCPCheckEngine: Sendable {
   }
 
   /// Makes room for `additional` more checkers in one allocation, so a start of N checkers does
-  /// not leave the slot table at the next power of two (up to 2x the slots, 184 bytes each).
+  /// not leave the slot table at the next power of two (up to 2x the slots, 184 bytes each), nor
+  /// the start heap (24 bytes an entry).
   func reserve(additional: Int) {
     guard additional > 0 else { return }
     state.withLock { s in
       let needed = s.slots.count - s.free.count + additional
       if needed > s.slots.count { s.slots.reserveCapacity(needed) }
+      // Each new checker queues one start: the start heap grows once too.
+      if s.starts.count + additional > s.starts.capacity {
+        s.starts.reserveCapacity(s.starts.count + additional)
+      }
     }
   }
 
