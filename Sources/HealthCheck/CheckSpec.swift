@@ -84,13 +84,18 @@ public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// TCP_CHECK: a connect within `connectTimeout`, then a clean close.
+/// 40 bytes (the timeout kept as nanoseconds): the checker box holding it is one per real server.
 public struct TCPCheck: Hashable, Sendable {
   public var target: CheckTarget
-  public var connectTimeout: Duration
+  private var timeoutNanoseconds: Int64
+  public var connectTimeout: Duration {
+    get { .nanoseconds(timeoutNanoseconds) }
+    set { timeoutNanoseconds = newValue.nanoseconds }
+  }
 
   public init(target: CheckTarget, connectTimeout: Duration = .seconds(5)) {
     self.target = target
-    self.connectTimeout = connectTimeout
+    self.timeoutNanoseconds = connectTimeout.nanoseconds
   }
 }
 

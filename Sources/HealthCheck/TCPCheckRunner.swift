@@ -16,17 +16,16 @@ final class TCPCheckRunner: CheckRunner, TCPCheckSubscriber {
 
   /// No job is kept here: it is resolved from `checker` at `start` and lives only in the engine's
   /// slot, so an idle runner does not carry a second copy of it (one runner per checker).
-  private enum Registration {
-    case idle
-    case running(handle: UInt64)
-    case stopped
-  }
-  private let registration: Mutex<Registration>
+  /// The registration is one word: the engine's handle while running, or one of two values no
+  /// handle takes (a handle's upper half is a slot index, and the engine never has 2^32 - 1
+  /// slots), so the runner is 56 bytes (a 64-byte malloc chunk) rather than 57 (80).
+  private static let idle = UInt64.max
+  private static let stopped = UInt64.max - 1
+  private let registration = Mutex<UInt64>(TCPCheckRunner.idle)
 
   /// `checker`'s `job(for: checker.spec)` must succeed (the monitor checks that first).
   init(checker: Checker, engine: TCPCheckEngine, hooks: RunnerHooks) {
     self.checker = checker
-    self.registration = Mutex(.idle)
     self.engine = engine
     self.hooks = hooks
   }
@@ -78,26 +77,26 @@ final class TCPCheckRunner: CheckRunner, TCPCheckSubscriber {
 
   /// The engine's handle while registered.
   var handle: UInt64? {
-    guard case .running(let handle) = registration.withLock({ $0 }) else { return nil }
-    return handle
+    let r = registration.withLock { $0 }
+    return r == Self.idle || r == Self.stopped ? nil : r
   }
 
   func start(after delay: Duration) {
     registration.withLock { r in
-      guard case .idle = r else { return }
+      guard r == Self.idle else { return }
       // Resolved before, in the monitor; a failure here cannot happen, and would leave it unprobed.
       guard case .success(let job)? = Self.job(for: checker.spec) else {
-        r = .stopped
+        r = Self.stopped
         return
       }
-      r = .running(handle: engine.add(job, schedule: checker.schedule, after: delay, subscriber: self))
+      r = engine.add(job, schedule: checker.schedule, after: delay, subscriber: self)
     }
   }
 
   func stop() {
     registration.withLock { r in
-      if case .running(let handle) = r { engine.remove(handle) }
-      r = .stopped
+      if r != Self.idle && r != Self.stopped { engine.remove(r) }
+      r = Self.stopped
     }
   }
 

@@ -234,6 +234,7 @@ final class TCPCheckEngineTests: XCTestCase {
     XCTAssertLessThanOrEqual(MemoryLayout<TCPCheckJob>.stride, 48)
     XCTAssertLessThanOrEqual(MemoryLayout<CheckTarget>.stride, 32)
     XCTAssertLessThanOrEqual(MemoryLayout<MonitoredServer>.stride, 32)
+    XCTAssertLessThanOrEqual(MemoryLayout<TCPCheck>.stride, 40)
   }
 
   /// The engines' shared failure texts are strerror's, for every errno and beyond the table.
