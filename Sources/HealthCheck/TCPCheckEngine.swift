@@ -205,22 +205,39 @@ final class TCPCheckEngine: Sendable {
     case talking
   }
 
-  /// One checker (or one-shot probe): 184 bytes, one per real server at scale, so the fields are
-  /// ordered to leave no padding and what only a conversation needs is out of line (`exchange`,
-  /// `job.extras`).
+  /// What `fd` is registered with epoll for.
+  private enum Interest: UInt8 {
+    case none
+    /// A connect-only leg: EPOLLOUT.
+    case connect
+    /// A conversing leg: `conversingInterest`.
+    case conversation
+
+    var events: UInt32 {
+      switch self {
+      case .none: 0
+      case .connect: EPOLLOUT.rawValue
+      case .conversation: TCPCheckEngine.conversingInterest
+      }
+    }
+  }
+
+  /// One checker (or one-shot probe): 176 bytes, one per real server at scale, so the fields are
+  /// ordered so that the small ones fill the room after `mode` and `verdict` (Swift places a field
+  /// right after the previous one's size, not its stride), and what only a conversation needs is
+  /// out of line (`exchange`, `job.extras`).
   private struct Slot {
     var generation: UInt32 = 0
     var fd: Int32 = -1
-    /// The epoll events `fd` is registered for (EPOLLOUT connect-only, else `conversingInterest`).
-    var interest: UInt32 = 0
-    /// The leg in flight (0..<job.legs).
-    var legIndex: Int32 = 0
     var job: TCPCheckJob?
     var mode: Mode?
     var phase = Phase.connecting
-    /// Probes finished; saturates (13 years at ten a second), and fills the room after `phase`.
+    var interest = Interest.none
+    /// Probes finished; saturates (13 years at ten a second).
     var probeCount: UInt32 = 0
     var verdict: CheckerVerdict?
+    /// The leg in flight (0..<job.legs).
+    var legIndex: Int32 = 0
     /// A conversing checker's exchange state, made once with the slot (nil for TCP_CHECK).
     var exchange: Exchange?
     /// The last probe's latency in nanoseconds; negative before the first.
@@ -336,7 +353,7 @@ final class TCPCheckEngine: Sendable {
   }
 
   /// Makes room for `additional` more checkers in one allocation, so a start of N checkers does
-  /// not leave the slot table at the next power of two (up to 2x the slots, 184 bytes each), nor
+  /// not leave the slot table at the next power of two (up to 2x the slots, 176 bytes each), nor
   /// the start heap (24 bytes an entry).
   func reserve(additional: Int) {
     guard additional > 0 else { return }
@@ -545,8 +562,8 @@ final class TCPCheckEngine: Sendable {
       return
     }
     let token = Self.token(index, s.slots[index].generation)
-    let interest = job.template == nil ? EPOLLOUT.rawValue : Self.conversingInterest
-    guard control(EPOLL_CTL_ADD, fd, for: interest, token: token) else {
+    let interest: Interest = job.template == nil ? .connect : .conversation
+    guard control(EPOLL_CTL_ADD, fd, for: interest.events, token: token) else {
       endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
@@ -674,7 +691,8 @@ final class TCPCheckEngine: Sendable {
     // Left with bytes possibly unread (the per-event read budget is spent): re-registering makes
     // epoll report the socket again if it is still readable, as an edge would not.
     if !control(
-      EPOLL_CTL_MOD, fd, for: s.slots[index].interest, token: Self.token(index, s.slots[index].generation))
+      EPOLL_CTL_MOD, fd, for: s.slots[index].interest.events,
+      token: Self.token(index, s.slots[index].generation))
     {
       endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
     }
@@ -787,7 +805,7 @@ final class TCPCheckEngine: Sendable {
     }
     if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
     s.slots[index].fd = -1
-    s.slots[index].interest = 0
+    s.slots[index].interest = .none
     if outcome.isUp, let job = s.slots[index].job, s.slots[index].leg + 1 < job.legs {
       s.slots[index].leg += 1
       connectLeg(index, at: now, in: &s, pass: &pass)

@@ -229,7 +229,7 @@ final class TCPCheckEngineTests: XCTestCase {
       "slot \(TCPCheckEngine.slotStride), verdict \(MemoryLayout<CheckerVerdict>.stride),",
       "job \(MemoryLayout<TCPCheckJob>.stride), target \(MemoryLayout<CheckTarget>.stride),",
       "server \(MemoryLayout<MonitoredServer>.stride), spec \(MemoryLayout<CheckerSpec>.stride)")
-    XCTAssertLessThanOrEqual(TCPCheckEngine.slotStride, 184)
+    XCTAssertLessThanOrEqual(TCPCheckEngine.slotStride, 176)
     XCTAssertLessThanOrEqual(MemoryLayout<CheckerVerdict>.stride, 56)
     XCTAssertLessThanOrEqual(MemoryLayout<TCPCheckJob>.stride, 48)
     XCTAssertLessThanOrEqual(MemoryLayout<CheckTarget>.stride, 32)
