@@ -6,15 +6,59 @@ import Synchronization
 /// the device the socket is bound to (`bind_if`, SO_BINDTODEVICE) and the mark its packets carry
 /// (`fwmark`, SO_MARK), as keepalived's checker sockets.
 /// Invariant: `address` is a numeric IPv4 or IPv6 literal (resolution is the config's job).
+///
+/// 32 bytes inline: the bind settings, which few checkers have, are one shared reference (nil
+/// when none is set), as the checker box holding a target is one per real server.
 public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
   public var address: String
   public var port: UInt16
-  public var bindAddress: String?
-  public var bindPort: UInt16?
+  private var binding: Binding?
+
+  /// `bindto`, `bind_port`, `bind_if` and `fwmark`; compared and hashed as values.
+  /// Invariant: at least one is set (otherwise the target holds nil).
+  private final class Binding: Hashable, Sendable {
+    let address: String?
+    let port: UInt16?
+    let interface: String?
+    let fwmark: UInt32?
+    init?(address: String?, port: UInt16?, interface: String?, fwmark: UInt32?) {
+      guard address != nil || port != nil || interface != nil || fwmark != nil else { return nil }
+      self.address = address
+      self.port = port
+      self.interface = interface
+      self.fwmark = fwmark
+    }
+    static func == (lhs: Binding, rhs: Binding) -> Bool {
+      lhs === rhs
+        || (lhs.address == rhs.address && lhs.port == rhs.port && lhs.interface == rhs.interface
+          && lhs.fwmark == rhs.fwmark)
+    }
+    func hash(into hasher: inout Hasher) {
+      hasher.combine(address)
+      hasher.combine(port)
+      hasher.combine(interface)
+      hasher.combine(fwmark)
+    }
+  }
+
+  public var bindAddress: String? {
+    get { binding?.address }
+    set { rebind(address: newValue) }
+  }
+  public var bindPort: UInt16? {
+    get { binding?.port }
+    set { rebind(port: newValue) }
+  }
   /// An interface name; the probe's connection uses only this device.
-  public var bindInterface: String?
+  public var bindInterface: String? {
+    get { binding?.interface }
+    set { rebind(interface: newValue) }
+  }
   /// The firewall mark of the probe's packets (policy routing, nftables); nil or 0 sets none.
-  public var fwmark: UInt32?
+  public var fwmark: UInt32? {
+    get { binding?.fwmark }
+    set { rebind(fwmark: newValue) }
+  }
 
   public init(
     address: String, port: UInt16, bindAddress: String? = nil, bindPort: UInt16? = nil,
@@ -22,10 +66,16 @@ public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
   ) {
     self.address = address
     self.port = port
-    self.bindAddress = bindAddress
-    self.bindPort = bindPort
-    self.bindInterface = bindInterface
-    self.fwmark = fwmark
+    self.binding = Binding(address: bindAddress, port: bindPort, interface: bindInterface, fwmark: fwmark)
+  }
+
+  private mutating func rebind(
+    address: String?? = .none, port: UInt16?? = .none, interface: String?? = .none,
+    fwmark: UInt32?? = .none
+  ) {
+    binding = Binding(
+      address: address ?? bindAddress, port: port ?? bindPort, interface: interface ?? bindInterface,
+      fwmark: fwmark ?? self.fwmark)
   }
 
   public var description: String {
@@ -34,13 +84,18 @@ public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// TCP_CHECK: a connect within `connectTimeout`, then a clean close.
+/// 40 bytes (the timeout kept as nanoseconds): the checker box holding it is one per real server.
 public struct TCPCheck: Hashable, Sendable {
   public var target: CheckTarget
-  public var connectTimeout: Duration
+  private var timeoutNanoseconds: Int64
+  public var connectTimeout: Duration {
+    get { .nanoseconds(timeoutNanoseconds) }
+    set { timeoutNanoseconds = newValue.nanoseconds }
+  }
 
   public init(target: CheckTarget, connectTimeout: Duration = .seconds(5)) {
     self.target = target
-    self.connectTimeout = connectTimeout
+    self.timeoutNanoseconds = connectTimeout.nanoseconds
   }
 }
 
@@ -347,13 +402,50 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
 
 /// A real server to watch: up only while every checker is up. No checkers means always up.
 ///
-/// The notify scripts (about 100 bytes each, usually absent) live in one shared box, so a server
-/// is 32 bytes however many copies the daemon and the monitor keep. Equality compares the scripts'
+/// The notify scripts (about 100 bytes each, usually absent) live in one shared box, and a single
+/// checker is held inline, so a server is 32 bytes however many copies the daemon and the monitor
+/// keep, with no array of its own. Equality compares the scripts'
 /// values, not the boxes.
 public struct MonitoredServer: Hashable, Sendable {
   public var id: RealServerID
-  public var checkers: [Checker]
+  /// Most real servers have exactly one checker: it is held inline rather than in an array of
+  /// one (a 48-byte allocation per real server).
+  private enum CheckerList: Hashable, Sendable {
+    case one(Checker)
+    case many([Checker])
+  }
+  private var checkerList: CheckerList
   private var scripts: NotifyScripts?
+
+  public var checkers: [Checker] {
+    get {
+      switch checkerList {
+      case .one(let checker): [checker]
+      case .many(let checkers): checkers
+      }
+    }
+    set { checkerList = Self.list(newValue) }
+  }
+
+  /// The checkers without building an array: most callers only iterate them.
+  public var checkerCount: Int {
+    switch checkerList {
+    case .one: 1
+    case .many(let checkers): checkers.count
+    }
+  }
+
+  /// Calls `body` with each checker in order.
+  public func forEachChecker(_ body: (Checker) throws -> Void) rethrows {
+    switch checkerList {
+    case .one(let checker): try body(checker)
+    case .many(let checkers): for checker in checkers { try body(checker) }
+    }
+  }
+
+  private static func list(_ checkers: [Checker]) -> CheckerList {
+    checkers.count == 1 ? .one(checkers[0]) : .many(checkers)
+  }
 
   /// `notify_up` and `notify_down` of one real server; nil in `MonitoredServer` when it has neither.
   final class NotifyScripts: Sendable {
@@ -379,18 +471,18 @@ public struct MonitoredServer: Hashable, Sendable {
     id: RealServerID, checkers: [Checker], notifyUp: RunnableScript? = nil, notifyDown: RunnableScript? = nil
   ) {
     self.id = id
-    self.checkers = checkers
+    self.checkerList = Self.list(checkers)
     self.scripts = NotifyScripts(up: notifyUp, down: notifyDown)
   }
 
   public static func == (lhs: MonitoredServer, rhs: MonitoredServer) -> Bool {
-    lhs.id == rhs.id && lhs.checkers == rhs.checkers
+    lhs.id == rhs.id && lhs.checkerList == rhs.checkerList
       && (lhs.scripts === rhs.scripts || (lhs.notifyUp == rhs.notifyUp && lhs.notifyDown == rhs.notifyDown))
   }
 
   public func hash(into hasher: inout Hasher) {
     hasher.combine(id)
-    hasher.combine(checkers)
+    hasher.combine(checkerList)
     hasher.combine(notifyUp)
     hasher.combine(notifyDown)
   }

@@ -9,8 +9,7 @@ import Synchronization
 /// Invariant: `events` receives one event per server change, in the order changes happened.
 public final class HealthMonitor: Sendable {
   /// Every server change; single consumer. Finishes after `stop()`.
-  public let events: AsyncStream<HealthEvent>
-  private let continuation: AsyncStream<HealthEvent>.Continuation
+  public let events = HealthEventQueue()
   private let group: any EventLoopGroup
   private let logger: Logger
   private let scripts: ScriptRunner
@@ -20,18 +19,45 @@ public final class HealthMonitor: Sendable {
 
   /// One real server of the last `apply`, by slot. Its checkers are a range of `checkerList`.
   /// It holds the server as given (id, checkers and notify scripts are references, 32 bytes), not
-  /// copies of its scripts.
+  /// copies of its scripts; with what it last reported, 40 bytes.
   private struct ServerEntry {
     var server: MonitoredServer
-    var reportedUp: Bool
-    var reportedWeight: Int?
+    var reported: ReportedState
     var id: RealServerID { server.id }
+    var reportedUp: Bool { reported.isUp }
+    var reportedWeight: Int? { reported.weight }
+  }
+  /// An up/down and a dynamic weight (dynamic weights are within -65535...65535) in 5 bytes
+  /// instead of the 17 of `Bool` and `Int?`: one per real server and one per checker.
+  /// Invariant: `weightValue == ReportedState.noWeight` exactly when the weight is nil.
+  private struct ReportedState: Equatable {
+    static let noWeight = Int32.min
+    var weightValue: Int32
+    var isUp: Bool
+    init(isUp: Bool, weight: Int?) {
+      self.isUp = isUp
+      self.weightValue = weight.map { max(Int32(clamping: $0), Self.noWeight + 1) } ?? Self.noWeight
+    }
+    var weight: Int? { weightValue == Self.noWeight ? nil : Int(weightValue) }
   }
   /// One distinct checker (interned: one record however many servers use it), by slot. Its state
-  /// is what every server using it sees, so servers keep no per-checker copy.
+  /// is what every server using it sees, so servers keep no per-checker copy. 40 bytes.
   private struct CheckerRecord {
     var runner: any CheckRunner
-    var state: ServerVerdict.CheckerState
+    var reason: String?
+    var verdict: ReportedState
+    var state: ServerVerdict.CheckerState {
+      get { .init(isUp: verdict.isUp, weight: verdict.weight, reason: reason) }
+      set {
+        verdict = ReportedState(isUp: newValue.isUp, weight: newValue.weight)
+        reason = newValue.reason
+      }
+    }
+    init(runner: any CheckRunner, state: ServerVerdict.CheckerState) {
+      self.runner = runner
+      self.reason = state.reason
+      self.verdict = ReportedState(isUp: state.isUp, weight: state.weight)
+    }
   }
   /// Flat tables, rebuilt by each `apply` except `records`, whose slots (and so runners and
   /// their history) survive a reload for every checker still wanted.
@@ -80,7 +106,6 @@ public final class HealthMonitor: Sendable {
     bfdSessionUp: @escaping @Sendable (String) -> Bool = { _ in false }
   ) {
     self.bfdSessionUp = bfdSessionUp
-    (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self, bufferingPolicy: .unbounded)
     self.group = group
     self.logger = logger
     self.scripts = scripts
@@ -95,8 +120,7 @@ public final class HealthMonitor: Sendable {
     var toStart: [(any CheckRunner, Duration)] = []
     var toStop: [any CheckRunner] = []
     var emitted: [HealthEvent] = []
-    let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void = {
-      [weak self] runner, transition, latency in
+    let hooks = RunnerHooks(onProbeStart: onProbeStart) { [weak self] runner, transition, latency in
       self?.checkerChanged(runner, transition, latency)
     }
     state.withLock { s in
@@ -108,19 +132,19 @@ public final class HealthMonitor: Sendable {
       checkerStart.reserveCapacity(servers.count + 1)
       checkerList.reserveCapacity(servers.count)
       // At most this many checkers after the apply: the tables grow once instead of doubling.
-      let mostCheckers = servers.reduce(0) { $0 + $1.checkers.count }
+      let mostCheckers = servers.reduce(0) { $0 + $1.checkerCount }
       if mostCheckers > s.records.count {
         s.records.reserveCapacity(mostCheckers)
         s.slotOf.reserveCapacity(mostCheckers)
       }
       for server in servers {
         let first = checkerList.count
-        for checker in server.checkers {
+        server.forEachChecker { checker in
           let slot: Int32
           if let existing = s.slotOf[checker] {
             slot = existing
           } else {
-            let runner = makeRunner(checker, timers: &s.timers, onChange: onChange)
+            let runner = makeRunner(checker, timers: &s.timers, hooks: hooks)
             let v = runner.verdict
             let record = CheckerRecord(
               runner: runner, state: .init(isUp: v.isUp, weight: v.weight, reason: v.lastOutcome.downReason))
@@ -181,13 +205,12 @@ public final class HealthMonitor: Sendable {
       for (index, server) in servers.enumerated() {
         let states = s.states(of: index)
         let (up, weight) = (ServerVerdict.isUp(states), ServerVerdict.weight(states))
-        var entry = ServerEntry(server: server, reportedUp: up, reportedWeight: weight)
+        let now = ReportedState(isUp: up, weight: weight)
+        var entry = ServerEntry(server: server, reported: now)
         if let was = previous[server.id].map({ old[$0] }) {
-          entry.reportedUp = was.reportedUp
-          entry.reportedWeight = was.reportedWeight
-          if was.reportedUp != up || was.reportedWeight != weight {
-            entry.reportedUp = up
-            entry.reportedWeight = weight
+          entry.reported = was.reported
+          if was.reported != now {
+            entry.reported = now
             emitted.append(event(for: entry, reason: "reload", latency: nil))
           }
         } else {
@@ -198,7 +221,7 @@ public final class HealthMonitor: Sendable {
       s.servers = entries
       // Yield under the lock and before any probe starts: a probe that fails at once must never
       // put its DOWN on the stream ahead of the server's "initial" UP.
-      for event in emitted { continuation.yield(event) }
+      for event in emitted { events.yield(event) }
     }
     for runner in toStop { runner.stop() }
     // The engine's slot table grows once for all new checkers it takes.
@@ -209,8 +232,10 @@ public final class HealthMonitor: Sendable {
 
   /// TCP checkers live on the process-wide engine: a monitor dropped without `stop()` must not
   /// leave them probing.
+  /// `events` ends with the monitor, as an `AsyncStream` ends with its last continuation.
   deinit {
     for runner in state.withLock({ $0.records.compactMap { $0?.runner } }) { runner.stop() }
+    events.finish()
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
@@ -224,7 +249,7 @@ public final class HealthMonitor: Sendable {
       return s.records.compactMap { $0?.runner }
     }
     for runner in runners { runner.stop() }
-    continuation.finish()
+    events.finish()
   }
 
   /// A consistent copy of every server's and checker's state.
@@ -258,20 +283,17 @@ public final class HealthMonitor: Sendable {
   /// probe); every other checker runs its probes on an event loop of `group`, woken by that loop's
   /// `ProbeTimer`.
   ///
-  /// `onChange` is made once per `apply` and shared by every runner it makes (a closure made per
+  /// `hooks` are made once per `apply` and shared by every runner it makes (a closure made per
   /// runner was a heap context per checker).
   private func makeRunner(
-    _ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer],
-    onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
+    _ checker: Checker, timers: inout [ObjectIdentifier: ProbeTimer], hooks: RunnerHooks
   ) -> any CheckRunner {
-    let loop = group.next()
+    let onChange = hooks.onChange
     let probe: any Probe
     if let job = TCPCheckRunner.job(for: checker.spec) {
       switch (TCPCheckEngine.shared, job) {
       case (.success(let engine), .success):
-        return TCPCheckRunner(
-          checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart,
-          onChange: onChange)
+        return TCPCheckRunner(checker: checker, engine: engine, hooks: hooks)
       case (.failure(let error), _): probe = FailingProbe(reason: error.description)
       case (_, .failure(let error)): probe = FailingProbe(reason: error.description)
       }
@@ -279,10 +301,11 @@ public final class HealthMonitor: Sendable {
       case .success(let engine) = DatagramCheckEngine.shared
     {
       return DatagramCheckRunner(
-        checker: checker, engine: engine, loop: loop, onProbeStart: onProbeStart, onChange: onChange)
+        checker: checker, engine: engine, loop: group.next(), onProbeStart: onProbeStart, onChange: onChange)
     } else {
       probe = makeProbe(checker.spec)
     }
+    let loop = group.next()
     let timer = timers[ObjectIdentifier(loop), default: ProbeTimer(loop: loop)]
     timers[ObjectIdentifier(loop)] = timer
     return ProbeRunner(
@@ -326,10 +349,10 @@ public final class HealthMonitor: Sendable {
         var entry = s.servers[server]
         let states = s.states(of: server)
         let (up, weight) = (ServerVerdict.isUp(states), ServerVerdict.weight(states))
-        if up != entry.reportedUp || weight != entry.reportedWeight {
+        let now = ReportedState(isUp: up, weight: weight)
+        if now != entry.reported {
           let flipped = up != entry.reportedUp
-          entry.reportedUp = up
-          entry.reportedWeight = weight
+          entry.reported = now
           let reason =
             up
             ? "\(runner.checker.spec) \(flipped ? "succeeded" : "weight \(weight ?? 0)")"
@@ -337,7 +360,7 @@ public final class HealthMonitor: Sendable {
           let change = event(for: entry, reason: reason, latency: latency)
           emitted.append(change)
           // Under the lock, so concurrent runners' changes reach the stream in state order.
-          continuation.yield(change)
+          events.yield(change)
           if flipped, let script = up ? entry.server.notifyUp : entry.server.notifyDown {
             scripts.append(script)
           }

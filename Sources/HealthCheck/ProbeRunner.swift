@@ -6,8 +6,6 @@ import Synchronization
 /// transition is reported.
 protocol CheckRunner: AnyObject, Sendable {
   var checker: Checker { get }
-  /// The loop notify scripts of this checker's servers are started from.
-  var loop: any EventLoop { get }
   func snapshot() -> RunnerSnapshot
   func start(after delay: Duration)
   func stop()
@@ -15,6 +13,23 @@ protocol CheckRunner: AnyObject, Sendable {
 
 extension CheckRunner {
   var verdict: CheckerVerdict { snapshot().verdict }
+}
+
+/// What every runner of one `HealthMonitor.apply` reports to, in one shared object: a runner
+/// holds a reference to it rather than two closures (one runner per real server at scale).
+final class RunnerHooks: Sendable {
+  /// Lateness of each probe start against its schedule (benchmarks); must be cheap.
+  let onProbeStart: (@Sendable (Duration) -> Void)?
+  /// A runner's checker changed (called without the runner's or the engine's lock held).
+  let onChange: @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
+
+  init(
+    onProbeStart: (@Sendable (Duration) -> Void)?,
+    onChange: @escaping @Sendable (any CheckRunner, CheckerTransition, Duration) -> Void
+  ) {
+    self.onProbeStart = onProbeStart
+    self.onChange = onChange
+  }
 }
 
 /// One checker's state at one instant, as `status` shows it.

@@ -14,23 +14,25 @@ struct TCPCheckEngineError: Error, CustomStringConvertible {
 
 /// A socket address copied once into the bytes connect(2) and bind(2) take. Held in a
 /// `sockaddr_in6` (28 bytes, the larger of the two families) rather than a 128-byte
-/// `sockaddr_storage`: there is one per checker.
+/// `sockaddr_storage`: there is one per checker. The family and the length follow from the
+/// stored `sa_family` (the first field of both `sockaddr_in` and `sockaddr_in6`), so they are
+/// not stored beside it.
 struct RawSocketAddress: @unchecked Sendable {
   private(set) var storage = sockaddr_in6()
-  let length: socklen_t
-  let family: Int32
+  /// `AF_INET` or `AF_INET6`.
+  var family: Int32 { Int32(storage.sin6_family) }
+  var length: socklen_t {
+    socklen_t(family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
+  }
 
   init(_ address: SocketAddress) {
     var storage = sockaddr_in6()
-    let length = address.withSockAddr { pointer, length in
+    address.withSockAddr { pointer, length in
       withUnsafeMutableBytes(of: &storage) { target in
         target.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: min(length, target.count)))
       }
-      return socklen_t(length)
     }
     self.storage = storage
-    self.length = length
-    self.family = address.protocol.rawValue
   }
 
   func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
@@ -40,44 +42,43 @@ struct RawSocketAddress: @unchecked Sendable {
   }
 }
 
-/// What one TCP_CHECK probe connects to, resolved once per checker.
+/// What one TCP_CHECK probe connects to, resolved once per checker. 48 bytes inline (the engine
+/// keeps one per checker in its slot): the remote address, the timeout in nanoseconds, and one
+/// reference to what few checkers have (a binding, socket options, a conversation).
 struct TCPCheckJob: Sendable {
-  /// `bindto`/`bind_port` and the socket options, which few checkers set: kept out of line (nil
-  /// when none is set) so the engine's slot, one per checker, does not carry ~60 empty bytes.
-  final class Binding: Sendable {
+  /// `bindto`/`bind_port`, the socket options, and what a checker with a conversation adds: out
+  /// of line, nil for a plain TCP_CHECK, so the engine's slot does not carry ~110 empty bytes.
+  final class Extras: Sendable {
     let local: RawSocketAddress?
     let options: ProbeSocketOptions
-    init(local: RawSocketAddress?, options: ProbeSocketOptions) {
+    let template: (any ConversationTemplate)?
+    let tls: TLSLegs?
+    init(
+      local: RawSocketAddress?, options: ProbeSocketOptions, template: (any ConversationTemplate)?,
+      tls: TLSLegs?
+    ) {
       self.local = local
       self.options = options
-    }
-  }
-
-  let remote: RawSocketAddress
-  let binding: Binding?
-  /// Bounds each leg: its connect, and with a conversation the whole exchange.
-  let timeout: Duration
-  /// What a checker with a conversation adds, kept out of line (nil for TCP_CHECK) so the
-  /// engine's slot, one per checker, does not carry ~50 empty bytes for every TCP_CHECK.
-  final class Conversing: Sendable {
-    let template: any ConversationTemplate
-    let tls: TLSLegs?
-    init(template: any ConversationTemplate, tls: TLSLegs?) {
       self.template = template
       self.tls = tls
     }
   }
-  let conversing: Conversing?
 
+  let remote: RawSocketAddress
+  /// Bounds each leg: its connect, and with a conversation the whole exchange (nanoseconds).
+  private let timeoutNanoseconds: Int64
+  let extras: Extras?
+
+  var timeout: Duration { .nanoseconds(timeoutNanoseconds) }
   /// nil: connect-only (TCP_CHECK, up once connected). Otherwise each leg of a probe is a
   /// connection followed by the template's conversation for that leg.
-  var template: (any ConversationTemplate)? { conversing?.template }
+  var template: (any ConversationTemplate)? { extras?.template }
   /// nil: plaintext. Otherwise every leg runs TLS (the engine's `EngineTLSContext`) between
   /// connect and conversation; only with a template.
-  var tls: TLSLegs? { conversing?.tls }
+  var tls: TLSLegs? { extras?.tls }
 
-  var local: RawSocketAddress? { binding?.local }
-  var options: ProbeSocketOptions { binding?.options ?? .none }
+  var local: RawSocketAddress? { extras?.local }
+  var options: ProbeSocketOptions { extras?.options ?? .none }
   /// Connections per probe: 1 when connect-only.
   var legs: Int { template.map { max(1, $0.legs) } ?? 1 }
 
@@ -86,11 +87,13 @@ struct TCPCheckJob: Sendable {
     template: (any ConversationTemplate)? = nil, tls: TLSLegs? = nil
   ) {
     self.remote = RawSocketAddress(remote)
-    self.binding =
-      local == nil && options == .none
-      ? nil : Binding(local: local.map(RawSocketAddress.init), options: options)
-    self.timeout = timeout
-    self.conversing = template.map { Conversing(template: $0, tls: tls) }
+    self.extras =
+      local == nil && options == .none && template == nil
+      ? nil
+      : Extras(
+        local: local.map(RawSocketAddress.init), options: options, template: template,
+        tls: template == nil ? nil : tls)
+    self.timeoutNanoseconds = timeout.nanoseconds
   }
 
   /// Built when a probe times out rather than stored: a stored one is a heap string per checker.
@@ -105,6 +108,16 @@ struct TCPCheckJob: Sendable {
   func failure(_ reason: String, leg: Int) -> ProbeOutcome {
     .down(reason: template?.describe(failure: reason, leg: leg) ?? reason)
   }
+}
+
+/// Who hears about a periodic engine checker. Called on the engine thread, never under the
+/// engine's lock; the engine holds it from `add` until `remove`.
+protocol TCPCheckSubscriber: AnyObject, Sendable {
+  /// Whether `probeStarted` is wanted (benchmarks); read as each probe starts, must be cheap.
+  var wantsProbeStarts: Bool { get }
+  /// Lateness of a probe start against its schedule.
+  func probeStarted(lateness: Duration)
+  func checkerTransitioned(_ transition: CheckerTransition, latency: Duration)
 }
 
 /// Runs every engine checker of the process on one thread: TCP_CHECK (connect-only) and the
@@ -157,15 +170,31 @@ final class TCPCheckEngine: Sendable {
   /// An output buffer grown beyond this is dropped at the end of its probe instead of kept.
   static let keptOutputCapacity = 16 << 10
 
-  /// Who hears about a periodic checker. Called on the engine thread, never under its lock.
-  struct Observer: Sendable {
+  /// Who hears about a periodic checker, for callers that pass closures (tests): a subscriber
+  /// made of them. The monitor's runners are subscribers themselves, so a checker costs no
+  /// closure context of its own.
+  final class Observer: TCPCheckSubscriber {
     /// Lateness of each probe start against its schedule (benchmarks); must be cheap.
-    var onProbeStart: (@Sendable (Duration) -> Void)?
-    var onTransition: @Sendable (CheckerTransition, Duration) -> Void
+    let onProbeStart: (@Sendable (Duration) -> Void)?
+    let onTransition: @Sendable (CheckerTransition, Duration) -> Void
+    init(
+      onProbeStart: (@Sendable (Duration) -> Void)?,
+      onTransition: @escaping @Sendable (CheckerTransition, Duration) -> Void
+    ) {
+      self.onProbeStart = onProbeStart
+      self.onTransition = onTransition
+    }
+    var wantsProbeStarts: Bool { onProbeStart != nil }
+    func probeStarted(lateness: Duration) { onProbeStart?(lateness) }
+    func checkerTransitioned(_ transition: CheckerTransition, latency: Duration) {
+      onTransition(transition, latency)
+    }
   }
 
+  /// A periodic checker's subscriber (held by its slot until `remove`), or a one-shot probe's
+  /// completion.
   private enum Mode {
-    case periodic(Observer)
+    case periodic(any TCPCheckSubscriber)
     case once(@Sendable (ProbeOutcome) -> Void)
   }
 
@@ -176,25 +205,57 @@ final class TCPCheckEngine: Sendable {
     case talking
   }
 
+  /// What `fd` is registered with epoll for.
+  private enum Interest: UInt8 {
+    case none
+    /// A connect-only leg: EPOLLOUT.
+    case connect
+    /// A conversing leg: `conversingInterest`.
+    case conversation
+
+    var events: UInt32 {
+      switch self {
+      case .none: 0
+      case .connect: EPOLLOUT.rawValue
+      case .conversation: TCPCheckEngine.conversingInterest
+      }
+    }
+  }
+
+  /// One checker (or one-shot probe): 176 bytes, one per real server at scale, so the fields are
+  /// ordered so that the small ones fill the room after `mode` and `verdict` (Swift places a field
+  /// right after the previous one's size, not its stride), and what only a conversation needs is
+  /// out of line (`exchange`, `job.extras`).
   private struct Slot {
     var generation: UInt32 = 0
+    var fd: Int32 = -1
     var job: TCPCheckJob?
     var mode: Mode?
-    var verdict: CheckerVerdict?
-    var probes = 0
-    var lastLatency: Duration?
-    var fd: Int32 = -1
     var phase = Phase.connecting
+    var interest = Interest.none
+    /// Probes finished; saturates (13 years at ten a second).
+    var probeCount: UInt32 = 0
+    var verdict: CheckerVerdict?
     /// The leg in flight (0..<job.legs).
-    var leg = 0
-    /// The epoll events `fd` is registered for (EPOLLOUT connect-only, else `conversingInterest`).
-    var interest: UInt32 = 0
+    var legIndex: Int32 = 0
     /// A conversing checker's exchange state, made once with the slot (nil for TCP_CHECK).
     var exchange: Exchange?
+    /// The last probe's latency in nanoseconds; negative before the first.
+    var lastLatencyNanoseconds: Int64 = -1
     var due = NIODeadline.uptimeNanoseconds(0)
     var started = NIODeadline.uptimeNanoseconds(0)
     /// The in-flight leg's deadline: the one live entry of this slot in `timeouts`.
     var deadline = NIODeadline.uptimeNanoseconds(0)
+
+    var probes: Int { Int(probeCount) }
+    var leg: Int {
+      get { Int(legIndex) }
+      set { legIndex = Int32(clamping: newValue) }
+    }
+    var lastLatency: Duration? {
+      get { lastLatencyNanoseconds < 0 ? nil : .nanoseconds(lastLatencyNanoseconds) }
+      set { lastLatencyNanoseconds = newValue.map { max(0, $0.nanoseconds) } ?? -1 }
+    }
   }
 
   /// What only a conversing checker's slot needs, out of line so a TCP_CHECK slot does not carry
@@ -225,8 +286,8 @@ final class TCPCheckEngine: Sendable {
 
   /// What one pass found to tell observers once the lock is released.
   private enum Notice {
-    case started(@Sendable (Duration) -> Void, Duration)
-    case transition(@Sendable (CheckerTransition, Duration) -> Void, CheckerTransition, Duration)
+    case started(any TCPCheckSubscriber, Duration)
+    case transition(any TCPCheckSubscriber, CheckerTransition, Duration)
     case finished(@Sendable (ProbeOutcome) -> Void, ProbeOutcome)
   }
 
@@ -247,9 +308,17 @@ final class TCPCheckEngine: Sendable {
 
   // MARK: interface
 
-  /// Adds a periodic checker whose first probe starts after `delay`; returns its handle.
+  /// Adds a periodic checker whose first probe starts after `delay`; returns its handle. The
+  /// engine holds `subscriber` until `remove(handle)`.
+  func add(
+    _ job: TCPCheckJob, schedule: CheckSchedule, after delay: Duration, subscriber: any TCPCheckSubscriber
+  ) -> UInt64 {
+    insert(job, mode: .periodic(subscriber), verdict: CheckerVerdict(schedule: schedule), after: delay)
+  }
+
+  /// `add` with closures for a subscriber.
   func add(_ job: TCPCheckJob, schedule: CheckSchedule, after delay: Duration, observer: Observer) -> UInt64 {
-    insert(job, mode: .periodic(observer), verdict: CheckerVerdict(schedule: schedule), after: delay)
+    add(job, schedule: schedule, after: delay, subscriber: observer)
   }
 
   /// Probes once now and calls `completion` on the engine thread with the outcome.
@@ -284,14 +353,22 @@ final class TCPCheckEngine: Sendable {
   }
 
   /// Makes room for `additional` more checkers in one allocation, so a start of N checkers does
-  /// not leave the slot table at the next power of two (up to 2x the slots, ~300 bytes each).
+  /// not leave the slot table at the next power of two (up to 2x the slots, 176 bytes each), nor
+  /// the start heap (24 bytes an entry).
   func reserve(additional: Int) {
     guard additional > 0 else { return }
     state.withLock { s in
       let needed = s.slots.count - s.free.count + additional
       if needed > s.slots.count { s.slots.reserveCapacity(needed) }
+      // Each new checker queues one start: the start heap grows once too.
+      if s.starts.count + additional > s.starts.capacity {
+        s.starts.reserveCapacity(s.starts.count + additional)
+      }
     }
   }
+
+  /// Bytes per checker in the slot table (a test holds it to the size the layout promises).
+  static var slotStride: Int { MemoryLayout<Slot>.stride }
 
   /// Checkers and one-shot probes the engine holds (for tests: back to zero once all are removed).
   var activeCount: Int { state.withLock { $0.slots.count - $0.free.count } }
@@ -428,8 +505,9 @@ final class TCPCheckEngine: Sendable {
       }
       for notice in pass.notices {
         switch notice {
-        case .started(let call, let lateness): call(lateness)
-        case .transition(let call, let transition, let latency): call(transition, latency)
+        case .started(let subscriber, let lateness): subscriber.probeStarted(lateness: lateness)
+        case .transition(let subscriber, let transition, let latency):
+          subscriber.checkerTransitioned(transition, latency: latency)
         case .finished(let call, let outcome): call(outcome)
         }
       }
@@ -438,9 +516,9 @@ final class TCPCheckEngine: Sendable {
 
   /// Starts slot `index`'s probe at its first leg.
   private func begin(_ index: Int, at now: NIODeadline, in s: inout State, pass: inout Pass) {
-    if case .periodic(let observer)? = s.slots[index].mode, let onStart = observer.onProbeStart {
+    if case .periodic(let subscriber)? = s.slots[index].mode, subscriber.wantsProbeStarts {
       pass.notices.append(
-        .started(onStart, .nanoseconds(max(0, (now - s.slots[index].due).nanoseconds))))
+        .started(subscriber, .nanoseconds(max(0, (now - s.slots[index].due).nanoseconds))))
     }
     s.slots[index].started = now
     s.slots[index].leg = 0
@@ -484,8 +562,8 @@ final class TCPCheckEngine: Sendable {
       return
     }
     let token = Self.token(index, s.slots[index].generation)
-    let interest = job.conversing == nil ? EPOLLOUT.rawValue : Self.conversingInterest
-    guard control(EPOLL_CTL_ADD, fd, for: interest, token: token) else {
+    let interest: Interest = job.template == nil ? .connect : .conversation
+    guard control(EPOLL_CTL_ADD, fd, for: interest.events, token: token) else {
       endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
       return
     }
@@ -613,7 +691,8 @@ final class TCPCheckEngine: Sendable {
     // Left with bytes possibly unread (the per-event read budget is spent): re-registering makes
     // epoll report the socket again if it is still readable, as an edge would not.
     if !control(
-      EPOLL_CTL_MOD, fd, for: s.slots[index].interest, token: Self.token(index, s.slots[index].generation))
+      EPOLL_CTL_MOD, fd, for: s.slots[index].interest.events,
+      token: Self.token(index, s.slots[index].generation))
     {
       endLeg(index, job.failure(Self.reason(errno), leg: leg), at: now, in: &s, pass: &pass)
     }
@@ -726,7 +805,7 @@ final class TCPCheckEngine: Sendable {
     }
     if s.slots[index].fd >= 0 { close(s.slots[index].fd) }
     s.slots[index].fd = -1
-    s.slots[index].interest = 0
+    s.slots[index].interest = .none
     if outcome.isUp, let job = s.slots[index].job, s.slots[index].leg + 1 < job.legs {
       s.slots[index].leg += 1
       connectLeg(index, at: now, in: &s, pass: &pass)
@@ -745,15 +824,15 @@ final class TCPCheckEngine: Sendable {
     case .once(let completion)?:
       pass.notices.append(.finished(completion, outcome))
       Self.release(index, in: &s)
-    case .periodic(let observer)?:
+    case .periodic(let subscriber)?:
       guard let step = s.slots[index].verdict?.record(outcome) else {
         Self.release(index, in: &s)
         return
       }
-      s.slots[index].probes += 1
+      if s.slots[index].probeCount < .max { s.slots[index].probeCount += 1 }
       s.slots[index].lastLatency = latency
       if let transition = step.transition {
-        pass.notices.append(.transition(observer.onTransition, transition, latency))
+        pass.notices.append(.transition(subscriber, transition, latency))
       }
       let due = now + .nanoseconds(max(0, step.nextDelay.nanoseconds))
       s.slots[index].due = due

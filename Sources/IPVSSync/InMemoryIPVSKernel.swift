@@ -14,8 +14,32 @@ import Synchronization
 /// `run --dry-run` keeps no record (its daemon logs each operation and shows the last ones in
 /// `status`): a record kept for the daemon's lifetime would grow with every health flap.
 public final class InMemoryIPVSKernel: IPVSKernel {
+  /// A destination as held here: what the kernel would report besides its key and its traffic
+  /// counters (always zero here), 40 bytes instead of `KernelDestination`'s ~140 (`run --dry-run`
+  /// holds one per real server). `table` rebuilds the full values.
+  private struct Destination {
+    var attributes: DestinationAttributes
+    var active: UInt32 = 0
+    var inactive: UInt32 = 0
+  }
+  private struct Service {
+    var attributes: ServiceAttributes
+    var destinations: [DestinationKey: Destination] = [:]
+
+    func kernelDestination(_ key: DestinationKey, _ d: Destination) -> KernelDestination {
+      KernelDestination(
+        key: key, attributes: d.attributes, activeConnections: d.active, inactiveConnections: d.inactive)
+    }
+    var table: TableService {
+      TableService(
+        attributes: attributes,
+        destinations: Dictionary(
+          uniqueKeysWithValues: destinations.map { ($0.key, kernelDestination($0.key, $0.value)) }))
+    }
+  }
+
   private struct State {
-    var table = IPVSTable()
+    var services: [ServiceKey: Service] = [:]
     var order: [ServiceKey] = []
     var timeouts = IPVSTimeouts(tcp: 900, tcpFin: 120, udp: 300)
     var daemons: [SyncDaemonRole: SyncDaemonConfig] = [:]
@@ -36,7 +60,7 @@ public final class InMemoryIPVSKernel: IPVSKernel {
   public var appliedOperations: [IPVSOperation] { state.withLock { $0.applied } }
   public func resetAppliedOperations() { state.withLock { $0.applied = [] } }
   /// The current table.
-  public var table: IPVSTable { state.withLock { $0.table } }
+  public var table: IPVSTable { state.withLock { IPVSTable(services: $0.services.mapValues(\.table)) } }
   /// Makes `operation` fail with `errno` until cleared (nil).
   public func setFailure(_ operation: IPVSOperation, errno: Int32?) {
     state.withLock { $0.failing[operation] = errno }
@@ -46,8 +70,8 @@ public final class InMemoryIPVSKernel: IPVSKernel {
     _ service: ServiceKey, _ destination: DestinationKey, active: UInt32, inactive: UInt32
   ) {
     state.withLock {
-      $0.table.services[service]?.destinations[destination]?.activeConnections = active
-      $0.table.services[service]?.destinations[destination]?.inactiveConnections = inactive
+      $0.services[service]?.destinations[destination]?.active = active
+      $0.services[service]?.destinations[destination]?.inactive = inactive
     }
   }
 
@@ -60,23 +84,23 @@ public final class InMemoryIPVSKernel: IPVSKernel {
   public func services() throws(IPVSKernelError) -> [KernelService] {
     state.withLock { s in
       s.order.compactMap { key in
-        s.table.services[key].map { KernelService(key: key, attributes: $0.attributes) }
+        s.services[key].map { KernelService(key: key, attributes: $0.attributes) }
       }
     }
   }
 
   public func service(_ key: ServiceKey) throws(IPVSKernelError) -> KernelService {
-    guard let entry = state.withLock({ $0.table.services[key] }) else {
+    guard let entry = state.withLock({ $0.services[key] }) else {
       throw .rejected(operation: "get service \(key)", errno: ESRCH, reason: .noSuchService)
     }
     return KernelService(key: key, attributes: entry.attributes)
   }
 
   public func destinations(of service: ServiceKey) throws(IPVSKernelError) -> [KernelDestination] {
-    guard let entry = state.withLock({ $0.table.services[service] }) else {
+    guard let entry = state.withLock({ $0.services[service] }) else {
       throw .rejected(operation: "dump destinations of \(service)", errno: ESRCH, reason: .noSuchService)
     }
-    return entry.destinations.values.sorted { $0.key < $1.key }
+    return entry.destinations.map { entry.kernelDestination($0.key, $0.value) }.sorted { $0.key < $1.key }
   }
 
   public func apply(_ operations: [IPVSOperation]) throws(IPVSKernelError) -> [IPVSOperationResult] {
@@ -95,36 +119,36 @@ public final class InMemoryIPVSKernel: IPVSKernel {
   private static func perform(_ op: IPVSOperation, on s: inout State) -> Int32? {
     switch op {
     case .addService(let key, let attributes):
-      guard s.table.services[key] == nil else { return EEXIST }
+      guard s.services[key] == nil else { return EEXIST }
       guard IPVSScheduler.all.contains(attributes.scheduler) else { return ENOENT }
-      s.table.services[key] = TableService(attributes: attributes)
+      s.services[key] = Service(attributes: attributes)
       s.order.append(key)
     case .editService(let key, let attributes):
-      guard s.table.services[key] != nil else { return ESRCH }
+      guard s.services[key] != nil else { return ESRCH }
       guard IPVSScheduler.all.contains(attributes.scheduler) else { return ENOENT }
-      s.table.services[key]?.attributes = attributes
+      s.services[key]?.attributes = attributes
     case .deleteService(let key):
-      guard s.table.services.removeValue(forKey: key) != nil else { return ESRCH }
+      guard s.services.removeValue(forKey: key) != nil else { return ESRCH }
       s.order.removeAll { $0 == key }
     case .addDestination(let service, let key, let attributes):
-      guard let entry = s.table.services[service] else { return ESRCH }
+      guard let entry = s.services[service] else { return ESRCH }
       guard entry.destinations[key] == nil else { return EEXIST }
-      s.table.services[service]?.destinations[key] = KernelDestination(key: key, attributes: attributes)
+      s.services[service]?.destinations[key] = Destination(attributes: attributes)
     case .editDestination(let service, let key, let attributes):
-      guard let entry = s.table.services[service] else { return ESRCH }
+      guard let entry = s.services[service] else { return ESRCH }
       guard entry.destinations[key] != nil else { return ENOENT }
-      s.table.services[service]?.destinations[key]?.attributes = attributes
+      s.services[service]?.destinations[key]?.attributes = attributes
     case .deleteDestination(let service, let key):
-      guard let entry = s.table.services[service] else { return ESRCH }
+      guard let entry = s.services[service] else { return ESRCH }
       guard entry.destinations[key] != nil else { return ENOENT }
-      s.table.services[service]?.destinations[key] = nil
+      s.services[service]?.destinations[key] = nil
     }
     return nil
   }
 
   public func flush() throws(IPVSKernelError) {
     state.withLock {
-      $0.table = IPVSTable()
+      $0.services = [:]
       $0.order = []
     }
   }

@@ -20,6 +20,10 @@ public struct DeadlineHeap<Deadline: Comparable, Payload> {
     items.first.map { ($0.deadline, $0.payload) }
   }
 
+  /// Room for `count` entries in one allocation (a start of N checkers pushes N at once; grown by
+  /// doubling the storage would end up to twice that).
+  @inlinable public mutating func reserveCapacity(_ count: Int) { items.reserveCapacity(count) }
+
   @inlinable func less(_ a: Int, _ b: Int) -> Bool {
     items[a].deadline < items[b].deadline
       || (items[a].deadline == items[b].deadline && items[a].sequence < items[b].sequence)

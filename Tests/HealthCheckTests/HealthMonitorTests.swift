@@ -27,7 +27,7 @@ final class HealthMonitorTests: XCTestCase {
       schedule: s)
   }
 
-  func next(_ it: inout AsyncStream<HealthEvent>.Iterator) async throws -> HealthEvent {
+  func next(_ it: inout HealthEventQueue.AsyncIterator) async throws -> HealthEvent {
     let e = await it.next()
     return try XCTUnwrap(e)
   }

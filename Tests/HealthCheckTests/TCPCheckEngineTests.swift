@@ -221,6 +221,22 @@ final class TCPCheckEngineTests: XCTestCase {
     XCTAssertEqual(openDescriptorCount(), before)
   }
 
+  /// What is kept per checker, one per real server at scale, stays at the sizes the layouts
+  /// promise (bench/memory-heaptrack.sh measures the whole): the engine slot, the verdict in it,
+  /// the job in it, the target in the checker box, and the monitored server.
+  func testPerCheckerLayoutsStayCompact() {
+    print(
+      "slot \(TCPCheckEngine.slotStride), verdict \(MemoryLayout<CheckerVerdict>.stride),",
+      "job \(MemoryLayout<TCPCheckJob>.stride), target \(MemoryLayout<CheckTarget>.stride),",
+      "server \(MemoryLayout<MonitoredServer>.stride), spec \(MemoryLayout<CheckerSpec>.stride)")
+    XCTAssertLessThanOrEqual(TCPCheckEngine.slotStride, 176)
+    XCTAssertLessThanOrEqual(MemoryLayout<CheckerVerdict>.stride, 56)
+    XCTAssertLessThanOrEqual(MemoryLayout<TCPCheckJob>.stride, 48)
+    XCTAssertLessThanOrEqual(MemoryLayout<CheckTarget>.stride, 32)
+    XCTAssertLessThanOrEqual(MemoryLayout<MonitoredServer>.stride, 32)
+    XCTAssertLessThanOrEqual(MemoryLayout<TCPCheck>.stride, 40)
+  }
+
   /// The engines' shared failure texts are strerror's, for every errno and beyond the table.
   func testErrnoTextIsStrerror() {
     for code in Int32(-1)...Int32(140) {

@@ -80,7 +80,9 @@ extension Daemon {
         logger.notice("ipvs: \(operation) (\(reason))")
       }
     }
-    if dryRunOperations.count > 200 { dryRunOperations.removeFirst(dryRunOperations.count - 200) }
+    // Copied rather than trimmed in place: a start's burst (one operation per real server)
+    // would otherwise keep its capacity for the daemon's life.
+    if dryRunOperations.count > 200 { dryRunOperations = Array(dryRunOperations.suffix(200)) }
     for failure in report.failures {
       DaemonMetrics.ipvsOperation(Self.kind(failure.operation), failed: true)
       logger.error("ipvs: \(failure) (\(reason)); retried at the next reconcile")

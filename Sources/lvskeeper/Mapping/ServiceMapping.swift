@@ -13,7 +13,8 @@ struct ServiceMapping: Sendable {
   var monitored: [MonitoredServer]
   /// Health id → the IPVS destinations whose weight follows it.
   var destinations: HealthDestinations
-  /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`).
+  /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`); no entry for a service
+  /// that has neither.
   var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)]
   /// Virtual servers with `omega`: their kernel services and real servers, whose down scripts
   /// run when the daemon stops.
@@ -51,10 +52,12 @@ struct ServiceMapping: Sendable {
             quorum: UInt32(clamping: virtualServer.quorum),
             hysteresis: UInt32(clamping: virtualServer.hysteresis),
             sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
-        quorumScripts[key] = (
-          try ScriptMapping.runnable(virtualServer.quorumUp, config.globalDefs, virtualServer.location),
-          try ScriptMapping.runnable(virtualServer.quorumDown, config.globalDefs, virtualServer.location)
-        )
+        let up = try ScriptMapping.runnable(virtualServer.quorumUp, config.globalDefs, virtualServer.location)
+        let down = try ScriptMapping.runnable(
+          virtualServer.quorumDown, config.globalDefs, virtualServer.location)
+        // Only services with a script get an entry: the table is one per kernel service, and
+        // two empty scripts per entry cost ~40 bytes per real server at 10 per virtual server.
+        if up != nil || down != nil { quorumScripts[key] = (up, down) }
       }
       destinations.addVirtualServer(keys)
       var ids: [HealthCheck.RealServerID] = []
