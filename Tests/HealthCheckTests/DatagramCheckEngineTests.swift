@@ -193,8 +193,8 @@ final class DatagramCheckEngineTests: XCTestCase {
   }
 
   /// 10,000 probes in bursts of 100 (UDP answered by the responder, pings over the shared ICMP
-  /// socket) and 40 answered by ICMP port unreachable (fewer than the kernel's global ICMP error
-  /// burst) leave this process's descriptor count where it was.
+  /// socket) and 40 to a closed port (ICMP port unreachable, which the kernel may rate-limit)
+  /// leave this process's descriptor count where it was.
   func testTenThousandProbesLeaveNoDescriptors() throws {
     let lab = try DatagramLab()
     self.lab = lab
@@ -224,8 +224,15 @@ final class DatagramCheckEngineTests: XCTestCase {
       }
       group.wait()
     }
-    XCTAssertEqual(
-      counts.withLock { $0 }, ["up": 10_000, "ICMP port unreachable: Connection refused": 40])
+    // The 40 to a closed port end refused, or (when the kernel's ICMP error rate limit, global
+    // and per peer, dropped the port unreachable) timed out: never up, never anything else.
+    var seen = counts.withLock { $0 }
+    XCTAssertEqual(seen.removeValue(forKey: "up"), 10_000)
+    let refused = seen.removeValue(forKey: "ICMP port unreachable: Connection refused") ?? 0
+    let silent = seen.removeValue(forKey: "no UDP reply within 5.0s") ?? 0
+    XCTAssertEqual(refused + silent, 40)
+    XCTAssertGreaterThan(refused, 0)
+    XCTAssertEqual(seen, [:])
     XCTAssertEqual(openDescriptorCount(), before)
     XCTAssertEqual(engine.openEndpoints, 0)
     XCTAssertEqual(engine.activeCount, 0)
