@@ -15,27 +15,29 @@ enum DiagnosticOutput {
 
   /// Loads the configuration named by `options`, printing every diagnostic; nil when it has errors.
   static func load(_ options: ConfigOptions) -> LoadedConfig? {
-    let loader = ConfigLoader(configID: options.configID)
-    do {
-      let loaded = try loader.load(path: options.config)
-      write(loaded.warnings)
-      return loaded
-    } catch {
-      write(error.diagnostics)
-      let count = error.errors.count
-      standardError("\(options.config): \(count) error\(count == 1 ? "" : "s"); configuration is invalid")
-      return nil
+    report(options, warnings: \.warnings) { loader throws(ConfigErrors) in
+      try loader.load(path: options.config)
     }
   }
 
   /// Checks the configuration named by `options` without keeping its model (`ConfigLoader.check`),
   /// printing every diagnostic; nil when it has errors.
   static func check(_ options: ConfigOptions) -> CheckedConfig? {
-    let loader = ConfigLoader(configID: options.configID)
+    report(options, warnings: \.warnings) { loader throws(ConfigErrors) in
+      try loader.check(path: options.config)
+    }
+  }
+
+  /// Runs `read` with the loader `options` name and prints its warnings, or its diagnostics and
+  /// an error count; nil when it has errors.
+  private static func report<Result>(
+    _ options: ConfigOptions, warnings: (Result) -> [Diagnostic],
+    _ read: (ConfigLoader) throws(ConfigErrors) -> Result
+  ) -> Result? {
     do {
-      let checked = try loader.check(path: options.config)
-      write(checked.warnings)
-      return checked
+      let result = try read(ConfigLoader(configID: options.configID))
+      write(warnings(result))
+      return result
     } catch {
       write(error.diagnostics)
       let count = error.errors.count
