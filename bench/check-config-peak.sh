@@ -16,21 +16,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 CONF="$WORK/big.conf"
 echo "host: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
-python3 - "$CONF" <<'PY'
-import sys
-path, vs, rs, n = sys.argv[1], 2277, 16, 0
-with open(path, "w") as f:
-    f.write("global_defs {\n    router_id bench\n}\n")
-    for v in range(vs):
-        f.write(f"virtual_server 10.{v // 250}.{v % 250}.1 80 {{\n    delay_loop 300\n"
-                "    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n")
-        for r in range(rs):
-            a, b, c = 1 + n // 62500, (n // 250) % 250, n % 250 + 1
-            n += 1
-            f.write(f"    real_server 127.{a}.{b}.{c} 9 {{\n        weight 1\n"
-                    "        TCP_CHECK {\n            connect_timeout 3\n            warmup 0\n        }\n    }\n")
-        f.write("}\n")
-PY
+python3 bench/benchconfig.py "$CONF" 2277 16 300
 echo "config: $(wc -l < "$CONF") lines, $(du -h "$CONF" | cut -f1)"
 for run in 1 2 3; do
   /usr/bin/time -v "$BIN" check-config --config "$CONF" >/dev/null 2>"$WORK/time" || true

@@ -13,27 +13,15 @@ command -v heaptrack >/dev/null || { echo "heaptrack not installed (scripts/setu
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 echo "host: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
-python3 - "$BIN" "$WORK" <<'PY'
+PYTHONPATH=bench python3 - "$BIN" "$WORK" <<'PY'
 import collections, os, re, signal, subprocess, sys, time
 binary, work = sys.argv[1], sys.argv[2]
 
-def write_config(path, vs, rs):
-    with open(path, "w") as f:
-        f.write("global_defs {\n    router_id bench\n}\n")
-        n = 0
-        for v in range(vs):
-            f.write(f"virtual_server 10.{v // 250}.{v % 250}.1 80 {{\n    delay_loop 10\n"
-                    "    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n")
-            for r in range(rs):
-                a, b, c = 1 + n // 62500, (n // 250) % 250, n % 250 + 1
-                n += 1
-                f.write(f"    real_server 127.{a}.{b}.{c} 9 {{\n        weight 1\n"
-                        "        TCP_CHECK {\n            connect_timeout 3\n            warmup 0\n        }\n    }\n")
-            f.write("}\n")
+from benchconfig import write_config
 
 def live_heap(servers, vs, rs):
     conf = os.path.join(work, f"rs{servers}.conf")
-    write_config(conf, vs, rs)
+    write_config(conf, vs, rs, 10)
     sock = os.path.join(work, f"rs{servers}.sock")
     log = os.path.join(work, f"rs{servers}.log")
     out = os.path.join(work, f"rs{servers}")

@@ -21,32 +21,12 @@ BIN=${LVSKEEPER_BIN:-.build-release/release/lvskeeper}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 echo "host: $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
-python3 - "$BIN" "$WORK" <<'PY'
+PYTHONPATH=bench python3 - "$BIN" "$WORK" <<'PY'
 import os, subprocess, sys, time, re, shutil
 binary, work = sys.argv[1], sys.argv[2]
 HZ = os.sysconf("SC_CLK_TCK")
 
-def write_config(path, vs, rs, delay, weights=None, listening=None):
-    # Real servers on 127.x.y.z port 9 (nothing listens: connect is refused at once), except those
-    # in `listening` (virtual server, real server): 127.0.0.1 at the listener's port, so they stay
-    # up and a change of their weight is an IPVS operation. warmup 0: every checker probes at start.
-    weights = weights or {}
-    listening = listening or {}
-    with open(path, "w") as f:
-        f.write("global_defs {\n    router_id bench\n}\n")
-        n = 0
-        for v in range(vs):
-            f.write(f"virtual_server 10.{v // 250}.{v % 250}.1 80 {{\n    delay_loop {delay}\n"
-                    "    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n")
-            for r in range(rs):
-                a = 1 + n // 62500
-                b, c = (n // 250) % 250, n % 250 + 1
-                n += 1
-                w = weights.get((v, r), 1)
-                address = f"127.0.0.1 {listening[(v, r)]}" if (v, r) in listening else f"127.{a}.{b}.{c} 9"
-                f.write(f"    real_server {address} {{\n        weight {w}\n"
-                        "        TCP_CHECK {\n            connect_timeout 3\n            warmup 0\n        }\n    }\n")
-            f.write("}\n")
+from benchconfig import write_config
 
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:

@@ -6,6 +6,9 @@
 # Build: swift build -c release --scratch-path .build-release --product lvskeeper
 import os, re, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchconfig  # noqa: E402
+
 binary = sys.argv[1] if len(sys.argv) > 1 else ".build-release/release/lvskeeper"
 work = tempfile.mkdtemp(prefix="reload-arenas.")
 conf = os.path.join(work, "big.conf")
@@ -13,19 +16,7 @@ conf = os.path.join(work, "big.conf")
 
 def write_config(weight):
     # The weight of the first real server of virtual server 37 changes from reload to reload.
-    n = 0
-    with open(conf, "w") as f:
-        f.write("global_defs {\n    router_id bench\n}\n")
-        for v in range(2277):
-            f.write(f"virtual_server 10.{v // 250}.{v % 250}.1 80 {{\n    delay_loop 300\n"
-                    "    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n")
-            for r in range(16):
-                a, b, c = 1 + n // 62500, (n // 250) % 250, n % 250 + 1
-                n += 1
-                w = weight if (v, r) == (37, 0) else 1
-                f.write(f"    real_server 127.{a}.{b}.{c} 9 {{\n        weight {w}\n"
-                        "        TCP_CHECK {\n            connect_timeout 3\n            warmup 0\n        }\n    }\n")
-            f.write("}\n")
+    benchconfig.write_config(conf, 2277, 16, 300, weights={(37, 0): weight})
 
 
 def anonymous_mappings(pid):
