@@ -46,13 +46,6 @@ final class Preprocessor {
     self.limits = limits
   }
 
-  /// Hands over the lines read so far and forgets them, so the caller holds the only copy.
-  func takeLines() -> SourceLines {
-    var taken = SourceLines()
-    swap(&taken, &lines)
-    return taken
-  }
-
   /// Reports that `cap` was reached at `location` and stops all further reading.
   func exceeded(_ cap: ConfigCap, at location: SourceLocation) {
     guard !stopped else { return }
