@@ -5,8 +5,8 @@
 # 10000/1, 50000/1, 50000/2, 50000/3 and 50000/5. The checker is pinned to CPU 0 and the
 # acceptors to CPU 1 (taskset), so "one core" is literal. Prints probes/s, CPU seconds per 10,000 probes, RSS, probe-start lateness,
 # missed intervals and, per busy thread, time on a CPU / runnable-waiting / asleep. Then the
-# kernel's own cost of one probe on this host (bench/tcp-probe-floor.c: socket, connect, poll,
-# close in a C loop). VM part (if the IPVS VM harness exists): keepalived's checker and the
+# kernel's own cost of one probe on this host (bench/probe-floor.c tcp, one probe in flight:
+# socket, connect, epoll, close in a C loop). VM part (if the IPVS VM harness exists): keepalived's checker and the
 # lvskeeper daemon on the same keepalived.conf, counted the same way
 # (bench/health-keepalived-guest.sh), TCP_CHECK and, with http:/ssl: pairs, HTTP_GET and SSL_GET
 # against nginx; a RATIO line per pair gives lvskeeper's CPU per probe over keepalived's.
@@ -62,7 +62,6 @@ checker_cpu=0
 acceptor_cpu=$(($(nproc) > 1 ? 1 : 0))
 echo "# bench/health-checkers.sh $window   $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) cores SHARED with other helpers' builds"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-cc -O2 -o "$logs/floor" "$root/bench/tcp-probe-floor.c" || true
 cc -O2 -o "$logs/probe-floor" "$root/bench/probe-floor.c" -lssl -lcrypto || true
 if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
   echo "# host: taskset -c $checker_cpu HealthBench check --servers N --delay-loop D --port 18080 --seconds $window --warmup 5 (release); acceptors on CPU $acceptor_cpu"
@@ -75,9 +74,9 @@ if [[ "${HB_VM_ONLY:-0}" != 1 ]]; then
       || echo "HealthBench check failed: exit $?"
   done
   echo
-  echo "## kernel floor: one TCP_CHECK probe as a C loop (bench/tcp-probe-floor.c), same listeners"
-  if [[ -x "$logs/floor" ]]; then
-    taskset -c "$checker_cpu" "$logs/floor" 50000 50000
+  echo "## kernel floor: one TCP_CHECK probe at a time as a C loop (bench/probe-floor.c tcp), same listeners"
+  if [[ -x "$logs/probe-floor" ]]; then
+    taskset -c "$checker_cpu" "$logs/probe-floor" tcp 50000 18080 50000 1 || echo "probe-floor: exit $? (some probes failed)"
   else
     echo "no C compiler: floor not measured"
   fi
