@@ -39,23 +39,19 @@ struct AnnounceSpec: Sendable, Equatable {
       guard let address = virtualServer.key.address else { continue }
       if services[address] == nil { order.append(address) }
       let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
+      // The kernel service the reconciler and `lvskeeper server` key it by (an announced virtual
+      // server is always IP and port, one service: fwmark and group ones are refused).
+      let service = try? ServiceMapping.serviceKeys(virtualServer, groups: [:]).first
       services[address, default: []].append(
         AnnouncedService(
           name: name,
           servers: virtualServer.realServers.map { realServer in
-            // The key the reconciler and `lvskeeper server` use (an announced virtual server is
-            // always IP and port: fwmark and group ones are refused by the configuration).
-            let admin = virtualServer.key.port.map { port in
-              IPVSSync.RealServerID(
-                service: .inet(
-                  address: address, port: UInt16(clamping: port),
-                  protocol: ServiceMapping.ipvsProtocol(virtualServer.protocol)),
-                server: ServiceMapping.destinationKey(realServer.address, realServer.port))
-            }
-            return AnnouncedRealServer(
-              id: HealthCheck.RealServerID(
-                "\(name) -> \(ServiceMapping.hostPort(realServer.address, realServer.port))"),
-              weight: UInt32(clamping: realServer.weight), admin: admin)
+            AnnouncedRealServer(
+              id: ServiceMapping.healthID(name, realServer), weight: UInt32(clamping: realServer.weight),
+              admin: service.map {
+                IPVSSync.RealServerID(
+                  service: $0, server: ServiceMapping.destinationKey(realServer.address, realServer.port))
+              })
           },
           quorum: UInt32(clamping: virtualServer.quorum),
           hysteresis: UInt32(clamping: virtualServer.hysteresis),

@@ -64,10 +64,7 @@ struct ServiceMapping: Sendable {
       defer { if virtualServer.omega { omega.append((keys, ids)) } }
       let name = Self.describe(virtualServer.key, virtualServer.protocol)
       for realServer in virtualServer.realServers {
-        // Copied to an exactly sized string: the interpolation's buffer keeps its growth room
-        // (96 bytes for ~30 characters), and the id lives as long as the server does.
-        let text = "\(name) -> \(Self.hostPort(realServer.address, realServer.port))"
-        let id = HealthCheck.RealServerID(String(decoding: Array(text.utf8), as: UTF8.self))
+        let id = Self.healthID(name, realServer)
         let destination = Self.destinationKey(realServer.address, realServer.port)
         destinations.add(id, destination)
         ids.append(id)
@@ -334,6 +331,15 @@ struct ServiceMapping: Sendable {
     case .fwmark: "FWM \(key.fwmark ?? 0)"
     case .group: "group \(key.group ?? "")"
     }
+  }
+
+  /// The health id of `realServer` in the virtual server `describe` names `serviceName`:
+  /// `TCP 10.0.0.1:80 -> 10.0.0.2:80`, as the monitor reports it and `status` shows it.
+  static func healthID(_ serviceName: String, _ realServer: RealServer) -> HealthCheck.RealServerID {
+    // Copied to an exactly sized string: the interpolation's buffer keeps its growth room
+    // (96 bytes for ~30 characters), and the id lives as long as the server does.
+    let text = "\(serviceName) -> \(hostPort(realServer.address, realServer.port))"
+    return HealthCheck.RealServerID(String(decoding: Array(text.utf8), as: UTF8.self))
   }
 
   static func hostPort(_ address: IPAddress?, _ port: Int) -> String {
