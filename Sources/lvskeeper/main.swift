@@ -4,6 +4,8 @@ import ArgumentParser
 // subcommands before swift-argument-parser sees them. `run` is the one async subcommand; it is
 // called by a name of its own, because `run()` there resolves to the synchronous default that
 // ArgumentParser provides (which prints help).
+// Before any other thread exists: one malloc arena for the whole process (see HeapTrim).
+HeapTrim.useOneArena()
 let arguments = KeepalivedArguments.rewrite(Array(CommandLine.arguments.dropFirst()))
 do {
   var command = try LVSKeeperCommand.parseAsRoot(arguments)
