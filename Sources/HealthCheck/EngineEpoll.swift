@@ -131,6 +131,37 @@ struct EngineEpoll: Sendable {
   }
 }
 
+/// Whether readiness events come fast enough that sleeping out the rest of an I/O granule after
+/// a pass (so that the next events share one wake-up) saves wake-ups.
+///
+/// A sleep is itself a wake-up; it pays only when a granule is expected to hold two events or
+/// more. At low rates the events closer than a granule are one probe's own (connect ready, then
+/// the response a millisecond later), and sleeping after them cost a third wake-up per HTTP probe
+/// with nothing to share it (strace at 50 HTTP probes/s: clock_nanosleep 0.15 per probe).
+/// Invariant: `busy` says whether the events recorded over the last completed measuring window
+/// (at least `window` long) averaged `busyEventsPerGranule` or more per `granule`.
+struct IOCoalescing {
+  static let window = TimeAmount.milliseconds(50)
+  static let busyEventsPerGranule = 2
+  let granule: TimeAmount
+  private var windowStart = NIODeadline.uptimeNanoseconds(0)
+  private var events = 0
+  private(set) var busy = false
+
+  init(granule: TimeAmount) { self.granule = granule }
+
+  /// Counts `count` readiness events handled at `now`; closes the window once it is old enough.
+  mutating func record(_ count: Int, at now: NIODeadline) {
+    let elapsed = (now - windowStart).nanoseconds
+    if elapsed >= Self.window.nanoseconds {
+      busy = Int64(events) * granule.nanoseconds >= Int64(Self.busyEventsPerGranule) * elapsed
+      windowStart = now
+      events = 0
+    }
+    events += count
+  }
+}
+
 /// strerror's text for each errno, made once per process and shared: a probe that fails keeps
 /// its reason in its checker's verdict (and the monitor's copy of it), so building a new string
 /// per failure left one heap string per down checker (~128 bytes each at 10,000 refused servers,
