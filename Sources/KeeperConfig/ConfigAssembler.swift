@@ -28,6 +28,14 @@ struct ConfigAssembler {
   private var ignoredScripts: Set<String> = []
   private var ignoredFiles: Set<String> = []
   private var servers: [VirtualServerSummary] = []
+  /// Where virtual servers go as they are assembled (`ConfigLoader.load(path:sink:)`); nil keeps
+  /// them all in the model (when `keepsVirtualServers`).
+  var sink: (any VirtualServerSink)?
+  /// Whether servers are still offered to `sink` (see `VirtualServerSink`'s invariant).
+  private var offering = true
+  private var tookAny = false
+  /// A `global_defs` block came after a server `sink` took (built from defaults not yet final).
+  private(set) var globalDefsAfterTaken = false
   /// Virtual and real servers read (kept or not).
   private(set) var virtualServerCount = 0
   private(set) var realServerCount = 0
@@ -53,7 +61,9 @@ struct ConfigAssembler {
     log.stage = .assemble
     defer { log.stage = outer }
     switch node.name {
-    case "global_defs": globalBuilder.apply(node, to: &defs)
+    case "global_defs":
+      if tookAny { globalDefsAfterTaken = true }
+      globalBuilder.apply(node, to: &defs)
     case "vrrp_script":
       if let script = tracking.script(node, ignored: &ignoredScripts),
         names.claim(script.name, kind: "vrrp_script", at: node)
@@ -106,10 +116,27 @@ struct ConfigAssembler {
       }
     case "virtual_server":
       if let server = serverBuilder.virtualServer(node) {
-        servers.append(VirtualServerSummary(server))
+        let summary = VirtualServerSummary(server)
         virtualServerCount += 1
         realServerCount += server.realServers.count
-        if keepsVirtualServers { configuration.virtualServers.append(server) }
+        // A FILE_CHECK's model is completed in `finish` (its track_file may come later).
+        offering = offering && summary.fileChecks.isEmpty
+        servers.append(summary)
+        guard keepsVirtualServers else { break }
+        if offering, let sink {
+          switch sink.take(server, globalDefs: defs, groups: configuration.virtualServerGroups) {
+          case .taken:
+            tookAny = true
+          case .takenAndKept:
+            tookAny = true
+            configuration.virtualServers.append(server)
+          case .kept:
+            offering = false
+            configuration.virtualServers.append(server)
+          }
+        } else {
+          configuration.virtualServers.append(server)
+        }
       }
     default:
       reader.reject(node, in: "the top level")

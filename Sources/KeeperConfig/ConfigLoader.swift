@@ -14,6 +14,33 @@ public struct LoadedConfig: Sendable {
   public let warnings: [Diagnostic]
 }
 
+/// Takes each virtual server of a streaming load (`ConfigLoader.load(path:sink:)`) as soon as the
+/// loader has assembled it, so that what the caller builds from one server can reuse the memory
+/// of the one before, and the models of a large configuration are never all held at once.
+///
+/// Invariant (kept by the loader): servers are offered in file order; once the sink answers
+/// `.kept`, or a server cannot be offered (its FILE_CHECK is only complete at the end), no later
+/// server is offered, so the servers taken are a prefix of the file's and those kept in the model
+/// after the `.takenAndKept` ones are the rest, in order.
+public protocol VirtualServerSink: AnyObject {
+  /// `globalDefs` and `groups` are the `global_defs` and `virtual_server_group`s read so far; a
+  /// `global_defs` block after a taken server makes the loader `discardTaken()` and load again.
+  func take(_ server: VirtualServer, globalDefs: GlobalDefs, groups: [VirtualServerGroup])
+    -> VirtualServerSinkDecision
+  /// Forgets every server taken: the loader reads the file again without the sink.
+  func discardTaken()
+}
+
+/// What a `VirtualServerSink` did with a server.
+public enum VirtualServerSinkDecision: Sendable {
+  /// Taken; the model does not keep it.
+  case taken
+  /// Taken, and the model keeps it too (`configuration.virtualServers`).
+  case takenAndKept
+  /// Not taken: the model keeps it and every server after it.
+  case kept
+}
+
 /// The outcome of a configuration check that did not keep the model (`ConfigLoader.check`).
 ///
 /// Invariant: `warnings` holds only `.warning` diagnostics; the counts are of blocks that were
@@ -53,6 +80,22 @@ public struct ConfigLoader: Sendable {
     return LoadedConfig(configuration: configuration, warnings: warnings)
   }
 
+  /// Loads the file at `path` as `load(path:)` does, with the same diagnostics, handing virtual
+  /// servers to `sink` as they are assembled (see `VirtualServerSink` for which): the model holds
+  /// only those the sink kept. When the load has errors the sink's servers are to be dropped with
+  /// it. A `global_defs` block after a server the sink took means the sink built from defaults
+  /// that were not final: it is told to `discardTaken()` and the file is read again without it.
+  public func load(path: String, sink: any VirtualServerSink) throws(ConfigErrors) -> LoadedConfig {
+    let (configuration, assembler, warnings) = try run(keepsVirtualServers: true, sink: sink) {
+      $0.processFile(path: path, includedFrom: nil)
+    }
+    guard assembler.globalDefsAfterTaken else {
+      return LoadedConfig(configuration: configuration, warnings: warnings)
+    }
+    sink.discardTaken()
+    return try load(path: path)
+  }
+
   /// Loads configuration text as if it were the file `fileName` (includes resolve relative to its directory).
   public func load(text: String, fileName: String = "keepalived.conf") throws(ConfigErrors) -> LoadedConfig {
     let (configuration, _, warnings) = try run(keepsVirtualServers: true) {
@@ -86,15 +129,15 @@ public struct ConfigLoader: Sendable {
   /// nor the tree of the whole file are ever held. The diagnostics are those of running the stages
   /// one after the other (`DiagnosticLog.Stage`).
   private func run(
-    keepsVirtualServers: Bool, _ read: (Preprocessor) -> Void
+    keepsVirtualServers: Bool, sink: (any VirtualServerSink)? = nil, _ read: (Preprocessor) -> Void
   ) throws(ConfigErrors) -> (KeeperConfiguration, ConfigAssembler, [Diagnostic]) {
     let log = DiagnosticLog()
     let preprocessor = Preprocessor(configID: configID, log: log)
     let available = interfaces ?? Self.hostInterfaces()
-    let stream = Stream(
-      parser: SyntaxParser(log: log),
-      assembler: ConfigAssembler(
-        log: log, hostName: hostName, interfaces: available, keepsVirtualServers: keepsVirtualServers))
+    var assembler = ConfigAssembler(
+      log: log, hostName: hostName, interfaces: available, keepsVirtualServers: keepsVirtualServers)
+    assembler.sink = sink
+    let stream = Stream(parser: SyntaxParser(log: log), assembler: assembler)
     preprocessor.sink = { line in stream.feed(line) }
     read(preprocessor)
     preprocessor.sink = nil

@@ -14,9 +14,11 @@ enum DiagnosticOutput {
   }
 
   /// Loads the configuration named by `options`, printing every diagnostic; nil when it has errors.
-  static func load(_ options: ConfigOptions) -> LoadedConfig? {
+  /// With a `sink`, virtual servers go there as they are read (`ConfigLoader.load(path:sink:)`).
+  static func load(_ options: ConfigOptions, sink: (any VirtualServerSink)? = nil) -> LoadedConfig? {
     report(options, warnings: \.warnings) { loader throws(ConfigErrors) in
-      try loader.load(path: options.config)
+      if let sink { return try loader.load(path: options.config, sink: sink) }
+      return try loader.load(path: options.config)
     }
   }
 

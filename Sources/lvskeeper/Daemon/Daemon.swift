@@ -109,7 +109,12 @@ actor Daemon {
   private let vrrpEvents: AsyncStream<VRRPStateEvent>
   private let vrrpEventSink: AsyncStream<VRRPStateEvent>.Continuation
 
-  init(options: DaemonOptions, loaded: LoadedConfig, logger: Logger, notifier: SystemdNotifier) throws {
+  /// - Parameter mapped: the virtual servers already mapped while `loaded` was read (its sink);
+  ///   those still in `loaded`'s model are mapped here.
+  init(
+    options: DaemonOptions, loaded: LoadedConfig, mapped: ServiceMappingStream = ServiceMappingStream(),
+    logger: Logger, notifier: SystemdNotifier
+  ) throws {
     self.options = options
     self.logger = logger
     self.notifier = notifier
@@ -118,7 +123,7 @@ actor Daemon {
     self.staticNetwork = VRRPMapping.staticNetwork(loaded.configuration)
     self.initialBFD = BFDLink.specs(loaded.configuration)
     self.initialAnnounceSpec = AnnounceSpec(loaded.configuration)
-    self.mapping = try ServiceMapping(loaded.configuration)
+    self.mapping = try mapped.finish(loaded.configuration)
     self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let bfd = self.bfd
     self.monitor = HealthMonitor(

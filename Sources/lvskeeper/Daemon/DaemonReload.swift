@@ -66,8 +66,9 @@ extension Daemon {
   nonisolated static func prepare(path: String, configID: String?) -> Result<PreparedReload, ReloadRefusal> {
     TestHooks.passReloadGate()
     let loaded: LoadedConfig
+    let mapped = ServiceMappingStream()
     do {
-      loaded = try ConfigLoader(configID: configID).load(path: path)
+      loaded = try ConfigLoader(configID: configID).load(path: path, sink: mapped)
     } catch {
       let first = error.diagnostics.first { $0.severity == .error }?.description ?? "\(error)"
       return .failure(ReloadRefusal(message: first))
@@ -75,7 +76,7 @@ extension Daemon {
     do {
       return .success(
         PreparedReload(
-          loaded: loaded, mapping: try ServiceMapping(loaded.configuration),
+          loaded: loaded, mapping: try mapped.finish(loaded.configuration),
           units: try VRRPMapping.units(loaded.configuration),
           staticNetwork: VRRPMapping.staticNetwork(loaded.configuration),
           announce: AnnounceSpec(loaded.configuration)))

@@ -23,27 +23,42 @@ struct ServiceMapping: Sendable {
   var startupScript: (script: RunnableScript, timeout: Duration)?
   var shutdownScript: (script: RunnableScript, timeout: Duration)?
 
+  /// Maps every virtual server of `config` (a load without a sink).
   init(_ config: KeeperConfiguration) throws {
-    var services: [VirtualServiceSpec] = []
-    var monitored: [MonitoredServer] = []
-    var destinations = HealthDestinations()
-    var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)] = [:]
-    let groups = Dictionary(
-      config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-    var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
-    let realServerCount = config.virtualServers.reduce(0) { $0 + $1.realServers.count }
-    destinations.reserveCapacity(realServerCount)
-    monitored.reserveCapacity(realServerCount)
-    for virtualServer in config.virtualServers {
-      let keys = try Self.serviceKeys(virtualServer, groups: groups)
-      let attributes = Self.attributes(virtualServer)
+    var builder = Builder()
+    builder.reserveCapacity(realServers: config.virtualServers.reduce(0) { $0 + $1.realServers.count })
+    self = try builder.finish(config)
+  }
+
+  /// Builds a mapping one virtual server at a time, in file order: from a streaming load
+  /// (`ServiceMappingStream`) or from a whole model.
+  struct Builder {
+    private var services: [VirtualServiceSpec] = []
+    private var monitored: [MonitoredServer] = []
+    private var destinations = HealthDestinations()
+    private var quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)] = [:]
+    private var omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])] = []
+    /// Servers of `finish`'s configuration already added (they lead its `virtualServers`).
+    var addedFromModel = 0
+
+    mutating func reserveCapacity(realServers: Int) {
+      destinations.reserveCapacity(realServers)
+      monitored.reserveCapacity(realServers)
+    }
+
+    /// Adds one virtual server, with the groups it may name and the global settings its scripts need.
+    mutating func add(
+      _ virtualServer: VirtualServer, groups: [String: VirtualServerGroup], globalDefs: GlobalDefs
+    ) throws {
+      let keys = try ServiceMapping.serviceKeys(virtualServer, groups: groups)
+      let attributes = ServiceMapping.attributes(virtualServer)
       // The same for every kernel service of the virtual server: built once, shared by them all.
-      let realServers = try virtualServer.realServers.map { try Self.realServerSpec($0) }
+      let realServers = try virtualServer.realServers.map { try ServiceMapping.realServerSpec($0) }
       for key in keys {
         let sorry = virtualServer.sorryServer.map { sorry in
-          let forwarding = Self.forwarding(sorry.forwarding)
+          let forwarding = ServiceMapping.forwarding(sorry.forwarding)
           return SorryServerSpec(
-            key: Self.destinationKey(sorry.address, sorry.port), weight: 1,
+            key: ServiceMapping.destinationKey(sorry.address, sorry.port), weight: 1,
             forwarding: forwarding.method, tunnel: forwarding.tunnel, inhibit: sorry.inhibit)
         }
         services.append(
@@ -52,9 +67,8 @@ struct ServiceMapping: Sendable {
             quorum: UInt32(clamping: virtualServer.quorum),
             hysteresis: UInt32(clamping: virtualServer.hysteresis),
             sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
-        let up = try ScriptMapping.runnable(virtualServer.quorumUp, config.globalDefs, virtualServer.location)
-        let down = try ScriptMapping.runnable(
-          virtualServer.quorumDown, config.globalDefs, virtualServer.location)
+        let up = try ScriptMapping.runnable(virtualServer.quorumUp, globalDefs, virtualServer.location)
+        let down = try ScriptMapping.runnable(virtualServer.quorumDown, globalDefs, virtualServer.location)
         // Only services with a script get an entry: the table is one per kernel service, and
         // two empty scripts per entry cost ~40 bytes per real server at 10 per virtual server.
         if up != nil || down != nil { quorumScripts[key] = (up, down) }
@@ -62,41 +76,64 @@ struct ServiceMapping: Sendable {
       destinations.addVirtualServer(keys)
       var ids: [HealthCheck.RealServerID] = []
       defer { if virtualServer.omega { omega.append((keys, ids)) } }
-      let name = Self.describe(virtualServer.key, virtualServer.protocol)
+      let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
       for realServer in virtualServer.realServers {
-        let id = Self.healthID(name, realServer)
-        let destination = Self.destinationKey(realServer.address, realServer.port)
+        let id = ServiceMapping.healthID(name, realServer)
+        let destination = ServiceMapping.destinationKey(realServer.address, realServer.port)
         destinations.add(id, destination)
         ids.append(id)
         monitored.append(
           MonitoredServer(
             id: id,
             checkers: try realServer.checkers.map {
-              try Self.checker($0, realServer, virtualServer, config.globalDefs)
+              try ServiceMapping.checker($0, realServer, virtualServer, globalDefs)
             },
-            notifyUp: try ScriptMapping.runnable(realServer.notifyUp, config.globalDefs, realServer.location),
-            notifyDown: try ScriptMapping.runnable(
-              realServer.notifyDown, config.globalDefs, realServer.location)))
+            notifyUp: try ScriptMapping.runnable(realServer.notifyUp, globalDefs, realServer.location),
+            notifyDown: try ScriptMapping.runnable(realServer.notifyDown, globalDefs, realServer.location)))
       }
     }
-    let timeouts = config.globalDefs.lvsTimeouts.map {
-      IPVSTimeouts(
-        tcp: UInt32(clamping: $0.tcp ?? 0), tcpFin: UInt32(clamping: $0.tcpFin ?? 0),
-        udp: UInt32(clamping: $0.udp ?? 0))
+
+    /// Adds the servers of `config` not added yet (all after the first `addedFromModel`) and the
+    /// settings of `global_defs`.
+    consuming func finish(_ config: KeeperConfiguration) throws -> ServiceMapping {
+      let groups = Dictionary(
+        config.virtualServerGroups.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+      for virtualServer in config.virtualServers.dropFirst(addedFromModel) {
+        try add(virtualServer, groups: groups, globalDefs: config.globalDefs)
+      }
+      let timeouts = config.globalDefs.lvsTimeouts.map {
+        IPVSTimeouts(
+          tcp: UInt32(clamping: $0.tcp ?? 0), tcpFin: UInt32(clamping: $0.tcpFin ?? 0),
+          udp: UInt32(clamping: $0.udp ?? 0))
+      }
+      func lifecycle(_ script: LifecycleScript?) throws -> (RunnableScript, Duration)? {
+        guard let script,
+          let runnable = try ScriptMapping.runnable(script.command, config.globalDefs, script.location)
+        else { return nil }
+        return (runnable, .milliseconds(Int64(script.timeout * 1000)))
+      }
+      return ServiceMapping(
+        ipvs: IPVSSpec(services: services, timeouts: timeouts), monitored: monitored,
+        destinations: destinations, quorumScripts: quorumScripts, omega: omega,
+        startupScript: try lifecycle(config.globalDefs.startupScript),
+        shutdownScript: try lifecycle(config.globalDefs.shutdownScript))
     }
-    ipvs = IPVSSpec(services: services, timeouts: timeouts)
+  }
+
+  private init(
+    ipvs: IPVSSpec, monitored: [MonitoredServer], destinations: HealthDestinations,
+    quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)],
+    omega: [(services: [ServiceKey], servers: [HealthCheck.RealServerID])],
+    startupScript: (script: RunnableScript, timeout: Duration)?,
+    shutdownScript: (script: RunnableScript, timeout: Duration)?
+  ) {
+    self.ipvs = ipvs
     self.monitored = monitored
     self.destinations = destinations
     self.quorumScripts = quorumScripts
     self.omega = omega
-    func lifecycle(_ script: LifecycleScript?) throws -> (RunnableScript, Duration)? {
-      guard let script,
-        let runnable = try ScriptMapping.runnable(script.command, config.globalDefs, script.location)
-      else { return nil }
-      return (runnable, .milliseconds(Int64(script.timeout * 1000)))
-    }
-    startupScript = try lifecycle(config.globalDefs.startupScript)
-    shutdownScript = try lifecycle(config.globalDefs.shutdownScript)
+    self.startupScript = startupScript
+    self.shutdownScript = shutdownScript
   }
 
   // MARK: IPVS
