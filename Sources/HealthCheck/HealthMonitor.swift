@@ -239,6 +239,17 @@ public final class HealthMonitor: Sendable {
   }
 
   /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
+  /// Whether `servers` is what the last `apply` gave, in the same order (a reload that would
+  /// give the same list can skip `apply`); the caller need not keep its own copy to tell.
+  public func isWatching(_ servers: [MonitoredServer]) -> Bool {
+    state.withLock { s in
+      s.servers.count == servers.count && zip(s.servers, servers).allSatisfy { $0.server == $1 }
+    }
+  }
+
+  /// The servers of the last `apply`, in its order.
+  public var servers: [MonitoredServer] { state.withLock { $0.servers.map(\.server) } }
+
   public func stop() {
     let runners = state.withLock { s -> [any CheckRunner] in
       s.stopped = true

@@ -32,6 +32,26 @@ final class HealthMonitorTests: XCTestCase {
     return try XCTUnwrap(e)
   }
 
+  func testItTellsWhetherAListIsTheOneItWatches() throws {
+    let closed = try MisbehavingServer.closedPort()
+    let monitor = HealthMonitor(group: group)
+    defer { monitor.stop() }
+    let servers = [
+      MonitoredServer(id: RealServerID("vsA/rs1"), checkers: [tcp(closed)]),
+      MonitoredServer(id: RealServerID("vsA/rs2"), checkers: [tcp(closed), tcp(closed, alpha: true)]),
+    ]
+    XCTAssertTrue(monitor.isWatching([]))
+    XCTAssertFalse(monitor.isWatching(servers))
+    monitor.apply(servers)
+    XCTAssertTrue(monitor.isWatching(servers))
+    XCTAssertEqual(monitor.servers, servers)
+    XCTAssertFalse(monitor.isWatching(servers.reversed()))
+    XCTAssertFalse(monitor.isWatching(Array(servers.prefix(1))))
+    var changed = servers
+    changed[1] = MonitoredServer(id: RealServerID("vsA/rs2"), checkers: [tcp(closed)])
+    XCTAssertFalse(monitor.isWatching(changed))
+  }
+
   func testSharedProbesAllUpAlphaAndReloadKeepsHistory() async throws {
     let live = try MisbehavingServer(.hang, group: serverGroup)
     defer { live.close() }

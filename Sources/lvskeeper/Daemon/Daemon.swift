@@ -190,7 +190,7 @@ actor Daemon {
       throw error
     }
     applyIPVSSysctls(globalDefs)
-    monitor.apply(mapping.monitored)
+    monitor.apply(mapping.takeMonitored())
     let events = monitor.events
     tasks.append(
       Task { [weak self] in
@@ -362,7 +362,7 @@ actor Daemon {
     let up = Set(monitor.status().servers.filter(\.isUp).map(\.id))
     let quorum = reconciler?.status().quorumUp ?? [:]
     let notifyDown = Dictionary(
-      mapping.monitored.map { ($0.id, $0.notifyDown) }, uniquingKeysWith: { first, _ in first })
+      monitor.servers.map { ($0.id, $0.notifyDown) }, uniquingKeysWith: { first, _ in first })
     var scripts: [RunnableScript] = []
     for service in mapping.omega {
       scripts += service.servers.filter(up.contains).compactMap { notifyDown[$0] ?? nil }
@@ -419,7 +419,7 @@ actor Daemon {
   func summary() -> String {
     let masters = masterInstances()
     let services = mapping.ipvs.services.count
-    let servers = mapping.monitored.count
+    let servers = mapping.realServerCount
     let master = masters.isEmpty ? "master of none" : "master of \(masters.sorted().joined(separator: ","))"
     return "\(units.count) VRRP unit(s), \(master); \(services) virtual service(s), \(servers) real server(s)"
       + (options.dryRun ? " [dry run]" : "")

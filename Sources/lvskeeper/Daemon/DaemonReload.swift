@@ -63,10 +63,13 @@ extension Daemon {
   }
 
   /// Reads, checks and maps the configuration at `path`. Pure of daemon state; runs off the actor.
-  nonisolated static func prepare(path: String, configID: String?) -> Result<PreparedReload, ReloadRefusal> {
+  /// `expectedRealServers` (the configuration in force's count) sizes the mapping's tables up front.
+  nonisolated static func prepare(path: String, configID: String?, expectedRealServers: Int = 0)
+    -> Result<PreparedReload, ReloadRefusal>
+  {
     TestHooks.passReloadGate()
     let loaded: LoadedConfig
-    let mapped = ServiceMappingStream()
+    let mapped = ServiceMappingStream(expectedRealServers: expectedRealServers)
     do {
       loaded = try ConfigLoader(configID: configID).load(path: path, sink: mapped)
     } catch {
@@ -88,12 +91,13 @@ extension Daemon {
   private func attemptReload() async -> ReloadOutcome {
     // 1. Everything that can fail, before anything changes, off the actor and bounded.
     let (path, configID, limit) = (options.configPath, options.configID, options.reloadTimeout)
+    let expected = mapping.realServerCount
     reloadsStarted += 1
     let (parses, parse) = (parsesInFlight, "reload \(reloadsStarted) from \(Date().formatted(.iso8601))")
     parses.begin(parse)
     let prepared = await Deadline.runBlocking(limit, name: "lvskeeper.reload-parse") {
       defer { parses.end(parse) }
-      return Self.prepare(path: path, configID: configID)
+      return Self.prepare(path: path, configID: configID, expectedRealServers: expected)
     }
     guard let prepared else {
       return ReloadOutcome(
@@ -101,7 +105,7 @@ extension Daemon {
         message: "reading and checking the configuration took longer than \(limit); abandoned")
     }
     let loaded: LoadedConfig
-    let newMapping: ServiceMapping
+    var newMapping: ServiceMapping
     let newUnits: [String: VRRPGroupSpec]
     let newStaticNetwork: StaticNetworkSpec
     let newAnnounce: AnnounceSpec
@@ -174,7 +178,8 @@ extension Daemon {
     // 3. Checkers: unchanged ones keep their history; IPVS gets only the diff. A reload that
     // leaves every real server's checkers as they were (a weight, a scheduler) skips the monitor:
     // at 36k servers re-interning them is a sixth of the reload's CPU, and changes nothing.
-    let checkersChanged = newMapping.monitored != mapping.monitored
+    let checkersChanged = !monitor.isWatching(newMapping.monitored)
+    let newMonitored = newMapping.takeMonitored()
     // Only the kernel services whose spec changed (added, edited, removed) are read and
     // reconciled: at 2,277 services reading and diffing all of them was most of a one-weight
     // reload. The others are as the last reconcile left them, and the periodic drift repair
@@ -194,7 +199,7 @@ extension Daemon {
         failures.append("\(error)")
       }
     }
-    if checkersChanged { monitor.apply(newMapping.monitored) }
+    if checkersChanged { monitor.apply(newMonitored) }
     if let openedKernel {
       kernel = openedKernel
       reconciler = IPVSReconciler(kernel: openedKernel)

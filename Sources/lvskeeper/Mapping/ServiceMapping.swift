@@ -10,7 +10,11 @@ import KeeperCore
 /// expands to one kernel service per member address and port, keepalived's semantics).
 struct ServiceMapping: Sendable {
   var ipvs: IPVSSpec
-  var monitored: [MonitoredServer]
+  /// What the health monitor watches; the daemon hands it over (`takeMonitored`) rather than
+  /// keep a second list of every real server beside the monitor's (33 bytes each).
+  private(set) var monitored: [MonitoredServer]
+  /// Real servers mapped (`monitored.count` before `takeMonitored`).
+  let realServerCount: Int
   /// Health id → the IPVS destinations whose weight follows it.
   var destinations: HealthDestinations
   /// Quorum scripts per kernel service (`quorum_up`, `quorum_down`); no entry for a service
@@ -120,6 +124,12 @@ struct ServiceMapping: Sendable {
     }
   }
 
+  /// `monitored`, leaving it empty.
+  mutating func takeMonitored() -> [MonitoredServer] {
+    defer { monitored = [] }
+    return monitored
+  }
+
   private init(
     ipvs: IPVSSpec, monitored: [MonitoredServer], destinations: HealthDestinations,
     quorumScripts: [ServiceKey: (up: RunnableScript?, down: RunnableScript?)],
@@ -129,6 +139,7 @@ struct ServiceMapping: Sendable {
   ) {
     self.ipvs = ipvs
     self.monitored = monitored
+    self.realServerCount = monitored.count
     self.destinations = destinations
     self.quorumScripts = quorumScripts
     self.omega = omega

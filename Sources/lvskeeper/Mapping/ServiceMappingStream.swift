@@ -14,6 +14,14 @@ final class ServiceMappingStream: VirtualServerSink {
   private var builder = ServiceMapping.Builder()
   private var groups: [String: VirtualServerGroup] = [:]
   private var groupsSeen = 0
+  private let expectedRealServers: Int
+
+  /// - Parameter expectedRealServers: room to make in the tables at once (a reload passes the
+  ///   count in force); they grow past it as needed.
+  init(expectedRealServers: Int = 0) {
+    self.expectedRealServers = expectedRealServers
+    builder.reserveCapacity(realServers: expectedRealServers)
+  }
 
   func take(_ server: VirtualServer, globalDefs: GlobalDefs, groups: [VirtualServerGroup])
     -> VirtualServerSinkDecision
@@ -36,12 +44,16 @@ final class ServiceMappingStream: VirtualServerSink {
 
   func discardTaken() {
     builder = ServiceMapping.Builder()
+    builder.reserveCapacity(realServers: expectedRealServers)
     groups = [:]
     groupsSeen = 0
   }
 
   /// The mapping of the whole configuration `config` (the model of the load that fed this stream).
+  /// The stream keeps nothing of it (the daemon hands parts of the mapping over and frees them).
   func finish(_ config: KeeperConfiguration) throws -> ServiceMapping {
-    try builder.finish(config)
+    var taken = ServiceMapping.Builder()
+    swap(&taken, &builder)
+    return try taken.finish(config)
   }
 }
