@@ -26,6 +26,14 @@ public struct DesiredTable: Sendable, Hashable {
     spec: IPVSSpec, health: [RealServerID: RealServerHealth], previousQuorum: [ServiceKey: Bool],
     admin: [RealServerID: AdminOverride] = [:]
   ) {
+    self.init(spec: spec, healthOf: { health[$0] }, previousQuorum: previousQuorum, admin: admin)
+  }
+
+  /// As `init(spec:health:previousQuorum:admin:)`, with the health read through `healthOf`.
+  init(
+    spec: IPVSSpec, healthOf health: (RealServerID) -> RealServerHealth?, previousQuorum: [ServiceKey: Bool],
+    admin: [RealServerID: AdminOverride] = [:]
+  ) {
     services = [:]
     quorumUp = [:]
     events = []
@@ -35,7 +43,7 @@ public struct DesiredTable: Sendable, Hashable {
       for rs in vs.realServers {
         let id = RealServerID(service: vs.key, server: rs.key)
         // Not checked yet counts as the checkers would have it (`upUntilChecked`) once an override applies.
-        var verdict = health[id]
+        var verdict = health(id)
         if let override = admin[id] {
           verdict = override.applied(to: verdict ?? (rs.upUntilChecked ? .up(weight: nil) : .down))
         }

@@ -14,7 +14,7 @@ import Synchronization
 public final class IPVSReconciler: Sendable {
   private struct Inputs {
     var spec = IPVSSpec()
-    var health: [RealServerID: RealServerHealth] = [:]
+    var health = HealthTable()
     var admin: [RealServerID: AdminOverride] = [:]
     var retired: Set<ServiceKey> = []
     var syncDaemon: SyncDaemonConfig??
@@ -163,7 +163,8 @@ public final class IPVSReconciler: Sendable {
     // Services are independent in the desired table: compute only those in scope.
     var scopedSpec = spec
     if let scope { scopedSpec.services = spec.services.filter { scope.contains($0.key) } }
-    let desired = DesiredTable(spec: scopedSpec, health: health, previousQuorum: w.quorumUp, admin: admin)
+    let desired = DesiredTable(
+      spec: scopedSpec, healthOf: { health[$0] }, previousQuorum: w.quorumUp, admin: admin)
     for event in desired.events where inScope(event.service) {
       w.quorumUp[event.service] = event.up
       report.quorumEvents.append(event)
