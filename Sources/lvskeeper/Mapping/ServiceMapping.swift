@@ -51,50 +51,50 @@ struct ServiceMapping: Sendable {
     }
 
     /// Adds one virtual server, with the groups it may name and the global settings its scripts need.
+    /// All or nothing: everything that can throw is built before the builder changes, so a server
+    /// that failed here can be added again later (`ServiceMappingStream` keeps it for `finish`).
     mutating func add(
       _ virtualServer: VirtualServer, groups: [String: VirtualServerGroup], globalDefs: GlobalDefs
     ) throws {
       let keys = try ServiceMapping.serviceKeys(virtualServer, groups: groups)
-      let attributes = ServiceMapping.attributes(virtualServer)
       // The same for every kernel service of the virtual server: built once, shared by them all.
       let realServers = try virtualServer.realServers.map { try ServiceMapping.realServerSpec($0) }
+      let up = try ScriptMapping.runnable(virtualServer.quorumUp, globalDefs, virtualServer.location)
+      let down = try ScriptMapping.runnable(virtualServer.quorumDown, globalDefs, virtualServer.location)
+      let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
+      let watched = try virtualServer.realServers.map { realServer in
+        MonitoredServer(
+          id: ServiceMapping.healthID(name, realServer),
+          checkers: try realServer.checkers.map {
+            try ServiceMapping.checker($0, realServer, virtualServer, globalDefs)
+          },
+          notifyUp: try ScriptMapping.runnable(realServer.notifyUp, globalDefs, realServer.location),
+          notifyDown: try ScriptMapping.runnable(realServer.notifyDown, globalDefs, realServer.location))
+      }
+      let attributes = ServiceMapping.attributes(virtualServer)
+      let sorry = virtualServer.sorryServer.map { sorry in
+        let forwarding = ServiceMapping.forwarding(sorry.forwarding)
+        return SorryServerSpec(
+          key: ServiceMapping.destinationKey(sorry.address, sorry.port), weight: 1,
+          forwarding: forwarding.method, tunnel: forwarding.tunnel, inhibit: sorry.inhibit)
+      }
       for key in keys {
-        let sorry = virtualServer.sorryServer.map { sorry in
-          let forwarding = ServiceMapping.forwarding(sorry.forwarding)
-          return SorryServerSpec(
-            key: ServiceMapping.destinationKey(sorry.address, sorry.port), weight: 1,
-            forwarding: forwarding.method, tunnel: forwarding.tunnel, inhibit: sorry.inhibit)
-        }
         services.append(
           VirtualServiceSpec(
             key: key, attributes: attributes(key.family), realServers: realServers,
             quorum: UInt32(clamping: virtualServer.quorum),
             hysteresis: UInt32(clamping: virtualServer.hysteresis),
             sorryServer: sorry, drainTimeout: .milliseconds(Int64(virtualServer.drainTimeout * 1000))))
-        let up = try ScriptMapping.runnable(virtualServer.quorumUp, globalDefs, virtualServer.location)
-        let down = try ScriptMapping.runnable(virtualServer.quorumDown, globalDefs, virtualServer.location)
         // Only services with a script get an entry: the table is one per kernel service, and
         // two empty scripts per entry cost ~40 bytes per real server at 10 per virtual server.
         if up != nil || down != nil { quorumScripts[key] = (up, down) }
       }
       destinations.addVirtualServer(keys)
-      var ids: [HealthCheck.RealServerID] = []
-      defer { if virtualServer.omega { omega.append((keys, ids)) } }
-      let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
-      for realServer in virtualServer.realServers {
-        let id = ServiceMapping.healthID(name, realServer)
-        let destination = ServiceMapping.destinationKey(realServer.address, realServer.port)
-        destinations.add(id, destination)
-        ids.append(id)
-        monitored.append(
-          MonitoredServer(
-            id: id,
-            checkers: try realServer.checkers.map {
-              try ServiceMapping.checker($0, realServer, virtualServer, globalDefs)
-            },
-            notifyUp: try ScriptMapping.runnable(realServer.notifyUp, globalDefs, realServer.location),
-            notifyDown: try ScriptMapping.runnable(realServer.notifyDown, globalDefs, realServer.location)))
+      for (realServer, server) in zip(virtualServer.realServers, watched) {
+        destinations.add(server.id, ServiceMapping.destinationKey(realServer.address, realServer.port))
       }
+      monitored.append(contentsOf: watched)
+      if virtualServer.omega { omega.append((keys, watched.map(\.id))) }
     }
 
     /// Adds the servers of `config` not added yet (all after the first `addedFromModel`) and the
