@@ -243,7 +243,9 @@ public final class HealthMonitor: Sendable {
   /// give the same list can skip `apply`); the caller need not keep its own copy to tell.
   public func isWatching(_ servers: [MonitoredServer]) -> Bool {
     state.withLock { s in
-      s.servers.count == servers.count && zip(s.servers, servers).allSatisfy { $0.server == $1 }
+      guard s.servers.count == servers.count else { return false }
+      for index in servers.indices where s.servers[index].server != servers[index] { return false }
+      return true
     }
   }
 
