@@ -17,13 +17,13 @@ final class HealthTableTests: XCTestCase {
     }
     var table = HealthTable()
     var reference: [RealServerID: RealServerHealth] = [:]
-    var rng = SplitMix(seed: 12)
     let choices: [RealServerHealth?] = [.down, .up(weight: nil), .up(weight: 0), .up(weight: 7), nil]
-    for _ in 0..<5_000 {
+    // Reports in an order that visits every pair many times, out of key order, with every kind.
+    for step in 0..<5_000 {
       let id = RealServerID(
-        service: services[Int(rng.next() % UInt64(services.count))],
-        server: destinations[Int(rng.next() % UInt64(destinations.count))])
-      let health = choices[Int(rng.next() % UInt64(choices.count))]
+        service: services[(step * 7 + step / 11) % services.count],
+        server: destinations[(step * 13 + step / 3) % destinations.count])
+      let health = choices[(step * 5 + step / 17) % choices.count]
       table[id] = health
       reference[id] = health
     }
@@ -38,19 +38,6 @@ final class HealthTableTests: XCTestCase {
     for id in reference.keys { table[id] = nil }
     for service in services {
       for server in destinations { XCTAssertNil(table[RealServerID(service: service, server: server)]) }
-    }
-  }
-
-  /// A small deterministic generator (tests must not depend on a seed the platform picks).
-  struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
     }
   }
 }
