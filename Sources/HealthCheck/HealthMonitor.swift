@@ -238,7 +238,6 @@ public final class HealthMonitor: Sendable {
     events.finish()
   }
 
-  /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
   /// Whether `servers` is what the last `apply` gave, in the same order (a reload that would
   /// give the same list can skip `apply`); the caller need not keep its own copy to tell.
   public func isWatching(_ servers: [MonitoredServer]) -> Bool {
@@ -252,6 +251,7 @@ public final class HealthMonitor: Sendable {
   /// The servers of the last `apply`, in its order.
   public var servers: [MonitoredServer] { state.withLock { $0.servers.map(\.server) } }
 
+  /// Stops every probe and finishes `events`. Probes in flight finish but report nothing.
   public func stop() {
     let runners = state.withLock { s -> [any CheckRunner] in
       s.stopped = true
