@@ -21,12 +21,17 @@ public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
     let port: UInt16?
     let interface: String?
     let fwmark: UInt32?
-    init?(address: String?, port: UInt16?, interface: String?, fwmark: UInt32?) {
-      guard address != nil || port != nil || interface != nil || fwmark != nil else { return nil }
+    private init(address: String?, port: UInt16?, interface: String?, fwmark: UInt32?) {
       self.address = address
       self.port = port
       self.interface = interface
       self.fwmark = fwmark
+    }
+    /// nil when none is set. Not a failable init: a class's failable init allocates the object
+    /// before it can fail, a malloc and free per real server of a large configuration.
+    static func make(address: String?, port: UInt16?, interface: String?, fwmark: UInt32?) -> Binding? {
+      guard address != nil || port != nil || interface != nil || fwmark != nil else { return nil }
+      return Binding(address: address, port: port, interface: interface, fwmark: fwmark)
     }
     static func == (lhs: Binding, rhs: Binding) -> Bool {
       lhs === rhs
@@ -66,14 +71,15 @@ public struct CheckTarget: Hashable, Sendable, CustomStringConvertible {
   ) {
     self.address = address
     self.port = port
-    self.binding = Binding(address: bindAddress, port: bindPort, interface: bindInterface, fwmark: fwmark)
+    self.binding = Binding.make(
+      address: bindAddress, port: bindPort, interface: bindInterface, fwmark: fwmark)
   }
 
   private mutating func rebind(
     address: String?? = .none, port: UInt16?? = .none, interface: String?? = .none,
     fwmark: UInt32?? = .none
   ) {
-    binding = Binding(
+    binding = Binding.make(
       address: address ?? bindAddress, port: port ?? bindPort, interface: interface ?? bindInterface,
       fwmark: fwmark ?? self.fwmark)
   }
@@ -451,20 +457,24 @@ public struct MonitoredServer: Hashable, Sendable {
   final class NotifyScripts: Sendable {
     let up: RunnableScript?
     let down: RunnableScript?
-    init?(up: RunnableScript?, down: RunnableScript?) {
-      guard up != nil || down != nil else { return nil }
+    private init(up: RunnableScript?, down: RunnableScript?) {
       self.up = up
       self.down = down
+    }
+    /// nil when neither is set (not a failable init, which would allocate first).
+    static func make(up: RunnableScript?, down: RunnableScript?) -> NotifyScripts? {
+      guard up != nil || down != nil else { return nil }
+      return NotifyScripts(up: up, down: down)
     }
   }
 
   public var notifyUp: RunnableScript? {
     get { scripts?.up }
-    set { scripts = NotifyScripts(up: newValue, down: notifyDown) }
+    set { scripts = NotifyScripts.make(up: newValue, down: notifyDown) }
   }
   public var notifyDown: RunnableScript? {
     get { scripts?.down }
-    set { scripts = NotifyScripts(up: notifyUp, down: newValue) }
+    set { scripts = NotifyScripts.make(up: notifyUp, down: newValue) }
   }
 
   public init(
@@ -472,7 +482,16 @@ public struct MonitoredServer: Hashable, Sendable {
   ) {
     self.id = id
     self.checkerList = Self.list(checkers)
-    self.scripts = NotifyScripts(up: notifyUp, down: notifyDown)
+    self.scripts = NotifyScripts.make(up: notifyUp, down: notifyDown)
+  }
+
+  /// A server with exactly one checker, without the array of one the other init is given.
+  public init(
+    id: RealServerID, checker: Checker, notifyUp: RunnableScript? = nil, notifyDown: RunnableScript? = nil
+  ) {
+    self.id = id
+    self.checkerList = .one(checker)
+    self.scripts = NotifyScripts.make(up: notifyUp, down: notifyDown)
   }
 
   public static func == (lhs: MonitoredServer, rhs: MonitoredServer) -> Bool {

@@ -22,6 +22,29 @@ final class IPAddressTests: XCTestCase {
     }
   }
 
+  /// The dotted-quad fast path accepts exactly what inet_pton(AF_INET) accepts, with the same bytes:
+  /// edge cases and 20,000 random strings over digits and dots.
+  func testDottedQuadsParseAsInetPtonDoes() {
+    var strings = [
+      "0.0.0.0", "255.255.255.255", "256.0.0.1", "01.2.3.4", "1.02.3.4", "1.2.3.04", "0.0.0.00", "1.2.3.4.",
+      ".1.2.3.4", "1..2.3", "1.2.3", "1.2.3.4.5", "1234.1.1.1", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4\u{0}junk",
+      "127.1.0.1", "10.0.0.1", "9.9.9.9", "199.255.255.254", "1.2.3.-4", "+1.2.3.4", "1.2.3.4x",
+    ]
+    var rng = SystemRandomNumberGenerator()
+    let alphabet = Array("0123456789..0125")
+    for _ in 0..<20_000 {
+      strings.append(
+        String((0..<Int.random(in: 1...16, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }))
+    }
+    for text in strings {
+      var v4 = in_addr()
+      let expected = inet_pton(AF_INET, text, &v4) == 1 ? withUnsafeBytes(of: &v4) { Array($0) } : nil
+      let address = IPAddress(text)
+      XCTAssertEqual(address?.bytes, expected, text)
+      if expected != nil { XCTAssertEqual(address?.family, .inet, text) }
+    }
+  }
+
   func testOrdersIPv4BeforeIPv6ThenByBytes() {
     let texts = ["2001:db8::1", "10.0.0.10", "::1", "10.0.0.9", "192.0.2.1"]
     let sorted = texts.compactMap(IPAddress.init).sorted().map(\.description)

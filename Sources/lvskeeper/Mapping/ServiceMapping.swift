@@ -63,8 +63,19 @@ struct ServiceMapping: Sendable {
       let down = try ScriptMapping.runnable(virtualServer.quorumDown, globalDefs, virtualServer.location)
       let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
       let watched = try virtualServer.realServers.map { realServer in
-        MonitoredServer(
-          id: ServiceMapping.healthID(name, realServer),
+        let id = ServiceMapping.healthID(name, realServer)
+        // Most real servers have one checker: no array of one is built for it. Either way the
+        // checkers are mapped before the notify scripts (the first error is the same).
+        if realServer.checkers.count == 1 {
+          return MonitoredServer(
+            id: id,
+            checker: try ServiceMapping.checker(
+              realServer.checkers[0], realServer, virtualServer, globalDefs),
+            notifyUp: try ScriptMapping.runnable(realServer.notifyUp, globalDefs, realServer.location),
+            notifyDown: try ScriptMapping.runnable(realServer.notifyDown, globalDefs, realServer.location))
+        }
+        return MonitoredServer(
+          id: id,
           checkers: try realServer.checkers.map {
             try ServiceMapping.checker($0, realServer, virtualServer, globalDefs)
           },
