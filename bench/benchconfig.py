@@ -3,13 +3,13 @@ memory-heaptrack.sh, check-config-peak.sh, reload-arenas.py): VS virtual servers
 RS real servers each, numbered across the file.
 
 Real servers are 127.x.y.z port 9 (nothing listens: connect is refused at once), except those in
-`listening` ((virtual server, real server) -> port): 127.0.0.1 at that port, so they stay up and a
+`listening` ((virtual server, real server) -> port): `listening_host` (127.0.0.1) at that port, so they stay up and a
 change of their weight is an IPVS operation. `weights` ((virtual server, real server) -> weight)
 overrides weight 1. warmup 0: every checker probes at start.
 """
 
 
-def write_config(path, vs, rs, delay, weights=None, listening=None):
+def write_config(path, vs, rs, delay, weights=None, listening=None, listening_host="127.0.0.1"):
     weights = weights or {}
     listening = listening or {}
     with open(path, "w") as f:
@@ -21,7 +21,7 @@ def write_config(path, vs, rs, delay, weights=None, listening=None):
             for r in range(rs):
                 a, b, c = 1 + n // 62500, (n // 250) % 250, n % 250 + 1
                 n += 1
-                address = f"127.0.0.1 {listening[(v, r)]}" if (v, r) in listening else f"127.{a}.{b}.{c} 9"
+                address = f"{listening_host} {listening[(v, r)]}" if (v, r) in listening else f"127.{a}.{b}.{c} 9"
                 f.write(f"    real_server {address} {{\n        weight {weights.get((v, r), 1)}\n"
                         "        TCP_CHECK {\n            connect_timeout 3\n            warmup 0\n        }\n    }\n")
             f.write("}\n")
