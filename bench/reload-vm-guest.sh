@@ -35,6 +35,10 @@ wait_settled() {
   sleep 20
 }
 
+# ipvs_lines: `ipvsadm -Ln`, each destination line prefixed with its service (the same real server in
+# several services gives identical lines otherwise).
+ipvs_lines() { ipvsadm -Ln | awk '/^(TCP|UDP|SCTP|FWM)/ { service = $2 } { print service, $0 }'; }
+
 # reload_all NAME COUNT CAP SIGNAL_PID COUNT_PIDS...: COUNT reloads, one line each; a reload still
 # busy after CAP seconds is reported as not finished (its CPU so far is a lower bound).
 reload_all() {
@@ -45,7 +49,7 @@ reload_all() {
     t0=$(ticks "$@"); w0=$(date +%s.%N); sleep 10; t1=$(ticks "$@"); w1=$(date +%s.%N)
     idle=$(awk -v d=$((t1 - t0)) -v a="$w0" -v b="$w1" 'BEGIN { printf "%.4f", d / (b - a) }')  # ticks/s
     for p in "$@"; do per+=("$(ticks "$p")"); done
-    ipvsadm -Ln > /tmp/ipvs-before
+    ipvs_lines > /tmp/ipvs-before
     cp "/opt/rl/big-$i.conf" /tmp/big.conf
     before=$(ticks "$@")
     start=$(date +%s.%N)
@@ -71,7 +75,7 @@ reload_all() {
     done
     after=$now
     local end=$(date +%s.%N)
-    ipvsadm -Ln > /tmp/ipvs-after
+    ipvs_lines > /tmp/ipvs-after
     local parts="" k=0
     for p in "$@"; do
       parts+=" $(awk -v a="$(ticks "$p")" -v b="${per[$k]}" -v hz="$hz" 'BEGIN { printf "%.2f", (a - b) / hz }')"
