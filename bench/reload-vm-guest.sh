@@ -27,7 +27,7 @@ for _ in $(seq 300); do grep -qs listening /tmp/serve.log && break; sleep 0.2; d
 grep -s listening /tmp/serve.log || { echo "listener did not start"; exit 1; }
 cp /opt/rl/big-0.conf /tmp/big.conf
 
-# wait_settled PIDS...: until IPVS holds only the up servers, then 20 s more.
+# wait_settled: until IPVS holds only the up servers, then 20 s more.
 wait_settled() {
   local i
   for i in $(seq 1800); do (($(destinations) == up)) && break; sleep 1; done

@@ -10,7 +10,7 @@
 # for many minutes under TCG); a reload still busy after CAP seconds (default 600) is reported as
 # not finished, with its CPU so far.
 # usage: LVSKEEPER_BIN=<release lvskeeper> [KA_RELOADS=1] [CAP=600] bench/reload-vm.sh [RELOADS]   (default 3)
-# Build: swift build -c release --scratch-path .build-release --product lvskeeper --product HealthBench
+# Build: swift build -c release --scratch-path .build-release --product lvskeeper (and --product HealthBench)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -72,30 +72,35 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
   /// dots, no leading zero, nothing else; nil for anything else (which inet_pton also refuses,
   /// except text that continues after a NUL, left to it).
   static func dottedQuad(_ text: String.UTF8View) -> [UInt8]? {
-    var quad: [UInt8] = [0, 0, 0, 0]
+    // The octets are gathered in one word, so text that is not a dotted quad (IPv6) allocates
+    // nothing here.
+    var quad: UInt32 = 0
     var octets = 0
     var sawDigit = false
-    var current = 0
+    var current: UInt32 = 0
     for character in text {
       if character >= 0x30 && character <= 0x39 {
         if sawDigit && current == 0 { return nil }
-        current = current * 10 + Int(character - 0x30)
+        current = current * 10 + UInt32(character - 0x30)
         if current > 255 { return nil }
         if !sawDigit {
           octets += 1
           if octets > 4 { return nil }
           sawDigit = true
         }
-        quad[octets - 1] = UInt8(current)
       } else if character == 0x2E && sawDigit {
         if octets == 4 { return nil }
+        quad = quad << 8 | current
         sawDigit = false
         current = 0
       } else {
         return nil
       }
     }
-    return octets == 4 ? quad : nil
+    // Four octets and no trailing dot (a dot after the fourth returned above).
+    guard octets == 4 else { return nil }
+    quad = quad << 8 | current
+    return [UInt8(quad >> 24), UInt8(quad >> 16 & 0xFF), UInt8(quad >> 8 & 0xFF), UInt8(quad & 0xFF)]
   }
 
   /// Builds an address from 4 or 16 network-order bytes; nil for any other length.
