@@ -45,6 +45,48 @@ final class IPAddressTests: XCTestCase {
     }
   }
 
+  /// The one-word storage (IPv4 inline, IPv6 boxed) behaves as the bytes it replaces: bytes round
+  /// trip, equality and hashing follow the bytes, the order is family then bytes, and multicast and
+  /// link-local are the byte definitions (224.0.0.0/4, ff00::/8; 169.254.0.0/16, fe80::/10).
+  func testStorageBehavesAsItsBytes() {
+    var rng = SystemRandomNumberGenerator()
+    var samples: [[UInt8]] = [
+      [0, 0, 0, 0], [255, 255, 255, 255], [224, 0, 0, 18], [239, 1, 2, 3], [223, 255, 255, 255],
+      [169, 254, 1, 1], [169, 255, 0, 1], [0xFE, 0x80] + Array(repeating: 0, count: 14),
+      [0xFE, 0xBF] + Array(repeating: 0xFF, count: 14), [0xFE, 0xC0] + Array(repeating: 0, count: 14),
+      [0xFF, 0x02] + Array(repeating: 0, count: 13) + [0x12], Array(repeating: 0, count: 16),
+    ]
+    for _ in 0..<2_000 {
+      // Few distinct values per byte, so equal pairs and near orders occur.
+      let count = Bool.random(using: &rng) ? 4 : 16
+      samples.append(
+        (0..<count).map { _ in [0, 1, 0x80, 0xFE, 0xFF, 169, 254, 224].randomElement(using: &rng)! })
+    }
+    let addresses = samples.map { IPAddress(bytes: $0)! }
+    for (bytes, address) in zip(samples, addresses) {
+      XCTAssertEqual(address.bytes, bytes)
+      XCTAssertEqual(address.family, bytes.count == 4 ? .inet : .inet6)
+      XCTAssertEqual(IPAddress(address.description), address, address.description)
+      XCTAssertEqual(address.kernelBytes, bytes + Array(repeating: 0, count: 16 - bytes.count))
+      let multicast = bytes.count == 4 ? bytes[0] & 0xF0 == 0xE0 : bytes[0] == 0xFF
+      XCTAssertEqual(address.isMulticast, multicast, address.description)
+      let linkLocal =
+        bytes.count == 4 ? bytes[0] == 169 && bytes[1] == 254 : bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80
+      XCTAssertEqual(address.isLinkLocal, linkLocal, address.description)
+    }
+    for _ in 0..<5_000 {
+      let i = Int.random(in: 0..<samples.count, using: &rng)
+      let j = Int.random(in: 0..<samples.count, using: &rng)
+      let (a, b) = (addresses[i], addresses[j])
+      XCTAssertEqual(a == b, samples[i] == samples[j])
+      if a == b { XCTAssertEqual(a.hashValue, b.hashValue) }
+      let before =
+        samples[i].count != samples[j].count
+        ? samples[i].count < samples[j].count : samples[i].lexicographicallyPrecedes(samples[j])
+      XCTAssertEqual(a < b, before, "\(a) < \(b)")
+    }
+  }
+
   func testOrdersIPv4BeforeIPv6ThenByBytes() {
     let texts = ["2001:db8::1", "10.0.0.10", "::1", "10.0.0.9", "192.0.2.1"]
     let sorted = texts.compactMap(IPAddress.init).sorted().map(\.description)
