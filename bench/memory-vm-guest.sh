@@ -7,7 +7,8 @@
 #   RSS = VmRSS of the checking process (keepalived: its checker child, from -c PIDFILE; lvskeeper:
 #         the whole daemon) once settled: 10 s after IPVS holds every destination and the first
 #         verdicts are in, then five samples a second apart within 1 %.
-# Then the marginal RSS per real server between 1,000 and 10,000 for each, and, for the
+# Then the marginal RSS per real server between 1,000 and 10,000 for each (VmRSS, and RssAnon: the
+# same without clean file-backed pages, whose count moves between runs of one binary), and, for the
 # one-server lvskeeper daemon, where its RSS lives (/proc/PID/smaps: file-backed pages per
 # library, anonymous pages: heap, thread stacks).
 # usage: guest.sh
@@ -15,6 +16,9 @@ set -u
 ulimit -n 1048576
 cd /tmp
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The anonymous part of RSS (heap, stacks): what the process allocated, without the clean file
+# pages of its binary and libraries, which move by ~2 MB between runs of one binary.
+anon() { awk '/^RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 settled() {
   local pid=$1 s=() i
   sleep 10
@@ -50,7 +54,7 @@ stop_pid() {
   ipvsadm -C
   sleep 1
 }
-declare -A KA LK
+declare -A KA LK KAA LKA
 for n in 1 1000 10000; do
   conf=/tmp/mem-$n.conf
   {
@@ -84,7 +88,8 @@ for n in 1 1000 10000; do
   sleep 5
   for _ in $(seq 240); do (($(destinations) == 0)) && break; sleep 0.5; done
   KA[$n]=$(settled "$kc")
-  echo "keepalived -C, $n real servers: checker child VmRSS ${KA[$n]} kB (IPVS destinations left: $(destinations))"
+  KAA[$n]=$(anon "$kc")
+  echo "keepalived -C, $n real servers: checker child VmRSS ${KA[$n]} kB, RssAnon ${KAA[$n]} kB (IPVS destinations left: $(destinations))"
   stop_pid "$ka"
 
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --pid-file /run/lvsk.pid --log-level notice > /tmp/lvsk.log 2>&1 &
@@ -96,7 +101,8 @@ for n in 1 1000 10000; do
     sleep 0.5
   done
   LK[$n]=$(settled "$lk")
-  echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
+  LKA[$n]=$(anon "$lk")
+  echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB, RssAnon ${LKA[$n]} kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
   if ((n == 1)); then
     echo "  where the one-server daemon's RSS lives (/proc/$lk/smaps, mappings >= 64 kB):"
     smaps_breakdown "$lk" | sed 's/^/  /'
@@ -106,4 +112,7 @@ for n in 1 1000 10000; do
 done
 awk -v k1="${KA[1000]}" -v k2="${KA[10000]}" -v l1="${LK[1000]}" -v l2="${LK[10000]}" 'BEGIN {
   printf "marginal RSS per real server, 1,000 -> 10,000: keepalived checker %.2f KB, lvskeeper daemon %.2f KB (%.2fx)\n",
+    (k2 - k1) / 9000, (l2 - l1) / 9000, (k2 > k1 ? (l2 - l1) / (k2 - k1) : 0) }'
+awk -v k1="${KAA[1000]}" -v k2="${KAA[10000]}" -v l1="${LKA[1000]}" -v l2="${LKA[10000]}" 'BEGIN {
+  printf "marginal RssAnon per real server, 1,000 -> 10,000: keepalived checker %.2f KB, lvskeeper daemon %.2f KB (%.2fx)\n",
     (k2 - k1) / 9000, (l2 - l1) / 9000, (k2 > k1 ? (l2 - l1) / (k2 - k1) : 0) }'

@@ -41,13 +41,15 @@ struct AnnounceSpec: Sendable, Equatable {
       let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
       // The kernel service the reconciler and `lvskeeper server` key it by (an announced virtual
       // server is always IP and port, one service: fwmark and group ones are refused).
+      let serviceName = HealthCheck.RealServerID.ServiceName(name)
       let service = try? ServiceMapping.serviceKeys(virtualServer, groups: [:]).first
       services[address, default: []].append(
         AnnouncedService(
           name: name,
           servers: virtualServer.realServers.map { realServer in
             AnnouncedRealServer(
-              id: ServiceMapping.healthID(name, realServer), weight: UInt32(clamping: realServer.weight),
+              id: ServiceMapping.healthID(serviceName, realServer),
+              weight: UInt32(clamping: realServer.weight),
               admin: service.map {
                 IPVSSync.RealServerID(
                   service: $0, server: ServiceMapping.destinationKey(realServer.address, realServer.port))

@@ -1,57 +1,80 @@
 import HealthCheck
 import IPVSSync
+import KeeperCore
 
 /// Health id → the IPVS destinations whose weight follows it: the real server's destination in
 /// each kernel service its virtual server expands to.
 ///
-/// Stored as the virtual server's list of kernel services (one list per virtual server) and, per
-/// health id, an index into those lists plus the destination, rather than an array per real server:
-/// at 36,000 real servers that array was one allocation each. Invariant: `self[id]` lists the
-/// destinations in the order they were added, as the dictionary of arrays it replaces did.
+/// A health id is its virtual server's name with the real server's address and port
+/// (`ServiceMapping.healthID`), so nothing per id is stored here beyond that destination: per
+/// virtual server, its kernel services and its real servers' destinations sorted (16 bytes each,
+/// found by binary search), and the virtual servers by name. At 36,000 real servers a dictionary
+/// entry per id cost ~64 bytes each. Invariant: `self[id]` lists the destinations in the order they
+/// were added: the id's first virtual server's services, then once more for each repeat of the
+/// same id (a real server listed twice, or two virtual servers with the same name), in order.
 struct HealthDestinations: Sendable {
-  /// 16 bytes: the index goes in the room after the destination's 10 (24 in the other order,
-  /// one per real server, in a table of 1.6 buckets per entry).
-  private struct Entry: Sendable {
-    var server: DestinationKey
-    var services: Int32
+  private struct VirtualServer: Sendable {
+    var name: HealthCheck.RealServerID.ServiceName
+    var services: [ServiceKey]
+    /// Sorted; a destination listed twice is here twice.
+    var servers: [DestinationKey]
   }
-  private var serviceLists: [[ServiceKey]] = []
-  private var entries: [HealthCheck.RealServerID: Entry] = [:]
-  /// Destinations of an id added again (two real servers with the same id), after its first ones.
-  private var repeated: [HealthCheck.RealServerID: [IPVSSync.RealServerID]] = [:]
+  private var virtualServers: [VirtualServer] = []
+  /// Name → indices into `virtualServers`, ascending (more than one only for repeated names).
+  private var byName: [String: [Int32]] = [:]
 
-  /// Room for `count` ids, so a large configuration's ids go in without rehashing as it grows.
-  mutating func reserveCapacity(_ count: Int) { entries.reserveCapacity(count) }
-
-  /// Starts a virtual server whose real servers follow in `add`, expanded to `services`.
-  mutating func addVirtualServer(_ services: [ServiceKey]) { serviceLists.append(services) }
-
-  /// `id`'s destination `server` in every service of the virtual server added last.
-  mutating func add(_ id: HealthCheck.RealServerID, _ server: DestinationKey) {
-    let services = Int32(serviceLists.count - 1)
-    guard entries[id] != nil else {
-      entries[id] = Entry(server: server, services: services)
-      return
-    }
-    repeated[id, default: []] += serviceLists[Int(services)].map {
-      IPVSSync.RealServerID(service: $0, server: server)
-    }
+  /// A virtual server named `name` (`ServiceMapping.describe`), expanded to `services`, whose real
+  /// servers are at `servers` (their ids are `name` with each one's address and port).
+  mutating func addVirtualServer(
+    _ name: HealthCheck.RealServerID.ServiceName, services: [ServiceKey], servers: [DestinationKey]
+  ) {
+    byName[name.text, default: []].append(Int32(virtualServers.count))
+    virtualServers.append(VirtualServer(name: name, services: services, servers: servers.sorted()))
   }
 
   subscript(_ id: HealthCheck.RealServerID) -> [IPVSSync.RealServerID]? {
-    guard let entry = entries[id] else { return nil }
-    let first = serviceLists[Int(entry.services)].map {
-      IPVSSync.RealServerID(service: $0, server: entry.server)
+    guard let parts = id.parts, let indices = byName[parts.service] else { return nil }
+    let server = DestinationKey(address: parts.address, port: parts.port)
+    var found: [IPVSSync.RealServerID] = []
+    for index in indices {
+      let entry = virtualServers[Int(index)]
+      var at = Self.firstIndex(of: server, in: entry.servers)
+      while at < entry.servers.count && entry.servers[at] == server {
+        found += entry.services.map { IPVSSync.RealServerID(service: $0, server: server) }
+        at += 1
+      }
     }
-    return repeated[id].map { first + $0 } ?? first
+    return found.isEmpty ? nil : found
   }
 
-  var count: Int { entries.count }
+  /// Distinct ids.
+  var count: Int { ids.count }
 
-  var ids: [HealthCheck.RealServerID] { Array(entries.keys) }
+  /// Every distinct id, in the order first added.
+  var ids: [HealthCheck.RealServerID] {
+    var seen = Set<HealthCheck.RealServerID>()
+    var ids: [HealthCheck.RealServerID] = []
+    for entry in virtualServers {
+      for server in entry.servers {
+        let id = HealthCheck.RealServerID(service: entry.name, address: server.address, port: server.port)
+        if seen.insert(id).inserted { ids.append(id) }
+      }
+    }
+    return ids
+  }
 
-  /// Every id with its destinations, in no particular order.
+  /// Every id with its destinations.
   var all: [(id: HealthCheck.RealServerID, destinations: [IPVSSync.RealServerID])] {
-    entries.keys.compactMap { id in self[id].map { (id, $0) } }
+    ids.compactMap { id in self[id].map { (id, $0) } }
+  }
+
+  /// The first index whose destination is not below `server`.
+  private static func firstIndex(of server: DestinationKey, in servers: [DestinationKey]) -> Int {
+    var (low, high) = (0, servers.count)
+    while low < high {
+      let middle = (low + high) / 2
+      if servers[middle] < server { low = middle + 1 } else { high = middle }
+    }
+    return low
   }
 }

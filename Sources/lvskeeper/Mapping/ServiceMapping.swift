@@ -46,7 +46,6 @@ struct ServiceMapping: Sendable {
     var addedFromModel = 0
 
     mutating func reserveCapacity(realServers: Int) {
-      destinations.reserveCapacity(realServers)
       monitored.reserveCapacity(realServers)
     }
 
@@ -61,7 +60,8 @@ struct ServiceMapping: Sendable {
       let realServers = try virtualServer.realServers.map { try ServiceMapping.realServerSpec($0) }
       let up = try ScriptMapping.runnable(virtualServer.quorumUp, globalDefs, virtualServer.location)
       let down = try ScriptMapping.runnable(virtualServer.quorumDown, globalDefs, virtualServer.location)
-      let name = ServiceMapping.describe(virtualServer.key, virtualServer.protocol)
+      let name = HealthCheck.RealServerID.ServiceName(
+        ServiceMapping.describe(virtualServer.key, virtualServer.protocol))
       let watched = try virtualServer.realServers.map { realServer in
         let id = ServiceMapping.healthID(name, realServer)
         // Most real servers have one checker: no array of one is built for it. Either way the
@@ -100,10 +100,9 @@ struct ServiceMapping: Sendable {
         // two empty scripts per entry cost ~40 bytes per real server at 10 per virtual server.
         if up != nil || down != nil { quorumScripts[key] = (up, down) }
       }
-      destinations.addVirtualServer(keys)
-      for (realServer, server) in zip(virtualServer.realServers, watched) {
-        destinations.add(server.id, ServiceMapping.destinationKey(realServer.address, realServer.port))
-      }
+      destinations.addVirtualServer(
+        name, services: keys,
+        servers: virtualServer.realServers.map { ServiceMapping.destinationKey($0.address, $0.port) })
       monitored.append(contentsOf: watched)
       if virtualServer.omega { omega.append((keys, watched.map(\.id))) }
     }
@@ -393,12 +392,17 @@ struct ServiceMapping: Sendable {
   }
 
   /// The health id of `realServer` in the virtual server `describe` names `serviceName`:
-  /// `TCP 10.0.0.1:80 -> 10.0.0.2:80`, as the monitor reports it and `status` shows it.
-  static func healthID(_ serviceName: String, _ realServer: RealServer) -> HealthCheck.RealServerID {
-    // Copied to an exactly sized string: the interpolation's buffer keeps its growth room
-    // (96 bytes for ~30 characters), and the id lives as long as the server does.
-    let text = "\(serviceName) -> \(hostPort(realServer.address, realServer.port))"
-    return HealthCheck.RealServerID(String(decoding: Array(text.utf8), as: UTF8.self))
+  /// `TCP 10.0.0.1:80 -> 10.0.0.2:80`, as the monitor reports it and `status` shows it. Every
+  /// real server of one virtual server shares its `serviceName` box.
+  static func healthID(_ serviceName: HealthCheck.RealServerID.ServiceName, _ realServer: RealServer)
+    -> HealthCheck.RealServerID
+  {
+    guard let port = UInt16(exactly: realServer.port) else {
+      // Not reached for a loaded configuration (ports are 0...65535): the text form.
+      return HealthCheck.RealServerID(
+        "\(serviceName.text) -> \(hostPort(realServer.address, realServer.port))")
+    }
+    return HealthCheck.RealServerID(service: serviceName, address: realServer.address, port: port)
   }
 
   static func hostPort(_ address: IPAddress?, _ port: Int) -> String {
