@@ -19,6 +19,12 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # The anonymous part of RSS (heap, stacks): what the process allocated, without the clean file
 # pages of its binary and libraries, which move by ~2 MB between runs of one binary.
 anon() { awk '/^RssAnon/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Anonymous memory in transparent huge pages: each one counts 2 MB of RSS however little of it is used.
+huge() { awk '/^AnonHugePages/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# bench/memory-vm.sh THP=never: no transparent huge pages for either process (the kernel default
+# otherwise, printed here).
+[ -f /opt/mem/thp ] && cat /opt/mem/thp > /sys/kernel/mm/transparent_hugepage/enabled
+echo "transparent huge pages: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 settled() {
   local pid=$1 s=() i
   sleep 10
@@ -89,7 +95,7 @@ for n in 1 1000 10000; do
   for _ in $(seq 240); do (($(destinations) == 0)) && break; sleep 0.5; done
   KA[$n]=$(settled "$kc")
   KAA[$n]=$(anon "$kc")
-  echo "keepalived -C, $n real servers: checker child VmRSS ${KA[$n]} kB, RssAnon ${KAA[$n]} kB (IPVS destinations left: $(destinations))"
+  echo "keepalived -C, $n real servers: checker child VmRSS ${KA[$n]} kB, RssAnon ${KAA[$n]} kB, AnonHugePages $(huge "$kc") kB (IPVS destinations left: $(destinations))"
   stop_pid "$ka"
 
   lvskeeper run -f "$conf" --control-socket /run/lvsk.sock --pid-file /run/lvsk.pid --log-level notice > /tmp/lvsk.log 2>&1 &
@@ -102,7 +108,7 @@ for n in 1 1000 10000; do
   done
   LK[$n]=$(settled "$lk")
   LKA[$n]=$(anon "$lk")
-  echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB, RssAnon ${LKA[$n]} kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
+  echo "lvskeeper run,  $n real servers: daemon VmRSS ${LK[$n]} kB, RssAnon ${LKA[$n]} kB, AnonHugePages $(huge "$lk") kB (DOWN verdicts: $(grep -c ' is DOWN:' /tmp/lvsk.log), IPVS destinations: $(destinations))"
   if ((n == 1)); then
     echo "  where the one-server daemon's RSS lives (/proc/$lk/smaps, mappings >= 64 kB):"
     smaps_breakdown "$lk" | sed 's/^/  /'

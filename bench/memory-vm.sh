@@ -4,7 +4,7 @@
 # same keepalived.conf with 1, 1,000 and 10,000 TCP_CHECK real servers, one after the other in one
 # VM boot, measured by the same method (bench/memory-vm-guest.sh says which), then the marginal
 # RSS per real server of each and where the one-server daemon's RSS lives.
-# usage: LVSKEEPER_BIN=<release lvskeeper> bench/memory-vm.sh
+# usage: [THP=never] LVSKEEPER_BIN=<release lvskeeper> bench/memory-vm.sh
 # Build: swift build -c release --scratch-path .build-release --product lvskeeper
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +17,8 @@ echo "# $vm --smp 2 --mem 2048 --with-bin $bin --with-program keepalived -- bash
 conf="$(mktemp -d)"
 trap 'rm -rf "$conf"' EXIT
 cp "$root/bench/memory-vm-guest.sh" "$conf/guest.sh"
+# THP=never|madvise|always sets the guest's transparent huge pages before either side runs.
+[[ -n "${THP:-}" ]] && echo "$THP" > "$conf/thp"
 # --with-bin installs a binary under its own name: the guest runs `lvskeeper`.
 mkdir "$conf/bin"
 cp "$bin" "$conf/bin/lvskeeper"

@@ -495,9 +495,8 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
 /// A real server to watch: up only while every checker is up. No checkers means always up.
 ///
 /// The notify scripts (about 100 bytes each, usually absent) live in one shared box, and a single
-/// checker is held inline, so a server is 32 bytes however many copies the daemon and the monitor
-/// keep, with no array of its own. Equality compares the scripts'
-/// values, not the boxes.
+/// checker is held inline, so a server is 40 bytes (its id 24) however many copies the daemon and
+/// the monitor keep, with no array of its own. Equality compares the scripts' values, not the boxes.
 public struct MonitoredServer: Hashable, Sendable {
   public var id: RealServerID
   /// Most real servers have exactly one checker: it is held inline rather than in an array of

@@ -18,8 +18,8 @@ public final class HealthMonitor: Sendable {
   private let bfdSessionUp: @Sendable (String) -> Bool
 
   /// One real server of the last `apply`, by slot. Its checkers are a range of `checkerList`.
-  /// It holds the server as given (id, checkers and notify scripts are references, 32 bytes), not
-  /// copies of its scripts; with what it last reported, 40 bytes.
+  /// It holds the server as given (id 24 bytes, checkers and notify scripts references: 40 bytes), not
+  /// copies of its scripts; with what it last reported, 48 bytes.
   private struct ServerEntry {
     var server: MonitoredServer
     var reported: ReportedState

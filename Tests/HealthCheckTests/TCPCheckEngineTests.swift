@@ -229,11 +229,12 @@ final class TCPCheckEngineTests: XCTestCase {
       "slot \(TCPCheckEngine.slotStride), verdict \(MemoryLayout<CheckerVerdict>.stride),",
       "job \(MemoryLayout<TCPCheckJob>.stride), target \(MemoryLayout<CheckTarget>.stride),",
       "server \(MemoryLayout<MonitoredServer>.stride), spec \(MemoryLayout<CheckerSpec>.stride)")
-    XCTAssertLessThanOrEqual(TCPCheckEngine.slotStride, 176)
+    XCTAssertLessThanOrEqual(TCPCheckEngine.slotStride, 152)
     XCTAssertLessThanOrEqual(MemoryLayout<CheckerVerdict>.stride, 56)
-    XCTAssertLessThanOrEqual(MemoryLayout<TCPCheckJob>.stride, 48)
+    XCTAssertLessThanOrEqual(MemoryLayout<TCPCheckJob>.stride, 24)
     XCTAssertLessThanOrEqual(MemoryLayout<CheckTarget>.stride, 32)
-    XCTAssertLessThanOrEqual(MemoryLayout<MonitoredServer>.stride, 32)
+    // The id (24: its virtual server's shared name, address, port), the checker, the scripts.
+    XCTAssertLessThanOrEqual(MemoryLayout<MonitoredServer>.stride, 40)
     XCTAssertLessThanOrEqual(MemoryLayout<TCPCheck>.stride, 40)
   }
 
