@@ -273,7 +273,9 @@ public final class HealthMonitor: Sendable {
       for (slot, snapshot) in zip(live, RunnerSnapshot.of(live.compactMap { s.records[$0]?.runner })) {
         snapshots[slot] = snapshot
       }
-      let order = s.servers.indices.sorted { s.servers[$0].id.rawValue < s.servers[$1].id.rawValue }
+      // Each id's text built once (an id holds its parts, not its text), not twice per comparison.
+      let texts = s.servers.map(\.id.rawValue)
+      let order = texts.indices.sorted { texts[$0] < texts[$1] }
       let servers = order.map { index in
         let entry = s.servers[index]
         return ServerStatus(
