@@ -1,17 +1,20 @@
 /// A real server as configured (keepalived `real_server`), before health is applied.
+///
+/// The fields are declared so that the small ones fill the gaps after the key (10 bytes) and the
+/// tunnel (6): 32 bytes instead of 40, one per real server in the IPVS spec.
 public struct RealServerSpec: Sendable, Hashable {
   public var key: DestinationKey
-  /// Configured weight (keepalived default 1).
-  public var weight: UInt32
   public var forwarding: ForwardingMethod
-  public var tunnel: TunnelSettings
-  public var upperThreshold: UInt32
-  public var lowerThreshold: UInt32
   /// On failure keep the server at weight 0 instead of removing it.
   public var inhibitOnFailure: Bool
+  /// Configured weight (keepalived default 1).
+  public var weight: UInt32
+  public var tunnel: TunnelSettings
   /// How to treat the server before any health result arrives: keepalived considers servers up at
   /// start unless `alpha` is set (then down), and servers without checkers are always up.
   public var upUntilChecked: Bool
+  public var upperThreshold: UInt32
+  public var lowerThreshold: UInt32
 
   public init(
     key: DestinationKey, weight: UInt32 = 1, forwarding: ForwardingMethod = .masquerade,

@@ -5,6 +5,15 @@ import XCTest
 
 /// `HealthTable` answers exactly as the dictionary it replaces, whatever the order of reports.
 final class HealthTableTests: XCTestCase {
+  /// What the spec and the health table keep per real server stays at the sizes the layouts
+  /// promise (bench/memory-heaptrack.sh measures the whole): an address is one word (IPv4 inline),
+  /// a destination key 16 bytes, a configured real server 32.
+  func testPerServerLayoutsStayCompact() {
+    XCTAssertEqual(MemoryLayout<IPAddress>.size, 8)
+    XCTAssertLessThanOrEqual(MemoryLayout<DestinationKey>.stride, 16)
+    XCTAssertLessThanOrEqual(MemoryLayout<RealServerSpec>.stride, 32)
+  }
+
   func testItAgreesWithADictionaryThroughReportsAndRemovals() throws {
     func address(_ n: Int) throws -> IPAddress {
       try XCTUnwrap(IPAddress("10.\(n / 250).\(n % 250).1"))
