@@ -444,7 +444,7 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
 
   public var rawValue: String {
     guard let address else { return service.text }
-    return "\(service.text) -> \(Self.hostPort(address, port))"
+    return "\(service.text) -> \(address.withPort(port))"
   }
 
   public var description: String { rawValue }
@@ -452,11 +452,6 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
   /// The service name, address and port of a `SERVICE -> HOST:PORT` id; nil for other text.
   public var parts: (service: String, address: IPAddress, port: UInt16)? {
     address.map { (service.text, $0, port) }
-  }
-
-  /// `10.0.0.2:80` or `[2001:db8::2]:80`.
-  public static func hostPort(_ address: IPAddress, _ port: UInt16) -> String {
-    address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
   }
 
   /// `text` split as `SERVICE -> HOST:PORT` when it is exactly how such an id renders; else nil.
@@ -475,7 +470,7 @@ public struct RealServerID: Hashable, Sendable, CustomStringConvertible {
     if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
     guard let address = IPAddress(String(host)) else { return nil }
     let service = String(text[..<arrow.lowerBound])
-    guard "\(service) -> \(hostPort(address, port))" == text else { return nil }
+    guard "\(service) -> \(address.withPort(port))" == text else { return nil }
     return (service, address, port)
   }
 

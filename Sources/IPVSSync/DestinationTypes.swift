@@ -55,7 +55,7 @@ public struct DestinationKey: Sendable, Hashable, Comparable, CustomStringConver
   }
 
   public var description: String {
-    address.family == .inet ? "\(address):\(port)" : "[\(address)]:\(port)"
+    address.withPort(port)
   }
 
   public static func < (lhs: Self, rhs: Self) -> Bool {

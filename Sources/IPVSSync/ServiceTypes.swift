@@ -36,7 +36,7 @@ public enum ServiceKey: Sendable, Hashable, Comparable, CustomStringConvertible 
   public var description: String {
     switch self {
     case .inet(let address, let port, let proto):
-      address.family == .inet ? "\(proto) \(address):\(port)" : "\(proto) [\(address)]:\(port)"
+      "\(proto) \(address.withPort(port))"
     case .fwmark(let mark, let family): "FWM \(mark) \(family)"
     }
   }

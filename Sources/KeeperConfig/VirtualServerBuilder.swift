@@ -164,10 +164,8 @@ struct VirtualServerBuilder {
       guard let real = realServer(realNode, of: server, defaults: defaults) else { continue }
       let key = RealServerKey(address: real.address, port: real.port)
       if let first = seen[key] {
-        let id =
-          real.address.family == .inet6 ? "[\(real.address)]:\(real.port)" : "\(real.address):\(real.port)"
         log.error(
-          "duplicate real server \(id) (first defined at \(realServerNodes[first].location))",
+          "duplicate real server \(real.address.withPort(real.port)) (first defined at \(realServerNodes[first].location))",
           at: realNode.location)
         continue
       }

@@ -209,6 +209,11 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
   /// 0.0.0.0, the IPv4 unspecified address.
   public static let unspecified4 = IPAddress(uncheckedBytes: [0, 0, 0, 0])
 
+  /// The address with a port as ipvsadm and keepalived write it: `10.0.0.2:80`, `[2001:db8::2]:80`.
+  public func withPort(_ port: some BinaryInteger) -> String {
+    isIPv4 ? "\(self):\(port)" : "[\(self)]:\(port)"
+  }
+
   /// The largest prefix length of this family (32 or 128).
   public var maxPrefixLength: Int { isIPv4 ? 32 : 128 }
 

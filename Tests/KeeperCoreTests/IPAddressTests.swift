@@ -87,6 +87,11 @@ final class IPAddressTests: XCTestCase {
     }
   }
 
+  func testWithPortBracketsIPv6Only() throws {
+    XCTAssertEqual(try XCTUnwrap(IPAddress("10.0.0.2")).withPort(80), "10.0.0.2:80")
+    XCTAssertEqual(try XCTUnwrap(IPAddress("2001:db8::2")).withPort(UInt16(443)), "[2001:db8::2]:443")
+  }
+
   func testOrdersIPv4BeforeIPv6ThenByBytes() {
     let texts = ["2001:db8::1", "10.0.0.10", "::1", "10.0.0.9", "192.0.2.1"]
     let sorted = texts.compactMap(IPAddress.init).sorted().map(\.description)

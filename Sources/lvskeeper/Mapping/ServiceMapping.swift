@@ -406,7 +406,6 @@ struct ServiceMapping: Sendable {
   }
 
   static func hostPort(_ address: IPAddress?, _ port: Int) -> String {
-    guard let address else { return "?:\(port)" }
-    return address.family == .inet6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    address?.withPort(port) ?? "?:\(port)"
   }
 }
