@@ -1,3 +1,5 @@
+import KeeperCore
+
 /// The checkers' last report per real server (`IPVSReconciler.setHealth`), held per kernel service
 /// as an array of its destinations sorted by key rather than one dictionary entry per real server:
 /// an entry is 24 bytes instead of a 40-byte bucket (service key, destination key, health) at a
@@ -34,11 +36,6 @@ struct HealthTable: Sendable {
 
   /// The first index whose destination is not below `server`.
   private static func index(of server: DestinationKey, in entries: [Entry]) -> Int {
-    var (low, high) = (0, entries.count)
-    while low < high {
-      let middle = (low + high) / 2
-      if entries[middle].server < server { low = middle + 1 } else { high = middle }
-    }
-    return low
+    entries.firstIndex(notBelow: server, by: \.server)
   }
 }

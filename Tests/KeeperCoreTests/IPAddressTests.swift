@@ -92,6 +92,23 @@ final class IPAddressTests: XCTestCase {
     XCTAssertEqual(try XCTUnwrap(IPAddress("2001:db8::2")).withPort(UInt16(443)), "[2001:db8::2]:443")
   }
 
+  /// The shared binary search agrees with a linear scan on sorted arrays with repeats.
+  func testFirstIndexNotBelowAgreesWithALinearScan() {
+    var rng = SystemRandomNumberGenerator()
+    for count in 0..<40 {
+      let values = (0..<count).map { _ in Int.random(in: 0..<10, using: &rng) }.sorted()
+      for target in -1...10 {
+        XCTAssertEqual(
+          values.firstIndex(notBelow: target) { $0 }, values.firstIndex { $0 >= target } ?? values.count,
+          "\(values) \(target)")
+        // A slice keeps its parent's indices.
+        let tail = values.dropFirst(3)
+        XCTAssertEqual(
+          tail.firstIndex(notBelow: target) { $0 }, tail.firstIndex { $0 >= target } ?? tail.endIndex)
+      }
+    }
+  }
+
   func testOrdersIPv4BeforeIPv6ThenByBytes() {
     let texts = ["2001:db8::1", "10.0.0.10", "::1", "10.0.0.9", "192.0.2.1"]
     let sorted = texts.compactMap(IPAddress.init).sorted().map(\.description)

@@ -38,7 +38,7 @@ struct HealthDestinations: Sendable {
     var found: [IPVSSync.RealServerID] = []
     for index in indices {
       let entry = virtualServers[Int(index)]
-      var at = Self.firstIndex(of: server, in: entry.servers)
+      var at = entry.servers.firstIndex(notBelow: server) { $0 }
       while at < entry.servers.count && entry.servers[at] == server {
         found += entry.services.map { IPVSSync.RealServerID(service: $0, server: server) }
         at += 1
@@ -66,15 +66,5 @@ struct HealthDestinations: Sendable {
   /// Every id with its destinations.
   var all: [(id: HealthCheck.RealServerID, destinations: [IPVSSync.RealServerID])] {
     ids.compactMap { id in self[id].map { (id, $0) } }
-  }
-
-  /// The first index whose destination is not below `server`.
-  private static func firstIndex(of server: DestinationKey, in servers: [DestinationKey]) -> Int {
-    var (low, high) = (0, servers.count)
-    while low < high {
-      let middle = (low + high) / 2
-      if servers[middle] < server { low = middle + 1 } else { high = middle }
-    }
-    return low
   }
 }
